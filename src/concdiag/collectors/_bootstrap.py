@@ -1,0 +1,306 @@
+"""Runs inside the target's interpreter before the user's script, then runs the script.
+
+This file is executed by path under whatever Python the user profiles (3.10 to 3.13), so it
+imports nothing from concdiag and only the standard library. It:
+
+- checks the target (missing file, directory, syntax error, unknown module) and reports the
+  problem to concdiag instead of starting;
+- lets concdiag's process tree trace it under Yama ``ptrace_scope=1`` (``PR_SET_PTRACER``);
+- finds the interpreter's GIL state in its own memory so the out-of-process sampler can read
+  who holds the GIL (see docs/measurement.md, "GIL holder");
+- reports thread starts and ends (OS id, Python ident, name) on the event pipe;
+- waits for concdiag's "go" so sampling covers the script from its first line;
+- runs the script or module the way ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would.
+"""
+
+import os
+import sys
+
+_EVENT_FD = -1
+_T0 = 0.0
+
+
+def _send(message):
+    """Write one JSON line to concdiag; never let a closed pipe break the target."""
+    global _EVENT_FD
+    if _EVENT_FD < 0:
+        return
+    import json
+
+    message["pid"] = os.getpid()
+    data = (json.dumps(message) + "\n").encode("utf-8", "replace")
+    try:
+        os.write(_EVENT_FD, data)
+    except OSError:
+        _EVENT_FD = -1
+
+
+def _fail(kind, text):
+    _send({"type": "error", "kind": kind, "message": text})
+    sys.exit(2)
+
+
+def _allow_tracing(tracer_pid):
+    """Under Yama ptrace_scope=1 only ancestors may trace; name concdiag as our tracer."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_ptracer = 0x59616D61
+        libc.prctl(pr_set_ptracer, int(tracer_pid), 0, 0, 0)
+    except Exception:  # noqa: BLE001 - not Linux, or no prctl: nothing to allow
+        pass
+
+
+def _region_of(address):
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split()
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            if start <= address < end:
+                return start, end
+    return None
+
+
+def _named_base(address):
+    """(path, base) of the file mapping that holds or precedes ``address``."""
+    path = None
+    bases = {}
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split()
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            name = parts[5] if len(parts) >= 6 else ""
+            if name.startswith("/"):
+                bases.setdefault(name, start)
+                if start <= address:
+                    path = name
+            if start <= address < end:
+                break
+    if path is None:
+        return None, None
+    return path, bases[path]
+
+
+def _find_gil():
+    """Locate the GIL state (interval, last_holder, locked, switch_number) in our memory.
+
+    The layout of ``struct _gil_runtime_state`` starts with the switch interval in
+    microseconds followed by the last holder's thread state, in 3.10 to 3.13. We set a
+    distinctive switch interval for a moment and search the runtime state for it next to our
+    own thread state pointer, which makes the match unambiguous without version tables.
+    """
+    import ctypes
+    import struct
+    import threading
+
+    info = {"gil_addr": None, "tstate_native_off": None, "tstate_ident_off": None}
+    runtime = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
+    get_tstate = ctypes.pythonapi.PyThreadState_Get
+    get_tstate.restype = ctypes.c_void_p
+    tstate = get_tstate()
+    region = _region_of(runtime)
+    if region is None:
+        return info
+    size = min(region[1] - runtime, 8 << 20)
+    old = sys.getswitchinterval()
+    marker_us = 4321
+    sys.setswitchinterval(marker_us / 1e6)
+    try:
+        memory = ctypes.string_at(runtime, size)
+        at = memory.find(struct.pack("<QQ", marker_us, tstate))
+        found = []
+        while at >= 0:
+            if at % 8 == 0:
+                found.append(at)
+            at = memory.find(struct.pack("<QQ", marker_us, tstate), at + 1)
+    finally:
+        sys.setswitchinterval(old)
+    if len(found) != 1:
+        return info
+    gil_addr = runtime + found[0]
+    info["gil_addr"] = gil_addr
+    path, base = _named_base(gil_addr)
+    if path is not None:
+        info["gil_mapping"] = path
+        info["gil_offset"] = gil_addr - base
+    tstate_memory = ctypes.string_at(tstate, 1024)
+    native = tstate_memory.find(struct.pack("<Q", threading.get_native_id()))
+    ident = tstate_memory.find(struct.pack("<Q", threading.get_ident()))
+    if sys.version_info >= (3, 11) and native >= 0 and native % 8 == 0:
+        info["tstate_native_off"] = native
+    if ident >= 0 and ident % 8 == 0:
+        info["tstate_ident_off"] = ident
+    return info
+
+
+def _hook_threads():
+    """Report each thread's OS id, ident and name when it starts and ends."""
+    import threading
+    import time
+
+    original = threading.Thread._bootstrap_inner
+
+    def _bootstrap_inner(self):
+        _send(
+            {
+                "type": "thread_start",
+                "tid": threading.get_native_id(),
+                "ident": threading.get_ident(),
+                "name": self.name,
+                "t": time.monotonic(),
+            }
+        )
+        try:
+            original(self)
+        finally:
+            _send(
+                {
+                    "type": "thread_end",
+                    "tid": threading.get_native_id(),
+                    "ident": threading.get_ident(),
+                    "name": self.name,
+                    "t": time.monotonic(),
+                }
+            )
+
+    threading.Thread._bootstrap_inner = _bootstrap_inner
+
+
+def _report_names_at_exit():
+    import threading
+
+    names = {}
+    for thread in threading.enumerate():
+        if thread.native_id is not None:
+            names[str(thread.native_id)] = thread.name
+    _send({"type": "exit", "names": names})
+
+
+def _check_script(path):
+    if not os.path.exists(path):
+        _fail("missing", "no such file: {}".format(path))
+    if os.path.isdir(path):
+        main_py = os.path.join(path, "__main__.py")
+        if not os.path.isfile(main_py):
+            _fail("directory", "{} is a directory with no __main__.py".format(path))
+        return
+    try:
+        with open(path, "rb") as source:
+            code = source.read()
+    except OSError as exc:
+        _fail("unreadable", "cannot read {}: {}".format(path, exc.strerror))
+    try:
+        compile(code, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        _fail(
+            "syntax",
+            "syntax error in {} line {}: {}".format(exc.filename or path, exc.lineno, exc.msg),
+        )
+    except ValueError as exc:
+        _fail("syntax", "cannot compile {}: {}".format(path, exc))
+
+
+def _check_module(name):
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as exc:
+        _fail("module", "cannot find module {}: {}".format(name, exc))
+    if spec is None:
+        _fail("module", "no module named {}".format(name))
+
+
+def _strip_bootstrap(tb):
+    """Drop this file's and runpy's frames from a traceback, as ``python SCRIPT`` shows it."""
+    import runpy
+
+    hidden = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in hidden:
+        tb = tb.tb_next
+    return tb
+
+
+def main():
+    global _EVENT_FD, _T0
+    import time
+
+    _T0 = time.monotonic()
+    spec = os.environ.pop("CONCDIAG_PROBE", "")
+    try:
+        control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
+    except ValueError:
+        sys.stderr.write("concdiag bootstrap: started without concdiag\n")
+        sys.exit(2)
+    for fd in (control_fd, event_fd):
+        os.set_inheritable(fd, False)
+    _EVENT_FD = event_fd
+
+    args = sys.argv[1:]
+    module_mode = bool(args) and args[0] == "-m"
+    if module_mode:
+        args = args[1:]
+    if not args:
+        _fail("usage", "no script given")
+    target = args[0]
+    if module_mode:
+        _check_module(target)
+    else:
+        _check_script(target)
+
+    _allow_tracing(tracer_pid)
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    hello = {
+        "type": "hello",
+        "executable": sys.executable,
+        "version": sys.version.split()[0],
+        "implementation": sys.implementation.name,
+        "gil_enabled": bool(gil_enabled),
+        "free_threaded_build": bool(
+            __import__("sysconfig").get_config_var("Py_GIL_DISABLED") or False
+        ),
+        "switch_interval_s": sys.getswitchinterval(),
+        "main_tid": __import__("threading").get_native_id(),
+        "main_ident": __import__("threading").get_ident(),
+        "t0_monotonic": _T0,
+    }
+    if gil_enabled:
+        try:
+            hello.update(_find_gil())
+        except Exception as exc:  # noqa: BLE001 - sampling still works without the GIL word
+            hello["gil_error"] = "{}: {}".format(type(exc).__name__, exc)
+    _hook_threads()
+    import atexit
+
+    atexit.register(_report_names_at_exit)
+    _send(hello)
+
+    # Wait until concdiag's samplers are attached.
+    try:
+        os.read(control_fd, 1)
+    finally:
+        os.close(control_fd)
+
+    import runpy
+
+    if module_mode:
+        sys.argv = [target, *args[1:]]
+        sys.path[0] = os.getcwd()
+        runner = lambda: runpy.run_module(target, run_name="__main__", alter_sys=True)  # noqa: E731
+    else:
+        sys.argv = [target, *args[1:]]
+        sys.path[0] = os.path.dirname(os.path.abspath(target))
+        runner = lambda: runpy.run_path(target, run_name="__main__")  # noqa: E731
+    _send({"type": "started", "t": time.monotonic()})
+    try:
+        runner()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - print as Python would, without our frames
+        sys.excepthook(type(exc), exc, _strip_bootstrap(exc.__traceback__))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""Launch mode: start the target under the bootstrap, sample it for its whole life.
+
+The target runs as concdiag's child with its own stdin, stdout and stderr, exactly as
+``python SCRIPT ARGS`` would. The bootstrap checks the target and reports on an event pipe,
+then waits on a control pipe until both samplers are attached, so sampling covers the
+script from its first line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from concdiag.collectors.procfs import GilLocation, ProcSampler
+from concdiag.collectors.pyspy import PySpyRecorder
+from concdiag.collectors.records import Recording, TargetInfo, ThreadInfo
+from concdiag.errors import CannotProfileError, UsageError
+
+BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+HELLO_TIMEOUT_S = 60.0
+GENTLE_STOP_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    python: str
+    target: str
+    module: bool
+    args: tuple[str, ...]
+    rate_hz: float
+    duration_s: float | None
+    use_pyspy: bool = True
+
+
+@dataclass
+class LaunchResult:
+    recording: Recording
+    exit_code: int | None
+    exit_signal: int | None
+    started_at: datetime
+    ended_at: datetime
+    partial_reasons: list[str] = field(default_factory=list)
+    collectors: list[tuple[str, bool, str]] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_by_duration: bool = False
+    concdiag_cpu_s: float = 0.0
+
+
+class Interrupted(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM while the target runs."""
+
+
+class _Events:
+    """Reads the bootstrap's JSON lines in a thread and keeps what they say."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.hello: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
+        self.started_t: float | None = None
+        self.ready = threading.Event()
+        self.threads: dict[tuple[int, int], dict[str, Any]] = {}
+        self.exit_names: dict[int, dict[int, str]] = {}
+        self.ident_to_tid: dict[int, int] = {}
+        self._thread = threading.Thread(target=self._run, name="concdiag-events", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with os.fdopen(self.fd, "rb") as stream:
+            for raw in stream:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    continue
+                self._handle(message)
+        self.ready.set()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        pid = int(message.get("pid", 0))
+        if kind == "hello" and self.hello is None:
+            self.hello = message
+            self.ident_to_tid[int(message["main_ident"])] = int(message["main_tid"])
+            self.ready.set()
+        elif kind == "error":
+            self.error = message
+            self.ready.set()
+        elif kind == "started":
+            self.started_t = float(message["t"])
+        elif kind in ("thread_start", "thread_end"):
+            tid = int(message["tid"])
+            self.ident_to_tid[int(message["ident"])] = tid
+            entry = self.threads.setdefault((pid, tid), {"ident": int(message["ident"])})
+            entry["name"] = str(message.get("name", ""))
+            entry["start" if kind == "thread_start" else "end"] = float(message["t"])
+        elif kind == "exit":
+            names = message.get("names") or {}
+            self.exit_names[pid] = {int(k): str(v) for k, v in names.items()}
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+def check_interpreter(python: str) -> None:
+    """Fail early, in one line, when --python does not name a usable Python."""
+    try:
+        out = subprocess.run(
+            [python, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"{python} is not a runnable Python interpreter ({exc})") from exc
+    try:
+        major, minor = (int(x) for x in out.stdout.split())
+    except ValueError:
+        raise UsageError(f"{python} is not a Python interpreter") from None
+    if (major, minor) < (3, 10):
+        raise UsageError(f"{python} is Python {major}.{minor}; concdiag needs Python 3.10 or newer")
+
+
+def launch(
+    request: LaunchRequest,
+    progress: Callable[[float, int], None] | None = None,
+) -> LaunchResult:
+    control_r, control_w = os.pipe()
+    event_r, event_w = os.pipe()
+    env = dict(os.environ)
+    env["CONCDIAG_PROBE"] = f"{control_r},{event_w},{os.getpid()}"
+    argv = [request.python, str(BOOTSTRAP)]
+    if request.module:
+        argv.append("-m")
+    argv += [request.target, *request.args]
+    cpu_at_start = time.process_time()
+    try:
+        target = subprocess.Popen(argv, pass_fds=(control_r, event_w), env=env)
+    except OSError as exc:
+        os.close(control_r)
+        os.close(control_w)
+        os.close(event_r)
+        os.close(event_w)
+        raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
+    os.close(control_r)
+    os.close(event_w)
+    events = _Events(event_r)
+    try:
+        return _supervise(request, target, events, control_w, progress, cpu_at_start)
+    except BaseException:
+        _end_target(target)
+        raise
+
+
+def _wait_for_hello(target: subprocess.Popen[bytes], events: _Events) -> dict[str, Any]:
+    deadline = time.monotonic() + HELLO_TIMEOUT_S
+    while not events.ready.wait(0.05):
+        if target.poll() is not None or time.monotonic() > deadline:
+            break
+    if events.error is not None:
+        target.wait()
+        raise UsageError(str(events.error.get("message", "the target could not start")))
+    if events.hello is None:
+        code = target.poll()
+        if code is None:
+            raise CannotProfileError("the target interpreter did not start within 60 s")
+        raise CannotProfileError(
+            f"the target interpreter exited (status {code}) before running the script"
+        )
+    return events.hello
+
+
+def _supervise(
+    request: LaunchRequest,
+    target: subprocess.Popen[bytes],
+    events: _Events,
+    control_w: int,
+    progress: Callable[[float, int], None] | None,
+    cpu_at_start: float,
+) -> LaunchResult:
+    hello = _wait_for_hello(target, events)
+    gil: GilLocation | None = None
+    if hello.get("gil_addr"):
+        gil = GilLocation(
+            address=int(hello["gil_addr"]),
+            tstate_native_off=hello.get("tstate_native_off"),
+            tstate_ident_off=hello.get("tstate_ident_off"),
+            mapping=hello.get("gil_mapping"),
+            offset=hello.get("gil_offset"),
+            interval_us=int(round(float(hello["switch_interval_s"]) * 1e6)),
+        )
+    info = TargetInfo(
+        pid=target.pid,
+        executable=str(hello["executable"]),
+        version=str(hello["version"]),
+        implementation=str(hello["implementation"]),
+        gil_enabled=bool(hello["gil_enabled"]),
+        free_threaded_build=bool(hello["free_threaded_build"]),
+        switch_interval_s=float(hello["switch_interval_s"]),
+        gil_found=gil is not None,
+        main_tid=int(hello["main_tid"]),
+    )
+    recording = Recording(rate_hz=request.rate_hz, target=info)
+    collectors: list[tuple[str, bool, str]] = []
+    if gil is None and info.gil_enabled:
+        why = hello.get("gil_error") or "GIL state not found in the interpreter"
+        recording.notes.append(f"GIL holder not measured: {why}")
+    started_at = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    sampler = ProcSampler(recording, target.pid, gil, events.ident_to_tid, t0=t0)
+    sampler.start()
+    collectors.append(
+        ("procfs", True, "thread states, blocking calls" + (", GIL holder" if gil else ""))
+    )
+    pyspy: PySpyRecorder | None = None
+    if request.use_pyspy:
+        pyspy = PySpyRecorder(target.pid, request.rate_hz)
+        if pyspy.start():
+            collectors.append(("py-spy", True, "Python stacks of every thread"))
+        else:
+            collectors.append(("py-spy", False, pyspy.error or "failed"))
+            recording.notes.append(f"no Python stacks: {pyspy.error}")
+            pyspy = None
+    go_t = time.monotonic()
+    os.write(control_w, b"g")
+    os.close(control_w)
+
+    result = LaunchResult(
+        recording=recording,
+        exit_code=None,
+        exit_signal=None,
+        started_at=started_at,
+        ended_at=started_at,
+        collectors=collectors,
+    )
+    status, usage_cpu = _wait_target(target, request, result, sampler, progress, t0)
+    if status is not None:
+        if os.WIFSIGNALED(status):
+            result.exit_signal = os.WTERMSIG(status)
+        else:
+            result.exit_code = os.waitstatus_to_exitcode(status)
+    result.ended_at = datetime.now(timezone.utc)
+    recording.duration_s = time.monotonic() - t0
+    sampler.stop()
+    events.join(timeout=1.0)
+    if pyspy is not None:
+        pyspy.stop()
+        offset = _pyspy_offset(pyspy, events, go_t, t0, request.rate_hz)
+        recording.stacks = pyspy.read_stacks(offset)
+        if pyspy.error:
+            recording.notes.append(pyspy.error)
+    _register_threads(recording, events, t0)
+    pyspy_cpu = pyspy.cpu_s if pyspy is not None else 0.0
+    result.concdiag_cpu_s = (time.process_time() - cpu_at_start) + pyspy_cpu
+    recording.sampler_cpu_s = result.concdiag_cpu_s
+    del usage_cpu
+    return result
+
+
+def _pyspy_offset(
+    pyspy: PySpyRecorder, events: _Events, go_t: float, t0: float, rate_hz: float
+) -> float:
+    """py-spy's trace clock starts when it starts; place it on the run's clock."""
+    del events, go_t, rate_hz
+    return pyspy.started_monotonic - t0
+
+
+def _register_threads(recording: Recording, events: _Events, t0: float) -> None:
+    main_tid = recording.target.main_tid
+    pids = {t.pid for t in recording.ticks} | {recording.target.pid}
+    seen = {(t.pid, o.tid) for t in recording.ticks for o in t.threads}
+    python_tids = {key for key in events.threads} | {(recording.target.pid, main_tid)}
+    python_tids |= set(recording.stacks)
+    for pid, tid in sorted(seen | set(events.threads)):
+        entry = events.threads.get((pid, tid), {})
+        name = events.exit_names.get(pid, {}).get(tid) or entry.get("name")
+        is_main = tid == pid
+        if not name:
+            name = "MainThread" if is_main and (pid, tid) in python_tids else f"thread-{tid}"
+        recording.threads[(pid, tid)] = ThreadInfo(
+            pid=pid,
+            tid=tid,
+            name=name,
+            ident=entry.get("ident"),
+            python=(pid, tid) in python_tids or (is_main and pid in pids),
+            is_main=is_main,
+            started_s=(entry["start"] - t0) if "start" in entry else None,
+            ended_s=(entry["end"] - t0) if "end" in entry else None,
+        )
+
+
+def _wait_target(
+    target: subprocess.Popen[bytes],
+    request: LaunchRequest,
+    result: LaunchResult,
+    sampler: ProcSampler,
+    progress: Callable[[float, int], None] | None,
+    t0: float,
+) -> tuple[int | None, float]:
+    """Wait for the target, handling --duration and the user's interrupts."""
+    previous = _install_interrupt_handlers()
+    try:
+        while True:
+            try:
+                pid, status, usage = os.wait4(target.pid, os.WNOHANG)
+                if pid == target.pid:
+                    target.returncode = os.waitstatus_to_exitcode(status)
+                    return status, usage.ru_utime + usage.ru_stime
+                elapsed = time.monotonic() - t0
+                if progress is not None:
+                    progress(elapsed, sampler.ticks_done)
+                if request.duration_s is not None and elapsed >= request.duration_s:
+                    result.stopped_by_duration = True
+                    result.partial_reasons.append(
+                        f"sampling stopped after --duration {request.duration_s:g} s; "
+                        "the target was ended"
+                    )
+                    return _stop_gently(target), 0.0
+                time.sleep(0.05)
+            except Interrupted:
+                result.interrupted = True
+                result.partial_reasons.append("interrupted by the user before the target ended")
+                return _stop_gently(target, grace_s=1.0), 0.0
+    finally:
+        _restore_handlers(previous)
+
+
+def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int | None:
+    """SIGINT, then SIGTERM, then SIGKILL, a few seconds apart; returns the wait status.
+
+    With ``grace_s`` it first waits that long: a terminal's Ctrl-C already reached the target.
+    """
+    for sig in (None, signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if sig is None and grace_s <= 0:
+            continue
+        if sig is not None:
+            try:
+                target.send_signal(sig)
+            except ProcessLookupError:
+                break
+        deadline = time.monotonic() + (grace_s if sig is None else GENTLE_STOP_S)
+        while time.monotonic() < deadline:
+            try:
+                pid, status, _ = os.wait4(target.pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid == target.pid:
+                target.returncode = os.waitstatus_to_exitcode(status)
+                return status
+            time.sleep(0.05)
+    return None
+
+
+def _end_target(target: subprocess.Popen[bytes]) -> None:
+    if target.poll() is None:
+        _stop_gently(target)
+
+
+def _install_interrupt_handlers() -> dict[int, Any]:
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)

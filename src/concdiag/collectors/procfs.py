@@ -1,0 +1,359 @@
+"""The state sampler: per-thread scheduler state, blocking system call and GIL holder.
+
+At each tick, for every process in the target's tree, it reads:
+
+- the GIL word (``locked``, ``last_holder``, ``switch_number``) from the target's memory
+  through ``/proc/<pid>/mem``, at the address the bootstrap found;
+- for every OS thread, ``/proc/<pid>/task/<tid>/stat`` (state letter, CPU ticks) and, when
+  the thread is not running, ``/proc/<pid>/task/<tid>/syscall`` (which system call it is
+  blocked in, and for ``futex`` whether the address lies inside the GIL state).
+
+It only observes; turning observations into states is the analysis' job. Files are kept
+open and re-read with ``pread`` so a tick costs a few system calls per thread. psutil is used
+for the slower process counters (context switches, RSS, children), read every few ticks.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psutil
+
+from concdiag.collectors.records import (
+    ProcessCounters,
+    Recording,
+    ThreadCpu,
+    ThreadObservation,
+    Tick,
+)
+
+CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
+#: futex(2) system call numbers; a thread parked for the GIL waits in futex on the GIL state.
+FUTEX_SYSCALLS = {"x86_64": {202}, "aarch64": {98}, "arm64": {98}}.get(platform.machine(), set())
+#: Bytes of ``struct _gil_runtime_state`` in which a GIL waiter's futex address can lie.
+GIL_STATE_SPAN = 256
+COUNTER_EVERY_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class GilLocation:
+    """Where the bootstrap found the GIL word, and how to map its holder to an OS thread."""
+
+    address: int
+    tstate_native_off: int | None
+    tstate_ident_off: int | None
+    mapping: str | None
+    offset: int | None
+    interval_us: int
+
+
+def parse_stat(text: str) -> tuple[str, int, int]:
+    """State letter, utime and stime ticks from a /proc stat line (the name may hold spaces)."""
+    rest = text[text.rindex(")") + 2 :].split()
+    return rest[0], int(rest[11]), int(rest[12])
+
+
+def parse_syscall(text: str, gil_address: int | None) -> tuple[int | None, bool]:
+    """The blocking system call number and whether it is a futex on the GIL state."""
+    parts = text.split()
+    if not parts or parts[0] == "running":
+        return None, False
+    number = int(parts[0])
+    if number < 0:
+        return None, False
+    on_gil = False
+    if number in FUTEX_SYSCALLS and gil_address is not None and len(parts) > 1:
+        address = int(parts[1], 16)
+        on_gil = gil_address <= address < gil_address + GIL_STATE_SPAN
+    return number, on_gil
+
+
+class _ThreadFiles:
+    __slots__ = ("stat_fd", "syscall_fd")
+
+    def __init__(self, base: str) -> None:
+        self.stat_fd = os.open(f"{base}/stat", os.O_RDONLY)
+        try:
+            self.syscall_fd: int | None = os.open(f"{base}/syscall", os.O_RDONLY)
+        except OSError:
+            self.syscall_fd = None
+
+    def close(self) -> None:
+        os.close(self.stat_fd)
+        if self.syscall_fd is not None:
+            os.close(self.syscall_fd)
+
+
+@dataclass
+class _Process:
+    pid: int
+    gil: GilLocation | None
+    mem_fd: int | None
+    stat_fd: int
+    threads: dict[int, _ThreadFiles] = field(default_factory=dict)
+    holder_cache: dict[int, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for files in self.threads.values():
+            files.close()
+        self.threads.clear()
+        for fd in (self.mem_fd, self.stat_fd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+def _read(fd: int, size: int = 1024) -> str:
+    return os.pread(fd, size, 0).decode("ascii", "replace")
+
+
+def locate_in_child(pid: int, parent: GilLocation) -> GilLocation | None:
+    """The GIL of a child running the same interpreter lies at the same offset in its image."""
+    if parent.mapping is None or parent.offset is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                parts = line.split()
+                if len(parts) >= 6 and parts[5] == parent.mapping:
+                    base = int(parts[0].split("-")[0], 16)
+                    address = base + parent.offset
+                    return GilLocation(
+                        address,
+                        parent.tstate_native_off,
+                        parent.tstate_ident_off,
+                        parent.mapping,
+                        parent.offset,
+                        parent.interval_us,
+                    )
+    except OSError:
+        return None
+    return None
+
+
+class ProcSampler:
+    """Samples the target's process tree at a fixed rate until told to stop."""
+
+    def __init__(
+        self,
+        recording: Recording,
+        root_pid: int,
+        gil: GilLocation | None,
+        ident_to_tid: dict[int, int],
+        follow_children: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        t0: float | None = None,
+    ) -> None:
+        self.recording = recording
+        self.root_pid = root_pid
+        self.root_gil = gil
+        self.ident_to_tid = ident_to_tid
+        self.follow_children = follow_children
+        self.clock = clock
+        self.t0 = clock() if t0 is None else t0
+        self.interval_s = 1.0 / recording.rate_hz
+        self.stop_event = threading.Event()
+        self.ticks_done = 0
+        self._processes: dict[int, _Process] = {}
+        self._gone: set[int] = set()
+        self._psutil: dict[int, psutil.Process] = {}
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._add_process(self.root_pid, self.root_gil)
+        self._thread = threading.Thread(target=self._run, name="concdiag-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        cpu_before = time.thread_time()
+        next_tick = self.clock()
+        next_counters = next_tick
+        try:
+            while not self.stop_event.is_set():
+                now = self.clock()
+                if now >= next_counters:
+                    self._read_counters(now - self.t0)
+                    next_counters = now + COUNTER_EVERY_S
+                self._tick(now - self.t0)
+                self.ticks_done += 1
+                next_tick += self.interval_s
+                delay = next_tick - self.clock()
+                if delay < -self.interval_s:
+                    missed = int(-delay / self.interval_s)
+                    self.recording.late_ticks += missed
+                    next_tick += missed * self.interval_s
+                    delay = next_tick - self.clock()
+                if delay > 0:
+                    self.stop_event.wait(delay)
+                if not self._processes:
+                    break
+        finally:
+            self._read_counters(self.clock() - self.t0)
+            self.recording.sampler_cpu_s += time.thread_time() - cpu_before
+            for proc in self._processes.values():
+                proc.close()
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _add_process(self, pid: int, gil: GilLocation | None) -> None:
+        try:
+            stat_fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        except OSError:
+            self._gone.add(pid)
+            return
+        mem_fd: int | None = None
+        if gil is not None:
+            try:
+                mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+                interval = struct.unpack("<Q", os.pread(mem_fd, 8, gil.address))[0]
+                if interval != gil.interval_us:
+                    gil = None
+            except OSError:
+                gil = None
+        self._processes[pid] = _Process(pid, gil, mem_fd, stat_fd)
+        try:
+            proc = psutil.Process(pid)
+            self._psutil[pid] = proc
+            self.recording.commands.setdefault(pid, proc.cmdline())
+        except psutil.Error:
+            pass
+
+    def _drop_process(self, pid: int) -> None:
+        proc = self._processes.pop(pid, None)
+        if proc is not None:
+            proc.close()
+        self._gone.add(pid)
+
+    def _read_counters(self, t_s: float) -> None:
+        """psutil counters for every process, and new children to follow."""
+        if self.follow_children and self.root_pid in self._psutil:
+            try:
+                children = self._psutil[self.root_pid].children(recursive=True)
+            except psutil.Error:
+                children = []
+            for child in children:
+                if child.pid not in self._processes and child.pid not in self._gone:
+                    gil = None
+                    if self.root_gil is not None:
+                        gil = locate_in_child(child.pid, self.root_gil)
+                    self._add_process(child.pid, gil)
+        for pid, proc in list(self._psutil.items()):
+            try:
+                with proc.oneshot():
+                    cpu = proc.cpu_times()
+                    ctx = proc.num_ctx_switches()
+                    self.recording.counters.append(
+                        ProcessCounters(
+                            t_s=t_s,
+                            pid=pid,
+                            ppid=proc.ppid(),
+                            cpu_user_s=cpu.user,
+                            cpu_system_s=cpu.system,
+                            ctx_voluntary=ctx.voluntary,
+                            ctx_involuntary=ctx.involuntary,
+                            rss_bytes=proc.memory_info().rss,
+                            num_threads=proc.num_threads(),
+                        )
+                    )
+            except psutil.Error:
+                del self._psutil[pid]
+
+    # -- one tick ----------------------------------------------------------------------------
+
+    def _tick(self, t_s: float) -> None:
+        for pid in list(self._processes):
+            proc = self._processes[pid]
+            try:
+                _, utime, stime = parse_stat(_read(proc.stat_fd))
+            except (OSError, ValueError):
+                self._drop_process(pid)
+                continue
+            locked, holder, switches = self._read_gil(proc)
+            observations = self._observe_threads(proc)
+            if observations is None:
+                self._drop_process(pid)
+                continue
+            self.recording.ticks.append(
+                Tick(t_s, pid, locked, holder, switches, utime + stime, observations)
+            )
+
+    def _read_gil(self, proc: _Process) -> tuple[bool | None, int | None, int | None]:
+        gil = proc.gil
+        if gil is None or proc.mem_fd is None:
+            return None, None, None
+        try:
+            raw = os.pread(proc.mem_fd, 32, gil.address)
+            _interval, holder_ptr, locked, _pad, switches = struct.unpack("<QQiiQ", raw)
+        except (OSError, struct.error):
+            self.recording.errors += 1
+            return None, None, None
+        holder_tid: int | None = None
+        if locked and holder_ptr:
+            holder_tid = self._holder_tid(proc, gil, holder_ptr)
+        return bool(locked), holder_tid, switches
+
+    def _holder_tid(self, proc: _Process, gil: GilLocation, holder_ptr: int) -> int | None:
+        assert proc.mem_fd is not None
+        try:
+            if gil.tstate_native_off is not None:
+                raw = os.pread(proc.mem_fd, 8, holder_ptr + gil.tstate_native_off)
+                return int(struct.unpack("<Q", raw)[0])
+            if gil.tstate_ident_off is not None:
+                raw = os.pread(proc.mem_fd, 8, holder_ptr + gil.tstate_ident_off)
+                return self.ident_to_tid.get(struct.unpack("<Q", raw)[0])
+        except (OSError, struct.error):
+            self.recording.errors += 1
+        return None
+
+    def _observe_threads(self, proc: _Process) -> tuple[ThreadObservation, ...] | None:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
+        except OSError:
+            return None
+        gil_address = proc.gil.address if proc.gil is not None else None
+        observations = []
+        alive = set(tids)
+        for tid in tids:
+            files = proc.threads.get(tid)
+            try:
+                if files is None:
+                    files = _ThreadFiles(f"/proc/{proc.pid}/task/{tid}")
+                    proc.threads[tid] = files
+                state, utime, stime = parse_stat(_read(files.stat_fd))
+                syscall: int | None = None
+                on_gil = False
+                if state != "R" and files.syscall_fd is not None:
+                    syscall, on_gil = parse_syscall(_read(files.syscall_fd, 256), gil_address)
+            except (OSError, ValueError):
+                self._forget_thread(proc, tid)
+                alive.discard(tid)
+                continue
+            observations.append(ThreadObservation(tid, state, syscall, on_gil, utime + stime))
+            self.recording.thread_cpu[(proc.pid, tid)] = ThreadCpu(
+                proc.pid, tid, utime / CLOCK_TICKS_HZ, stime / CLOCK_TICKS_HZ
+            )
+        for tid in list(proc.threads):
+            if tid not in alive:
+                self._forget_thread(proc, tid)
+        return tuple(observations)
+
+    @staticmethod
+    def _forget_thread(proc: _Process, tid: int) -> None:
+        files = proc.threads.pop(tid, None)
+        if files is not None:
+            files.close()

@@ -1,0 +1,187 @@
+"""What the collectors observed, before any analysis: plain immutable records.
+
+A `Recording` is everything one run gathered. It can be saved and replayed (tests/data holds
+recorded runs), so the analysis is tested deterministically on real observations.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadObservation:
+    """One OS thread at one tick, as /proc showed it."""
+
+    tid: int
+    proc_state: str  # the state letter of /proc/<pid>/task/<tid>/stat: R, S, D, ...
+    syscall: int | None  # the blocking system call number, None when running or unknown
+    futex_on_gil: bool  # blocked in futex() on an address inside the GIL state
+    cpu_ticks: int  # utime + stime in clock ticks, cumulative
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One sampling instant of one process."""
+
+    t_s: float  # seconds since the run started
+    pid: int
+    gil_locked: bool | None  # None when the GIL word could not be read
+    gil_holder_tid: int | None  # OS thread id of the GIL holder, when locked and known
+    gil_switches: int | None  # the interpreter's cumulative count of forced GIL switches
+    process_cpu_ticks: int
+    threads: tuple[ThreadObservation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    pid: int
+    tid: int
+    name: str
+    ident: int | None
+    python: bool
+    is_main: bool
+    started_s: float | None = None
+    ended_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessCounters:
+    """psutil's view of one process at one moment (cumulative counters)."""
+
+    t_s: float
+    pid: int
+    ppid: int | None
+    cpu_user_s: float
+    cpu_system_s: float
+    ctx_voluntary: int
+    ctx_involuntary: int
+    rss_bytes: int
+    num_threads: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadCpu:
+    """Final per-thread CPU times (seconds) read from /proc/<pid>/task/<tid>/stat."""
+
+    pid: int
+    tid: int
+    user_s: float
+    system_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class StackChange:
+    """From ``t_s`` on (until the next change), the thread's Python stack was ``frames``."""
+
+    t_s: float
+    frames: tuple[tuple[str, str, int], ...]  # (function, file, line), outermost first
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    pid: int
+    executable: str
+    version: str
+    implementation: str
+    gil_enabled: bool
+    free_threaded_build: bool
+    switch_interval_s: float | None
+    gil_found: bool
+    main_tid: int
+
+
+@dataclass
+class Recording:
+    """Everything gathered in one run. Mutable while collecting; treated as read-only after."""
+
+    rate_hz: float
+    target: TargetInfo
+    ticks: list[Tick] = field(default_factory=list)
+    threads: dict[tuple[int, int], ThreadInfo] = field(default_factory=dict)
+    counters: list[ProcessCounters] = field(default_factory=list)
+    commands: dict[int, list[str]] = field(default_factory=dict)
+    thread_cpu: dict[tuple[int, int], ThreadCpu] = field(default_factory=dict)
+    stacks: dict[tuple[int, int], list[StackChange]] = field(default_factory=dict)
+    errors: int = 0
+    late_ticks: int = 0
+    duration_s: float = 0.0
+    sampler_cpu_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "concdiag-recording",
+            "version": 1,
+            "rate_hz": self.rate_hz,
+            "target": vars_of(self.target),
+            "ticks": [
+                [
+                    round(t.t_s, 6),
+                    t.pid,
+                    t.gil_locked,
+                    t.gil_holder_tid,
+                    t.gil_switches,
+                    t.process_cpu_ticks,
+                    [
+                        [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
+                        for o in t.threads
+                    ],
+                ]
+                for t in self.ticks
+            ],
+            "threads": [vars_of(i) for i in self.threads.values()],
+            "counters": [vars_of(c) for c in self.counters],
+            "commands": {str(k): v for k, v in self.commands.items()},
+            "thread_cpu": [vars_of(c) for c in self.thread_cpu.values()],
+            "stacks": [
+                {
+                    "pid": pid,
+                    "tid": tid,
+                    "changes": [[round(c.t_s, 6), [list(f) for f in c.frames]] for c in changes],
+                }
+                for (pid, tid), changes in self.stacks.items()
+            ],
+            "errors": self.errors,
+            "late_ticks": self.late_ticks,
+            "duration_s": self.duration_s,
+            "sampler_cpu_s": self.sampler_cpu_s,
+            "notes": self.notes,
+        }
+
+    @staticmethod
+    def load(path: Path) -> Recording:
+        data = json.loads(path.read_text())
+        rec = Recording(rate_hz=data["rate_hz"], target=TargetInfo(**data["target"]))
+        for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
+            obs = tuple(ThreadObservation(o[0], o[1], o[2], o[3], o[4]) for o in threads)
+            rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
+        for item in data["threads"]:
+            info = ThreadInfo(**item)
+            rec.threads[(info.pid, info.tid)] = info
+        rec.counters = [ProcessCounters(**c) for c in data["counters"]]
+        rec.commands = {int(k): v for k, v in data["commands"].items()}
+        for item in data["thread_cpu"]:
+            cpu = ThreadCpu(**item)
+            rec.thread_cpu[(cpu.pid, cpu.tid)] = cpu
+        for item in data["stacks"]:
+            rec.stacks[(item["pid"], item["tid"])] = [
+                StackChange(t, tuple((f[0], f[1], int(f[2])) for f in frames))
+                for t, frames in item["changes"]
+            ]
+        rec.errors = data["errors"]
+        rec.late_ticks = data["late_ticks"]
+        rec.duration_s = data["duration_s"]
+        rec.sampler_cpu_s = data["sampler_cpu_s"]
+        rec.notes = list(data["notes"])
+        return rec
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}

@@ -1,0 +1,419 @@
+"""The profile model: the single, versioned document every renderer reads.
+
+A `Profile` is built once by the analysis from what the collectors recorded, saved as JSON
+(`save`/`load`), and every output (terminal summary, HTML, Markdown, CI results) is rendered
+from it alone. Field names are a public interface: the JSON Schema in
+`concdiag/schema/profile.schema.json` is generated from these classes and published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+from concdiag.errors import ProfileFormatError
+
+SCHEMA_NAME = "concdiag-profile"
+SCHEMA_VERSION = 1
+
+#: The states a thread's alive time is split into. Stable names: CI users read them.
+STATE_KEYS: tuple[str, ...] = ("gil_held", "gil_wait", "native", "io", "sync", "unknown")
+
+BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
+CPU_KINDS = ("python", "native")
+RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
+CURRENT_MODELS = ("serial", "threads", "processes", "asyncio")
+
+JsonScalar = Union[str, int, float, bool, None]
+
+
+@dataclass(frozen=True, slots=True)
+class States:
+    """One value per thread state; shares sum to 1, seconds sum to the alive time."""
+
+    gil_held: float = 0.0
+    gil_wait: float = 0.0
+    native: float = 0.0
+    io: float = 0.0
+    sync: float = 0.0
+    unknown: float = 0.0
+
+    def get(self, key: str) -> float:
+        return float(getattr(self, key))
+
+    def total(self) -> float:
+        return sum(self.get(k) for k in STATE_KEYS)
+
+    def scaled(self, factor: float) -> States:
+        return States(**{k: self.get(k) * factor for k in STATE_KEYS})
+
+    def plus(self, other: States) -> States:
+        return States(**{k: self.get(k) + other.get(k) for k in STATE_KEYS})
+
+    @staticmethod
+    def from_counts(counts: typing.Mapping[str, float]) -> States:
+        return States(**{k: float(counts.get(k, 0.0)) for k in STATE_KEYS})
+
+
+@dataclass(frozen=True, slots=True)
+class HotFunction:
+    """A function (at a line) that the sampler saw at the top of a thread's Python stack."""
+
+    function: str
+    file: str
+    line: int
+    samples: int
+    share: float  # of the thread's (or the profile's) samples
+    states: dict[str, int]  # samples per state key
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadProfile:
+    tid: int  # OS thread id
+    name: str
+    python: bool  # a Python thread (known to the interpreter) or a native-only thread
+    is_main: bool
+    first_seen_s: float  # seconds since the run started
+    last_seen_s: float
+    wall_s: float  # alive time seen by the sampler
+    cpu_user_s: float
+    cpu_system_s: float
+    samples: int
+    on_cpu_share: float
+    gil_held_share: float
+    states: States
+    state_seconds: States
+    role: str  # worker, coordinator (mostly waits for other threads) or idle
+    hot_functions: list[HotFunction] = field(default_factory=list)
+    ident: int | None = None  # Python's threading.get_ident()
+
+
+@dataclass(frozen=True, slots=True)
+class GilStats:
+    enabled: bool  # False on a free-threaded build running without the GIL
+    measured: bool  # True when the GIL word was read from the target's memory
+    utilisation: float | None  # share of samples in which some thread held the GIL
+    wait_s: float  # thread-seconds spent waiting to take the GIL
+    mean_waiting_threads: float  # wait_s / wall: how many threads queue for it on average
+    switches: int | None  # forced switches counted by the interpreter during the run
+    mean_wait_ms: float | None  # wait_s / switches: how long one wait lasts on average
+    switch_interval_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessProfile:
+    pid: int
+    ppid: int | None
+    command: list[str]
+    is_root: bool  # the process concdiag launched or attached to
+    python: bool
+    first_seen_s: float
+    last_seen_s: float
+    wall_s: float
+    cpu_user_s: float
+    cpu_system_s: float
+    ctx_switches_voluntary: int
+    ctx_switches_involuntary: int
+    rss_peak_bytes: int
+    gil: GilStats
+    threads: list[ThreadProfile]
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    code: int | None  # exit code, None when killed by a signal or still running
+    signal: int | None
+    status: str  # ok, failed, signal, still_running, unknown
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class PythonInfo:
+    executable: str
+    version: str
+    implementation: str
+    gil_enabled: bool
+    free_threaded_build: bool
+    switch_interval_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorInfo:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Overhead:
+    concdiag_cpu_s: float  # sampler process CPU (concdiag itself and py-spy)
+    concdiag_core_share: float  # concdiag_cpu_s / wall: share of one core
+    late_samples: int  # ticks that fired more than one interval late
+    disturbed: bool  # True when concdiag's own load may have changed what it measured
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    mode: str  # launch or attach
+    command: list[str]  # as the user gave it, secret-looking arguments masked
+    target: str  # script path, module name or pid
+    cwd: str
+    python: PythonInfo
+    cpu_count: int
+    platform: str
+    concdiag_version: str
+    started_at: str  # ISO 8601, UTC
+    ended_at: str
+    duration_s: float
+    rate_hz: float
+    sample_count: int
+    error_count: int
+    exit: ExitStatus
+    partial: bool
+    partial_reasons: list[str]
+    collectors: list[CollectorInfo]
+    overhead: Overhead
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Figures over the whole run (all processes) that the verdict and renderers quote."""
+
+    wall_s: float
+    python_threads: int
+    processes: int
+    thread_seconds: States  # summed over Python threads
+    worker_seconds: States  # the same, without coordinator threads' waits on others
+    cpu_s: float
+    cores_used_mean: float
+    cores_used_peak: float
+    gil_utilisation: float | None
+    gil_wait_share: float  # gil_wait / all worker thread time
+    ctx_switches_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Per-bin series, for charts. Shares are of each bin's width."""
+
+    bin_s: float
+    t_s: list[float]
+    cores_used: list[float]
+    gil_utilisation: list[float | None]
+    lanes: list[Lane]
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    pid: int
+    tid: int
+    name: str
+    shares: dict[str, list[float]]  # state key -> share of each bin
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    function: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class StackCount:
+    """Aggregated identical stacks of one thread in one state (for flame graphs)."""
+
+    pid: int
+    tid: int
+    state: str
+    frames: list[int]  # indexes into Profile.frames, outermost first
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    rule: str
+    message: str
+    figures: dict[str, JsonScalar]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSite:
+    """A line in the target's source that creates a thread, executor, pool or event loop."""
+
+    file: str
+    line: int
+    kind: str  # thread, thread_pool, process, process_pool, asyncio
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentModel:
+    kind: str  # serial, threads, processes, asyncio
+    evidence: str
+    sites: list[CodeSite]
+    matches: bool | None
+    advice: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedupPoint:
+    workers: int
+    threads: float
+    processes: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    bound: str
+    cpu_kind: str | None
+    recommendation: str
+    confidence: float
+    summary: str
+    reasons: list[Reason]
+    current_model: CurrentModel
+    speedup_model: str
+    predicted_speedup: list[SpeedupPoint]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    run: RunInfo
+    processes: list[ProcessProfile]
+    summary: Summary
+    timeline: Timeline
+    frames: list[Frame]
+    stacks: list[StackCount]
+    verdict: Verdict
+    deep: dict[str, Any] | None = None
+    schema: str = SCHEMA_NAME
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+    @staticmethod
+    def from_dict(data: Any) -> Profile:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
+            raise ProfileFormatError("not a concdiag profile (no 'schema': 'concdiag-profile')")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ProfileFormatError(
+                f"profile schema version {version!r} is not supported (this concdiag reads "
+                f"{SCHEMA_VERSION})"
+            )
+        try:
+            return _load(Profile, data, "profile")
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ProfileFormatError(f"malformed profile: {exc}") from exc
+
+    @staticmethod
+    def load(path: Path) -> Profile:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ProfileFormatError(f"cannot read profile {path}: {exc.strerror}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProfileFormatError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})")
+        return Profile.from_dict(data)
+
+    def thread_count(self) -> int:
+        return sum(len(p.threads) for p in self.processes)
+
+    def root_process(self) -> ProcessProfile | None:
+        return next((p for p in self.processes if p.is_root), None)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses to plain dicts, recursively (floats rounded to keep files small)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+T = TypeVar("T")
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _load(tp: Any, value: Any, where: str) -> Any:
+    """Build typed objects from JSON data, checking types as it goes."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _load(arg, value, where)
+            except (TypeError, ValueError, KeyError):
+                continue
+        raise TypeError(f"{where}: unexpected value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected an object")
+        hints = _hints(tp)  # type: ignore[arg-type]
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _load(hints[f.name], value[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise KeyError(f"{where}.{f.name} is missing")
+        return tp(**kwargs)
+    if origin is list:
+        if not isinstance(value, list):
+            raise TypeError(f"{where}: expected a list")
+        (item,) = typing.get_args(tp)
+        return [_load(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected an object")
+        _, item = typing.get_args(tp)
+        return {str(k): _load(item, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{where}: expected a number")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{where}: expected an integer")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{where}: expected a string")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{where}: expected true or false")
+        return value
+    if tp is type(None):
+        if value is not None:
+            raise TypeError(f"{where}: expected null")
+        return None
+    raise TypeError(f"{where}: unsupported type {tp!r}")
