@@ -53,6 +53,7 @@ class LaunchResult:
     interrupted: bool = False
     stopped_by_duration: bool = False
     concdiag_cpu_s: float = 0.0
+    start_s: float = 0.0  # when the target's own code began, on the run's clock
 
 
 class Interrupted(Exception):
@@ -258,6 +259,7 @@ def _supervise(
         if pyspy.error:
             recording.notes.append(pyspy.error)
     _register_threads(recording, events, t0)
+    result.start_s = (events.started_t if events.started_t is not None else go_t) - t0
     pyspy_cpu = pyspy.cpu_s if pyspy is not None else 0.0
     result.concdiag_cpu_s = (time.process_time() - cpu_at_start) + pyspy_cpu
     recording.sampler_cpu_s = result.concdiag_cpu_s

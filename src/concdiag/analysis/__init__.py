@@ -1,0 +1,131 @@
+"""From a recording to a `Profile`: accounting, current model, verdict. Pure functions."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from concdiag import __version__
+from concdiag.analysis.accounting import analyse
+from concdiag.analysis.current_model import detect_kind, scan_source, user_files
+from concdiag.analysis.verdict import decide, inputs_from
+from concdiag.collectors.records import Recording
+from concdiag.model import (
+    CollectorInfo,
+    ExitStatus,
+    Overhead,
+    Profile,
+    PythonInfo,
+    RunInfo,
+)
+
+#: Above this share of one core, concdiag's own sampling may have slowed the target.
+OVERHEAD_WARN_SHARE = 0.05
+
+
+@dataclass
+class RunContext:
+    """What the command knew about the run, beside the recording itself."""
+
+    mode: str
+    command: list[str]
+    target: str
+    target_file: str | None
+    cwd: str
+    started_at: datetime
+    ended_at: datetime
+    exit_code: int | None
+    exit_signal: int | None
+    partial_reasons: list[str] = field(default_factory=list)
+    collectors: list[tuple[str, bool, str]] = field(default_factory=list)
+    concdiag_cpu_s: float = 0.0
+    start_s: float = 0.0
+    cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
+    if signal_number is not None:
+        import signal as _signal
+
+        try:
+            name = _signal.Signals(signal_number).name
+        except ValueError:
+            name = f"signal {signal_number}"
+        return ExitStatus(None, signal_number, "signal", f"killed by {name}")
+    if code is None:
+        return ExitStatus(None, None, "unknown", "exit status unknown")
+    if code == 0:
+        return ExitStatus(0, None, "ok", "exited normally (0)")
+    return ExitStatus(code, None, "failed", f"exited with status {code}")
+
+
+def build_profile(recording: Recording, ctx: RunContext) -> Profile:
+    acc = analyse(recording, start_s=ctx.start_s)
+    target = recording.target
+    files = user_files(acc.files_seen, ctx.target_file)
+    sites = [site for path in files for site in scan_source(path)]
+    kind, evidence = detect_kind(acc.side_workers, acc.child_python_processes, acc.asyncio_seen)
+    stacks_ok = bool(recording.stacks)
+    verdict = decide(
+        inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok), kind, evidence, sites
+    )
+    wall = max(acc.wall_s, 1e-9)
+    core_share = ctx.concdiag_cpu_s / wall
+    disturbed = core_share > OVERHEAD_WARN_SHARE or recording.late_ticks > 0.02 * max(
+        1, len(recording.ticks)
+    )
+    notes = []
+    if core_share > OVERHEAD_WARN_SHARE:
+        notes.append(
+            f"concdiag used {100 * core_share:.1f}% of one core while sampling "
+            f"(above {100 * OVERHEAD_WARN_SHARE:.0f}%): on a busy machine this slows the target"
+        )
+    if recording.late_ticks:
+        notes.append(f"{recording.late_ticks} sampling ticks were late or missed")
+    status = exit_status(ctx.exit_code, ctx.exit_signal)
+    run = RunInfo(
+        mode=ctx.mode,
+        command=ctx.command,
+        target=ctx.target,
+        cwd=ctx.cwd,
+        python=PythonInfo(
+            executable=target.executable,
+            version=target.version,
+            implementation=target.implementation,
+            gil_enabled=target.gil_enabled,
+            free_threaded_build=target.free_threaded_build,
+            switch_interval_s=target.switch_interval_s,
+        ),
+        cpu_count=ctx.cpu_count,
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        concdiag_version=__version__,
+        started_at=ctx.started_at.isoformat(timespec="seconds"),
+        ended_at=ctx.ended_at.isoformat(timespec="seconds"),
+        duration_s=acc.wall_s,
+        rate_hz=recording.rate_hz,
+        sample_count=acc.samples,
+        error_count=recording.errors,
+        exit=status,
+        partial=bool(ctx.partial_reasons),
+        partial_reasons=list(ctx.partial_reasons),
+        collectors=[CollectorInfo(n, ok, d) for n, ok, d in ctx.collectors]
+        + [CollectorInfo("note", True, n) for n in recording.notes],
+        overhead=Overhead(
+            concdiag_cpu_s=ctx.concdiag_cpu_s,
+            concdiag_core_share=core_share,
+            late_samples=recording.late_ticks,
+            disturbed=disturbed,
+            note="; ".join(notes),
+        ),
+    )
+    return Profile(
+        run=run,
+        processes=acc.processes,
+        summary=acc.summary,
+        timeline=acc.timeline,
+        frames=acc.frames,
+        stacks=acc.stacks,
+        verdict=verdict,
+    )

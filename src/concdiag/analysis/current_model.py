@@ -1,0 +1,117 @@
+"""What concurrency model the target uses now: from what ran, and from its source.
+
+The run says what happened (worker threads, child Python processes, an asyncio loop); a
+scan of the target's own source files (never the standard library or site-packages) points
+to the lines that create each thread, executor, pool or event loop, so the advice can name
+the line to change.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
+from concdiag.model import CodeSite
+
+_CALLS: dict[str, str] = {
+    "Thread": "thread",
+    "ThreadPoolExecutor": "thread_pool",
+    "ThreadPool": "thread_pool",
+    "ProcessPoolExecutor": "process_pool",
+    "Pool": "process_pool",
+    "Process": "process",
+    "run": "asyncio",  # only as asyncio.run
+    "run_until_complete": "asyncio",
+    "new_event_loop": "asyncio",
+}
+MAX_FILES = 50
+MAX_FILE_BYTES = 2_000_000
+
+
+def _call_name(node: ast.Call) -> tuple[str, str]:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        owner = func.value
+        owner_name = owner.id if isinstance(owner, ast.Name) else ""
+        if isinstance(owner, ast.Attribute):
+            owner_name = owner.attr
+        return func.attr, owner_name
+    if isinstance(func, ast.Name):
+        return func.id, ""
+    return "", ""
+
+
+def scan_source(path: str) -> list[CodeSite]:
+    """Sites in one file that create threads, pools, processes or event loops."""
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            return []
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+        tree = ast.parse(source, filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    lines = source.splitlines()
+    sites = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name, owner = _call_name(node)
+        kind = _CALLS.get(name)
+        if kind is None:
+            continue
+        if name == "run" and owner != "asyncio":
+            continue
+        if name == "Pool" and owner not in ("", "multiprocessing", "mp", "pool") and not (
+            owner.endswith("ctx") or owner.endswith("context")
+        ):
+            continue
+        if name == "Process" and owner not in ("", "multiprocessing", "mp") and not (
+            owner.endswith("ctx") or owner.endswith("context")
+        ):
+            continue
+        line = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
+        sites.append(CodeSite(file=path, line=node.lineno, kind=kind, code=line[:200]))
+    sites.sort(key=lambda s: s.line)
+    return sites
+
+
+def _library_roots() -> list[str]:
+    paths = sysconfig.get_paths()
+    roots = {paths.get("stdlib", ""), paths.get("purelib", ""), paths.get("platlib", "")}
+    roots.add(sys.prefix)
+    roots.add(sys.base_prefix)
+    return [r for r in roots if r]
+
+
+def user_files(candidates: set[str], target_file: str | None) -> list[str]:
+    """The target script and the files from its stacks that are user code, not libraries."""
+    files: list[str] = []
+    if target_file:
+        files.append(os.path.abspath(target_file))
+    roots = _library_roots()
+    for path in sorted(candidates):
+        if not path or not os.path.isabs(path) or not path.endswith(".py"):
+            continue
+        if "site-packages" in path or "dist-packages" in path or "/lib/python3" in path:
+            continue
+        if any(path.startswith(root + os.sep) for root in roots):
+            continue
+        if path not in files and os.path.isfile(path):
+            files.append(path)
+    return files[:MAX_FILES]
+
+
+def detect_kind(
+    side_workers: int, child_python_processes: int, asyncio_seen: bool
+) -> tuple[str, str]:
+    """The model seen at run time, and the evidence for it."""
+    if child_python_processes > 0:
+        return "processes", f"{child_python_processes} child Python process(es) ran"
+    if side_workers > 0:
+        return "threads", f"{side_workers} Python thread(s) besides the main thread did work"
+    if asyncio_seen:
+        return "asyncio", "an asyncio event loop ran"
+    return "serial", "one thread did the work"

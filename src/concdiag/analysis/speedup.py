@@ -1,0 +1,74 @@
+"""Predicted speedup for N workers under threads and under processes.
+
+The model (stated in every profile as ``verdict.speedup_model``): take the measured worker
+time as the serial work ``T1 = P + C + W + L`` where P is GIL-held Python CPU, C native CPU
+with the GIL released, W waiting on I/O and L waiting on locks (GIL waits are left out: they
+are a cost of the current concurrency, not work). With N workers on K cores:
+
+- threads:   T(N) = max(T1/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
+- processes: T(N) = max(T1/N, L, (P + C)/min(N, K)) + N * start_s + ipc_s  (one GIL each).
+
+Speedup is ``T1 / T(N)``. It is Amdahl's law with the GIL-held share serialised for threads
+and a process start-up cost for processes; it assumes the work divides into N equal parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from concdiag.model import SpeedupPoint
+
+MODEL_TEXT = (
+    "Amdahl with the GIL serialised: T1 = P + C + W + L from measured worker time "
+    "(P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
+    "threads T(N) = max(T1/N, P, L, (P+C)/min(N,K)); "
+    "processes T(N) = max(T1/N, L, (P+C)/min(N,K)) + N*start + ipc; speedup = T1/T(N)"
+)
+#: Measured on this project's CI machine class (bench/process_start.py): spawn + import.
+PROCESS_START_S = 0.06
+MAX_WORKERS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    python_cpu_s: float
+    native_cpu_s: float
+    io_s: float
+    lock_s: float
+    cores: int
+    ipc_s: float = 0.0
+    free_threaded: bool = False
+
+    @property
+    def total_s(self) -> float:
+        return self.python_cpu_s + self.native_cpu_s + self.io_s + self.lock_s
+
+
+def threads_time(work: Work, n: int) -> float:
+    cpu = work.python_cpu_s + work.native_cpu_s
+    serial_python = 0.0 if work.free_threaded else work.python_cpu_s
+    return max(work.total_s / n, serial_python, work.lock_s, cpu / min(n, work.cores))
+
+
+def processes_time(work: Work, n: int, start_s: float = PROCESS_START_S) -> float:
+    cpu = work.python_cpu_s + work.native_cpu_s
+    body = max(work.total_s / n, work.lock_s, cpu / min(n, work.cores))
+    extra = (n * start_s + work.ipc_s) if n > 1 else 0.0
+    return body + extra
+
+
+def predict(work: Work, max_workers: int = MAX_WORKERS) -> list[SpeedupPoint]:
+    total = work.total_s
+    points = []
+    for n in range(1, max_workers + 1):
+        if total <= 0:
+            points.append(SpeedupPoint(n, 1.0, 1.0))
+            continue
+        points.append(
+            SpeedupPoint(
+                workers=n,
+                threads=total / threads_time(work, n),
+                processes=total / processes_time(work, n),
+            )
+        )
+    return points

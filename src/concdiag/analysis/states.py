@@ -1,0 +1,85 @@
+"""Turn one observation of one thread into one of the six states.
+
+The rules (documented with their error bounds in docs/measurement.md):
+
+- runnable (``R``) and holding the GIL: ``gil_held``;
+- runnable without the GIL (or on a build without a GIL): ``native``;
+- blocked in ``futex`` on the GIL state: ``gil_wait``;
+- blocked in ``futex`` elsewhere: ``sync`` (locks, conditions, queues, events, joins);
+- blocked in any other system call (read, recv, poll, sleep, wait4...): ``io``;
+- anything else (stopped, zombie, unreadable): ``unknown``.
+
+Separately, a wait is *coordination* when the thread waits for other workers rather than
+for a contended resource: joins, futures, pool results, an idle pool worker waiting for a
+task. Coordination is still counted in its state, but the verdict looks at worker time
+without it, so a main thread that joins its workers does not make a program look lock-bound.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from concdiag.collectors.records import ThreadObservation, Tick
+
+_SLEEP_SYSCALLS = {
+    "x86_64": {35, 230},  # nanosleep, clock_nanosleep
+    "aarch64": {101, 115},
+}.get(platform.machine(), set())
+_FUTEX_SYSCALLS = {"x86_64": {202, 449}, "aarch64": {98, 449}}.get(platform.machine(), set())
+
+#: Library code whose blocking means "waiting for other workers", by path fragment.
+_COORDINATION_PATHS = (
+    "/concurrent/futures/",
+    "/multiprocessing/",
+    "/asyncio/",
+)
+#: Functions in threading.py / queue.py whose waits are joins or idle waits for work.
+_COORDINATION_FUNCS = {
+    "join",
+    "_wait_for_tstate_lock",
+    "wait",
+    "wait_for",
+    "get",
+    "result",
+    "as_completed",
+    "shutdown",
+}
+
+
+def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool) -> str:
+    if obs.proc_state == "R":
+        if not gil_enabled:
+            return "native"
+        if tick.gil_locked is None:
+            # GIL word not readable (e.g. a child we could not locate): assume Python code.
+            return "gil_held"
+        if tick.gil_locked and tick.gil_holder_tid == obs.tid:
+            return "gil_held"
+        return "native"
+    if obs.proc_state in ("S", "D", "I"):
+        if obs.futex_on_gil:
+            return "gil_wait"
+        if obs.syscall is None:
+            return "unknown"
+        if obs.syscall in _FUTEX_SYSCALLS:
+            return "sync"
+        return "io"
+    return "unknown"
+
+
+def is_sleep(obs: ThreadObservation) -> bool:
+    return obs.syscall in _SLEEP_SYSCALLS
+
+
+def is_coordination(frames: tuple[tuple[str, str, int], ...]) -> bool:
+    """A wait whose innermost Python frame is a join, a future, a pool or a work queue."""
+    if not frames:
+        return False
+    function, filename, _line = frames[-1]
+    path = filename.replace("\\", "/")
+    if any(part in path for part in _COORDINATION_PATHS):
+        return True
+    base = path.rsplit("/", 1)[-1]
+    return base in ("threading.py", "queue.py") and (
+        function.rsplit(".", 1)[-1] in _COORDINATION_FUNCS
+    )

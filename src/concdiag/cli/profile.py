@@ -1,0 +1,115 @@
+"""concdiag profile: launch a script or module under the samplers and report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from concdiag.errors import UsageError
+from concdiag.render.text import summary_text
+from concdiag.session import ProfileRequest, profile_script
+
+
+class _Progress:
+    """A live progress line on a terminal only, refreshed twice a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, elapsed_s: float, ticks: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\rconcdiag: sampling {elapsed_s:6.1f} s, {ticks} ticks ")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 50 + "\r")
+            sys.stderr.flush()
+
+
+@click.command(
+    "profile",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("-m", "module", metavar="MODULE", help="Profile a module, like python -m.")
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="Samples per second.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0.1),
+    help="Stop sampling after this many seconds, then end the target gently.",
+)
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    help="Interpreter to run the target with (e.g. a project's venv python), 3.10+.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON profile path (default: reports/<name>-<time>.json).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML report path (default: beside the JSON, .html).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
+def command(
+    module: str | None,
+    rate_hz: float,
+    duration_s: float | None,
+    python: str | None,
+    json_path: Path | None,
+    html_path: Path | None,
+    quiet: bool,
+    target_args: tuple[str, ...],
+) -> None:
+    """Run SCRIPT (or -m MODULE) with ARGS, sample it for its whole life, and report.
+
+    The target's stdin, stdout, stderr pass through; concdiag exits 4 when the target
+    fails (the report is still written) and 130 when interrupted.
+    """
+    if module is None and not target_args:
+        raise UsageError("give a script to profile, or -m MODULE")
+    target = module if module is not None else target_args[0]
+    args = target_args if module is not None else target_args[1:]
+    progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
+    request = ProfileRequest(
+        target=target,
+        module=module is not None,
+        args=tuple(args),
+        python=python,
+        rate_hz=rate_hz,
+        duration_s=duration_s,
+        json_path=json_path,
+        html_path=html_path,
+    )
+    try:
+        outcome = profile_script(request, progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    if not quiet:
+        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
+    sys.exit(outcome.exit_code)

@@ -1,0 +1,29 @@
+"""The short terminal summary printed after a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from concdiag.model import Profile
+from concdiag.render.figures import key_figures
+
+
+def summary_text(profile: Profile, written: list[Path]) -> str:
+    v = profile.verdict
+    kind = f" ({v.cpu_kind})" if v.cpu_kind else ""
+    lines = [
+        f"concdiag: {v.bound}-bound{kind} -> recommend {v.recommendation} "
+        f"(confidence {v.confidence:.2f})",
+        f"  {v.summary}",
+    ]
+    lines += [f"  {f.label}: {f.value}" for f in key_figures(profile)]
+    run = profile.run
+    if run.partial:
+        lines.append("  partial profile: " + "; ".join(run.partial_reasons))
+    if run.exit.status != "ok":
+        lines.append(f"  target {run.exit.description}")
+    if run.overhead.note:
+        lines.append(f"  note: {run.overhead.note}")
+    for path in written:
+        lines.append(f"  wrote {path}")
+    return "\n".join(lines)

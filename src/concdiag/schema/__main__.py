@@ -1,0 +1,3 @@
+from concdiag.schema import main
+
+main()
