@@ -29,7 +29,7 @@ CPU_KINDS = ("python", "native")
 RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
 CURRENT_MODELS = ("serial", "threads", "processes", "asyncio")
 
-JsonScalar = Union[str, int, float, bool, None]
+JsonScalar = str | int | float | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +311,8 @@ class Profile:
                 f"{SCHEMA_VERSION})"
             )
         try:
-            return _load(Profile, data, "profile")
+            profile: Profile = _load(Profile, data, "profile")
+            return profile
         except (TypeError, ValueError, KeyError) as exc:
             raise ProfileFormatError(f"malformed profile: {exc}") from exc
 
@@ -324,7 +325,9 @@ class Profile:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ProfileFormatError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})")
+            raise ProfileFormatError(
+                f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})"
+            ) from None
         return Profile.from_dict(data)
 
     def thread_count(self) -> int:
@@ -383,7 +386,7 @@ def _load(tp: Any, value: Any, where: str) -> Any:
                 kwargs[f.name] = _load(hints[f.name], value[f.name], f"{where}.{f.name}")
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise KeyError(f"{where}.{f.name} is missing")
-        return tp(**kwargs)
+        return tp(**kwargs)  # type: ignore[operator]
     if origin is list:
         if not isinstance(value, list):
             raise TypeError(f"{where}: expected a list")

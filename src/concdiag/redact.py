@@ -11,7 +11,9 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@")
-_LONG_TOKEN = re.compile(r"^(?:[A-Za-z0-9_\-]{32,}|gh[pousr]_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9]{16,})$")
+_LONG_TOKEN = re.compile(
+    r"^(?:[A-Za-z0-9_\-]{32,}|gh[pousr]_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9]{16,})$"
+)
 
 
 def mask_args(args: list[str]) -> list[str]:

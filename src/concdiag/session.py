@@ -6,6 +6,7 @@ that tests (and other commands such as ``check``) reuse the same path.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -107,7 +108,6 @@ def profile_script(request: ProfileRequest, progress: object = None) -> ProfileO
         partial_reasons=result.partial_reasons,
         collectors=result.collectors,
         concdiag_cpu_s=result.concdiag_cpu_s,
-        start_s=result.start_s,
     )
     try:
         profile = build_profile(result.recording, ctx)
@@ -118,7 +118,10 @@ def profile_script(request: ProfileRequest, progress: object = None) -> ProfileO
         raise CannotProfileError(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}"
         ) from exc
-    write_atomic(json_path, profile.to_json())
+    document = profile.to_json()
+    write_atomic(json_path, document)
+    # Render from the document as written, so `concdiag report` reproduces it exactly.
+    profile = Profile.from_dict(json.loads(document))
     write_atomic(html_path, HtmlRenderer().render(profile))
     if result.interrupted:
         code = EXIT_INTERRUPTED

@@ -41,7 +41,6 @@ class RunContext:
     partial_reasons: list[str] = field(default_factory=list)
     collectors: list[tuple[str, bool, str]] = field(default_factory=list)
     concdiag_cpu_s: float = 0.0
-    start_s: float = 0.0
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
@@ -62,7 +61,7 @@ def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
 
 
 def build_profile(recording: Recording, ctx: RunContext) -> Profile:
-    acc = analyse(recording, start_s=ctx.start_s)
+    acc = analyse(recording, start_s=recording.start_s)
     target = recording.target
     files = user_files(acc.files_seen, ctx.target_file)
     sites = [site for path in files for site in scan_source(path)]

@@ -8,6 +8,7 @@ files) fall into ``unknown`` so the shares always cover the whole alive time.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from concdiag.model import (
     ThreadProfile,
     Timeline,
 )
+from concdiag.redact import mask_args
 
 MAX_TIMELINE_BINS = 240
 HOT_FUNCTIONS_PER_THREAD = 12
@@ -139,7 +141,7 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
                 files_seen.update(f[1] for f in frames)
 
     _add_unknown_for_missed_ticks(threads, ticks, interval)
-    for pid, series in proc_cpu.items():
+    for series in proc_cpu.values():
         _spread_cpu(series, start_s, bin_s, bin_cpu_ticks)
 
     from concdiag.collectors.procfs import CLOCK_TICKS_HZ
@@ -245,9 +247,7 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
         gil_wait_share=worker_seconds.gil_wait / worker_total,
         ctx_switches_per_s=ctx / wall_s if wall_s else 0.0,
     )
-    child_python = sum(
-        1 for p in processes if not p.is_root and any(t.python for t in p.threads)
-    )
+    child_python = sum(1 for p in processes if not p.is_root and any(t.python for t in p.threads))
     return Accounting(
         processes=processes,
         summary=summary,
@@ -298,7 +298,7 @@ def _add_unknown_for_missed_ticks(
         hi = bisect.bisect_right(times, acc.last_s)
         span = times[lo:hi]
         missed = 0
-        for a, b in zip(span, span[1:]):
+        for a, b in itertools.pairwise(span):
             gap = round((b - a) / interval) - 1
             if gap > 0:
                 missed += gap
@@ -310,7 +310,7 @@ def _add_unknown_for_missed_ticks(
 def _spread_cpu(
     series: list[tuple[float, int]], start_s: float, bin_s: float, bins: list[float]
 ) -> None:
-    for (t_a, c_a), (t_b, c_b) in zip(series, series[1:]):
+    for (t_a, c_a), (t_b, c_b) in itertools.pairwise(series):
         delta = c_b - c_a
         if delta <= 0:
             continue
@@ -318,9 +318,7 @@ def _spread_cpu(
         bins[b] += delta
 
 
-def _without_coordination(
-    counts: dict[str, float], acc: _ThreadAcc, interval: float
-) -> States:
+def _without_coordination(counts: dict[str, float], acc: _ThreadAcc, interval: float) -> States:
     """The thread's seconds per state, minus the time it spent waiting for other workers."""
     seconds = {k: counts[k] * interval for k in STATE_KEYS}
     coordination = acc.coordination * interval
@@ -394,7 +392,7 @@ def _processes(
             ProcessProfile(
                 pid=pid,
                 ppid=ppids.get(pid),
-                command=recording.commands.get(pid, []),
+                command=mask_args(recording.commands.get(pid, [])),
                 is_root=pid == root_pid,
                 python=any(t.python for t in threads),
                 first_seen_s=times[0] - start_s,

@@ -64,12 +64,16 @@ def scan_source(path: str) -> list[CodeSite]:
             continue
         if name == "run" and owner != "asyncio":
             continue
-        if name == "Pool" and owner not in ("", "multiprocessing", "mp", "pool") and not (
-            owner.endswith("ctx") or owner.endswith("context")
+        if (
+            name == "Pool"
+            and owner not in ("", "multiprocessing", "mp", "pool")
+            and not (owner.endswith("ctx") or owner.endswith("context"))
         ):
             continue
-        if name == "Process" and owner not in ("", "multiprocessing", "mp") and not (
-            owner.endswith("ctx") or owner.endswith("context")
+        if (
+            name == "Process"
+            and owner not in ("", "multiprocessing", "mp")
+            and not (owner.endswith("ctx") or owner.endswith("context"))
         ):
             continue
         line = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""

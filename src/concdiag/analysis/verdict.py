@@ -109,7 +109,17 @@ def decide(
     )
 
     # -- bound --------------------------------------------------------------------------------
-    if inputs.demand_s < MIN_WORK_S or (
+    if sync_share >= SYNC_BOUND_SHARE and inputs.worker_threads >= 2:
+        bound = "sync"
+        reasons.append(
+            Reason(
+                "lock_bound",
+                f"Workers spent {_pct(sync_share)} of their time waiting to acquire locks "
+                "held by each other: the work is serialised on a lock.",
+                {"sync_share": round(sync_share, 4), "lock_wait_s": round(inputs.lock_s, 3)},
+            )
+        )
+    elif inputs.demand_s < MIN_WORK_S or (
         busy_of_wall < IDLE_BUSY_SHARE and cpu_share < 0.5 and sleep_of_io >= IDLE_SLEEP_SHARE
     ):
         bound = "idle"
@@ -123,16 +133,6 @@ def decide(
                     "busy_share_of_wall": round(busy_of_wall, 4),
                     "sleep_share_of_io": round(sleep_of_io, 4),
                 },
-            )
-        )
-    elif sync_share >= SYNC_BOUND_SHARE and inputs.worker_threads >= 2:
-        bound = "sync"
-        reasons.append(
-            Reason(
-                "lock_bound",
-                f"Workers spent {_pct(sync_share)} of their time waiting to acquire locks "
-                "held by each other: the work is serialised on a lock.",
-                {"sync_share": round(sync_share, 4), "lock_wait_s": round(inputs.lock_s, 3)},
             )
         )
     elif cpu_share >= CPU_BOUND_SHARE:
@@ -378,6 +378,5 @@ def _summary(
     }[recommendation]
     return (
         f"This program is {what} ({_pct(cpu_share)} CPU, {_pct(io_share)} I/O, "
-        f"{_pct(sync_share)} lock waits): {rec}. It runs {current.kind} now; "
-        + current.advice
+        f"{_pct(sync_share)} lock waits): {rec}. It runs {current.kind} now. " + current.advice
     )

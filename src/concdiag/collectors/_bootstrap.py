@@ -48,7 +48,7 @@ def _allow_tracing(tracer_pid):
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_ptracer = 0x59616D61
         libc.prctl(pr_set_ptracer, int(tracer_pid), 0, 0, 0)
-    except Exception:  # noqa: BLE001 - not Linux, or no prctl: nothing to allow
+    except Exception:
         pass
 
 
@@ -179,26 +179,26 @@ def _report_names_at_exit():
 
 def _check_script(path):
     if not os.path.exists(path):
-        _fail("missing", "no such file: {}".format(path))
+        _fail("missing", f"no such file: {path}")
     if os.path.isdir(path):
         main_py = os.path.join(path, "__main__.py")
         if not os.path.isfile(main_py):
-            _fail("directory", "{} is a directory with no __main__.py".format(path))
+            _fail("directory", f"{path} is a directory with no __main__.py")
         return
     try:
         with open(path, "rb") as source:
             code = source.read()
     except OSError as exc:
-        _fail("unreadable", "cannot read {}: {}".format(path, exc.strerror))
+        _fail("unreadable", f"cannot read {path}: {exc.strerror}")
     try:
         compile(code, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         _fail(
             "syntax",
-            "syntax error in {} line {}: {}".format(exc.filename or path, exc.lineno, exc.msg),
+            f"syntax error in {exc.filename or path} line {exc.lineno}: {exc.msg}",
         )
     except ValueError as exc:
-        _fail("syntax", "cannot compile {}: {}".format(path, exc))
+        _fail("syntax", f"cannot compile {path}: {exc}")
 
 
 def _check_module(name):
@@ -207,9 +207,9 @@ def _check_module(name):
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
-        _fail("module", "cannot find module {}: {}".format(name, exc))
+        _fail("module", f"cannot find module {name}: {exc}")
     if spec is None:
-        _fail("module", "no module named {}".format(name))
+        _fail("module", f"no module named {name}")
 
 
 def _strip_bootstrap(tb):
@@ -217,7 +217,11 @@ def _strip_bootstrap(tb):
     import runpy
 
     hidden = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in hidden:
+
+    def ours(filename):
+        return filename.startswith("<frozen runpy") or os.path.abspath(filename) in hidden
+
+    while tb is not None and ours(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     return tb
 
@@ -245,6 +249,7 @@ def main():
         _fail("usage", "no script given")
     target = args[0]
     if module_mode:
+        sys.path[0] = os.getcwd()  # as python -m does, so local packages are found
         _check_module(target)
     else:
         _check_script(target)
@@ -268,8 +273,8 @@ def main():
     if gil_enabled:
         try:
             hello.update(_find_gil())
-        except Exception as exc:  # noqa: BLE001 - sampling still works without the GIL word
-            hello["gil_error"] = "{}: {}".format(type(exc).__name__, exc)
+        except Exception as exc:
+            hello["gil_error"] = f"{type(exc).__name__}: {exc}"
     _hook_threads()
     import atexit
 
@@ -297,8 +302,9 @@ def main():
         runner()
     except (SystemExit, KeyboardInterrupt):
         raise
-    except BaseException as exc:  # noqa: BLE001 - print as Python would, without our frames
-        sys.excepthook(type(exc), exc, _strip_bootstrap(exc.__traceback__))
+    except BaseException as exc:
+        tb = _strip_bootstrap(exc.__traceback__)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         sys.exit(1)
 
 

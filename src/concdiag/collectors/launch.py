@@ -196,7 +196,7 @@ def _supervise(
             tstate_ident_off=hello.get("tstate_ident_off"),
             mapping=hello.get("gil_mapping"),
             offset=hello.get("gil_offset"),
-            interval_us=int(round(float(hello["switch_interval_s"]) * 1e6)),
+            interval_us=round(float(hello["switch_interval_s"]) * 1e6),
         )
     info = TargetInfo(
         pid=target.pid,
@@ -255,11 +255,12 @@ def _supervise(
     if pyspy is not None:
         pyspy.stop()
         offset = _pyspy_offset(pyspy, events, go_t, t0, request.rate_hz)
-        recording.stacks = pyspy.read_stacks(offset)
+        recording.stacks = pyspy.read_stacks(offset, events.ident_to_tid)
         if pyspy.error:
             recording.notes.append(pyspy.error)
     _register_threads(recording, events, t0)
     result.start_s = (events.started_t if events.started_t is not None else go_t) - t0
+    recording.start_s = result.start_s
     pyspy_cpu = pyspy.cpu_s if pyspy is not None else 0.0
     result.concdiag_cpu_s = (time.process_time() - cpu_at_start) + pyspy_cpu
     recording.sampler_cpu_s = result.concdiag_cpu_s
@@ -370,7 +371,7 @@ def _install_interrupt_handlers() -> dict[int, Any]:
     def handler(signum: int, frame: object) -> None:
         raise Interrupted()
 
-    previous = {}
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, handler)

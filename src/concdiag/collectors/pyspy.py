@@ -24,7 +24,8 @@ from typing import Any
 
 from concdiag.collectors.records import StackChange
 
-_THREAD_FRAME = re.compile(r"^thread \((\d+)\)(?::\s?(.*))?$")
+# py-spy names the OS thread id, or the pthread id in hex when it cannot find the OS id.
+_THREAD_FRAME = re.compile(r"^thread \((0[xX][0-9A-Fa-f]+|\d+)\)(?::\s?(.*))?$")
 _PROCESS_FRAME = re.compile(r"^process (\d+):")
 
 
@@ -62,7 +63,7 @@ class PySpyRecorder:
             "--pid",
             str(self.pid),
             "--rate",
-            str(int(round(self.rate_hz))),
+            str(round(self.rate_hz)),
             "--format",
             "chrometrace",
             "--output",
@@ -92,7 +93,7 @@ class PySpyRecorder:
                 reader.join(timeout=1)
                 self.error = self._failure_message()
                 return False
-        self.error = "py-spy did not start sampling within {:.0f} s".format(timeout_s)
+        self.error = f"py-spy did not start sampling within {timeout_s:.0f} s"
         self.stop()
         return False
 
@@ -129,7 +130,9 @@ class PySpyRecorder:
         except ChildProcessError:
             proc.wait(timeout=timeout_s)
 
-    def read_stacks(self, t_offset_s: float) -> dict[tuple[int, int], list[StackChange]]:
+    def read_stacks(
+        self, t_offset_s: float, ident_to_tid: dict[int, int] | None = None
+    ) -> dict[tuple[int, int], list[StackChange]]:
         """Parse the trace; ``t_offset_s`` moves py-spy's clock onto the run's clock."""
         try:
             events = json.loads(self.output.read_text())
@@ -139,11 +142,20 @@ class PySpyRecorder:
             return {}
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
-        return parse_chrometrace(events, self.pid, t_offset_s)
+        return parse_chrometrace(events, self.pid, t_offset_s, ident_to_tid or {})
+
+
+def _thread_id(text: str, ident_to_tid: dict[int, int]) -> int | None:
+    if text.lower().startswith("0x"):
+        return ident_to_tid.get(int(text, 16))
+    return int(text)
 
 
 def parse_chrometrace(
-    events: list[dict[str, Any]], root_pid: int, t_offset_s: float
+    events: list[dict[str, Any]],
+    root_pid: int,
+    t_offset_s: float,
+    ident_to_tid: dict[int, int] | None = None,
 ) -> dict[tuple[int, int], list[StackChange]]:
     """Rebuild each thread's stack over time from py-spy's begin/end events.
 
@@ -180,7 +192,9 @@ def parse_chrometrace(
         if event.get("ph") == "B":
             match = _THREAD_FRAME.match(name)
             if match:
-                os_tid[key] = int(match.group(1))
+                tid = _thread_id(match.group(1), ident_to_tid or {})
+                if tid is not None:
+                    os_tid[key] = tid
             stack.append(frame)
         elif event.get("ph") == "E":
             for i in range(len(stack) - 1, -1, -1):
@@ -197,7 +211,7 @@ def thread_names(events: list[dict[str, Any]]) -> dict[int, str]:
     names: dict[int, str] = {}
     for event in events:
         match = _THREAD_FRAME.match(str(event.get("name", "")))
-        if match and match.group(2):
+        if match and match.group(2) and match.group(1).isdigit():
             names[int(match.group(1))] = match.group(2)
     return names
 

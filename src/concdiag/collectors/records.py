@@ -110,6 +110,7 @@ class Recording:
     late_ticks: int = 0
     duration_s: float = 0.0
     sampler_cpu_s: float = 0.0
+    start_s: float = 0.0  # when the target's own code began (ticks before are start-up)
     notes: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
@@ -152,6 +153,7 @@ class Recording:
             "late_ticks": self.late_ticks,
             "duration_s": self.duration_s,
             "sampler_cpu_s": self.sampler_cpu_s,
+            "start_s": self.start_s,
             "notes": self.notes,
         }
 
@@ -179,6 +181,7 @@ class Recording:
         rec.late_ticks = data["late_ticks"]
         rec.duration_s = data["duration_s"]
         rec.sampler_cpu_s = data["sampler_cpu_s"]
+        rec.start_s = float(data.get("start_s", 0.0))
         rec.notes = list(data["notes"])
         return rec
 

@@ -55,17 +55,27 @@ def key_figures(profile: Profile) -> list[Figure]:
             cores,
         ]
     if v.bound == "cpu":
-        return [Figure("native CPU", pct(1 - python_of_cpu), "CPU time with GIL released"),
-                cores, gil]
+        return [
+            Figure("native CPU", pct(1 - python_of_cpu), "CPU time with GIL released"),
+            cores,
+            gil,
+        ]
     if v.bound == "io":
-        return [Figure("I/O wait", pct(w["io"]), "share of worker time blocked in I/O"),
-                cores, gil]
+        return [Figure("I/O wait", pct(w["io"]), "share of worker time blocked in I/O"), cores, gil]
     if v.bound == "sync":
-        return [Figure("lock wait", pct(w["sync"]), "share of worker time waiting on locks"),
-                Figure("lock wait seconds", f"{s.worker_seconds.sync:.2f} s", "thread-seconds"),
-                cores]
+        return [
+            Figure("lock wait", pct(w["sync"]), "share of worker time waiting on locks"),
+            Figure("lock wait seconds", f"{s.worker_seconds.sync:.2f} s", "thread-seconds"),
+            cores,
+        ]
     if v.bound == "idle":
-        return [Figure("CPU", pct(cpu), "share of worker time on CPU"),
-                Figure("I/O and sleep", pct(w["io"]), "share of worker time blocked"), cores]
-    return [Figure("CPU", pct(cpu), "share of worker time on CPU"),
-            Figure("I/O wait", pct(w["io"]), "share of worker time blocked in I/O"), gil]
+        return [
+            Figure("CPU", pct(cpu), "share of worker time on CPU"),
+            Figure("I/O and sleep", pct(w["io"]), "share of worker time blocked"),
+            cores,
+        ]
+    return [
+        Figure("CPU", pct(cpu), "share of worker time on CPU"),
+        Figure("I/O wait", pct(w["io"]), "share of worker time blocked in I/O"),
+        gil,
+    ]

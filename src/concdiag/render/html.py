@@ -76,7 +76,7 @@ def _speedup_chart(profile: Profile) -> dict[str, Any]:
 def _view(profile: Profile) -> dict[str, Any]:
     tl = profile.timeline
     chart_w, chart_h = 720.0, 120.0
-    top_cores = max([float(profile.run.cpu_count)] + tl.cores_used)
+    top_cores = max([float(profile.run.cpu_count), *tl.cores_used])
     lanes = []
     for lane in tl.lanes[:60]:
         n = len(tl.t_s)
@@ -90,7 +90,7 @@ def _view(profile: Profile) -> dict[str, Any]:
     for proc in profile.processes:
         for t in proc.threads:
             threads.append({"proc": proc, "t": t})
-    hot = []
+    hot: list[dict[str, Any]] = []
     for proc in profile.processes:
         for t in proc.threads:
             for f in t.hot_functions[:5]:

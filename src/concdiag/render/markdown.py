@@ -35,13 +35,20 @@ class MarkdownRenderer:
         out += ["", "**Why**", ""]
         out += [f"- {md_escape(r.message)}" for r in v.reasons]
         cm = v.current_model
-        out += ["", f"**Current model:** {cm.kind} ({'matches' if cm.matches else 'does not match'}"
-                f" the recommendation). {md_escape(cm.advice)}"]
+        out += [
+            "",
+            f"**Current model:** {cm.kind} ({'matches' if cm.matches else 'does not match'}"
+            f" the recommendation). {md_escape(cm.advice)}",
+        ]
         for site in cm.sites[:8]:
             out.append(f"- `{site.file.rsplit('/', 1)[-1]}:{site.line}` {md_escape(site.code)}")
-        out += ["", "| process | thread | role | wall s | CPU s | "
-                + " | ".join(STATE_LABELS[k] for k in STATE_KEYS) + " |",
-                "| --- | --- | --- | ---: | ---: | " + " | ".join("---:" for _ in STATE_KEYS) + " |"]
+        out += [
+            "",
+            "| process | thread | role | wall s | CPU s | "
+            + " | ".join(STATE_LABELS[k] for k in STATE_KEYS)
+            + " |",
+            "| --- | --- | --- | ---: | ---: | " + " | ".join("---:" for _ in STATE_KEYS) + " |",
+        ]
         for proc in profile.processes:
             for t in proc.threads:
                 if not t.python:
@@ -51,9 +58,12 @@ class MarkdownRenderer:
                     f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.wall_s:.2f} | "
                     f"{t.cpu_user_s + t.cpu_system_s:.2f} | {cells} |"
                 )
-        out += ["", f"Python {md_escape(run.python.version)}, {run.cpu_count} cores, "
-                f"{run.duration_s:.2f} s at {run.rate_hz:g} Hz, {run.sample_count} samples; "
-                f"target {md_escape(run.exit.description)}"
-                + ("; **partial**: " + md_escape("; ".join(run.partial_reasons))
-                   if run.partial else "") + "."]
+        out += [
+            "",
+            f"Python {md_escape(run.python.version)}, {run.cpu_count} cores, "
+            f"{run.duration_s:.2f} s at {run.rate_hz:g} Hz, {run.sample_count} samples; "
+            f"target {md_escape(run.exit.description)}"
+            + ("; **partial**: " + md_escape("; ".join(run.partial_reasons)) if run.partial else "")
+            + ".",
+        ]
         return "\n".join(out) + "\n"

@@ -43,7 +43,7 @@ def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         options = [_type_schema(a, defs) for a in typing.get_args(tp)]
         return {"anyOf": options}
     if dataclasses.is_dataclass(tp):
-        name = tp.__name__
+        name = tp.__name__  # type: ignore[union-attr]
         if name not in defs:
             defs[name] = {}  # reserve to stop recursion
             defs[name] = _object_schema(tp, defs)

@@ -1,0 +1,85 @@
+"""Profile every sample target for real and check the verdict its docstring names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from concdiag.schema import load_schema
+from e2e.conftest import SAMPLES, expected
+
+pytestmark = pytest.mark.e2e
+
+TARGETS = sorted(p for p in SAMPLES.glob("*.py") if "Expected verdict:" in p.read_text())
+EXIT = {"crash_halfway.py": 4}
+
+
+@pytest.mark.parametrize("script", TARGETS, ids=[p.stem for p in TARGETS])
+def test_sample_target_verdict(script: Path, profile_run) -> None:  # type: ignore[no-untyped-def]
+    bound, cpu_kind, recommendation, model = expected(script)
+    run = profile_run(str(script))
+    assert run.code == EXIT.get(script.name, 0), run.stderr
+    assert "Traceback" not in run.stderr or script.name == "crash_halfway.py"
+    data = run.profile
+    jsonschema.validate(data, load_schema())
+    v = data["verdict"]
+    got = (v["bound"], v["cpu_kind"], v["recommendation"])
+    assert got == (bound, cpu_kind, recommendation), v["summary"]
+    assert v["current_model"]["kind"] == model
+    html = run.html_path.read_text()
+    assert f'data-testid="recommendation">{recommendation}<' in html
+    assert f"recommend {recommendation}" in run.stderr
+
+
+def test_crash_keeps_the_report_and_the_target_traceback(profile_run) -> None:  # type: ignore[no-untyped-def]
+    script = SAMPLES / "crash_halfway.py"
+    if not script.exists():
+        pytest.skip("crash target not present")
+    run = profile_run(str(script))
+    assert run.code == 4
+    data = run.profile
+    assert data["run"]["exit"] == {
+        "code": 1,
+        "signal": None,
+        "status": "failed",
+        "description": "exited with status 1",
+    }
+    # the target's own traceback, without concdiag's bootstrap frames
+    assert "simulated crash" in run.stderr
+    assert "_bootstrap.py" not in run.stderr
+    assert "runpy" not in run.stderr
+    assert "exited with status 1" in run.html_path.read_text()
+
+
+def test_json_is_rerendered_identically(profile_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from e2e.conftest import concdiag
+
+    run = profile_run(str(SAMPLES / "cpu_serial.py"))
+    assert run.code == 0
+    again = tmp_path / "again.html"
+    proc = concdiag("report", str(run.json_path), "--format", "html", "-o", str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_text() == run.html_path.read_text()
+    md = concdiag("report", str(run.json_path), "--format", "md")
+    assert md.returncode == 0
+    assert "recommend **multiprocessing**" in md.stdout
+    assert json.loads(concdiag("report", str(run.json_path), "--format", "json").stdout)
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_other_interpreters(version: str, profile_run) -> None:  # type: ignore[no-untyped-def]
+    candidates = sorted(Path("/root/.pyenv/versions").glob(f"{version}.*/bin/python{version}"))
+    python = str(candidates[-1]) if candidates else shutil.which(f"python{version}")
+    if not python:
+        pytest.skip(f"python{version} not installed")
+    run = profile_run(str(SAMPLES / "cpu_threads.py"), options=("--python", python))
+    assert run.code == 0, run.stderr
+    data = run.profile
+    assert data["run"]["python"]["version"].startswith(version)
+    assert data["processes"][0]["gil"]["measured"] is True
+    v = data["verdict"]
+    assert (v["bound"], v["cpu_kind"], v["recommendation"]) == ("cpu", "python", "multiprocessing")

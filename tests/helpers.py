@@ -1,0 +1,105 @@
+"""Builders for synthetic recordings and profiles used across the unit tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from concdiag.analysis import RunContext, build_profile
+from concdiag.collectors.records import (
+    Recording,
+    StackChange,
+    TargetInfo,
+    ThreadInfo,
+    ThreadObservation,
+    Tick,
+)
+from concdiag.model import Profile
+
+PID = 1000
+RATE = 100.0
+FUTEX = 202
+RECV = 45
+SLEEP = 230
+
+
+def target_info(gil_enabled: bool = True) -> TargetInfo:
+    return TargetInfo(
+        pid=PID,
+        executable="/usr/bin/python3",
+        version="3.11.7",
+        implementation="cpython",
+        gil_enabled=gil_enabled,
+        free_threaded_build=not gil_enabled,
+        switch_interval_s=0.005,
+        gil_found=True,
+        main_tid=PID,
+    )
+
+
+def synthetic(
+    pattern: dict[int, list[str]],
+    ticks: int = 200,
+    names: dict[int, str] | None = None,
+    stacks: dict[int, tuple[tuple[str, str, int], ...]] | None = None,
+    gil_enabled: bool = True,
+) -> Recording:
+    """A recording where thread ``tid`` cycles through ``pattern[tid]`` one tick per entry.
+
+    Entries: "H" running with the GIL, "N" running without it, "W" waiting for the GIL,
+    "L" blocked on a lock, "I" blocked in recv, "S" sleeping, "-" not alive.
+    """
+    rec = Recording(rate_hz=RATE, target=target_info(gil_enabled))
+    for tid in pattern:
+        name = (names or {}).get(tid, "MainThread" if tid == PID else f"worker-{tid}")
+        rec.threads[(PID, tid)] = ThreadInfo(PID, tid, name, tid, True, tid == PID)
+        if stacks and tid in stacks:
+            rec.stacks[(PID, tid)] = [StackChange(0.0, stacks[tid])]
+    cpu = dict.fromkeys(pattern, 0)
+    for i in range(ticks):
+        holder = None
+        observations = []
+        for tid, seq in pattern.items():
+            code = seq[i % len(seq)]
+            if code == "-":
+                continue
+            if code == "H":
+                holder = tid
+            if code in "HN":
+                cpu[tid] += 1
+            state = "R" if code in "HN" else "S"
+            syscall = {"W": FUTEX, "L": FUTEX, "I": RECV, "S": SLEEP}.get(code)
+            observations.append(ThreadObservation(tid, state, syscall, code == "W", cpu[tid]))
+        rec.ticks.append(
+            Tick(
+                t_s=i / RATE,
+                pid=PID,
+                gil_locked=holder is not None,
+                gil_holder_tid=holder,
+                gil_switches=i // 2,
+                process_cpu_ticks=sum(cpu.values()),
+                threads=tuple(observations),
+            )
+        )
+    rec.duration_s = ticks / RATE
+    return rec
+
+
+def context(target: str = "script.py") -> RunContext:
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return RunContext(
+        mode="launch",
+        command=["python", target],
+        target=target,
+        target_file=None,
+        cwd="/tmp",
+        started_at=now,
+        ended_at=now,
+        exit_code=0,
+        exit_signal=None,
+        collectors=[("procfs", True, "test"), ("py-spy", True, "test")],
+        cpu_count=2,
+    )
+
+
+def profile_of(rec: Recording, target: str = "script.py") -> Profile:
+    return build_profile(rec, context(target))
