@@ -278,7 +278,6 @@ def _pyspy_offset(
 
 def _register_threads(recording: Recording, events: _Events, t0: float) -> None:
     main_tid = recording.target.main_tid
-    pids = {t.pid for t in recording.ticks} | {recording.target.pid}
     seen = {(t.pid, o.tid) for t in recording.ticks for o in t.threads}
     python_tids = {key for key in events.threads} | {(recording.target.pid, main_tid)}
     python_tids |= set(recording.stacks)
@@ -293,7 +292,9 @@ def _register_threads(recording: Recording, events: _Events, t0: float) -> None:
             tid=tid,
             name=name,
             ident=entry.get("ident"),
-            python=(pid, tid) in python_tids or (is_main and pid in pids),
+            # A child's main thread is Python only if py-spy or the bootstrap saw it: a
+            # subprocess running `sleep` or `git` is not.
+            python=(pid, tid) in python_tids,
             is_main=is_main,
             started_s=(entry["start"] - t0) if "start" in entry else None,
             ended_s=(entry["end"] - t0) if "end" in entry else None,
