@@ -18,16 +18,20 @@ class Renderer(Protocol):
 
 
 def get_renderer(fmt: str) -> Renderer:
+    from concdiag.render.chrometrace import ChromeTraceRenderer
     from concdiag.render.html import HtmlRenderer
     from concdiag.render.json import JsonRenderer
     from concdiag.render.markdown import MarkdownRenderer
+    from concdiag.render.speedscope import SpeedscopeRenderer
 
     renderers: dict[str, Renderer] = {
         "html": HtmlRenderer(),
         "json": JsonRenderer(),
         "md": MarkdownRenderer(),
+        "speedscope": SpeedscopeRenderer(),
+        "chrome-trace": ChromeTraceRenderer(),
     }
     return renderers[fmt]
 
 
-FORMATS = ("html", "json", "md")
+FORMATS = ("html", "json", "md", "speedscope", "chrome-trace")

@@ -1,18 +1,23 @@
 """The self-contained HTML report: jinja2 with autoescape, charts as inline SVG.
 
 Nothing is fetched at view time: CSS, script and charts are inline, so the file opens
-offline from ``file://``. Data reaches the page's script only through ``|tojson``.
+offline from ``file://``. Charts that need no interaction are SVG drawn here, so they print
+and read without script; the flame graph is drawn by a small inline script from data that
+reaches the page only through ``|tojson``.
 """
 
 from __future__ import annotations
 
+import os.path
 from functools import lru_cache
 from typing import Any
 
 import jinja2
 
 from concdiag.model import STATE_KEYS, Profile
+from concdiag.redact import mask_args
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
+from concdiag.render.views import hot_by_state, lane_runs, state_index, trimmed_stacks
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -24,9 +29,140 @@ STATE_COLOURS = {
     "unknown": "#999999",
 }
 
+#: States whose hot code gets its own table, in the order a reviewer asks about them.
+HOT_STATES = ("gil_held", "gil_wait", "native", "io", "sync")
+HOT_LIMIT = 10
+#: Distinct (thread, state, stack) entries sent to the flame graph; the rest are merged
+#: into one "(other stacks)" entry per thread and state, keeping totals exact.
+MAX_FLAME_STACKS = 3000
+MAX_LANES = 200
+
+GLOSSARY: tuple[tuple[str, str, str], ...] = (
+    (
+        "bound",
+        "bound",
+        "What limits the program: cpu (it computes), io (it waits for the "
+        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, or idle.",
+    ),
+    (
+        "recommendation",
+        "recommendation",
+        "The concurrency model the measurements favour: "
+        "threading, multiprocessing, or serial (neither would pay).",
+    ),
+    (
+        "confidence",
+        "confidence",
+        "How clearly the figures support the verdict, from 0 to 1: "
+        "high (0.75 and above), medium (0.5 to 0.75), low (below 0.5).",
+    ),
+    (
+        "current_model",
+        "current model",
+        "What the program uses now (serial, threads, "
+        "processes, asyncio), found from its threads and the lines that create them.",
+    ),
+    (
+        "gil",
+        "GIL",
+        "CPython's global interpreter lock: one thread per process runs Python "
+        "code at a time; native code can release it.",
+    ),
+    (
+        "gil_held",
+        "GIL held",
+        "On a CPU holding the GIL: running Python code. Only one thread "
+        "per process can be in this state at a time.",
+    ),
+    ("gil_wait", "GIL wait", "Blocked waiting to take the GIL from another thread."),
+    (
+        "native",
+        "native CPU",
+        "On a CPU without the GIL: native code that released it "
+        "(hashlib, zlib, numpy...), which threads can run in parallel.",
+    ),
+    (
+        "io",
+        "I/O wait",
+        "Blocked in a system call other than a lock: network, files, pipes, "
+        "subprocess waits, sleep.",
+    ),
+    ("sync", "sync wait", "Blocked on a lock, condition, queue, event, join or future."),
+    (
+        "unknown",
+        "unknown",
+        "Not observed: the sampler missed the tick or could not read the thread.",
+    ),
+    (
+        "gil_utilisation",
+        "GIL utilisation",
+        "Share of samples in which some thread held the "
+        "GIL. Near 100% with several busy threads means their Python code ran one at a time.",
+    ),
+    (
+        "cores_used",
+        "cores used",
+        "CPU seconds per second of wall time, over all processes: "
+        "2.0 means two cores were busy on average.",
+    ),
+    (
+        "worker_time",
+        "worker time",
+        "Thread time less waits for other workers (joins, futures, "
+        "pool results); the verdict is computed on it.",
+    ),
+    (
+        "role",
+        "role",
+        "worker: did work; coordinator: mostly waited for other workers; idle: did almost nothing.",
+    ),
+    ("wall", "wall time", "Seconds a thread was alive, as seen by the sampler."),
+    (
+        "cpu_time",
+        "CPU time",
+        "Seconds a thread ran on a CPU (user and system), from the kernel's counters.",
+    ),
+    ("samples", "samples", "One observation of one thread, taken every 1/rate seconds."),
+    (
+        "speedup",
+        "predicted speedup",
+        "Run time with one worker divided by the predicted run "
+        "time with N workers, from the measured time split (the model is stated below the chart).",
+    ),
+    (
+        "flame",
+        "flame graph",
+        "Sampled Python stacks merged: each bar is a function, as wide "
+        "as the time spent in it and in what it called; callers above, callees below.",
+    ),
+    (
+        "switch_interval",
+        "switch interval",
+        "How long CPython lets a thread hold the GIL "
+        "before asking it to pass the GIL on (sys.getswitchinterval()).",
+    ),
+    (
+        "partial",
+        "partial profile",
+        "Some data is missing (a collector failed, the run was "
+        "interrupted): figures cover what was observed.",
+    ),
+)
+
+#: Key figures' labels to their glossary entry.
+_FIGURE_TERMS = {
+    "GIL utilisation": "gil_utilisation",
+    "cores used": "cores_used",
+    "Python CPU (GIL held)": "gil_held",
+    "native CPU": "native",
+    "I/O wait": "io",
+    "lock wait": "sync",
+    "lock wait seconds": "sync",
+}
+
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("concdiag.render", "templates"),
         autoescape=True,
@@ -34,89 +170,202 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.policies["json.dumps_kwargs"] = {"sort_keys": True}
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters["pct"] = pct
+    env.filters["basename"] = os.path.basename
     return env
 
 
-def _polyline(values: list[float | None], width: float, height: float, top: float) -> str:
-    """SVG points for a series scaled to 0..top, skipping gaps."""
-    if not values:
-        return ""
-    step = width / max(1, len(values))
-    points = []
+def confidence_word(confidence: float) -> str:
+    if confidence >= 0.75:
+        return "high"
+    if confidence >= 0.5:
+        return "medium"
+    return "low"
+
+
+def _series_points(values: list[float | None], top: float) -> list[str]:
+    """SVG polyline point lists (one per unbroken stretch) in a viewBox of bins by ``top``."""
+    lines: list[str] = []
+    current: list[str] = []
     for i, value in enumerate(values):
         if value is None:
+            if current:
+                lines.append(" ".join(current))
+                current = []
             continue
-        x = (i + 0.5) * step
-        y = height - (min(value, top) / top) * height if top else height
-        points.append(f"{x:.1f},{y:.1f}")
-    return " ".join(points)
+        current.append(f"{i + 0.5:g},{top - min(value, top):.3f}")
+    if current:
+        lines.append(" ".join(current))
+    return lines
 
 
-def _speedup_chart(profile: Profile) -> dict[str, Any]:
-    points = profile.verdict.predicted_speedup
-    top = max([1.0] + [max(p.threads, p.processes) for p in points])
-    width, height = 360.0, 160.0
-    n = max(1, len(points) - 1)
+def _time_ticks(duration_s: float) -> list[tuple[float, str]]:
+    """Five to ten round tick marks along the time axis, as (percent of width, label)."""
+    if duration_s <= 0:
+        return [(0.0, "0 s")]
+    step = 1.0
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+        if duration_s / step <= 10:
+            break
+    ticks = []
+    t = 0.0
+    while t <= duration_s + 1e-9:
+        ticks.append((100 * t / duration_s, f"{t:g} s"))
+        t = round(t + step, 6)
+    return ticks
 
-    def xy(i: int, value: float) -> str:
-        return f"{i / n * width:.1f},{height - value / top * height:.1f}"
 
+def _timeline(profile: Profile) -> dict[str, Any]:
+    tl = profile.timeline
+    nbins = len(tl.t_s)
+    duration = nbins * tl.bin_s
+    top = max([float(profile.run.cpu_count), *tl.cores_used, 1.0])
+    gil = [g for g in tl.gil_utilisation if g is not None]
+    lanes = []
+    for lane in tl.lanes[:MAX_LANES]:
+        runs = lane_runs(lane, nbins)
+        seconds = {k: sum(lane.shares[k]) * tl.bin_s for k in STATE_KEYS}
+        described = ", ".join(
+            f"{STATE_LABELS[k]} {seconds[k]:.2f} s" for k in STATE_KEYS if seconds[k] >= 0.005
+        )
+        lanes.append({"lane": lane, "runs": runs, "label": described or "no samples"})
     return {
-        "width": width,
-        "height": height,
+        "nbins": max(1, nbins),
+        "bin_s": tl.bin_s,
+        "duration": duration,
         "top": top,
-        "threads": " ".join(xy(i, p.threads) for i, p in enumerate(points)),
-        "processes": " ".join(xy(i, p.processes) for i, p in enumerate(points)),
-        "points": points,
+        "cores": _series_points(list(tl.cores_used), top),
+        "gil": _series_points(list(tl.gil_utilisation), 1.0),
+        "cores_mean": sum(tl.cores_used) / nbins if nbins else 0.0,
+        "cores_peak": max(tl.cores_used, default=0.0),
+        "gil_mean": sum(gil) / len(gil) if gil else None,
+        "ticks": _time_ticks(duration),
+        "lanes": lanes,
+        "hidden_lanes": max(0, len(tl.lanes) - MAX_LANES),
     }
 
 
+def _speedup(profile: Profile) -> dict[str, Any]:
+    points = profile.verdict.predicted_speedup
+    top = max([2.0] + [max(p.threads, p.processes) for p in points])
+    top = float(int(top) + 1) if top > int(top) else top
+    width, height = 420.0, 200.0
+    n = max(1, len(points) - 1)
+
+    def x(i: int) -> float:
+        return i / n * width
+
+    def y(value: float) -> float:
+        return height - value / top * height
+
+    grid = [(y(g), f"{g:g}×") for g in range(0, int(top) + 1)]
+    return {
+        "width": width,
+        "height": height,
+        "grid": grid,
+        "xs": [(x(i), p.workers) for i, p in enumerate(points)],
+        "threads": [(x(i), y(p.threads), p) for i, p in enumerate(points)],
+        "processes": [(x(i), y(p.processes), p) for i, p in enumerate(points)],
+        "threads_line": " ".join(f"{x(i):.1f},{y(p.threads):.1f}" for i, p in enumerate(points)),
+        "processes_line": " ".join(
+            f"{x(i):.1f},{y(p.processes):.1f}" for i, p in enumerate(points)
+        ),
+        "points": points,
+        "cores": profile.run.cpu_count,
+    }
+
+
+def flame_data(profile: Profile) -> dict[str, Any]:
+    """Compact stacks for the flame graph: frames used, threads, and stacks as arrays."""
+    stacks = trimmed_stacks(profile)
+    threads: list[tuple[int, int]] = []
+    for proc in profile.processes:
+        threads.extend((proc.pid, t.tid) for t in proc.threads)
+    thread_index = {key: i for i, key in enumerate(threads)}
+    ranked = sorted(stacks, key=lambda s: (-s.count, s.pid, s.tid, s.state, s.frames))
+    kept, dropped = ranked[:MAX_FLAME_STACKS], ranked[MAX_FLAME_STACKS:]
+    # Bars merge by function and file; the lines sampled in it go to the tooltip.
+    frame_ids: dict[tuple[str, str], int] = {}
+    frames: list[list[Any]] = []
+    rows: list[list[Any]] = []
+
+    def local(index: int) -> int:
+        f = profile.frames[index]
+        key = (f.function, f.file)
+        if key not in frame_ids:
+            frame_ids[key] = len(frames)
+            frames.append([f.function, f.file, []])
+        lines: list[int] = frames[frame_ids[key]][2]
+        if f.line not in lines:
+            lines.append(f.line)
+            lines.sort()
+        return frame_ids[key]
+
+    for s in sorted(kept, key=lambda s: (s.pid, s.tid, s.state, s.frames)):
+        if (s.pid, s.tid) not in thread_index:
+            thread_index[(s.pid, s.tid)] = len(threads)
+            threads.append((s.pid, s.tid))
+        ids = [local(i) for i in s.frames]
+        rows.append([thread_index[(s.pid, s.tid)], state_index(s.state), s.count, ids])
+    other: dict[tuple[int, int], int] = {}
+    for s in dropped:
+        if (s.pid, s.tid) not in thread_index:
+            thread_index[(s.pid, s.tid)] = len(threads)
+            threads.append((s.pid, s.tid))
+        key = (thread_index[(s.pid, s.tid)], state_index(s.state))
+        other[key] = other.get(key, 0) + s.count
+    if other:
+        frames.append(["(other stacks)", "", []])
+        for (thread, state), count in sorted(other.items()):
+            rows.append([thread, state, count, [len(frames) - 1]])
+    interval = 1.0 / profile.run.rate_hz if profile.run.rate_hz else 0.0
+    return {"frames": frames, "stacks": rows, "interval_s": interval}
+
+
+def _thread_groups(profile: Profile) -> list[dict[str, Any]]:
+    groups = []
+    for proc in profile.processes:
+        command = " ".join(mask_args(proc.command)) if proc.command else profile.run.target
+        groups.append({"proc": proc, "command": command, "threads": proc.threads})
+    return groups
+
+
+def _flame_threads(profile: Profile) -> list[dict[str, Any]]:
+    out = []
+    index = 0
+    for proc in profile.processes:
+        for t in proc.threads:
+            out.append({"index": index, "pid": proc.pid, "t": t})
+            index += 1
+    return out
+
+
 def _view(profile: Profile) -> dict[str, Any]:
-    tl = profile.timeline
-    chart_w, chart_h = 720.0, 120.0
-    top_cores = max([float(profile.run.cpu_count), *tl.cores_used])
-    lanes = []
-    for lane in tl.lanes[:60]:
-        n = len(tl.t_s)
-        cells = []
-        for i in range(n):
-            dominant = max(STATE_KEYS, key=lambda k: lane.shares[k][i])
-            alive = sum(lane.shares[k][i] for k in STATE_KEYS)
-            cells.append((dominant if alive > 0 else None, min(1.0, alive)))
-        lanes.append({"pid": lane.pid, "tid": lane.tid, "name": lane.name, "cells": cells})
-    threads = []
-    for proc in profile.processes:
-        for t in proc.threads:
-            threads.append({"proc": proc, "t": t})
-    hot: list[dict[str, Any]] = []
-    for proc in profile.processes:
-        for t in proc.threads:
-            for f in t.hot_functions[:5]:
-                hot.append({"thread": t.name, "pid": proc.pid, "f": f})
-    hot.sort(key=lambda h: -h["f"].samples)
+    v = profile.verdict
+    figures = [{"f": f, "term": _FIGURE_TERMS.get(f.label)} for f in key_figures(profile)]
+    hot = [
+        {"state": k, "label": STATE_LABELS[k], "lines": hot_by_state(profile, k, HOT_LIMIT)}
+        for k in HOT_STATES
+    ]
     return {
         "p": profile,
-        "v": profile.verdict,
+        "v": v,
         "run": profile.run,
-        "figures": key_figures(profile),
+        "command": " ".join(mask_args(profile.run.command)),
+        "confidence_word": confidence_word(v.confidence),
+        "figures": figures,
         "state_keys": STATE_KEYS,
         "labels": STATE_LABELS,
         "colours": STATE_COLOURS,
-        "threads": threads,
-        "hot": hot[:25],
-        "chart": {
-            "w": chart_w,
-            "h": chart_h,
-            "top_cores": top_cores,
-            "cores": _polyline(list(tl.cores_used), chart_w, chart_h, top_cores),
-            "gil": _polyline(list(tl.gil_utilisation), chart_w, chart_h, 1.0),
-            "duration": profile.run.duration_s,
-        },
-        "lanes": lanes,
-        "lane_bins": len(tl.t_s),
-        "speedup": _speedup_chart(profile),
+        "groups": _thread_groups(profile),
+        "multi_process": len(profile.processes) > 1,
+        "timeline": _timeline(profile),
+        "hot": hot,
+        "flame_threads": _flame_threads(profile),
+        "data": {"flame": flame_data(profile), "states": list(STATE_KEYS), "labels": STATE_LABELS},
+        "speedup": _speedup(profile),
+        "glossary": GLOSSARY,
     }
 
 
@@ -124,4 +373,4 @@ class HtmlRenderer:
     extension = ".html"
 
     def render(self, profile: Profile) -> str:
-        return _environment().get_template("report.html.j2").render(**_view(profile))
+        return template_environment().get_template("report.html.j2").render(**_view(profile))

@@ -1,0 +1,132 @@
+"""Views of a profile that several renderers share: trimmed stacks, hot code, lane runs.
+
+The profile keeps every stack as sampled. Above the target's own code sit the frames of
+concdiag's bootstrap and of runpy, identical in every report, and the bootstrap's wrapper
+sits in every thread's start; the renderers drop them so a flame graph starts at the
+target's ``<module>`` and its threads' ``Thread._bootstrap``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from concdiag.model import STATE_KEYS, Frame, Lane, Profile
+
+_BOOTSTRAP_SUFFIX = "/concdiag/collectors/_bootstrap.py"
+_RUNPY = ("<frozen runpy>",)
+_RUNPY_SUFFIX = "/runpy.py"
+
+
+def is_bootstrap(frame: Frame) -> bool:
+    """concdiag's own bootstrap: it starts the script and wraps every thread's start."""
+    return frame.file.endswith(_BOOTSTRAP_SUFFIX)
+
+
+def is_launcher(frame: Frame) -> bool:
+    return is_bootstrap(frame) or frame.file in _RUNPY or frame.file.endswith(_RUNPY_SUFFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    pid: int
+    tid: int
+    state: str
+    frames: tuple[int, ...]  # indexes into Profile.frames, outermost first, launcher trimmed
+    count: int
+
+
+def trimmed_stacks(profile: Profile) -> list[Stack]:
+    """The profile's stacks without concdiag's launcher frames, identical stacks merged."""
+    merged: Counter[tuple[int, int, str, tuple[int, ...]]] = Counter()
+    for s in profile.stacks:
+        start = 0
+        while start < len(s.frames) - 1 and is_launcher(profile.frames[s.frames[start]]):
+            start += 1
+        kept = [i for i in s.frames[start:] if not is_bootstrap(profile.frames[i])]
+        merged[(s.pid, s.tid, s.state, tuple(kept or s.frames[-1:]))] += s.count
+    return [
+        Stack(pid, tid, state, frames, count)
+        for (pid, tid, state, frames), count in sorted(merged.items())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class HotLine:
+    """A function at a line, ranked by the seconds threads spent there in one state."""
+
+    function: str
+    file: str
+    line: int
+    seconds: float
+    share: float  # of all samples in this state
+    threads: int  # how many threads were seen here in this state
+
+
+def hot_by_state(profile: Profile, state: str, limit: int = 10) -> list[HotLine]:
+    """Leaf frames of the sampled stacks in ``state``, most seconds first."""
+    interval = 1.0 / profile.run.rate_hz if profile.run.rate_hz else 0.0
+    samples: Counter[int] = Counter()
+    threads: dict[int, set[tuple[int, int]]] = {}
+    for s in profile.stacks:
+        if s.state != state or not s.frames:
+            continue
+        leaf = s.frames[-1]
+        samples[leaf] += s.count
+        threads.setdefault(leaf, set()).add((s.pid, s.tid))
+    total = sum(samples.values()) or 1
+    ranked = sorted(samples.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    out = []
+    for index, count in ranked:
+        frame = profile.frames[index]
+        out.append(
+            HotLine(
+                function=frame.function,
+                file=frame.file,
+                line=frame.line,
+                seconds=count * interval,
+                share=count / total,
+                threads=len(threads[index]),
+            )
+        )
+    return out
+
+
+def thread_names(profile: Profile) -> dict[tuple[int, int], str]:
+    return {(p.pid, t.tid): t.name for p in profile.processes for t in p.threads}
+
+
+def state_index(state: str) -> int:
+    return STATE_KEYS.index(state) if state in STATE_KEYS else STATE_KEYS.index("unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRun:
+    """Consecutive timeline bins in which a thread's most frequent state was the same."""
+
+    start: int  # first bin
+    length: int  # bins
+    state: str
+    share: float  # mean share of the bins' width the thread spent in that state
+
+
+def lane_runs(lane: Lane, nbins: int) -> list[LaneRun]:
+    """Run-length encode a lane by its dominant state; bins where it was not alive are gaps."""
+    runs: list[LaneRun] = []
+    current: tuple[int, str, list[float]] | None = None
+    for i in range(nbins):
+        values = {k: lane.shares[k][i] if i < len(lane.shares[k]) else 0.0 for k in STATE_KEYS}
+        alive = sum(values.values())
+        state = max(STATE_KEYS, key=lambda k: values[k]) if alive > 0 else None
+        if current is not None and state != current[1]:
+            start, cur_state, shares = current
+            runs.append(LaneRun(start, i - start, cur_state, sum(shares) / len(shares)))
+            current = None
+        if state is not None:
+            if current is None:
+                current = (i, state, [])
+            current[2].append(values[state])
+    if current is not None:
+        start, cur_state, shares = current
+        runs.append(LaneRun(start, nbins - start, cur_state, sum(shares) / len(shares)))
+    return runs
