@@ -15,7 +15,7 @@ from concdiag.render.index import render_index
 
 @click.command("report")
 @click.argument(
-    "profile_path", metavar="PROFILE.json", required=False, type=click.Path(path_type=Path)
+    "profile_path", metavar="[PROFILE.json]", required=False, type=click.Path(path_type=Path)
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
 @click.option(

@@ -57,7 +57,9 @@ def trace_document(profile: Profile) -> dict[str, Any]:
     root = profile.root_process()
     counter_pid = root.pid if root is not None else 0
     for i, t_s in enumerate(tl.t_s):
-        events.append(_counter("cores used", counter_pid, t_s, {"cores": round(tl.cores_used[i], 3)}))
+        events.append(
+            _counter("cores used", counter_pid, t_s, {"cores": round(tl.cores_used[i], 3)})
+        )
         gil = tl.gil_utilisation[i] if i < len(tl.gil_utilisation) else None
         if gil is not None:
             events.append(

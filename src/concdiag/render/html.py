@@ -17,7 +17,13 @@ import jinja2
 from concdiag.model import STATE_KEYS, Profile
 from concdiag.redact import mask_args
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
-from concdiag.render.views import hot_by_state, lane_runs, state_index, trimmed_stacks
+from concdiag.render.views import (
+    LaneRun,
+    hot_by_state,
+    lane_runs,
+    state_index,
+    trimmed_stacks,
+)
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -216,6 +222,21 @@ def _time_ticks(duration_s: float) -> list[tuple[float, str]]:
     return ticks
 
 
+def _lane_paths(runs: list[LaneRun]) -> list[tuple[str, bool, str]]:
+    """One SVG path per (state, faint) holding all of a lane's stretches: small files."""
+    paths: dict[tuple[str, bool], list[str]] = {}
+    for r in runs:
+        paths.setdefault((r.state, r.share < 0.5), []).append(
+            f"M{r.start} 0h{r.length}v1h-{r.length}z"
+        )
+    return [
+        (state, faint, "".join(parts))
+        for (state, faint), parts in sorted(
+            paths.items(), key=lambda kv: (state_index(kv[0][0]), kv[0][1])
+        )
+    ]
+
+
 def _timeline(profile: Profile) -> dict[str, Any]:
     tl = profile.timeline
     nbins = len(tl.t_s)
@@ -229,7 +250,7 @@ def _timeline(profile: Profile) -> dict[str, Any]:
         described = ", ".join(
             f"{STATE_LABELS[k]} {seconds[k]:.2f} s" for k in STATE_KEYS if seconds[k] >= 0.005
         )
-        lanes.append({"lane": lane, "runs": runs, "label": described or "no samples"})
+        lanes.append({"lane": lane, "paths": _lane_paths(runs), "label": described or "no samples"})
     return {
         "nbins": max(1, nbins),
         "bin_s": tl.bin_s,

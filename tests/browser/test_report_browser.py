@@ -1,0 +1,246 @@
+"""The HTML report as a reviewer sees it, in Chromium: it renders, it works, it runs nothing.
+
+Screenshots are saved under $CONCDIAG_ARTIFACTS/test-artifacts (or pytest's tmp).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from browser.conftest import VIEWPORT, Watched
+from concdiag.model import Profile
+from concdiag.render.html import HtmlRenderer
+from helpers import PID
+from test_exports import busy_profile
+from test_render import HOSTILE, hostile_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_targets"
+
+
+def with_child_process(profile: Profile) -> Profile:
+    root = profile.processes[0]
+    child = dataclasses.replace(
+        root, pid=PID + 50, ppid=root.pid, is_root=False, command=["python", "-c", "child"]
+    )
+    return dataclasses.replace(profile, processes=[root, child])
+
+
+def write_report(profile: Profile, path: Path) -> Path:
+    path.write_text(HtmlRenderer().render(profile), encoding="utf-8")
+    return path
+
+
+def assert_clean(w: Watched, report: Path) -> None:
+    assert w.console_errors == []
+    assert w.page_errors == []
+    assert w.external_requests(report) == []
+    assert w.dialogs == []
+
+
+def assert_verdict_above_the_fold(w: Watched, recommendation: str) -> None:
+    rec = w.page.locator('[data-testid="recommendation"]')
+    assert rec.is_visible()
+    assert rec.inner_text() == recommendation
+    box = w.page.locator('[data-testid="verdict"]').bounding_box()
+    assert box is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
+
+
+def column(w: Watched, index: int) -> list[str]:
+    return w.page.eval_on_selector_all(
+        "#thread-table tbody tr:not(.group)",
+        f"rows => rows.map(r => r.cells[{index}].textContent.trim())",
+    )
+
+
+def flame_total(w: Watched) -> int:
+    return int(w.page.get_attribute("#flame", "data-total") or "-1")
+
+
+def test_report_renders_sorts_filters_and_draws(
+    watched: Watched, tmp_path: Path, artifacts: Path
+) -> None:
+    profile = busy_profile()
+    report = write_report(profile, tmp_path / "report.html")
+    w = watched
+    w.open(report)
+    assert_clean(w, report)
+    assert_verdict_above_the_fold(w, profile.verdict.recommendation)
+    w.page.screenshot(path=str(artifacts / "report-top.png"))
+    w.page.screenshot(path=str(artifacts / "report-full.png"), full_page=True)
+
+    # sorting: numeric columns sort largest first, then the other way
+    tid_header = w.page.locator("#thread-table thead th").nth(0)
+    tid_header.click()
+    tids = [int(t) for t in column(w, 0)]
+    assert tids == sorted(tids, reverse=True) and len(tids) == 3
+    assert tid_header.get_attribute("aria-sort") == "descending"
+    tid_header.click()
+    assert [int(t) for t in column(w, 0)] == sorted(tids)
+    w.page.locator("#thread-table thead th").nth(1).click()  # names: A to Z first
+    names = column(w, 1)
+    assert names == sorted(names, key=str.lower)
+
+    # filtering the thread table
+    w.page.fill("#thread-filter", f"worker-{PID + 1}")
+    visible = w.page.locator("#thread-table tbody tr:not(.group):visible")
+    assert visible.count() == 1
+    assert f"worker-{PID + 1}" in visible.first.inner_text()
+    w.page.fill("#thread-filter", "")
+    assert w.page.locator("#thread-table tbody tr:not(.group):visible").count() == 3
+
+    # the flame graph draws, and filters by thread and by state
+    total = sum(s.count for s in profile.stacks)
+    assert flame_total(w) == total
+    assert w.page.locator("#flame div").count() > 3
+    thread_index = [t.tid for p in profile.processes for t in p.threads].index(PID + 1)
+    w.page.select_option("#flame-thread", str(thread_index))
+    mine = [s for s in profile.stacks if s.tid == PID + 1]
+    assert flame_total(w) == sum(s.count for s in mine)
+    w.page.uncheck('.flame-state[value="0"]')  # GIL held
+    assert flame_total(w) == sum(s.count for s in mine if s.state != "gil_held")
+    w.page.check('.flame-state[value="0"]')
+    w.page.select_option("#flame-thread", "-1")
+    assert flame_total(w) == total
+    w.page.locator("#flame div", has_text="work").first.click()
+    assert "zoomed into work" in w.page.inner_text("#flame-info")
+    w.page.click("#flame-reset")
+    assert "zoomed" not in w.page.inner_text("#flame-info")
+
+    # zooming the timeline widens the drawing inside its scroll box
+    before = w.page.eval_on_selector("#tl-inner", "e => e.getBoundingClientRect().width")
+    w.page.click('[data-zoom="2"]')
+    after = w.page.eval_on_selector("#tl-inner", "e => e.getBoundingClientRect().width")
+    assert after == pytest.approx(2 * before, rel=0.02)
+    assert_clean(w, report)
+
+
+def test_process_groups_and_dark_mode_and_print(
+    watched_dark: Watched, tmp_path: Path, artifacts: Path
+) -> None:
+    report = write_report(with_child_process(busy_profile()), tmp_path / "tree.html")
+    w = watched_dark
+    w.open(report)
+    assert_clean(w, report)
+    assert w.page.locator("#thread-table tr.group").count() == 2
+    background = w.page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)"  # the dark palette
+    w.page.screenshot(path=str(artifacts / "report-dark.png"))
+    # sorting keeps each process's threads under its own heading
+    w.page.locator("#thread-table thead th").nth(4).click()
+    groups = w.page.eval_on_selector_all(
+        "#thread-table tbody", "bs => bs.map(b => b.rows[0].classList.contains('group'))"
+    )
+    assert groups == [True, True]
+    w.page.emulate_media(media="print")
+    assert not w.page.locator("#flame-controls").is_visible()
+
+
+def test_hostile_names_render_as_text_and_run_nothing(
+    watched: Watched, tmp_path: Path, artifacts: Path
+) -> None:
+    profile = hostile_profile()
+    report = write_report(profile, tmp_path / "hostile.html")
+    w = watched
+    w.open(report)
+    assert_clean(w, report)
+    assert w.page.evaluate("document.scripts.length") == 2
+    assert w.page.evaluate("document.querySelectorAll('style').length") == 1
+    assert HOSTILE in w.page.inner_text("#thread-table")
+    assert HOSTILE in w.page.inner_text("#run-details")
+    titles = w.page.eval_on_selector_all("#flame div", "ds => ds.map(d => d.title)")
+    assert any(HOSTILE in t for t in titles)
+    options = w.page.eval_on_selector_all("#flame-thread option", "os => os.map(o => o.text)")
+    assert any(HOSTILE in o for o in options)
+    w.page.screenshot(path=str(artifacts / "report-hostile.png"), full_page=True)
+
+
+HOSTILE_TARGET = '''
+import threading
+
+NAME = {name!r}
+
+
+def crunch(n):
+    x = 0
+    for i in range(n):
+        x = (x * 31 + i) & 0xFFFF
+    return x
+
+
+names = {{"co_name": NAME}}
+if hasattr(crunch.__code__, "co_qualname"):  # what py-spy shows on 3.11+
+    names["co_qualname"] = NAME
+crunch.__code__ = crunch.__code__.replace(**names)
+threads = [threading.Thread(target=crunch, args=(1_500_000,), name=NAME + str(i)) for i in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+'''
+
+
+@pytest.mark.e2e
+def test_a_real_hostile_target_renders_as_text(
+    watched: Watched, tmp_path: Path, artifacts: Path
+) -> None:
+    """Thread names, function names, a file path and arguments carrying markup, really run."""
+    folder = tmp_path / "x<script>alert(1)<" / "script>\"q'</style>"
+    folder.mkdir(parents=True)
+    script = folder / "target.py"
+    script.write_text(HOSTILE_TARGET.format(name=HOSTILE))
+    html = tmp_path / "hostile-run.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "concdiag", "profile", "--json", str(tmp_path / "run.json"),
+         "-o", str(html), str(script), "<script>alert(2)</script>", "--password=hunter2"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert any(f["function"] == HOSTILE for f in data["frames"]), "py-spy saw the hostile name"
+    w = watched
+    w.open(html)
+    assert_clean(w, html)
+    assert w.page.evaluate("document.scripts.length") == 2
+    text = w.page.inner_text("body")
+    assert "<script>alert(2)</script>" in text
+    assert "hunter2" not in w.page.content()
+    assert HOSTILE in w.page.inner_text("#hot")
+    assert str(script) in w.page.inner_text("#run-details") or "script>" in text
+    w.page.screenshot(path=str(artifacts / "report-hostile-run.png"), full_page=True)
+
+
+TARGETS = sorted(p for p in SAMPLES.glob("*.py") if "Expected verdict:" in p.read_text())
+EXIT = {"crash_halfway.py": 4}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("script", TARGETS, ids=[p.stem for p in TARGETS])
+def test_every_sample_targets_report_renders(
+    watched: Watched, tmp_path: Path, artifacts: Path, script: Path
+) -> None:
+    html = tmp_path / f"{script.stem}.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "concdiag", "profile", "-q", "--json",
+         str(tmp_path / f"{script.stem}.json"), "-o", str(html), str(script)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == EXIT.get(script.name, 0), proc.stderr
+    recommendation = json.loads((tmp_path / f"{script.stem}.json").read_text())["verdict"][
+        "recommendation"
+    ]
+    w = watched
+    w.open(html)
+    assert_clean(w, html)
+    assert_verdict_above_the_fold(w, recommendation)
+    assert w.page.locator("#flame div").count() > 0 or "0 samples" in w.page.inner_text(
+        "#flame-info"
+    )
+    w.page.screenshot(path=str(artifacts / f"sample-{script.stem}.png"), full_page=True)

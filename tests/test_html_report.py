@@ -1,0 +1,174 @@
+"""The HTML report: its sections, self-containment, escaping, size, and re-rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from concdiag.model import Profile
+from concdiag.render.html import MAX_FLAME_STACKS, HtmlRenderer, flame_data
+from concdiag.render.markdown import MarkdownRenderer
+from helpers import PID, profile_of, synthetic
+from test_exports import busy_profile
+from test_render import HOSTILE, hostile_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Collect(HTMLParser):
+    """Every id, every in-page link and every attribute that could load something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.loads: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids.add(value)
+            if name == "href" and value:
+                self.links.append(value)
+            if name in ("src", "srcset", "poster", "data", "action", "formaction"):
+                self.loads.append((tag, name, value or ""))
+
+
+def parse(html: str) -> _Collect:
+    collector = _Collect()
+    collector.feed(html)
+    return collector
+
+
+def test_report_has_every_section_and_the_verdict_first() -> None:
+    profile = busy_profile()
+    html = HtmlRenderer().render(profile)
+    doc = parse(html)
+    for section in ("verdict", "why", "threads", "timeline", "hot", "flame-section", "speedup",
+                    "processes", "run", "glossary"):  # fmt: skip
+        assert section in doc.ids, section
+    body = html[html.index("<body>") :]
+    assert body.index('id="verdict"') < body.index('id="threads"')
+    v = profile.verdict
+    assert f'data-testid="recommendation">{v.recommendation}<' in html
+    assert f"({v.confidence:.2f})" in html
+    assert v.summary in html
+
+
+def test_every_in_page_link_has_a_target_and_states_link_to_the_glossary() -> None:
+    doc = parse(HtmlRenderer().render(busy_profile()))
+    anchors = [link[1:] for link in doc.links if link.startswith("#")]
+    assert anchors and all(a in doc.ids for a in anchors), set(anchors) - doc.ids
+    for term in ("g-gil_held", "g-gil_wait", "g-native", "g-io", "g-sync", "g-unknown",
+                 "g-gil_utilisation", "g-bound", "g-confidence", "g-role"):  # fmt: skip
+        assert f"#{term}" in doc.links, term
+    assert all(link.startswith("#") for link in doc.links), "the report links nowhere else"
+
+
+def test_report_loads_nothing_from_anywhere() -> None:
+    html = HtmlRenderer().render(hostile_profile())
+    doc = parse(html)
+    assert doc.loads == []
+    assert "link" not in doc.tags and "iframe" not in doc.tags and "img" not in doc.tags
+    assert "url(" not in html and "@import" not in html
+    assert not re.search(r"https?://", html)
+    assert "default-src 'none'" in html
+
+
+def test_hostile_names_stay_text_in_markup_and_in_script_data() -> None:
+    html = HtmlRenderer().render(hostile_profile())
+    assert HOSTILE not in html
+    assert "</style>&amp;" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    data = html[html.index('id="concdiag-data"') :]
+    data = data[data.index(">") + 1 : data.index("</script>")]
+    assert "<" not in data and ">" not in data
+    assert any(frame[0] == HOSTILE for frame in json.loads(data)["flame"]["frames"])
+    assert len(re.findall(r"<script\b", html)) == 2
+
+
+def test_the_command_is_masked_again_when_rendered() -> None:
+    profile = busy_profile()
+    run = dataclasses.replace(profile.run, command=["python", "app.py", "--token=s3cr3tvalue"])
+    html = HtmlRenderer().render(dataclasses.replace(profile, run=run))
+    assert "s3cr3tvalue" not in html
+    assert "--token=********" in html
+
+
+def test_threads_are_grouped_by_process() -> None:
+    profile = busy_profile()
+    root = profile.processes[0]
+    child = dataclasses.replace(root, pid=PID + 50, ppid=root.pid, is_root=False,
+                                command=["python", "-c", "child"])  # fmt: skip
+    html = HtmlRenderer().render(dataclasses.replace(profile, processes=[root, child]))
+    assert html.count('<tr class="group">') == 2
+    assert f'<tbody data-pid="{PID + 50}">' in html
+    assert f"(parent {root.pid})" in html
+
+
+def test_flame_data_keeps_totals_when_stacks_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = busy_profile()
+    full = flame_data(profile)
+    monkeypatch.setattr("concdiag.render.html.MAX_FLAME_STACKS", 1)
+    capped = flame_data(profile)
+    assert MAX_FLAME_STACKS > 1
+    assert sum(s[2] for s in capped["stacks"]) == sum(s[2] for s in full["stacks"])
+    assert any(f[0] == "(other stacks)" for f in capped["frames"])
+    assert sum(s[2] for s in full["stacks"]) == sum(s.count for s in profile.stacks)
+
+
+def test_rerendering_a_saved_profile_gives_the_same_bytes(tmp_path: Path) -> None:
+    profile = busy_profile()
+    saved = Profile.from_dict(json.loads(profile.to_json()))
+    first = HtmlRenderer().render(saved)
+    again = HtmlRenderer().render(Profile.from_dict(json.loads(saved.to_json())))
+    assert first == again
+
+
+def test_a_normal_report_is_small() -> None:
+    size = len(HtmlRenderer().render(busy_profile()).encode())
+    assert size < 300_000, size
+
+
+def test_a_long_busy_run_stays_under_two_megabytes() -> None:
+    """The issue's bound: 60 s, 50 threads, 100 Hz (a synthetic worst case of state churn)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.render_size import context, synthetic_recording
+    finally:
+        sys.path.remove(str(ROOT))
+    from concdiag.analysis import build_profile
+
+    profile = build_profile(synthetic_recording(50, 60.0, 100.0), context())
+    html = HtmlRenderer().render(profile)
+    assert len(html.encode()) < 2_000_000
+    assert html.count('<svg class="lane"') == 50
+
+
+def test_markdown_is_link_free_and_has_the_thread_table() -> None:
+    md = MarkdownRenderer().render(busy_profile())
+    assert "](" not in md and "http" not in md and "<" not in md
+    assert "| thread |" in md
+    assert md.count("| worker\\-") == 2
+
+
+def test_partial_runs_and_failed_targets_are_flagged() -> None:
+    profile = profile_of(synthetic({PID: ["H", "I"]}))
+    run = dataclasses.replace(
+        profile.run,
+        partial=True,
+        partial_reasons=["py-spy stopped early"],
+        exit=dataclasses.replace(profile.run.exit, status="failed",
+                                 description="exited with status 1"),  # fmt: skip
+    )
+    html = HtmlRenderer().render(dataclasses.replace(profile, run=run))
+    assert "Partial profile." in html and "py-spy stopped early" in html
+    assert "The target exited with status 1." in html
