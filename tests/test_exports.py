@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -97,12 +98,18 @@ def test_chrome_trace_state_slices_tile_each_lane_without_overlap() -> None:
     slices: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for e in doc["traceEvents"]:
         if e["ph"] == "X":
-            assert e["name"] in {"GIL held", "GIL wait", "native CPU", "I/O wait", "sync wait",
-                                 "unknown"}  # fmt: skip
+            assert e["name"] in {
+                "GIL held",
+                "GIL wait",
+                "native CPU",
+                "I/O wait",
+                "sync wait",
+                "unknown",
+            }
             slices[e["tid"]].append((e["ts"], e["dur"]))
     for lane in tl.lanes:
         spans = sorted(slices[lane.tid])
-        for (a, da), (b, _) in zip(spans, spans[1:]):
+        for (a, da), (b, _) in itertools.pairwise(spans):
             assert a + da <= b + 1e-6
         alive_bins = sum(
             1 for i in range(len(tl.t_s)) if sum(lane.shares[k][i] for k in STATE_KEYS) > 0

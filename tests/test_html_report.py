@@ -52,8 +52,18 @@ def test_report_has_every_section_and_the_verdict_first() -> None:
     profile = busy_profile()
     html = HtmlRenderer().render(profile)
     doc = parse(html)
-    for section in ("verdict", "why", "threads", "timeline", "hot", "flame-section", "speedup",
-                    "processes", "run", "glossary"):  # fmt: skip
+    for section in (
+        "verdict",
+        "why",
+        "threads",
+        "timeline",
+        "hot",
+        "flame-section",
+        "speedup",
+        "processes",
+        "run",
+        "glossary",
+    ):
         assert section in doc.ids, section
     body = html[html.index("<body>") :]
     assert body.index('id="verdict"') < body.index('id="threads"')
@@ -67,8 +77,18 @@ def test_every_in_page_link_has_a_target_and_states_link_to_the_glossary() -> No
     doc = parse(HtmlRenderer().render(busy_profile()))
     anchors = [link[1:] for link in doc.links if link.startswith("#")]
     assert anchors and all(a in doc.ids for a in anchors), set(anchors) - doc.ids
-    for term in ("g-gil_held", "g-gil_wait", "g-native", "g-io", "g-sync", "g-unknown",
-                 "g-gil_utilisation", "g-bound", "g-confidence", "g-role"):  # fmt: skip
+    for term in (
+        "g-gil_held",
+        "g-gil_wait",
+        "g-native",
+        "g-io",
+        "g-sync",
+        "g-unknown",
+        "g-gil_utilisation",
+        "g-bound",
+        "g-confidence",
+        "g-role",
+    ):
         assert f"#{term}" in doc.links, term
     assert all(link.startswith("#") for link in doc.links), "the report links nowhere else"
 
@@ -106,8 +126,9 @@ def test_the_command_is_masked_again_when_rendered() -> None:
 def test_threads_are_grouped_by_process() -> None:
     profile = busy_profile()
     root = profile.processes[0]
-    child = dataclasses.replace(root, pid=PID + 50, ppid=root.pid, is_root=False,
-                                command=["python", "-c", "child"])  # fmt: skip
+    child = dataclasses.replace(
+        root, pid=PID + 50, ppid=root.pid, is_root=False, command=["python", "-c", "child"]
+    )
     html = HtmlRenderer().render(dataclasses.replace(profile, processes=[root, child]))
     assert html.count('<tr class="group">') == 2
     assert f'<tbody data-pid="{PID + 50}">' in html
@@ -166,8 +187,9 @@ def test_partial_runs_and_failed_targets_are_flagged() -> None:
         profile.run,
         partial=True,
         partial_reasons=["py-spy stopped early"],
-        exit=dataclasses.replace(profile.run.exit, status="failed",
-                                 description="exited with status 1"),  # fmt: skip
+        exit=dataclasses.replace(
+            profile.run.exit, status="failed", description="exited with status 1"
+        ),
     )
     html = HtmlRenderer().render(dataclasses.replace(profile, run=run))
     assert "Partial profile." in html and "py-spy stopped early" in html

@@ -47,7 +47,10 @@ def test_report_reproduces_the_html_byte_for_byte(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fmt", "check"),
     [
-        ("speedscope", lambda text: json.loads(text)["$schema"].endswith("file-format-schema.json")),
+        (
+            "speedscope",
+            lambda text: json.loads(text)["$schema"].endswith("file-format-schema.json"),
+        ),
         ("chrome-trace", lambda text: "traceEvents" in json.loads(text)),
         ("md", lambda text: text.startswith("### concdiag:")),
         ("json", lambda text: json.loads(text)["schema"] == "concdiag-profile"),

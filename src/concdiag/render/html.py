@@ -178,8 +178,16 @@ def template_environment() -> jinja2.Environment:
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters["pct"] = pct
+    env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
     return env
+
+
+def pct_nonzero(x: float | None) -> str:
+    """Like pct, but a small non-zero share reads "<1%", not "0%"."""
+    if x is not None and 0 < x < 0.005:
+        return "<1%"
+    return pct(x)
 
 
 def confidence_word(confidence: float) -> str:
@@ -294,6 +302,9 @@ def _speedup(profile: Profile) -> dict[str, Any]:
         ),
         "points": points,
         "cores": profile.run.cpu_count,
+        "cores_x": next(
+            (x(i) for i, p in enumerate(points) if p.workers == profile.run.cpu_count), None
+        ),
     }
 
 
@@ -344,10 +355,18 @@ def flame_data(profile: Profile) -> dict[str, Any]:
     return {"frames": frames, "stacks": rows, "interval_s": interval}
 
 
+def shown_command(argv: list[str]) -> list[str]:
+    """A process's command as the user would write it: without concdiag's bootstrap script."""
+    argv = mask_args(argv)
+    if len(argv) >= 2 and argv[1].endswith("/concdiag/collectors/_bootstrap.py"):
+        return [argv[0], *argv[2:]]
+    return argv
+
+
 def _thread_groups(profile: Profile) -> list[dict[str, Any]]:
     groups = []
     for proc in profile.processes:
-        command = " ".join(mask_args(proc.command)) if proc.command else profile.run.target
+        command = " ".join(shown_command(proc.command)) if proc.command else profile.run.target
         groups.append({"proc": proc, "command": command, "threads": proc.threads})
     return groups
 
