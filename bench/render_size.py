@@ -6,12 +6,17 @@ renders every format and prints sizes and times. No pass/fail: figures to compar
 changes, taken side by side in one run. Timings on a shared machine are noisy.
 
     python bench/render_size.py [--threads 50] [--seconds 60] [--rate 100] [--out DIR]
+                                [--browser /usr/bin/chromium]
+
+With --browser, also opens the HTML report in that Chromium (through Playwright) and
+prints first contentful paint and the load event, after the flame graph has been drawn.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,12 +117,58 @@ def context() -> RunContext:
     )
 
 
+def browser_timings(html: str, chromium: str) -> dict[str, float]:
+    """Milliseconds to first contentful paint and to the load event, median of three loads."""
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        page_path = Path(tmp) / "report.html"
+        page_path.write_text(html, encoding="utf-8")
+        runs: list[dict[str, float]] = []
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                str(Path(tmp) / "profile"),
+                executable_path=chromium,
+                args=args,
+                headless=True,
+                viewport={"width": 1280, "height": 800},
+                offline=True,
+            )
+            for _ in range(3):
+                page = context.new_page()
+                page.goto(page_path.as_uri())
+                page.wait_for_load_state("load")
+                runs.append(
+                    page.evaluate(
+                        """async () => {
+                          await new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
+                          const nav = performance.getEntriesByType('navigation')[0];
+                          const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+                          return {fcp_ms: fcp ? fcp.startTime : -1, load_ms: nav.loadEventEnd};
+                        }"""
+                    )
+                )
+                page.close()
+            context.close()
+    return {k: sorted(r[k] for r in runs)[1] for k in runs[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--out", type=Path, help="also write the rendered files here")
+    parser.add_argument("--browser", metavar="CHROMIUM", help="also time the report in Chromium")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -131,16 +182,25 @@ def main() -> None:
     )
     print(f"  build recording {t1 - t0:.2f} s, analyse {t2 - t1:.2f} s")
     print(f"{'format':<14}{'bytes':>12}{'KiB':>10}{'render s':>10}")
+    html = ""
     for fmt in FORMATS:
         renderer = get_renderer(fmt)
         start = time.perf_counter()
         text = renderer.render(profile)
+        if fmt == "html":
+            html = text
         elapsed = time.perf_counter() - start
         size = len(text.encode("utf-8"))
         print(f"{fmt:<14}{size:>12}{size / 1024:>10.1f}{elapsed:>10.3f}")
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / f"bench{renderer.extension}").write_text(text, encoding="utf-8")
+    if args.browser:
+        timings = browser_timings(html, args.browser)
+        print(
+            f"chromium: first contentful paint {timings['fcp_ms']:.0f} ms, "
+            f"load event (flame graph drawn) {timings['load_ms']:.0f} ms (median of 3)"
+        )
     print("(timings from one run on a possibly shared machine: noisy)")
 
 

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from concdiag.model import Profile
+from concdiag.model import STATE_KEYS, Frame, Lane, Profile, StackCount, Timeline
 from concdiag.render.html import MAX_FLAME_STACKS, HtmlRenderer, flame_data
 from concdiag.render.markdown import MarkdownRenderer
 from helpers import PID, profile_of, synthetic
 from test_exports import busy_profile
 from test_render import HOSTILE, hostile_profile
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Collect(HTMLParser):
@@ -159,19 +157,56 @@ def test_a_normal_report_is_small() -> None:
     assert size < 300_000, size
 
 
-def test_a_long_busy_run_stays_under_two_megabytes() -> None:
-    """The issue's bound: 60 s, 50 threads, 100 Hz (a synthetic worst case of state churn)."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.render_size import context, synthetic_recording
-    finally:
-        sys.path.remove(str(ROOT))
-    from concdiag.analysis import build_profile
+def long_busy_profile(threads: int = 50, seconds: float = 60.0, rate_hz: float = 100.0) -> Profile:
+    """A 60 s, 50-thread profile built directly (the analysis of such a run takes seconds):
+    every lane changes state every bin, and 12,000 distinct stacks, a worst case for size.
+    bench/render_size.py measures the same through the real analysis."""
+    rng = random.Random(7)
+    base = busy_profile()
+    template = base.processes[0].threads[0]
+    nbins = 240
+    tids = [PID + i for i in range(threads)]
+    thread_profiles = [
+        dataclasses.replace(template, tid=tid, name=f"worker-{tid}", is_main=tid == PID)
+        for tid in tids
+    ]
+    lanes = []
+    for tid in tids:
+        shares = {k: [0.0] * nbins for k in STATE_KEYS}
+        for i in range(nbins):
+            shares[rng.choice(STATE_KEYS)][i] = rng.uniform(0.3, 1.0)
+        lanes.append(Lane(pid=PID, tid=tid, name=f"worker-{tid}", shares=shares))
+    timeline = Timeline(
+        bin_s=seconds / nbins,
+        t_s=[i * seconds / nbins for i in range(nbins)],
+        cores_used=[rng.uniform(0, 8) for _ in range(nbins)],
+        gil_utilisation=[rng.uniform(0, 1) for _ in range(nbins)],
+        lanes=lanes,
+    )
+    frames = [Frame(f"func_{i}", f"/srv/app/pkg{i % 12}/module.py", i) for i in range(160)]
+    stacks = [
+        StackCount(
+            PID,
+            rng.choice(tids),
+            rng.choice(STATE_KEYS),
+            rng.sample(range(160), rng.randint(3, 20)),
+            rng.randint(1, 40),
+        )
+        for _ in range(12_000)
+    ]
+    run = dataclasses.replace(base.run, duration_s=seconds, rate_hz=rate_hz)
+    process = dataclasses.replace(base.processes[0], threads=thread_profiles)
+    return dataclasses.replace(
+        base, run=run, processes=[process], timeline=timeline, frames=frames, stacks=stacks
+    )
 
-    profile = build_profile(synthetic_recording(50, 60.0, 100.0), context())
-    html = HtmlRenderer().render(profile)
+
+def test_a_long_busy_run_stays_under_two_megabytes() -> None:
+    """The issue's bound: a 60-second profile with 50 threads renders under 2 MB."""
+    html = HtmlRenderer().render(long_busy_profile())
     assert len(html.encode()) < 2_000_000
     assert html.count('<svg class="lane"') == 50
+    assert html.count("worker-") >= 50
 
 
 def test_markdown_is_link_free_and_has_the_thread_table() -> None:
