@@ -155,6 +155,15 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
+#: The verdict's bound as the banner says it.
+BOUND_LABELS = {
+    "cpu": "CPU-bound",
+    "io": "I/O-bound",
+    "mixed": "Mixed CPU and I/O",
+    "sync": "Lock-bound (sync)",
+    "idle": "Idle",
+}
+
 #: Key figures' labels to their glossary entry.
 _FIGURE_TERMS = {
     "GIL utilisation": "gil_utilisation",
@@ -394,6 +403,7 @@ def _view(profile: Profile) -> dict[str, Any]:
         "run": profile.run,
         "command": " ".join(mask_args(profile.run.command)),
         "confidence_word": confidence_word(v.confidence),
+        "bound_labels": BOUND_LABELS,
         "figures": figures,
         "state_keys": STATE_KEYS,
         "labels": STATE_LABELS,

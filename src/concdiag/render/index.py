@@ -48,7 +48,7 @@ def render_index(folder: Path) -> str:
         template_environment()
         .get_template("index.html.j2")
         .render(
-            folder=folder.name or str(folder),
+            folder=folder.resolve().name or str(folder),
             entries=entries,
             skipped=skipped,
             confidence_word=confidence_word,
