@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections import defaultdict
@@ -11,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, Timeline
 from concdiag.render import FORMATS, get_renderer
 from concdiag.render.chrometrace import ChromeTraceRenderer
 from concdiag.render.speedscope import SpeedscopeRenderer
@@ -140,3 +141,32 @@ def test_every_format_renders_deterministically() -> None:
     for fmt in FORMATS:
         renderer = get_renderer(fmt)
         assert renderer.render(profile) == renderer.render(profile), fmt
+
+
+def empty_profile() -> Profile:
+    """Nothing observed: no processes, stacks, timeline bins or speedup points."""
+    p = busy_profile()
+    empty = Timeline(bin_s=0.05, t_s=[], cores_used=[], gil_utilisation=[], lanes=[])
+    return dataclasses.replace(
+        p,
+        stacks=[],
+        frames=[],
+        processes=[],
+        timeline=empty,
+        verdict=dataclasses.replace(p.verdict, predicted_speedup=[]),
+        run=dataclasses.replace(p.run, rate_hz=0.0),
+    )
+
+
+def test_an_empty_profile_renders_in_every_format() -> None:
+    profile = empty_profile()
+    for fmt in FORMATS:
+        assert get_renderer(fmt).render(profile), fmt
+    jsonschema.validate(
+        json.loads(SpeedscopeRenderer().render(profile)),
+        schema("speedscope-file-format-schema.json"),
+    )
+    jsonschema.validate(
+        json.loads(ChromeTraceRenderer().render(profile)),
+        schema("chrome-trace-event-schema.json"),
+    )

@@ -18,7 +18,7 @@ from browser.conftest import VIEWPORT, Watched
 from concdiag.model import Profile
 from concdiag.render.html import HtmlRenderer
 from helpers import PID
-from test_exports import busy_profile
+from test_exports import busy_profile, empty_profile
 from test_render import HOSTILE, hostile_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +161,14 @@ def test_hostile_names_render_as_text_and_run_nothing(
     options = w.page.eval_on_selector_all("#flame-thread option", "os => os.map(o => o.text)")
     assert any(HOSTILE in o for o in options)
     w.page.screenshot(path=str(artifacts / "report-hostile.png"), full_page=True)
+
+
+def test_an_empty_report_still_works(watched: Watched, tmp_path: Path) -> None:
+    report = write_report(empty_profile(), tmp_path / "empty.html")
+    watched.open(report)
+    assert_clean(watched, report)
+    assert flame_total(watched) == 0
+    assert "0 samples" in watched.page.inner_text("#flame-info")
 
 
 HOSTILE_TARGET = """
