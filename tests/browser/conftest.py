@@ -72,9 +72,12 @@ def browser_context_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     if executable is None:
         _unavailable("chromium is not installed (apt-get install chromium)")
     with sync_playwright() as p:
-        contexts: list[Any] = []
+        contexts: dict[str, Any] = {}
 
         def make(color_scheme: str = "light") -> Any:
+            """One browser per colour scheme for the session (each test gets a fresh page)."""
+            if color_scheme in contexts:
+                return contexts[color_scheme]
             profile_dir = tmp_path_factory.mktemp("chromium-profile")
             context = p.chromium.launch_persistent_context(
                 str(profile_dir),
@@ -85,11 +88,11 @@ def browser_context_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 color_scheme=color_scheme,
                 offline=True,
             )
-            contexts.append(context)
+            contexts[color_scheme] = context
             return context
 
         yield make
-        for context in contexts:
+        for context in contexts.values():
             context.close()
 
 
