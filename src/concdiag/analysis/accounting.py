@@ -12,7 +12,7 @@ import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from concdiag.analysis.states import classify, is_coordination, is_sleep
+from concdiag.analysis.states import classify, is_coordination, is_sleep, resolve_handoffs
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
     STATE_KEYS,
@@ -107,19 +107,19 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
     asyncio_seen = False
     files_seen: set[str] = set()
 
+    classified = _classify_all(recording, ticks, gil_enabled)
+    position: Counter[tuple[int, int]] = Counter()
     for tick in ticks:
         b = min(nbins - 1, int((tick.t_s - start_s) / bin_s))
         _account_gil(tick, gil_counts[tick.pid], bin_gil[b], switches[tick.pid])
         proc_cpu[tick.pid].append((tick.t_s, tick.process_cpu_ticks))
         for obs in tick.threads:
             key = (tick.pid, obs.tid)
-            info = recording.threads.get(key)
             acc = threads.get(key)
             if acc is None:
                 acc = threads[key] = _ThreadAcc(tick.pid, obs.tid)
-            state = classify(obs, tick, gil_enabled)
-            if info is not None and not info.python and state == "gil_held":
-                state = "native"  # a native-only thread cannot hold the GIL
+            state = classified[key][position[key]]
+            position[key] += 1
             cursor = cursors.get(key)
             frames = cursor.at(tick.t_s) if cursor is not None else ()
             acc.samples += 1
@@ -265,6 +265,29 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
         child_python_processes=child_python,
         files_seen=files_seen,
     )
+
+
+def _classify_all(
+    recording: Recording, ticks: list[Tick], gil_enabled: bool
+) -> dict[tuple[int, int], list[str]]:
+    """Each thread's state at each of its ticks, in order, with GIL hand-offs resolved."""
+    states: dict[tuple[int, int], list[str]] = defaultdict(list)
+    switch_numbers: dict[tuple[int, int], list[int | None]] = defaultdict(list)
+    for tick in ticks:
+        for obs in tick.threads:
+            key = (tick.pid, obs.tid)
+            state = classify(obs, tick, gil_enabled)
+            info = recording.threads.get(key)
+            if info is not None and not info.python and state == "gil_held":
+                state = "native"  # a native-only thread cannot hold the GIL
+            states[key].append(state)
+            switch_numbers[key].append(tick.gil_switches)
+    if gil_enabled:
+        for key, sequence in states.items():
+            info = recording.threads.get(key)
+            if info is not None and info.python:
+                resolve_handoffs(sequence, switch_numbers[key])
+    return states
 
 
 def _bin_width(wall_s: float) -> float:

@@ -67,6 +67,52 @@ def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool) -> str:
     return "unknown"
 
 
+#: Longest run of runnable-without-the-GIL samples that can be a GIL hand-off (2 ticks).
+HANDOFF_MAX_RUN = 2
+_GIL_STATES = ("gil_held", "gil_wait")
+
+
+def resolve_handoffs(states: list[str], switches: list[int | None]) -> int:
+    """Re-label GIL hand-offs that the per-tick rule saw as ``native``; returns how many.
+
+    A Python thread that has just dropped the GIL, or was just woken to take it, is runnable
+    but not the holder, so one tick alone calls it ``native``. It is a hand-off when a short
+    run (at most ``HANDOFF_MAX_RUN`` ticks) of such samples sits between the thread's own
+    GIL-held or GIL-wait samples *and* the GIL changed hands across the run (the
+    interpreter's switch counter moved, which it does only when another thread takes the
+    GIL). Serial code calling short native functions never changes hands, so it keeps its
+    ``native`` time. Cost: native calls shorter than two ticks, made between GIL waits of a
+    contended thread, count as ``gil_wait`` (see docs/measurement.md).
+    """
+    changed = 0
+    i = 0
+    n = len(states)
+    while i < n:
+        if states[i] != "native":
+            i += 1
+            continue
+        j = i
+        while j < n and states[j] == "native":
+            j += 1
+        run = j - i
+        before, after = i - 1, j
+        if (
+            run <= HANDOFF_MAX_RUN
+            and before >= 0
+            and after < n
+            and states[before] in _GIL_STATES
+            and states[after] in _GIL_STATES
+            and switches[before] is not None
+            and switches[after] is not None
+            and switches[after] != switches[before]
+        ):
+            for k in range(i, j):
+                states[k] = "gil_wait"
+            changed += run
+        i = j
+    return changed
+
+
 def is_sleep(obs: ThreadObservation) -> bool:
     return obs.syscall in _SLEEP_SYSCALLS
 
