@@ -12,7 +12,13 @@ import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from concdiag.analysis.states import classify, is_coordination, is_sleep, resolve_handoffs
+from concdiag.analysis.states import (
+    classify,
+    is_coordination,
+    is_sleep,
+    pool_overhead,
+    resolve_handoffs,
+)
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
     STATE_KEYS,
@@ -43,6 +49,7 @@ class _ThreadAcc:
     counts: Counter[str] = field(default_factory=Counter)
     coordination: int = 0
     sleep: int = 0
+    overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
     samples: int = 0
     first_s: float = float("inf")
     last_s: float = 0.0
@@ -71,6 +78,9 @@ class Accounting:
     asyncio_seen: bool
     child_python_processes: int
     files_seen: set[str]
+    #: CPU seconds Python threads spent in pool machinery, by kind and by state:
+    #: {"serialise": {"gil_held": s, "native": s}, "dispatch": {...}}.
+    pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class _StackCursor:
@@ -131,6 +141,10 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
                 acc.coordination += 1
             if state == "io" and is_sleep(obs):
                 acc.sleep += 1
+            if state in ("gil_held", "native") and frames:
+                overhead = pool_overhead(frames)
+                if overhead is not None:
+                    acc.overhead[(overhead, state)] += 1
             if frames:
                 leaf = frames[-1]
                 acc.leaf[leaf] += 1
@@ -153,6 +167,7 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
     summary_seconds = States()
     worker_seconds = States()
     coordination_s = sleep_s = lock_sync_s = 0.0
+    overhead_s: dict[str, dict[str, float]] = {}
     worker_threads = side_workers = 0
     lanes: list[Lane] = []
 
@@ -177,6 +192,9 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
         if python:
             summary_seconds = summary_seconds.plus(seconds)
             coordination_s += acc.coordination * interval
+            for (kind, state), count in acc.overhead.items():
+                by_state = overhead_s.setdefault(kind, {})
+                by_state[state] = by_state.get(state, 0.0) + count * interval
             sleep_s += acc.sleep * interval
             worker = _without_coordination(counts, acc, interval)
             worker_seconds = worker_seconds.plus(worker)
@@ -264,6 +282,7 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
         asyncio_seen=asyncio_seen,
         child_python_processes=child_python,
         files_seen=files_seen,
+        pool_overhead_s=overhead_s,
     )
 
 

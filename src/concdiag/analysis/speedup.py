@@ -6,7 +6,11 @@ with the GIL released, W waiting on I/O and L waiting on locks (GIL waits are le
 are a cost of the current concurrency, not work). With N workers on K cores:
 
 - threads:   T(N) = max(T1/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
-- processes: T(N) = max(T1/N, L, (P + C)/min(N, K)) + N * start_s + ipc_s  (one GIL each).
+- processes: T(N) = max(T1/N, L, (P + C)/min(N, K)) + N * start_s + ipc_s  (one GIL each);
+  ipc_s is the pool's measured CPU for pickling, piping and dispatch when the program runs
+  a process pool now, else 0;
+- a thread pool pays the measured dispatch CPU (futures, queues) as well, when known:
+  T(N) += dispatch_s.
 
 Speedup is ``T1 / T(N)``. It is Amdahl's law with the GIL-held share serialised for threads
 and a process start-up cost for processes; it assumes the work divides into N equal parts.
@@ -22,7 +26,9 @@ MODEL_TEXT = (
     "Amdahl with the GIL serialised: T1 = P + C + W + L from measured worker time "
     "(P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
     "threads T(N) = max(T1/N, P, L, (P+C)/min(N,K)); "
-    "processes T(N) = max(T1/N, L, (P+C)/min(N,K)) + N*start + ipc; speedup = T1/T(N)"
+    "processes T(N) = max(T1/N, L, (P+C)/min(N,K)) + N*start + ipc, where ipc is the "
+    "measured pool overhead (pickling, piping, dispatch) of a process pool in use; "
+    "thread pools pay the measured dispatch share; speedup = T1/T(N)"
 )
 #: Measured on this project's CI machine class (bench/process_start.py): spawn + import.
 PROCESS_START_S = 0.06
@@ -38,6 +44,7 @@ class Work:
     cores: int
     ipc_s: float = 0.0
     free_threaded: bool = False
+    dispatch_s: float = 0.0
 
     @property
     def total_s(self) -> float:
@@ -47,7 +54,8 @@ class Work:
 def threads_time(work: Work, n: int) -> float:
     cpu = work.python_cpu_s + work.native_cpu_s
     serial_python = 0.0 if work.free_threaded else work.python_cpu_s
-    return max(work.total_s / n, serial_python, work.lock_s, cpu / min(n, work.cores))
+    body = max(work.total_s / n, serial_python, work.lock_s, cpu / min(n, work.cores))
+    return body + (work.dispatch_s if n > 1 else 0.0)
 
 
 def processes_time(work: Work, n: int, start_s: float = PROCESS_START_S) -> float:

@@ -5,7 +5,8 @@ The rules (documented with their error bounds in docs/measurement.md):
 - runnable (``R``) and holding the GIL: ``gil_held``;
 - runnable without the GIL (or on a build without a GIL): ``native``;
 - blocked in ``futex`` on the GIL state: ``gil_wait``;
-- blocked in ``futex`` elsewhere: ``sync`` (locks, conditions, queues, events, joins);
+- blocked in ``futex`` elsewhere, or in ``flock``/``fcntl`` (file locks): ``sync`` (locks,
+  conditions, queues, events, joins);
 - blocked in any other system call (read, recv, poll, sleep, wait4...): ``io``;
 - anything else (stopped, zombie, unreadable): ``unknown``.
 
@@ -13,6 +14,8 @@ Separately, a wait is *coordination* when the thread waits for other workers rat
 for a contended resource: joins, futures, pool results, an idle pool worker waiting for a
 task. Coordination is still counted in its state, but the verdict looks at worker time
 without it, so a main thread that joins its workers does not make a program look lock-bound.
+Likewise CPU spent running a pool's machinery (submitting, pickling, piping) is *pool
+overhead*: the price of the current parallelism, which the speedup model charges to processes.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ _SLEEP_SYSCALLS = {
 }.get(platform.machine(), set())
 _FUTEX_SYSCALLS = {"x86_64": {202, 449}, "aarch64": {98, 449}}.get(platform.machine(), set())
 
-#: Library code whose blocking means "waiting for other workers", by path fragment.
-_COORDINATION_PATHS = (
+#: Blocking in these is waiting for a file lock (flock, fcntl F_SETLKW): synchronisation.
+_FILE_LOCK_SYSCALLS = {"x86_64": {72, 73}, "aarch64": {25, 32}}.get(platform.machine(), set())
+
+#: Concurrency machinery, by path fragment: waits in it (below the program's own frames) are
+#: waits for other workers, and CPU in it is the cost of running work in a pool.
+_MACHINERY_PATHS = (
     "/concurrent/futures/",
     "/multiprocessing/",
-    "/asyncio/",
 )
 #: Functions in threading.py / queue.py whose waits are joins or idle waits for work.
 _COORDINATION_FUNCS = {
@@ -44,6 +50,27 @@ _COORDINATION_FUNCS = {
     "as_completed",
     "shutdown",
 }
+#: Machinery functions that move a task's arguments or result between processes.
+_SERIALISE_FUNCS = {
+    "dumps",
+    "loads",
+    "_feed",
+    "send",
+    "recv",
+    "send_bytes",
+    "recv_bytes",
+    "_send_bytes",
+    "_recv_bytes",
+    "_send",
+    "_recv",
+    "get",
+    "put",
+    "_sendback_result",
+}
+#: Path fragments of library code: the standard library, installed packages, frozen modules.
+_LIBRARY_MARKERS = ("/lib/python3", "site-packages", "dist-packages", "<frozen")
+
+Frames = tuple[tuple[str, str, int], ...]
 
 
 def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool) -> str:
@@ -61,7 +88,7 @@ def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool) -> str:
             return "gil_wait"
         if obs.syscall is None:
             return "unknown"
-        if obs.syscall in _FUTEX_SYSCALLS:
+        if obs.syscall in _FUTEX_SYSCALLS or obs.syscall in _FILE_LOCK_SYSCALLS:
             return "sync"
         return "io"
     return "unknown"
@@ -117,15 +144,55 @@ def is_sleep(obs: ThreadObservation) -> bool:
     return obs.syscall in _SLEEP_SYSCALLS
 
 
-def is_coordination(frames: tuple[tuple[str, str, int], ...]) -> bool:
-    """A wait whose innermost Python frame is a join, a future, a pool or a work queue."""
+def is_library(filename: str) -> bool:
+    path = filename.replace("\\", "/")
+    return any(marker in path for marker in _LIBRARY_MARKERS)
+
+
+def _below_program(frames: Frames) -> Frames:
+    """The innermost frames after the program's own last frame: the library call it is in."""
+    for i in range(len(frames) - 1, -1, -1):
+        if not is_library(frames[i][1]):
+            return frames[i + 1 :]
+    return frames
+
+
+def _in_machinery(filename: str) -> bool:
+    path = filename.replace("\\", "/")
+    return any(part in path for part in _MACHINERY_PATHS)
+
+
+def is_coordination(frames: Frames) -> bool:
+    """A wait for other workers: a join, a future, a pool's results, an idle pool worker.
+
+    It is judged on the library frames below the program's own last frame, so a pool
+    worker blocked in the program's own ``recv`` is I/O, while the pool's manager thread
+    waiting for results (in multiprocessing, under selectors) is coordination.
+    """
     if not frames:
         return False
-    function, filename, _line = frames[-1]
-    path = filename.replace("\\", "/")
-    if any(part in path for part in _COORDINATION_PATHS):
-        return True
-    base = path.rsplit("/", 1)[-1]
-    return base in ("threading.py", "queue.py") and (
-        function.rsplit(".", 1)[-1] in _COORDINATION_FUNCS
-    )
+    for function, filename, _line in _below_program(frames):
+        if _in_machinery(filename):
+            return True
+        base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if base in ("threading.py", "queue.py") and (
+            function.rsplit(".", 1)[-1] in _COORDINATION_FUNCS
+        ):
+            return True
+    return False
+
+
+def pool_overhead(frames: Frames) -> str | None:
+    """For an on-CPU sample: ``serialise`` or ``dispatch`` when it runs pool machinery.
+
+    CPU spent in concurrent.futures / multiprocessing below the program's own frames is the
+    price of the pool, not the work: submitting tasks, managing futures and worker
+    processes (``dispatch``), or pickling and piping arguments and results (``serialise``).
+    """
+    below = _below_program(frames)
+    machinery = [f for f in below if _in_machinery(f[1])]
+    if not machinery:
+        return None
+    if any(f[0].rsplit(".", 1)[-1] in _SERIALISE_FUNCS for f in machinery):
+        return "serialise"
+    return "dispatch"

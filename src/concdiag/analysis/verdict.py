@@ -23,6 +23,10 @@ PROCESS_MARGIN = 1.10  # processes must beat threads by this factor to be recomm
 MIN_WORK_S = 0.1
 MANY_THREADS_FOR_ASYNCIO = 50
 MIN_SAMPLES = 50
+#: Pool machinery costing this share of the useful CPU (or more) is named as a reason.
+POOL_OVERHEAD_SHARE = 0.5
+MIN_OVERHEAD_S = 0.05
+SERIALISE_DOMINANT = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,20 @@ class Inputs:
     gil_measured: bool
     gil_enabled: bool
     stacks_available: bool
+    #: CPU in pool machinery (already inside python_cpu_s / native_cpu_s): pickling and
+    #: piping arguments and results, and dispatching tasks and futures.
+    serialise_held_s: float = 0.0
+    serialise_native_s: float = 0.0
+    dispatch_held_s: float = 0.0
+    dispatch_native_s: float = 0.0
+
+    @property
+    def serialise_s(self) -> float:
+        return self.serialise_held_s + self.serialise_native_s
+
+    @property
+    def dispatch_s(self) -> float:
+        return self.dispatch_held_s + self.dispatch_native_s
 
     @property
     def demand_s(self) -> float:
@@ -70,6 +88,10 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         gil_measured=bool(root and root.gil.measured),
         gil_enabled=gil_enabled,
         stacks_available=stacks,
+        serialise_held_s=acc.pool_overhead_s.get("serialise", {}).get("gil_held", 0.0),
+        serialise_native_s=acc.pool_overhead_s.get("serialise", {}).get("native", 0.0),
+        dispatch_held_s=acc.pool_overhead_s.get("dispatch", {}).get("gil_held", 0.0),
+        dispatch_native_s=acc.pool_overhead_s.get("dispatch", {}).get("native", 0.0),
     )
 
 
@@ -174,18 +196,60 @@ def decide(
         )
 
     # -- recommendation -----------------------------------------------------------------------
+    # With processes now, the pool's own CPU (pickling, piping, dispatch) is measured: it is
+    # not work, and it is what processes cost this program; other models are charged none.
+    overhead_s = inputs.serialise_s + inputs.dispatch_s
+    useful_held = inputs.python_cpu_s
+    useful_native = inputs.native_cpu_s
+    ipc_s = 0.0
+    if current_kind == "processes":
+        useful_held = max(0.0, useful_held - inputs.serialise_held_s - inputs.dispatch_held_s)
+        useful_native = max(
+            0.0, useful_native - inputs.serialise_native_s - inputs.dispatch_native_s
+        )
+        ipc_s = overhead_s
+    useful_cpu = useful_held + useful_native
+    if overhead_s >= MIN_OVERHEAD_S and overhead_s >= POOL_OVERHEAD_SHARE * useful_cpu:
+        # Large arguments show as pickling and piping with little dispatch; many small tasks
+        # pay both, per task.
+        serialise = inputs.serialise_s >= SERIALISE_DOMINANT * inputs.dispatch_s
+        reasons.append(
+            Reason(
+                "arguments_too_large" if serialise else "tasks_too_small",
+                (
+                    f"The pool spent {overhead_s:.2f} s of CPU moving work between processes "
+                    f"({inputs.serialise_s:.2f} s pickling and piping arguments and results, "
+                    f"{inputs.dispatch_s:.2f} s dispatching tasks) against {useful_cpu:.2f} s "
+                    "of the work itself: "
+                    + (
+                        "the arguments are too large to pickle cheaply."
+                        if serialise
+                        else "the tasks are too small for a process pool."
+                    )
+                ),
+                {
+                    "pool_overhead_s": round(overhead_s, 3),
+                    "serialise_s": round(inputs.serialise_s, 3),
+                    "dispatch_s": round(inputs.dispatch_s, 3),
+                    "useful_cpu_s": round(useful_cpu, 3),
+                },
+            )
+        )
     work = Work(
-        python_cpu_s=inputs.python_cpu_s,
-        native_cpu_s=inputs.native_cpu_s,
+        python_cpu_s=useful_held,
+        native_cpu_s=useful_native,
         io_s=inputs.io_s,
         lock_s=inputs.lock_s,
         cores=inputs.cores,
+        ipc_s=ipc_s,
         free_threaded=not inputs.gil_enabled,
+        dispatch_s=inputs.dispatch_s if current_kind == "processes" else 0.0,
     )
     points = predict(work)
     best_threads = max(points, key=lambda p: p.threads)
     best_processes = max(points, key=lambda p: p.processes)
     at_cores = points[min(inputs.cores, len(points)) - 1]
+    at_pool = points[min(max(inputs.cores, 2), len(points)) - 1]
     reasons.append(
         Reason(
             "predicted_speedup",
@@ -235,7 +299,9 @@ def decide(
                 {"min_gain": MIN_GAIN},
             )
         )
-    elif best_processes.processes > best_threads.threads * PROCESS_MARGIN:
+    elif at_pool.processes > at_pool.threads * PROCESS_MARGIN:
+        # Compared at the pool size people run (one worker per core, at least 2): beyond the
+        # cores, extra processes only overlap waits that threads overlap as well.
         recommendation = "multiprocessing"
     else:
         recommendation = "threading"

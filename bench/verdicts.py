@@ -1,0 +1,157 @@
+"""Verdict vs measured truth on the realistic workloads in bench/workloads/.
+
+For each workload it measures the real wall time of its items under serial,
+ThreadPoolExecutor(2) and ProcessPoolExecutor(2) (interleaved repetitions, medians), takes
+the fastest model as the truth (every model within ``--tie`` of the fastest counts as right),
+then runs ``concdiag profile`` on the workload as written and again with ``--serial``, and
+prints a Markdown table of verdict vs truth with an accuracy line. A workload is *stable*
+when the fastest model of every repetition is one of the right models.
+
+Usage: python bench/verdicts.py [--reps 3] [--only NAME,...] [--out docs/verdicts.md]
+                                [--timings FILE]   (reuse/keep the timings in FILE)
+Timings are taken side by side in one run; on a shared machine they are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = HERE / "workloads"
+MODELS = ("serial", "threads", "processes")
+RECOMMENDATION_MODEL = {"serial": "serial", "threading": "threads", "multiprocessing": "processes"}
+
+
+def time_model(path: Path, model: str) -> float:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "_run_model.py"), str(path), model],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def profile(path: Path, *args: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="concdiag-verdicts-") as tmp:
+        json_path = Path(tmp) / "p.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "concdiag",
+                "profile",
+                "-q",
+                "--json",
+                str(json_path),
+                "-o",
+                str(Path(tmp) / "p.html"),
+                str(path),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp,
+        )
+        data: dict[str, object] = json.loads(json_path.read_text())
+        return data
+
+
+def describe(profile_data: dict[str, object]) -> tuple[str, str]:
+    v = profile_data["verdict"]
+    assert isinstance(v, dict)
+    kind = f"/{v['cpu_kind']}" if v.get("cpu_kind") else ""
+    return v[
+        "recommendation"
+    ], f"{v['bound']}{kind} → {v['recommendation']} ({v['confidence']:.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--tie", type=float, default=0.10, help="within this of the fastest")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--timings", type=Path, help="JSON cache of the measured times")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    paths = sorted(p for p in WORKLOADS.glob("*.py") if not p.name.startswith("_"))
+    if names:
+        paths = [p for p in paths if p.stem in names]
+
+    cache: dict[str, dict[str, list[float]]] = {}
+    if args.timings and args.timings.exists():
+        cache = json.loads(args.timings.read_text())
+    rows = []
+    written_ok = serial_ok = stable_n = stable_written_ok = stable_serial_ok = 0
+    for path in paths:
+        times: dict[str, list[float]] = cache.get(path.stem) or {m: [] for m in MODELS}
+        if not all(times[m] for m in MODELS):
+            for rep in range(args.reps):
+                order = MODELS[rep % 3 :] + MODELS[: rep % 3]
+                for model in order:
+                    times[model].append(time_model(path, model))
+            cache[path.stem] = times
+            if args.timings:
+                args.timings.write_text(json.dumps(cache, indent=1))
+        reps = min(len(ts) for ts in times.values())
+        medians = {m: statistics.median(ts) for m, ts in times.items()}
+        fastest = min(medians.values())
+        right = {m for m, t in medians.items() if t <= fastest * (1 + args.tie)}
+        rep_winners = {min(MODELS, key=lambda m, r=r: times[m][r]) for r in range(reps)}
+        stable = rep_winners <= right
+        written_rec, written = describe(profile(path))
+        serial_rec, serial = describe(profile(path, "--serial"))
+        w_ok = RECOMMENDATION_MODEL[written_rec] in right
+        s_ok = RECOMMENDATION_MODEL[serial_rec] in right
+        written_ok += w_ok
+        serial_ok += s_ok
+        if stable:
+            stable_n += 1
+            stable_written_ok += w_ok
+            stable_serial_ok += s_ok
+        rows.append(
+            f"| {path.stem} | {medians['serial']:.2f} | {medians['threads']:.2f} | "
+            f"{medians['processes']:.2f} | {'/'.join(sorted(right))} | "
+            f"{'yes' if stable else 'no'} | "
+            f"{written} {'✓' if w_ok else '✗'} | {serial} {'✓' if s_ok else '✗'} |"
+        )
+        print(rows[-1], flush=True)
+
+    n = len(paths)
+    reps_all = min((len(t) for c in cache.values() for t in c.values()), default=args.reps)
+    load = os.getloadavg()
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
+        f"cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the end), "
+        f"{reps_all} interleaved repetitions, medians in seconds; Python {sys.version.split()[0]}.",
+        "",
+        "| workload | serial s | threads(2) s | processes(2) s | right models | stable | "
+        "verdict as written | verdict on a serial run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"Accuracy as written: {written_ok}/{n}; on serial runs: {serial_ok}/{n}. "
+        f"Stable workloads: {stable_n}/{n}; as written {stable_written_ok}/{stable_n}, "
+        f"serial runs {stable_serial_ok}/{stable_n}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        from concdiag.fileio import write_atomic
+
+        write_atomic(args.out, text.encode())
+
+
+if __name__ == "__main__":
+    main()
