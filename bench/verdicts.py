@@ -5,7 +5,8 @@ ThreadPoolExecutor(2) and ProcessPoolExecutor(2) (interleaved repetitions, media
 the fastest model as the truth (every model within ``--tie`` of the fastest counts as right),
 then runs ``concdiag profile`` on the workload as written and again with ``--serial``, and
 prints a Markdown table of verdict vs truth with an accuracy line. A workload is *stable*
-when the fastest model of every repetition is one of the right models.
+when the fastest model of every repetition is a right one, each model's repetitions agree
+within a factor MAX_SPREAD, and the right models beat the others by MIN_MARGIN.
 
 Usage: python bench/verdicts.py [--reps 3] [--only NAME,...] [--out docs/verdicts.md]
                                 [--timings FILE]   (reuse/keep the timings in FILE)
@@ -27,6 +28,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
 MODELS = ("serial", "threads", "processes")
+#: A workload's truth is stable when every repetition's fastest model is a right one, no
+#: model's repetitions differ by more than MAX_SPREAD, and the right models beat the rest by
+#: MIN_MARGIN (when some model is not right).
+MAX_SPREAD = 1.5
+MIN_MARGIN = 1.2
 RECOMMENDATION_MODEL = {"serial": "serial", "threading": "threads", "multiprocessing": "processes"}
 
 
@@ -109,7 +115,10 @@ def main() -> None:
         fastest = min(medians.values())
         right = {m for m, t in medians.items() if t <= fastest * (1 + args.tie)}
         rep_winners = {min(MODELS, key=lambda m, r=r: times[m][r]) for r in range(reps)}
-        stable = rep_winners <= right
+        excluded = [t for m, t in medians.items() if m not in right]
+        margin = min(excluded) / fastest if excluded else float("inf")
+        spread = max(max(ts) / max(min(ts), 1e-9) for ts in times.values())
+        stable = rep_winners <= right and spread <= MAX_SPREAD and margin >= MIN_MARGIN
         written_rec, written = describe(profile(path))
         serial_rec, serial = describe(profile(path, "--serial"))
         w_ok = RECOMMENDATION_MODEL[written_rec] in right

@@ -65,7 +65,9 @@ def build_profile(recording: Recording, ctx: RunContext) -> Profile:
     target = recording.target
     files = user_files(acc.files_seen, ctx.target_file)
     sites = [site for path in files for site in scan_source(path)]
-    kind, evidence = detect_kind(acc.side_workers, acc.child_python_processes, acc.asyncio_seen)
+    kind, evidence = detect_kind(
+        acc.side_workers, acc.child_python_processes, acc.asyncio_seen, acc.asyncio_main
+    )
     stacks_ok = bool(recording.stacks)
     verdict = decide(
         inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok), kind, evidence, sites

@@ -81,6 +81,8 @@ class Accounting:
     #: CPU seconds Python threads spent in pool machinery, by kind and by state:
     #: {"serialise": {"gil_held": s, "native": s}, "dispatch": {...}}.
     pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The root process's main thread ran an asyncio event loop.
+    asyncio_main: bool = False
 
 
 class _StackCursor:
@@ -114,10 +116,11 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
     proc_cpu: dict[int, list[tuple[float, int]]] = defaultdict(list)
     bin_gil: list[Counter[str]] = [Counter() for _ in range(nbins)]
     bin_cpu_ticks = [0.0] * nbins
-    asyncio_seen = False
+    asyncio_seen = asyncio_main = False
     files_seen: set[str] = set()
 
     classified = _classify_all(recording, ticks, gil_enabled)
+    root_pid = recording.target.pid
     position: Counter[tuple[int, int]] = Counter()
     for tick in ticks:
         b = min(nbins - 1, int((tick.t_s - start_s) / bin_s))
@@ -150,8 +153,11 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
                 acc.leaf[leaf] += 1
                 acc.leaf_states.setdefault(leaf, Counter())[state] += 1
                 acc.stacks[(frames, state)] += 1
-                if not asyncio_seen and any("/asyncio/" in f[1] for f in frames):
+                if (not asyncio_seen or not asyncio_main) and any(
+                    "/asyncio/" in f[1] for f in frames
+                ):
                     asyncio_seen = True
+                    asyncio_main = asyncio_main or key == (root_pid, root_pid)
                 files_seen.update(f[1] for f in frames)
 
     _add_unknown_for_missed_ticks(threads, ticks, interval)
@@ -283,6 +289,7 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
         child_python_processes=child_python,
         files_seen=files_seen,
         pool_overhead_s=overhead_s,
+        asyncio_main=asyncio_main,
     )
 
 

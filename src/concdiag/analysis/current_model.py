@@ -109,11 +109,21 @@ def user_files(candidates: set[str], target_file: str | None) -> list[str]:
 
 
 def detect_kind(
-    side_workers: int, child_python_processes: int, asyncio_seen: bool
+    side_workers: int,
+    child_python_processes: int,
+    asyncio_seen: bool,
+    asyncio_main: bool = False,
 ) -> tuple[str, str]:
-    """The model seen at run time, and the evidence for it."""
+    """The model seen at run time, and the evidence for it.
+
+    An event loop in the main thread makes the program an asyncio one even when it also runs
+    threads (executors for blocking calls, a server, a client library's helper threads).
+    """
     if child_python_processes > 0:
         return "processes", f"{child_python_processes} child Python process(es) ran"
+    if asyncio_main:
+        also = f", beside {side_workers} other working thread(s)" if side_workers else ""
+        return "asyncio", f"the main thread ran an asyncio event loop{also}"
     if side_workers > 0:
         return "threads", f"{side_workers} Python thread(s) besides the main thread did work"
     if asyncio_seen:

@@ -1,0 +1,41 @@
+"""Verdicts on realistic workloads whose measured truth is large and stable.
+
+bench/verdicts.py measures the truth (serial vs ThreadPoolExecutor(2) vs
+ProcessPoolExecutor(2)); these cases keep their answer by a wide margin on any machine:
+tiny tasks and large arguments make a process pool many times slower than serial, slow
+requests gain from threads, and postings serialised on a file lock gain from nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+WORKLOADS = ROOT / "bench" / "workloads"
+CASES = {
+    "tiny_tasks": ("serial", "processes", "tasks_too_small"),
+    "big_args": ("serial", "processes", "arguments_too_large"),
+    "http_fetch": ("threading", "threads", None),
+    "asyncio_fetch": ("threading", "asyncio", None),
+    "locked_ledger": ("serial", "threads", "fix_lock_first"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_workload_verdict(name: str, profile_run) -> None:  # type: ignore[no-untyped-def]
+    recommendation, current, rule = CASES[name]
+    run = profile_run(str(WORKLOADS / f"{name}.py"))
+    assert run.code == 0, run.stderr
+    v = run.profile["verdict"]
+    assert v["recommendation"] == recommendation, v["summary"]
+    assert v["current_model"]["kind"] == current
+    if rule is not None:
+        assert rule in {r["rule"] for r in v["reasons"]}, v["reasons"]
+    sites = v["current_model"]["sites"]
+    if current != "serial":
+        assert any(Path(s["file"]).name == f"{name}.py" for s in sites), sites
