@@ -30,7 +30,10 @@ MODEL_TEXT = (
     "measured pool overhead (pickling, piping, dispatch) of a process pool in use; "
     "thread pools pay the measured dispatch share; speedup = T1/T(N)"
 )
-#: Measured on this project's CI machine class (bench/process_start.py): spawn + import.
+#: Per-process start cost. bench/process_start.py measured, on a loaded 2-core machine
+#: (2026-11-26, load ~6): fork 5-10 ms, forkserver ~120 ms, spawn ~330 ms per process. The
+#: default start method of 3.10-3.13 on Linux is fork; a large parent forks slower and a pool's
+#: first task pays its imports, so 60 ms is a conservative middle (docs/measurement.md).
 PROCESS_START_S = 0.06
 MAX_WORKERS = 8
 
