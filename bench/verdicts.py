@@ -2,7 +2,8 @@
 
 For each workload it measures the real wall time of its items under serial,
 ThreadPoolExecutor(2) and ProcessPoolExecutor(2) (interleaved repetitions, medians), takes
-the fastest model as the truth (every model within ``--tie`` of the fastest counts as right),
+the fastest model as the truth (every model within ``--tie`` (10%) or ``--tie-s`` (50 ms) of
+the fastest counts as right),
 then runs ``concdiag profile`` on the workload as written and again with ``--serial``, and
 prints a Markdown table of verdict vs truth with an accuracy line. A workload is *stable*
 when the fastest model of every repetition is a right one, each model's repetitions agree
@@ -86,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--tie", type=float, default=0.10, help="within this of the fastest")
+    parser.add_argument("--tie-s", type=float, default=0.05, help="or within these seconds")
     parser.add_argument("--only", default="")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--timings", type=Path, help="JSON cache of the measured times")
@@ -113,7 +115,8 @@ def main() -> None:
         reps = min(len(ts) for ts in times.values())
         medians = {m: statistics.median(ts) for m, ts in times.items()}
         fastest = min(medians.values())
-        right = {m for m, t in medians.items() if t <= fastest * (1 + args.tie)}
+        tie = max(fastest * args.tie, args.tie_s)
+        right = {m for m, t in medians.items() if t <= fastest + tie}
         rep_winners = {min(MODELS, key=lambda m, r=r: times[m][r]) for r in range(reps)}
         excluded = [t for m, t in medians.items() if m not in right]
         margin = min(excluded) / fastest if excluded else float("inf")

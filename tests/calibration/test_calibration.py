@@ -10,6 +10,7 @@ summarised in docs/measurement.md.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,13 @@ HERE = Path(__file__).parent
 TOLERANCE = 0.10
 MAX_UNKNOWN = 0.25
 TARGETS = ["gil_threads", "hash_beside_python", "socket_wait", "lock_serial"]
+#: Above this load per core, runnable threads wait for a CPU for many ticks and the
+#: sampler itself is starved: the accuracy bounds do not hold (docs/measurement.md).
+MAX_LOAD_PER_CORE = 2.0
+
+
+def overloaded() -> bool:
+    return os.getloadavg()[0] > MAX_LOAD_PER_CORE * (os.cpu_count() or 1)
 
 
 def measure(name: str, tmp_path: Path) -> tuple[dict[str, dict[str, float]], dict[str, object]]:
@@ -46,6 +54,8 @@ def measure(name: str, tmp_path: Path) -> tuple[dict[str, dict[str, float]], dic
 
 @pytest.mark.parametrize("name", TARGETS)
 def test_shares_within_ten_points(name: str, tmp_path: Path) -> None:
+    if overloaded():
+        pytest.skip(f"machine overloaded (load {os.getloadavg()[0]:.1f}): bounds do not hold")
     truth, profile = measure(name, tmp_path)
     processes = profile["processes"]
     assert isinstance(processes, list)

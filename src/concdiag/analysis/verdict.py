@@ -19,7 +19,9 @@ SYNC_BOUND_SHARE = 0.35
 IDLE_BUSY_SHARE = 0.10
 IDLE_SLEEP_SHARE = 0.8
 MIN_GAIN = 1.15  # below this predicted speedup, parallelism is not worth its cost
-PROCESS_MARGIN = 1.10  # processes must beat threads by this factor to be recommended
+#: Processes must be predicted this much faster than threads to be recommended: what the model
+#: leaves out (pickling each task, memory per process) makes a smaller edge unreliable.
+PROCESS_MARGIN = 1.25
 MIN_WORK_S = 0.1
 MANY_THREADS_FOR_ASYNCIO = 50
 MIN_SAMPLES = 50
