@@ -46,3 +46,23 @@ def test_accounting_counts_handoffs_as_gil_wait() -> None:
         assert t.states.native == 0.0
         assert t.states.gil_held == 0.4
         assert t.states.gil_wait == 0.6
+
+
+def test_runnable_run_without_cpu_continues_the_wait() -> None:
+    from concdiag.analysis.states import resolve_starved
+
+    # woken from a lock wait, then 4 ticks runnable without gaining CPU: still waiting
+    states = _labels("IWNNNNH")
+    states[1] = "sync"
+    assert resolve_starved(states, [0, 0, 0, 0, 0, 0, 1]) == 4
+    assert states == ["io", "sync", "sync", "sync", "sync", "sync", "gil_held"]
+
+
+def test_native_run_that_gets_cpu_stays_native() -> None:
+    from concdiag.analysis.states import resolve_starved
+
+    # a hashing thread on a busy machine: a fair share of CPU (1 tick in 4) is still running
+    states = _labels("WNNNNNNNNW")
+    cpu = [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+    assert resolve_starved(states, cpu) == 0
+    assert states == _labels("WNNNNNNNNW")

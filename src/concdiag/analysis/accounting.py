@@ -18,6 +18,7 @@ from concdiag.analysis.states import (
     is_sleep,
     pool_overhead,
     resolve_handoffs,
+    resolve_starved,
 )
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
@@ -299,6 +300,7 @@ def _classify_all(
     """Each thread's state at each of its ticks, in order, with GIL hand-offs resolved."""
     states: dict[tuple[int, int], list[str]] = defaultdict(list)
     switch_numbers: dict[tuple[int, int], list[int | None]] = defaultdict(list)
+    cpu_ticks: dict[tuple[int, int], list[int]] = defaultdict(list)
     for tick in ticks:
         for obs in tick.threads:
             key = (tick.pid, obs.tid)
@@ -308,11 +310,13 @@ def _classify_all(
                 state = "native"  # a native-only thread cannot hold the GIL
             states[key].append(state)
             switch_numbers[key].append(tick.gil_switches)
-    if gil_enabled:
-        for key, sequence in states.items():
-            info = recording.threads.get(key)
-            if info is not None and info.python:
+            cpu_ticks[key].append(obs.cpu_ticks)
+    for key, sequence in states.items():
+        info = recording.threads.get(key)
+        if info is not None and info.python:
+            if gil_enabled:
                 resolve_handoffs(sequence, switch_numbers[key])
+            resolve_starved(sequence, cpu_ticks[key])
     return states
 
 

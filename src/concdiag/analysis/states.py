@@ -140,6 +140,52 @@ def resolve_handoffs(states: list[str], switches: list[int | None]) -> int:
     return changed
 
 
+#: A run of runnable ticks this long or longer is judged by the CPU the thread got in it.
+STARVED_MIN_RUN = 3
+#: Below this share of the run's ticks of CPU gained, the thread was waiting for a CPU.
+STARVED_CPU_SHARE = 0.10
+_WAIT_STATES = ("gil_wait", "io", "sync")
+
+
+def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
+    """Re-label runnable ticks in which the thread did not run; returns how many.
+
+    On a busy machine a thread woken from a wait sits runnable in the run queue, waiting for
+    a CPU, and reads as ``native`` (runnable, not the GIL holder). Over a run of at least
+    ``STARVED_MIN_RUN`` such ticks its CPU time (``utime + stime``, in clock ticks) tells:
+    a thread running native code gains about one tick of CPU per tick, even a starved one
+    its fair share; one that gained under ``STARVED_CPU_SHARE`` did not run. Its wait goes
+    on: the run takes the state the thread was waiting in before it (GIL, I/O, lock), or
+    ``gil_wait`` when it only leads to the GIL.
+    """
+    changed = 0
+    i = 0
+    n = len(states)
+    while i < n:
+        if states[i] != "native":
+            i += 1
+            continue
+        j = i
+        while j < n and states[j] == "native":
+            j += 1
+        run = j - i
+        before = i - 1
+        if run >= STARVED_MIN_RUN and before >= 0:
+            gained = cpu_ticks[j - 1] - cpu_ticks[before]
+            if gained < STARVED_CPU_SHARE * run:
+                label = None
+                if states[before] in _WAIT_STATES:
+                    label = states[before]
+                elif j < n and states[j] in _GIL_STATES:
+                    label = "gil_wait"
+                if label is not None:
+                    for k in range(i, j):
+                        states[k] = label
+                    changed += run
+        i = j
+    return changed
+
+
 def is_sleep(obs: ThreadObservation) -> bool:
     return obs.syscall in _SLEEP_SYSCALLS
 
