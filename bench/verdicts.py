@@ -37,6 +37,20 @@ MIN_MARGIN = 1.2
 RECOMMENDATION_MODEL = {"serial": "serial", "threading": "threads", "multiprocessing": "processes"}
 
 
+PREAMBLE = """# Verdicts vs measured truth
+
+Printed by `python bench/verdicts.py --out docs/verdicts.md` (see its docstring). For each
+workload in `bench/workloads/`: the measured wall time of its items run serially, on
+`ThreadPoolExecutor(2)` and on `ProcessPoolExecutor(2)` (pool start-up included, `items()`
+not); the *right models* (within 10% or 50 ms of the fastest); whether that truth is
+*stable* (every repetition's fastest is a right model, each model's repetitions agree within
+1.5x, and the right models beat the others by 1.2x); and concdiag's verdict
+(`bound/cpu_kind -> recommendation (confidence)`) on the workload as written and on a
+serial run (`--serial`), marked ✓ when the recommendation is a right model.
+
+"""
+
+
 def time_model(path: Path, model: str) -> float:
     out = subprocess.run(
         [sys.executable, str(HERE / "_run_model.py"), str(path), model],
@@ -162,7 +176,7 @@ def main() -> None:
     if args.out:
         from concdiag.fileio import write_atomic
 
-        write_atomic(args.out, text.encode())
+        write_atomic(args.out, (PREAMBLE + text).encode())
 
 
 if __name__ == "__main__":
