@@ -22,8 +22,9 @@ class _CheckCommand(click.Command):
             values, _, _ = self.make_parser(ctx).parse_args(args=list(args))
         except click.UsageError:
             values = {}
-        positional = values.get("inputs") or ("",)
-        ctx.allow_interspersed_args = str(positional[0]).endswith(".json")
+        positional = values.get("inputs")  # click 8.2+ leaves a sentinel when absent
+        first = positional[0] if isinstance(positional, (list, tuple)) and positional else ""
+        ctx.allow_interspersed_args = str(first).endswith(".json")
         return super().parse_args(ctx, args)
 
 
