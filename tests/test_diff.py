@@ -35,6 +35,9 @@ def test_real_profiles_thread_pool_makes_gil_contention_worse() -> None:
     findings = by_rule(target.findings)
     assert findings["gil-wait-regression"].outcome == "failed"
     assert findings["new-mismatch"].outcome == "failed"
+    # one run each: 2.05 s -> 2.91 s (+42%) is past the 25% limit, with no spread to excuse it
+    assert findings["wall-time-regression"].outcome == "failed"
+    assert findings["cpu-time-regression"].outcome == "passed"
     # both point at the line of HEAD that creates the thread pool
     line = line_of(DIFF / "work_after.py", "ThreadPoolExecutor(max_workers=4)")
     for rule in ("gil-wait-regression", "new-mismatch"):
@@ -61,7 +64,12 @@ def test_real_results_of_repeated_runs_use_their_spread_as_margins() -> None:
     )
     assert wall.margin == pytest.approx(expected, abs=1e-6)
     assert target.baseline.figures["wall_s"].runs == 3
-    assert by_rule(target.findings)["gil-wait-regression"].outcome == "failed"
+    findings = by_rule(target.findings)
+    assert findings["gil-wait-regression"].outcome == "failed"
+    # three runs each on a loaded machine: wall time spread so widely that its margin
+    # swallows the change, so it is not called a regression
+    assert wall.margin > 1.0
+    assert findings["wall-time-regression"].outcome == "passed"
     assert result.exit_code == 1
 
 
