@@ -196,3 +196,30 @@ def test_diff_of_saved_results_writes_every_output(tmp_path: Path) -> None:
     assert "Per-thread state shares" in text
     assert "noise margin" in text
     assert json.loads(sarif.read_text())["runs"][0]["results"]
+
+
+def test_check_with_a_baseline_adds_the_diff_rules(tmp_path: Path) -> None:
+    result = tmp_path / "r.json"
+    proc = concdiag(
+        "check", str(HEAD), "--baseline", str(BASE), "--result", str(result), cwd=tmp_path
+    )
+    assert proc.returncode == 1
+    (target,) = json.loads(result.read_text())["targets"]
+    rules = {f["rule"]: f["outcome"] for f in target["findings"]}
+    assert rules["model-contradiction"] == "failed"
+    assert rules["gil-wait-regression"] == "failed"
+    assert target["baseline"]["current_model"] == "processes"
+
+
+def test_check_with_a_missing_baseline_says_so(tmp_path: Path) -> None:
+    proc = concdiag("check", str(BASE), "--baseline", str(tmp_path / "none.json"), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "No baseline at" in proc.stdout
+
+
+def test_quiet_prints_nothing_and_leaves_the_step_summary_alone(tmp_path: Path) -> None:
+    summary = tmp_path / "s.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = concdiag("check", "-q", "--exit-zero", str(HEAD), cwd=tmp_path, env=env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    assert not summary.exists()

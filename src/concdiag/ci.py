@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from concdiag.diffing import compare
@@ -42,6 +42,7 @@ class CheckRequest:
     reports_dir: Path | None = None
     time_limit_s: float | None = None
     exit_zero: bool = False
+    baseline: Path | None = None  # a saved result or profile to compare with (if it exists)
 
 
 def _command(target: Target) -> list[str]:
@@ -246,6 +247,17 @@ def run_check(request: CheckRequest, echo: Echo) -> GateResult:
             _profile_target(target, script, request, echo)
             for (target, _), script in zip(chosen, scripts)
         ]
+    if request.baseline is not None:
+        if request.baseline.exists():
+            targets = _paired(targets, _load_side(request.baseline, request.root), policy)
+        else:
+            note = f"No baseline at {request.baseline}: nothing compared."
+            targets = [
+                replace(
+                    t, findings=[*t.findings, Finding("unpaired-target", "advice", t.name, note)]
+                )
+                for t in targets
+            ]
     code = exit_code(targets, request.exit_zero)
     return GateResult(
         command="check",
@@ -282,41 +294,61 @@ def _load_side(path: Path, root: Path) -> dict[str, tuple[Measurement, TargetRes
     return {name: (measure([profile], root), None)}
 
 
+def _paired(
+    targets: list[TargetResult],
+    base: dict[str, tuple[Measurement, TargetResult | None]],
+    policy: Policy,
+) -> list[TargetResult]:
+    """Each target compared with its baseline (by name; a single pair is paired as is)."""
+    measured = [t for t in targets if t.measurement is not None]
+    single = len(measured) == 1 and len(base) == 1
+    out: list[TargetResult] = []
+    used: set[str] = set()
+    for target in targets:
+        base_name = next(iter(base)) if single else target.name
+        if target.measurement is None or base_name not in base:
+            if target.measurement is not None:
+                note = Finding(
+                    "unpaired-target", "advice", target.name, f"No baseline for {target.name}."
+                )
+                target = replace(target, findings=[*target.findings, note])
+            out.append(target)
+            continue
+        used.add(base_name)
+        configured = next((t for t in policy.targets if t.name == target.name), None)
+        rules = configured.rules if configured else policy.rules
+        changes, findings = compare(
+            target.name, base[base_name][0], target.measurement, policy.diff, rules, target.script
+        )
+        merged = [*target.findings, *findings]
+        out.append(
+            replace(
+                target,
+                baseline=base[base_name][0],
+                changes=changes,
+                findings=merged,
+                status=target_status(merged),
+            )
+        )
+    for name in sorted(set(base) - used):
+        finding = Finding(
+            "unpaired-target", "advice", name, f"{name} is in the baseline only: not compared."
+        )
+        out.append(TargetResult(name, [], None, [], [], "passed", None, [finding]))
+    return out
+
+
 def run_diff(
     base_path: Path, head_path: Path, policy: Policy, root: Path, exit_zero: bool = False
 ) -> GateResult:
     base = _load_side(base_path, root)
-    head = _load_side(head_path, root)
-    if len(base) == 1 and len(head) == 1:
-        pairs = [(next(iter(head)), next(iter(base)))]
-    else:
-        pairs = [(name, name) for name in head if name in base]
-    targets: list[TargetResult] = []
-    for head_name, base_name in pairs:
-        head_m, head_target = head[head_name]
-        base_m, _ = base[base_name]
-        configured = next((t for t in policy.targets if t.name == head_name), None)
-        rules = configured.rules if configured else policy.rules
-        script = head_target.script if head_target else _script_of(head_m)
-        changes, findings = compare(head_name, base_m, head_m, policy.diff, rules, script)
-        targets.append(
-            TargetResult(
-                name=head_name,
-                command=head_target.command if head_target else [],
-                script=script,
-                profiles=head_target.profiles if head_target else [str(head_path)],
-                reports=head_target.reports if head_target else [],
-                status=target_status(findings),
-                measurement=head_m,
-                findings=findings,
-                baseline=base_m,
-                changes=changes,
-            )
-        )
-    for name in sorted(set(head) - {h for h, _ in pairs}):
-        targets.append(_unpaired(name, "HEAD", "BASE", head[name][0]))
-    for name in sorted(set(base) - {b for _, b in pairs}):
-        targets.append(_unpaired(name, "BASE", "HEAD", None))
+    head = [
+        replace(t, findings=[], status="passed")
+        if t is not None
+        else TargetResult(name, [], _script_of(m), [str(head_path)], [], "passed", m, [])
+        for name, (m, t) in _load_side(head_path, root).items()
+    ]
+    targets = _paired(head, base, policy)
     return GateResult(
         command="diff",
         passed=all(t.status == "passed" for t in targets),
@@ -329,11 +361,6 @@ def run_diff(
 
 def _script_of(m: Measurement) -> str | None:
     return m.sites[0].file if m.sites else None
-
-
-def _unpaired(name: str, side: str, other: str, m: Measurement | None) -> TargetResult:
-    finding = Finding("unpaired-target", "advice", name, f"{name} is in {side} only, not {other}.")
-    return TargetResult(name, [], None, [], [], "passed", m, [finding])
 
 
 @dataclass(frozen=True, slots=True)

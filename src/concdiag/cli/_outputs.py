@@ -55,15 +55,18 @@ def outputs_from(
     junit: Path | None,
     result_json: Path | None,
     annotations: bool | None,
+    quiet: bool = False,
 ) -> Outputs:
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    summary = None if quiet else os.environ.get("GITHUB_STEP_SUMMARY")
     return Outputs(
         markdown=markdown,
         sarif=sarif,
         junit=junit,
         result_json=result_json,
         annotations=(
-            os.environ.get("GITHUB_ACTIONS") == "true" if annotations is None else annotations
+            os.environ.get("GITHUB_ACTIONS") == "true" and not quiet
+            if annotations is None
+            else annotations
         ),
         step_summary=Path(summary) if summary else None,
     )

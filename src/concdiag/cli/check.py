@@ -46,7 +46,17 @@ class _CheckCommand(click.Command):
     type=click.Path(path_type=Path, file_okay=False),
     help="Where the JSON profiles and HTML reports go (default: reports_dir, 'reports').",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print no summary, only annotations/errors.")
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A saved result or profile to compare with, as `diff` does (skipped if absent).",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only errors: no summary, annotations or $GITHUB_STEP_SUMMARY (for baselines).",
+)
 @output_options
 @click.argument(
     "inputs", nargs=-1, type=click.UNPROCESSED, metavar="[PROFILE.json... | SCRIPT [ARGS]...]"
@@ -56,6 +66,7 @@ def command(
     repeat: int | None,
     time_limit_s: float | None,
     reports_dir: Path | None,
+    baseline: Path | None,
     quiet: bool,
     markdown: Path | None,
     sarif: Path | None,
@@ -75,7 +86,7 @@ def command(
     profiled, 4 a target failed (its report is still written), 130 interrupted.
     """
     policy = load_policy(policy_file, Path.cwd())
-    outputs = outputs_from(markdown, sarif, junit, result_json, annotations)
+    outputs = outputs_from(markdown, sarif, junit, result_json, annotations, quiet)
     outputs.check_writable()
     request = CheckRequest(
         inputs=inputs,
@@ -86,12 +97,12 @@ def command(
         reports_dir=reports_dir,
         time_limit_s=time_limit_s,
         exit_zero=exit_zero,
+        baseline=baseline,
     )
     result = run_check(request, lambda line: None if quiet else click.echo(line, err=True))
     stdout, notes = emit(result, outputs)
-    if quiet:
-        stdout = "".join(line + "\n" for line in stdout.splitlines() if line.startswith("::"))
-    click.echo(stdout, nl=False)
+    if not quiet:
+        click.echo(stdout, nl=False)
     for note in notes if not quiet else []:
         click.echo(f"concdiag: {note}", err=True)
     sys.exit(result.exit_code)
