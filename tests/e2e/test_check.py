@@ -17,13 +17,23 @@ def line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-def test_cpu_threads_fails_the_default_policy_at_the_thread_line(tmp_path: Path) -> None:
-    # three runs: the verdict is the one most runs agree on, so one noisy run cannot flip it
+def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
+    """Default rules plus a GIL-wait limit, on three real runs.
+
+    The default rule rests on the verdict, which a heavily loaded machine can flip (seen at
+    load average 8 on 2 cores: 2 of 3 runs said threading); the recorded-run tests in
+    tests/test_gate.py pin the default rule deterministically. The GIL-wait share is a raw
+    measurement (about 0.55 to 0.75 for four CPU threads) and fails here either way.
+    """
+    policy = tmp_path / "policy.toml"
+    policy.write_text("max_gil_wait_share = 0.3\n")
     result = tmp_path / "result.json"
     proc = concdiag(
         "check",
         "--repeat",
         "3",
+        "--policy",
+        str(policy),
         "--annotations",
         "--reports-dir",
         str(tmp_path / "reports"),
@@ -36,11 +46,22 @@ def test_cpu_threads_fails_the_default_policy_at_the_thread_line(tmp_path: Path)
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     line = line_of(SAMPLES / "cpu_threads.py", "threading.Thread(")
-    assert f"::error file=sample_targets/cpu_threads.py,line={line}," in proc.stdout
+    errors = [a for a in proc.stdout.splitlines() if a.startswith("::error ")]
+    assert errors
+    assert all(
+        a.startswith(f"::error file=sample_targets/cpu_threads.py,line={line},") for a in errors
+    )
     (target,) = json.loads(result.read_text())["targets"]
-    assert target["measurement"]["runs"] == 3
+    m = target["measurement"]
+    assert m["runs"] == 3
     assert len(target["reports"]) == 3
     assert all(Path(p).is_file() for p in target["reports"])
+    rules = {f["rule"]: f["outcome"] for f in target["findings"]}
+    assert rules["gil-wait-share"] == "failed"
+    if m["recommendation"] == "multiprocessing" and m["confidence"] >= 0.6:
+        assert rules["model-contradiction"] == "failed"
+    elif m["recommendation"] == "threading":  # flipped by load: the default rule stays quiet
+        assert rules["model-contradiction"] == "passed"
 
 
 @pytest.mark.parametrize("name", ["io_threads", "native_threads"])
