@@ -180,3 +180,13 @@ def test_emit_writes_every_output_and_appends_the_step_summary(
     assert "::error file=sample_targets/cpu_threads.py" in stdout
     assert stdout.startswith("concdiag check: FAILED")
     assert len(notes) == 5
+
+
+def test_text_summary_strips_terminal_control_characters() -> None:
+    from concdiag.render.result_text import TextResultRenderer
+
+    finding = Finding("advice", "advice", "t", "name \x1b[2J\x1b[31mred\x07", {}, [])
+    target = TargetResult("t\x1b]0;title\x07", [], None, [], [], "passed", None, [finding])
+    text = TextResultRenderer().render(GateResult("check", True, 0, "", "", [target]))
+    assert "\x1b" not in text and "\x07" not in text
+    assert "red" in text

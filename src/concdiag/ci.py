@@ -215,7 +215,11 @@ def _saved_targets(request: CheckRequest) -> list[TargetResult]:
                 script,
                 [p for _, p in runs],
                 [path for path, _ in runs],
-                [str(Path(path).with_suffix(".html")) for path, _ in runs],
+                [
+                    str(Path(path).with_suffix(".html"))
+                    for path, _ in runs
+                    if Path(path).with_suffix(".html").is_file()
+                ],
                 [],
                 rules,
                 request.root,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from concdiag.result import Change, GateResult, Measurement, TargetResult
+
+# A thread or file name must not move the cursor or recolour the terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _MARK = {"failed": "FAIL", "warning": "warn", "advice": "note", "passed": "ok"}
 
@@ -75,4 +80,4 @@ class TextResultRenderer:
         for t in result.targets:
             lines += _target(t)
         lines.append(f"  margins: {result.margins}")
-        return "\n".join(lines) + "\n"
+        return _CONTROL.sub("?", "\n".join(lines)) + "\n"
