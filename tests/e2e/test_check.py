@@ -23,10 +23,12 @@ def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
     The default rule rests on the verdict, which a heavily loaded machine can flip (seen at
     load average 8 on 2 cores: 2 of 3 runs said threading); the recorded-run tests in
     tests/test_gate.py pin the default rule deterministically. The GIL-wait share is a raw
-    measurement (about 0.55 to 0.75 for four CPU threads) and fails here either way.
+    measurement: about 0.55 to 0.75 for four CPU threads on a quiet machine, still 0.37 at
+    load average 13 (when more of the time reads as "unknown"), near 0 for serial or I/O
+    work; so a 0.15 limit fails here either way.
     """
     policy = tmp_path / "policy.toml"
-    policy.write_text("max_gil_wait_share = 0.3\n")
+    policy.write_text("max_gil_wait_share = 0.15\n")
     result = tmp_path / "result.json"
     proc = concdiag(
         "check",

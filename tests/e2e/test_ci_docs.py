@@ -88,7 +88,7 @@ version = "0"
 
 [tool.concdiag]
 repeat = {repeat}
-max_gil_wait_share = 0.3
+max_gil_wait_share = 0.15
 
 [[tool.concdiag.targets]]
 script = "crunch.py"
