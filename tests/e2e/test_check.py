@@ -66,7 +66,7 @@ def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
         assert rules["model-contradiction"] == "passed"
 
 
-@pytest.mark.parametrize("name", ["io_threads", "native_threads"])
+@pytest.mark.parametrize("name", ["io_threads"])
 def test_threads_that_fit_pass(tmp_path: Path, name: str) -> None:
     proc = concdiag(
         "check", "--reports-dir", str(tmp_path), str(SAMPLES / f"{name}.py"), cwd=tmp_path

@@ -29,7 +29,7 @@ SERIAL = '''"""CPU work done serially (the base branch)."""
 
 def crunch(seed: int) -> int:
     x, acc = seed, 0
-    for _ in range(400_000):
+    for _ in range(250_000):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
         acc = (acc + (x >> 11)) & 0xFFFFFFFF
     return acc
@@ -46,7 +46,7 @@ import threading
 
 def crunch(seed: int, out: list[int]) -> None:
     x, acc = seed, 0
-    for _ in range(400_000):
+    for _ in range(250_000):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
         acc = (acc + (x >> 11)) & 0xFFFFFFFF
     out.append(acc)
