@@ -26,7 +26,7 @@ from concdiag.gate import MARGINS_TEXT, evaluate, exit_code, measure, relative_p
 from concdiag.model import Profile
 from concdiag.policy import Policy, Rules, Target
 from concdiag.redact import mask_args
-from concdiag.result import Finding, GateResult, Measurement, TargetResult
+from concdiag.result import Finding, GateResult, Measurement, Site, TargetResult
 from concdiag.session import ProfileRequest, profile_script
 
 Echo = Callable[[str], None]
@@ -107,6 +107,9 @@ def _profile_target(
     json_paths: list[str] = []
     html_paths: list[str] = []
     findings: list[Finding] = []
+    shown = relative_path(script, request.root) if script else None
+    # code scanning wants a location: the script itself, when nothing narrower applies
+    where = [Site(shown, 1, "script", "")] if shown else []
     for run in range(1, repeat + 1):
         stem = target.name if repeat == 1 else f"{target.name}.run{run}"
         json_path, html_path = reports / f"{stem}.json", reports / f"{stem}.html"
@@ -130,7 +133,14 @@ def _profile_target(
             if exc.exit_code == EXIT_INTERRUPTED:
                 raise
             findings.append(
-                Finding("not-profiled", "failed", target.name, f"Could not profile: {exc.message}")
+                Finding(
+                    "not-profiled",
+                    "failed",
+                    target.name,
+                    f"Could not profile: {exc.message}",
+                    {},
+                    where,
+                )
             )
             break
         if outcome.exit_code == EXIT_INTERRUPTED:
@@ -149,12 +159,13 @@ def _profile_target(
                     f"The target {outcome.profile.run.exit.description} (run {run} of {repeat}); "
                     f"its report is still written: {outcome.html_path}.",
                     {"exit_code": outcome.profile.run.exit.code},
+                    where,
                 )
             )
     return _evaluated(
         target.name,
         _command(target),
-        relative_path(script, request.root) if script else None,
+        shown,
         profiles,
         json_paths,
         html_paths,

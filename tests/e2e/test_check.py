@@ -138,3 +138,6 @@ def test_target_that_cannot_be_profiled_exits_3(tmp_path: Path) -> None:
     (target,) = json.loads(result.read_text())["targets"]
     assert target["status"] == "not_profiled"
     assert "exited (status 7)" in target["findings"][0]["message"]
+    assert target["findings"][0]["sites"] == [
+        {"file": "ok.py", "line": 1, "kind": "script", "code": ""}
+    ]
