@@ -1,0 +1,430 @@
+"""`check` and `diff` sessions: find the targets, profile them, evaluate, write CI outputs.
+
+The CLI parses options and calls `run_check` / `run_diff` and `emit`; the evaluation itself
+is pure (`concdiag.gate`, `concdiag.diffing`) and every output is rendered from the one
+`GateResult` (`concdiag.render.result`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from concdiag.diffing import compare
+from concdiag.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TARGET_FAILED,
+    ConcdiagError,
+    ProfileFormatError,
+    UsageError,
+)
+from concdiag.fileio import check_writable, write_atomic
+from concdiag.gate import MARGINS_TEXT, evaluate, exit_code, measure, relative_path, target_status
+from concdiag.model import Profile
+from concdiag.policy import Policy, Rules, Target
+from concdiag.redact import mask_args
+from concdiag.result import Finding, GateResult, Measurement, Site, TargetResult
+from concdiag.session import ProfileRequest, profile_script
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    inputs: tuple[str, ...]  # saved profiles (*.json), or SCRIPT ARGS...
+    module: str | None
+    policy: Policy
+    root: Path
+    repeat: int | None = None
+    reports_dir: Path | None = None
+    time_limit_s: float | None = None
+    exit_zero: bool = False
+    baseline: Path | None = None  # a saved result or profile to compare with (if it exists)
+
+
+def _command(target: Target) -> list[str]:
+    head = ["python", "-m", target.module] if target.module else ["python", str(target.script)]
+    return head[:-1] + mask_args([head[-1], *target.args])
+
+
+def _policy_target(policy: Policy, script: str | None, module: str | None) -> Target | None:
+    for target in policy.targets:
+        if module is not None and target.module == module:
+            return target
+        if script is not None and target.script is not None:
+            configured = (policy.project_dir / target.script).resolve()
+            if configured == Path(script).resolve():
+                return target
+    return None
+
+
+def adhoc_target(request: CheckRequest) -> Target:
+    """The target named on the command line, with its rules from a matching policy target."""
+    policy = request.policy
+    script = None if request.module else request.inputs[0]
+    args = request.inputs if request.module else request.inputs[1:]
+    configured = _policy_target(policy, script, request.module)
+    name = request.module or Path(str(script)).stem
+    return Target(
+        name=configured.name if configured else name,
+        script=script,
+        module=request.module,
+        args=tuple(args) if (args or configured is None) else configured.args,
+        time_limit_s=configured.time_limit_s if configured else policy.time_limit_s,
+        python=configured.python if configured else policy.python,
+        repeat=configured.repeat if configured else policy.repeat,
+        rules=configured.rules if configured else policy.rules,
+    )
+
+
+def _resolve_script(target: Target, policy: Policy, from_policy: bool) -> str | None:
+    if target.script is None:
+        return None
+    path = Path(target.script)
+    if from_policy and not path.is_absolute():
+        path = policy.project_dir / path
+    if not path.exists():
+        where = f" (target {target.name!r} in {policy.source})" if from_policy else ""
+        raise UsageError(f"no such script: {target.script}{where}")
+    shown = os.path.relpath(path) if path.is_absolute() else str(path)
+    return shown if not shown.startswith("..") else str(path.resolve())
+
+
+def _profile_target(
+    target: Target,
+    script: str | None,
+    request: CheckRequest,
+    echo: Echo,
+) -> TargetResult:
+    policy = request.policy
+    repeat = request.repeat or target.repeat
+    reports = request.reports_dir or (policy.project_dir / policy.reports_dir)
+    limit = request.time_limit_s or target.time_limit_s
+    profiles: list[Profile] = []
+    json_paths: list[str] = []
+    html_paths: list[str] = []
+    findings: list[Finding] = []
+    shown = relative_path(script, request.root) if script else None
+    # code scanning wants a location: the script itself, when nothing narrower applies
+    where = [Site(shown, 1, "script", "")] if shown else []
+    for run in range(1, repeat + 1):
+        stem = target.name if repeat == 1 else f"{target.name}.run{run}"
+        json_path, html_path = reports / f"{stem}.json", reports / f"{stem}.html"
+        echo(f"concdiag: profiling {target.name} (run {run} of {repeat})")
+        try:
+            outcome = profile_script(
+                ProfileRequest(
+                    target=target.module or str(script),
+                    module=target.module is not None,
+                    args=target.args,
+                    python=target.python,
+                    rate_hz=policy.rate_hz,
+                    duration_s=limit,
+                    json_path=json_path,
+                    html_path=html_path,
+                )
+            )
+        except UsageError:
+            raise
+        except ConcdiagError as exc:
+            if exc.exit_code == EXIT_INTERRUPTED:
+                raise
+            findings.append(
+                Finding(
+                    "not-profiled",
+                    "failed",
+                    target.name,
+                    f"Could not profile: {exc.message}",
+                    {},
+                    where,
+                )
+            )
+            break
+        if outcome.exit_code == EXIT_INTERRUPTED:
+            raise ConcdiagError("interrupted; partial reports written", EXIT_INTERRUPTED)
+        profiles.append(outcome.profile)
+        json_paths.append(str(outcome.json_path))
+        html_paths.append(str(outcome.html_path))
+        if outcome.exit_code == EXIT_TARGET_FAILED and not any(
+            f.rule == "target-failed" for f in findings
+        ):
+            findings.append(
+                Finding(
+                    "target-failed",
+                    "failed",
+                    target.name,
+                    f"The target {outcome.profile.run.exit.description} (run {run} of {repeat}); "
+                    f"its report is still written: {outcome.html_path}.",
+                    {"exit_code": outcome.profile.run.exit.code},
+                    where,
+                )
+            )
+    return _evaluated(
+        target.name,
+        _command(target),
+        shown,
+        profiles,
+        json_paths,
+        html_paths,
+        findings,
+        target.rules,
+        request.root,
+    )
+
+
+def _evaluated(
+    name: str,
+    command: list[str],
+    script: str | None,
+    profiles: Sequence[Profile],
+    json_paths: list[str],
+    html_paths: list[str],
+    findings: list[Finding],
+    rules: Rules,
+    root: Path,
+) -> TargetResult:
+    m = measure(profiles, root) if profiles else None
+    if m is not None:
+        findings = findings + evaluate(name, m, rules, script)
+    return TargetResult(
+        name=name,
+        command=command,
+        script=script,
+        profiles=json_paths,
+        reports=html_paths,
+        status=target_status(findings),
+        measurement=m,
+        findings=findings,
+    )
+
+
+def _saved_targets(request: CheckRequest) -> list[TargetResult]:
+    """Saved profiles, grouped by target: several profiles of one target are repeated runs."""
+    groups: dict[str, list[tuple[str, Profile]]] = {}
+    for path in request.inputs:
+        profile = Profile.load(Path(path))
+        groups.setdefault(profile.run.target, []).append((path, profile))
+    results = []
+    for target_name, runs in groups.items():
+        first = runs[0][1]
+        script_path = None
+        if first.run.command[1:2] != ["-m"]:
+            script_path = os.path.join(first.run.cwd, target_name)
+        configured = _policy_target(
+            request.policy, script_path, target_name if script_path is None else None
+        )
+        rules = configured.rules if configured else request.policy.rules
+        name = configured.name if configured else Path(target_name).stem
+        script = relative_path(script_path, request.root) if script_path else None
+        results.append(
+            _evaluated(
+                name,
+                list(first.run.command),
+                script,
+                [p for _, p in runs],
+                [path for path, _ in runs],
+                [
+                    str(Path(path).with_suffix(".html"))
+                    for path, _ in runs
+                    if Path(path).with_suffix(".html").is_file()
+                ],
+                [],
+                rules,
+                request.root,
+            )
+        )
+    return results
+
+
+def run_check(request: CheckRequest, echo: Echo) -> GateResult:
+    policy = request.policy
+    if request.inputs and all(i.endswith(".json") for i in request.inputs) and not request.module:
+        if request.repeat and request.repeat > 1:
+            raise UsageError("--repeat applies when profiling; give a script, not saved profiles")
+        targets = _saved_targets(request)
+    else:
+        if request.inputs or request.module:
+            chosen = [(adhoc_target(request), False)]
+        elif policy.targets:
+            chosen = [(t, True) for t in policy.targets]
+        else:
+            raise UsageError(
+                "nothing to check: give PROFILE.json or SCRIPT, or configure "
+                "[[tool.concdiag.targets]] in pyproject.toml"
+            )
+        scripts = [_resolve_script(t, policy, from_policy) for t, from_policy in chosen]
+        reports = request.reports_dir or (policy.project_dir / policy.reports_dir)
+        check_writable(reports / ".concdiag-check")
+        targets = [
+            _profile_target(target, script, request, echo)
+            for (target, _), script in zip(chosen, scripts)
+        ]
+    if request.baseline is not None:
+        if request.baseline.exists():
+            targets = _paired(targets, _load_side(request.baseline, request.root), policy)
+        else:
+            note = f"No baseline at {request.baseline}: nothing compared."
+            targets = [
+                replace(
+                    t, findings=[*t.findings, Finding("unpaired-target", "advice", t.name, note)]
+                )
+                for t in targets
+            ]
+    code = exit_code(targets, request.exit_zero)
+    return GateResult(
+        command="check",
+        passed=all(t.status == "passed" for t in targets),
+        exit_code=code,
+        policy_source=policy.source,
+        margins=MARGINS_TEXT,
+        targets=targets,
+    )
+
+
+def _load_side(path: Path, root: Path) -> dict[str, tuple[Measurement, TargetResult | None]]:
+    """A profile or a saved result, as measurements by target name."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileFormatError(f"cannot read {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ProfileFormatError(
+            f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})"
+        ) from None
+    if isinstance(data, dict) and data.get("schema") == "concdiag-gate-result":
+        result = GateResult.from_dict(data)
+        sides: dict[str, tuple[Measurement, TargetResult | None]] = {
+            t.name: (t.measurement, t) for t in result.targets if t.measurement is not None
+        }
+        if not sides:
+            raise ProfileFormatError(f"{path}: the result holds no measured target")
+        return sides
+    profile = Profile.from_dict(data)
+    name = (
+        Path(profile.run.target).stem if profile.run.command[1:2] != ["-m"] else profile.run.target
+    )
+    return {name: (measure([profile], root), None)}
+
+
+def _paired(
+    targets: list[TargetResult],
+    base: dict[str, tuple[Measurement, TargetResult | None]],
+    policy: Policy,
+) -> list[TargetResult]:
+    """Each target compared with its baseline (by name; a single pair is paired as is)."""
+    measured = [t for t in targets if t.measurement is not None]
+    single = len(measured) == 1 and len(base) == 1
+    out: list[TargetResult] = []
+    used: set[str] = set()
+    for target in targets:
+        base_name = next(iter(base)) if single else target.name
+        if target.measurement is None or base_name not in base:
+            if target.measurement is not None:
+                note = Finding(
+                    "unpaired-target", "advice", target.name, f"No baseline for {target.name}."
+                )
+                target = replace(target, findings=[*target.findings, note])
+            out.append(target)
+            continue
+        used.add(base_name)
+        configured = next((t for t in policy.targets if t.name == target.name), None)
+        rules = configured.rules if configured else policy.rules
+        changes, findings = compare(
+            target.name, base[base_name][0], target.measurement, policy.diff, rules, target.script
+        )
+        merged = [*target.findings, *findings]
+        out.append(
+            replace(
+                target,
+                baseline=base[base_name][0],
+                changes=changes,
+                findings=merged,
+                status=target_status(merged),
+            )
+        )
+    for name in sorted(set(base) - used):
+        finding = Finding(
+            "unpaired-target", "advice", name, f"{name} is in the baseline only: not compared."
+        )
+        out.append(TargetResult(name, [], None, [], [], "passed", None, [finding]))
+    return out
+
+
+def run_diff(
+    base_path: Path, head_path: Path, policy: Policy, root: Path, exit_zero: bool = False
+) -> GateResult:
+    base = _load_side(base_path, root)
+    head = [
+        replace(t, findings=[], status="passed")
+        if t is not None
+        else TargetResult(name, [], _script_of(m), [str(head_path)], [], "passed", m, [])
+        for name, (m, t) in _load_side(head_path, root).items()
+    ]
+    targets = _paired(head, base, policy)
+    return GateResult(
+        command="diff",
+        passed=all(t.status == "passed" for t in targets),
+        exit_code=exit_code(targets, exit_zero),
+        policy_source=policy.source,
+        margins=MARGINS_TEXT,
+        targets=targets,
+    )
+
+
+def _script_of(m: Measurement) -> str | None:
+    return m.sites[0].file if m.sites else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Where each CI output goes; every one is rendered from the same result."""
+
+    markdown: Path | None = None
+    sarif: Path | None = None
+    junit: Path | None = None
+    result_json: Path | None = None
+    annotations: bool = False
+    step_summary: Path | None = None  # $GITHUB_STEP_SUMMARY: the Markdown is appended
+
+    def files(self) -> list[Path]:
+        return [p for p in (self.markdown, self.sarif, self.junit, self.result_json) if p]
+
+    def check_writable(self) -> None:
+        for path in self.files():
+            check_writable(path)
+
+
+def emit(result: GateResult, outputs: Outputs) -> tuple[str, list[str]]:
+    """Write the requested files; return what goes to stdout and the notes for stderr."""
+    from concdiag.render.annotations import AnnotationsRenderer
+    from concdiag.render.junit import JunitRenderer
+    from concdiag.render.result_json import JsonResultRenderer
+    from concdiag.render.result_markdown import MarkdownResultRenderer
+    from concdiag.render.result_text import TextResultRenderer
+    from concdiag.render.sarif import SarifRenderer
+
+    notes = []
+    markdown = MarkdownResultRenderer().render(result)
+    for path, text in (
+        (outputs.markdown, markdown),
+        (outputs.sarif, SarifRenderer().render(result) if outputs.sarif else ""),
+        (outputs.junit, JunitRenderer().render(result) if outputs.junit else ""),
+        (outputs.result_json, JsonResultRenderer().render(result) if outputs.result_json else ""),
+    ):
+        if path is not None:
+            write_atomic(path, text)
+            notes.append(f"wrote {path}")
+    if outputs.step_summary is not None:
+        try:
+            with outputs.step_summary.open("a", encoding="utf-8") as handle:
+                handle.write(markdown)
+            notes.append("appended the summary to $GITHUB_STEP_SUMMARY")
+        except OSError as exc:
+            notes.append(f"could not append to $GITHUB_STEP_SUMMARY: {exc.strerror}")
+    stdout = TextResultRenderer().render(result)
+    if outputs.annotations:
+        stdout += AnnotationsRenderer().render(result)
+    return stdout, notes
