@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ class ProfileRequest:
     duration_s: float | None
     json_path: Path | None
     html_path: Path | None
+    deep_clock: str | None = None  # --deep: run yappi in the target with this clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,11 @@ def check_target(request: ProfileRequest) -> None:
         raise UsageError(f"{request.target} is a directory with no __main__.py")
 
 
-def profile_script(request: ProfileRequest, progress: object = None) -> ProfileOutcome:
+def profile_script(
+    request: ProfileRequest,
+    progress: object = None,
+    notice: Callable[[str], None] | None = None,
+) -> ProfileOutcome:
     check_target(request)
     python = request.python or sys.executable
     if request.python is not None:
@@ -89,8 +95,10 @@ def profile_script(request: ProfileRequest, progress: object = None) -> ProfileO
             args=request.args,
             rate_hz=request.rate_hz,
             duration_s=request.duration_s,
+            deep_clock=request.deep_clock,
         ),
         progress=progress if callable(progress) else None,
+        notice=notice,
     )
     command = (["python", "-m"] if request.module else ["python"]) + mask_args(
         [request.target, *request.args]

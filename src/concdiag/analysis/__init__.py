@@ -10,6 +10,7 @@ from datetime import datetime
 from concdiag import __version__
 from concdiag.analysis.accounting import analyse
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
+from concdiag.analysis.deep import build_deep
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.collectors.records import Recording
 from concdiag.model import (
@@ -129,4 +130,9 @@ def build_profile(recording: Recording, ctx: RunContext) -> Profile:
         frames=acc.frames,
         stacks=acc.stacks,
         verdict=verdict,
+        deep=(
+            build_deep(recording.yappi, acc.processes, acc.frames, acc.stacks, recording.rate_hz)
+            if recording.yappi is not None
+            else None
+        ),
     )

@@ -73,6 +73,20 @@ class _Progress:
     type=click.Path(path_type=Path, dir_okay=False),
     help="HTML report path (default: beside the JSON, .html).",
 )
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also trace every call with yappi inside the target: exact per-function CPU and "
+    "call counts per thread (slows call-heavy code).",
+)
+@click.option(
+    "--deep-clock",
+    type=click.Choice(["auto", "cpu", "wall"]),
+    default="auto",
+    show_default=True,
+    help="yappi's clock: cpu (per-function CPU), wall (coroutine awaits timed; cheaper), "
+    "auto (wall for asyncio programs, else cpu).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def command(
@@ -82,6 +96,8 @@ def command(
     python: str | None,
     json_path: Path | None,
     html_path: Path | None,
+    deep: bool,
+    deep_clock: str,
     quiet: bool,
     target_args: tuple[str, ...],
 ) -> None:
@@ -104,9 +120,15 @@ def command(
         duration_s=duration_s,
         json_path=json_path,
         html_path=html_path,
+        deep_clock=deep_clock if deep else None,
     )
+
+    def notice(line: str) -> None:
+        if not quiet:
+            click.echo(f"concdiag: {line}", err=True)
+
     try:
-        outcome = profile_script(request, progress)
+        outcome = profile_script(request, progress, notice)
     finally:
         if progress is not None:
             progress.clear()

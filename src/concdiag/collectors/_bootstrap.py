@@ -226,6 +226,24 @@ def _strip_bootstrap(tb):
     return tb
 
 
+def _load_deep():
+    """Deep mode (``--deep``): yappi, driven by ``_deep_probe.py`` beside this file."""
+    raw = os.environ.pop("CONCDIAG_DEEP", "")
+    if not raw:
+        return None, None
+    try:
+        import importlib.util
+        import json
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_deep_probe.py")
+        spec = importlib.util.spec_from_file_location("_concdiag_deep_probe", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.prepare(json.loads(raw))
+    except Exception as exc:
+        return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
+
+
 def main():
     global _EVENT_FD, _T0
     import time
@@ -276,6 +294,9 @@ def main():
         except Exception as exc:
             hello["gil_error"] = f"{type(exc).__name__}: {exc}"
     _hook_threads()
+    deep, deep_status = _load_deep()
+    if deep_status is not None:
+        hello["deep"] = deep_status
     import atexit
 
     atexit.register(_report_names_at_exit)
@@ -298,6 +319,8 @@ def main():
         sys.path[0] = os.path.dirname(os.path.abspath(target))
         runner = lambda: runpy.run_path(target, run_name="__main__")  # noqa: E731
     _send({"type": "started", "t": time.monotonic()})
+    if deep is not None:
+        deep.start(target, module_mode)
     try:
         runner()
     except (SystemExit, KeyboardInterrupt):

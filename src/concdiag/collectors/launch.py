@@ -23,6 +23,7 @@ from typing import Any
 from concdiag.collectors.procfs import GilLocation, ProcSampler
 from concdiag.collectors.pyspy import PySpyRecorder
 from concdiag.collectors.records import Recording, TargetInfo, ThreadInfo
+from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import CannotProfileError, UsageError
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
@@ -39,6 +40,7 @@ class LaunchRequest:
     rate_hz: float
     duration_s: float | None
     use_pyspy: bool = True
+    deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
 
 
 @dataclass
@@ -133,11 +135,15 @@ def check_interpreter(python: str) -> None:
 def launch(
     request: LaunchRequest,
     progress: Callable[[float, int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> LaunchResult:
     control_r, control_w = os.pipe()
     event_r, event_w = os.pipe()
     env = dict(os.environ)
     env["CONCDIAG_PROBE"] = f"{control_r},{event_w},{os.getpid()}"
+    deep = DeepSession(request.deep_clock) if request.deep_clock else None
+    if deep is not None:
+        env["CONCDIAG_DEEP"] = deep.env_value()
     argv = [request.python, str(BOOTSTRAP)]
     if request.module:
         argv.append("-m")
@@ -155,10 +161,42 @@ def launch(
     os.close(event_w)
     events = _Events(event_r)
     try:
-        return _supervise(request, target, events, control_w, progress, cpu_at_start)
+        result = _supervise(request, target, events, control_w, progress, cpu_at_start)
+        if deep is not None:
+            _read_deep(deep, events, result, notice)
+        return result
     except BaseException:
         _end_target(target)
         raise
+    finally:
+        if deep is not None:
+            deep.cleanup()
+
+
+def _read_deep(
+    deep: DeepSession,
+    events: _Events,
+    result: LaunchResult,
+    notice: Callable[[str], None] | None,
+) -> None:
+    """Deep mode's tables, or one line saying why there are none; never fails the run."""
+    status = (events.hello or {}).get("deep") or {"ok": False, "detail": "no answer from probe"}
+    if not status.get("ok"):
+        detail = str(status.get("detail", "yappi unavailable"))
+        result.collectors.append(("yappi", False, detail))
+        if notice is not None:
+            notice(f"--deep: {detail}; profiled without deep data")
+        return
+    run, why = deep.read()
+    if run is None:
+        result.collectors.append(("yappi", False, why or "no tables"))
+        if notice is not None:
+            notice(f"--deep: {why}")
+        return
+    result.recording.yappi = run
+    result.collectors.append(
+        ("yappi", True, f"{status.get('detail', 'yappi')}, {run.clock} clock ({run.clock_reason})")
+    )
 
 
 def _wait_for_hello(target: subprocess.Popen[bytes], events: _Events) -> dict[str, Any]:
@@ -243,6 +281,9 @@ def _supervise(
         collectors=collectors,
     )
     status, usage_cpu = _wait_target(target, request, result, sampler, progress, t0)
+    # concdiag's own CPU while the target ran; parsing and reporting come after and do not
+    # compete with it.
+    cpu_during_run = time.process_time() - cpu_at_start
     if status is not None:
         if os.WIFSIGNALED(status):
             result.exit_signal = os.WTERMSIG(status)
@@ -262,7 +303,7 @@ def _supervise(
     result.start_s = (events.started_t if events.started_t is not None else go_t) - t0
     recording.start_s = result.start_s
     pyspy_cpu = pyspy.cpu_s if pyspy is not None else 0.0
-    result.concdiag_cpu_s = (time.process_time() - cpu_at_start) + pyspy_cpu
+    result.concdiag_cpu_s = cpu_during_run + pyspy_cpu
     recording.sampler_cpu_s = result.concdiag_cpu_s
     del usage_cpu
     return result

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.yappi_tables import YappiRun
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadObservation:
@@ -112,6 +114,7 @@ class Recording:
     sampler_cpu_s: float = 0.0
     start_s: float = 0.0  # when the target's own code began (ticks before are start-up)
     notes: list[str] = field(default_factory=list)
+    yappi: YappiRun | None = None  # deep mode's tables from inside the target
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
@@ -155,6 +158,7 @@ class Recording:
             "sampler_cpu_s": self.sampler_cpu_s,
             "start_s": self.start_s,
             "notes": self.notes,
+            "yappi": self.yappi.to_dict() if self.yappi is not None else None,
         }
 
     @staticmethod
@@ -183,6 +187,8 @@ class Recording:
         rec.sampler_cpu_s = data["sampler_cpu_s"]
         rec.start_s = float(data.get("start_s", 0.0))
         rec.notes = list(data["notes"])
+        if data.get("yappi"):
+            rec.yappi = YappiRun.from_dict(data["yappi"])
         return rec
 
 

@@ -16,6 +16,7 @@ import jinja2
 
 from concdiag.model import STATE_KEYS, Profile
 from concdiag.redact import mask_args
+from concdiag.render.deep_view import html_deep_view, short_name
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
 from concdiag.render.views import (
     LaneRun,
@@ -397,6 +398,17 @@ def _view(profile: Profile) -> dict[str, Any]:
         {"state": k, "label": STATE_LABELS[k], "lines": hot_by_state(profile, k, HOT_LIMIT)}
         for k in HOT_STATES
     ]
+    deep_view = html_deep_view(profile)
+    deep_rows: dict[tuple[str, str], str] = deep_view["by_function"] if deep_view else {}
+
+    def deep_link(function: str, file: str) -> str:
+        """The deep table row of a function (hot code and flame graph link to it), or ""."""
+        return deep_rows.get((file, short_name(function)), "")
+
+    flame = flame_data(profile)
+    if deep_rows:
+        for frame in flame["frames"]:
+            frame.append(deep_link(frame[0], frame[1]))
     return {
         "p": profile,
         "v": v,
@@ -413,7 +425,9 @@ def _view(profile: Profile) -> dict[str, Any]:
         "timeline": _timeline(profile),
         "hot": hot,
         "flame_threads": _flame_threads(profile),
-        "data": {"flame": flame_data(profile), "states": list(STATE_KEYS), "labels": STATE_LABELS},
+        "data": {"flame": flame, "states": list(STATE_KEYS), "labels": STATE_LABELS},
+        "deep_view": deep_view,
+        "deep_link": deep_link,
         "speedup": _speedup(profile),
         "glossary": GLOSSARY,
     }

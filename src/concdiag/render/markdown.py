@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from concdiag.model import STATE_KEYS, Profile
+from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
+
+DEEP_ROWS_PER_THREAD = 5
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
@@ -58,6 +61,7 @@ class MarkdownRenderer:
                     f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.wall_s:.2f} | "
                     f"{t.cpu_user_s + t.cpu_system_s:.2f} | {cells} |"
                 )
+        out += _deep_lines(profile)
         out += [
             "",
             f"Python {md_escape(run.python.version)}, {run.cpu_count} cores, "
@@ -67,3 +71,38 @@ class MarkdownRenderer:
             + ".",
         ]
         return "\n".join(out) + "\n"
+
+
+def _deep_lines(profile: Profile) -> list[str]:
+    """Deep mode: which functions wait and which compute, then each thread's top functions."""
+    deep = profile.deep
+    if deep is None:
+        return []
+
+    def num(x: float | None, fmt: str = ".3f") -> str:
+        return "" if x is None else format(x, fmt)
+
+    out = [
+        "",
+        f"**Deep** (yappi {md_escape(deep.yappi_version)}, {deep.clock} clock; CPU from "
+        f"{deep.cpu_source})",
+        "",
+    ]
+    waits, computes = highlights(profile)
+    out += [f"- waits: {md_escape(h.sentence())}" for h in waits]
+    out += [f"- computes: {md_escape(h.sentence())}" for h in computes]
+    out += [
+        "",
+        "| thread | function | behaviour | calls | CPU s | wall s | GIL held s | GIL wait s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in deep.threads:
+        for r in t.functions[:DEEP_ROWS_PER_THREAD]:
+            out.append(
+                f"| {md_escape(t.name)} | {md_escape(r.function)} "
+                f"{md_escape(r.file.rsplit('/', 1)[-1])}:{r.line} | "
+                f"{BEHAVIOUR_LABELS[r.behaviour]} | {'' if r.calls is None else r.calls} | "
+                f"{num(r.cpu_s)} | {r.wall_s:.2f} | {r.state_seconds.gil_held:.2f} | "
+                f"{r.state_seconds.gil_wait:.2f} |"
+            )
+    return out

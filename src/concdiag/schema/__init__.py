@@ -18,10 +18,13 @@ from concdiag.model import (
     BOUNDS,
     CPU_KINDS,
     CURRENT_MODELS,
+    DEEP_BEHAVIOURS,
     RECOMMENDATIONS,
     SCHEMA_NAME,
     SCHEMA_VERSION,
     STATE_KEYS,
+    DeepFunction,
+    DeepProfile,
     Profile,
     States,
     Verdict,
@@ -34,6 +37,9 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (Verdict, "bound"): list(BOUNDS),
     (Verdict, "cpu_kind"): [*CPU_KINDS, None],
     (Verdict, "recommendation"): list(RECOMMENDATIONS),
+    (DeepFunction, "behaviour"): list(DEEP_BEHAVIOURS),
+    (DeepProfile, "clock"): ["cpu", "wall"],
+    (DeepProfile, "cpu_source"): ["yappi", "sampler"],
 }
 
 
