@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -291,3 +292,27 @@ def test_probe_offers_own_yappi_only_to_a_matching_interpreter(tmp_path: Path) -
     other.mkdir()
     (other / "_yappi.cpython-39-x86_64-linux-gnu.so").write_text("")
     assert not probe._fallback_fits(str(other))
+
+
+def test_stack_table_is_bounded_without_losing_samples() -> None:
+    from concdiag.analysis.stack_bound import bound_stacks
+
+    frames = [Frame(f"f{i}", "/m.py", i) for i in range(60)]
+    stacks = [
+        StackCount(
+            PID, PID + (i % 3), ("io", "gil_held")[i % 2], [0, 1 + i % 7, 8 + i % 50], 1 + i % 5
+        )
+        for i in range(1000)
+    ]
+    totals = Counter[tuple[int, str]]()
+    for s in stacks:
+        totals[(s.tid, s.state)] += s.count
+    new_frames, new_stacks, folded = bound_stacks(frames, stacks, max_stacks=100)
+    assert len(new_stacks) <= 100 and folded == len(stacks) - len(new_stacks)
+    after = Counter[tuple[int, str]]()
+    for s in new_stacks:
+        after[(s.tid, s.state)] += s.count
+        assert all(0 <= i < len(new_frames) for i in s.frames)
+    assert after == totals
+    # under the bound nothing changes
+    assert bound_stacks(frames, stacks[:50], max_stacks=100) == (frames, stacks[:50], 0)

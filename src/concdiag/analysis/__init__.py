@@ -11,6 +11,7 @@ from concdiag import __version__
 from concdiag.analysis.accounting import analyse
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.deep import build_deep
+from concdiag.analysis.stack_bound import bound_stacks
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.collectors.records import Recording
 from concdiag.model import (
@@ -87,6 +88,13 @@ def build_profile(recording: Recording, ctx: RunContext) -> Profile:
     if recording.late_ticks:
         notes.append(f"{recording.late_ticks} sampling ticks were late or missed")
     status = exit_status(ctx.exit_code, ctx.exit_signal)
+    frames, stacks, folded = bound_stacks(acc.frames, acc.stacks)
+    stack_notes = []
+    if folded:
+        stack_notes.append(
+            f"{len(acc.stacks)} distinct stacks: the {folded} rarest were folded into their "
+            "callers to keep the profile small (no sample is lost)"
+        )
     run = RunInfo(
         mode=ctx.mode,
         command=ctx.command,
@@ -113,7 +121,7 @@ def build_profile(recording: Recording, ctx: RunContext) -> Profile:
         partial=bool(ctx.partial_reasons),
         partial_reasons=list(ctx.partial_reasons),
         collectors=[CollectorInfo(n, ok, d) for n, ok, d in ctx.collectors]
-        + [CollectorInfo("note", True, n) for n in recording.notes],
+        + [CollectorInfo("note", True, n) for n in [*recording.notes, *stack_notes]],
         overhead=Overhead(
             concdiag_cpu_s=ctx.concdiag_cpu_s,
             concdiag_core_share=core_share,
@@ -127,8 +135,8 @@ def build_profile(recording: Recording, ctx: RunContext) -> Profile:
         processes=acc.processes,
         summary=acc.summary,
         timeline=acc.timeline,
-        frames=acc.frames,
-        stacks=acc.stacks,
+        frames=frames,
+        stacks=stacks,
         verdict=verdict,
         deep=(
             build_deep(recording.yappi, acc.processes, acc.frames, acc.stacks, recording.rate_hz)

@@ -55,13 +55,14 @@ class GilLocation:
 
 def parse_stat(text: str) -> tuple[str, int, int]:
     """State letter, utime and stime ticks from a /proc stat line (the name may hold spaces)."""
-    rest = text[text.rindex(")") + 2 :].split()
+    # Only the first 13 fields after the name are needed: do not split all 50.
+    rest = text[text.rindex(")") + 2 :].split(None, 13)
     return rest[0], int(rest[11]), int(rest[12])
 
 
 def parse_syscall(text: str, gil_address: int | None) -> tuple[int | None, bool]:
     """The blocking system call number and whether it is a futex on the GIL state."""
-    parts = text.split()
+    parts = text.split(None, 2)
     if not parts or parts[0] == "running":
         return None, False
     number = int(parts[0])
@@ -152,6 +153,43 @@ def _raise_priority() -> None:
         pass
 
 
+def descendants(root_pid: int, root: psutil.Process | None = None) -> list[int]:
+    """Every process below ``root_pid``, from ``/proc/<pid>/task/<tid>/children``.
+
+    psutil's ``children(recursive=True)`` reads every process on the machine (tens of ms on a
+    busy one, four times a second); the kernel's children lists cost a few reads per process
+    of the target's tree. psutil is the fallback where the kernel lacks them.
+    """
+    found: list[int] = []
+    pending = [root_pid]
+    while pending:
+        pid = pending.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                    kids = [int(x) for x in handle.read().split()]
+            except FileNotFoundError:
+                if pid == root_pid and tid == tids[0] and root is not None:
+                    return _psutil_descendants(root)
+                continue
+            except (OSError, ValueError):
+                continue
+            found.extend(kids)
+            pending.extend(kids)
+    return found
+
+
+def _psutil_descendants(root: psutil.Process) -> list[int]:
+    try:
+        return [child.pid for child in root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 class ProcSampler:
     """Samples the target's process tree at a fixed rate until told to stop."""
 
@@ -179,6 +217,7 @@ class ProcSampler:
         self._gone: set[int] = set()
         self._psutil: dict[int, psutil.Process] = {}
         self._thread: threading.Thread | None = None
+        self._last_cpu: dict[tuple[int, int], tuple[int, int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -218,6 +257,10 @@ class ProcSampler:
                     break
         finally:
             self._read_counters(self.clock() - self.t0)
+            for (pid, tid), (utime, stime) in self._last_cpu.items():
+                self.recording.thread_cpu[(pid, tid)] = ThreadCpu(
+                    pid, tid, utime / CLOCK_TICKS_HZ, stime / CLOCK_TICKS_HZ
+                )
             self.recording.sampler_cpu_s += time.thread_time() - cpu_before
             for proc in self._processes.values():
                 proc.close()
@@ -256,16 +299,12 @@ class ProcSampler:
     def _read_counters(self, t_s: float) -> None:
         """psutil counters for every process, and new children to follow."""
         if self.follow_children and self.root_pid in self._psutil:
-            try:
-                children = self._psutil[self.root_pid].children(recursive=True)
-            except psutil.Error:
-                children = []
-            for child in children:
-                if child.pid not in self._processes and child.pid not in self._gone:
+            for child_pid in descendants(self.root_pid, self._psutil[self.root_pid]):
+                if child_pid not in self._processes and child_pid not in self._gone:
                     gil = None
                     if self.root_gil is not None:
-                        gil = locate_in_child(child.pid, self.root_gil)
-                    self._add_process(child.pid, gil)
+                        gil = locate_in_child(child_pid, self.root_gil)
+                    self._add_process(child_pid, gil)
         for pid, proc in list(self._psutil.items()):
             try:
                 with proc.oneshot():
@@ -358,9 +397,8 @@ class ProcSampler:
                 alive.discard(tid)
                 continue
             observations.append(ThreadObservation(tid, state, syscall, on_gil, utime + stime))
-            self.recording.thread_cpu[(proc.pid, tid)] = ThreadCpu(
-                proc.pid, tid, utime / CLOCK_TICKS_HZ, stime / CLOCK_TICKS_HZ
-            )
+            # the latest ticks only; records are made once, when sampling stops
+            self._last_cpu[(proc.pid, tid)] = (utime, stime)
         for tid in list(proc.threads):
             if tid not in alive:
                 self._forget_thread(proc, tid)
