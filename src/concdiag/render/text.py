@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from concdiag.model import Profile
+from concdiag.render.deep_view import highlights
 from concdiag.render.figures import key_figures
 
 
@@ -22,6 +23,8 @@ def summary_text(profile: Profile, written: list[Path]) -> str:
         lines.append("  partial profile: " + "; ".join(run.partial_reasons))
     if run.exit.status != "ok":
         lines.append(f"  target {run.exit.description}")
+    waits, computes = highlights(profile, limit=1)
+    lines += [f"  deep: {h.sentence()}" for h in waits + computes]
     if run.overhead.note:
         lines.append(f"  note: {run.overhead.note}")
     for path in written:
