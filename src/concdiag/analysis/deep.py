@@ -247,6 +247,10 @@ def build_deep(
                 functions=_thread_rows(thread_run, sampled.get(tid, {}), interval, run.clock),
             )
         )
+    notes.append(
+        "yappi slows every Python call (call-heavy code 2-3x), so under --deep the states and "
+        "the verdict lean towards CPU: take the verdict from a run without --deep"
+    )
     if run.clock == "wall":
         notes.append(
             "yappi used its wall clock, so coroutines' awaits are timed; CPU per function is "
