@@ -314,5 +314,10 @@ def test_stack_table_is_bounded_without_losing_samples() -> None:
         after[(s.tid, s.state)] += s.count
         assert all(0 <= i < len(new_frames) for i in s.frames)
     assert after == totals
+    # stacks whose outermost frames all differ fold into one entry per thread and state
+    wide = [StackCount(PID, PID, "io", [i], 1) for i in range(60)]
+    new_frames, new_stacks, _ = bound_stacks(frames, wide, max_stacks=10)
+    assert len(new_stacks) <= 10 and sum(s.count for s in new_stacks) == 60
+    assert new_frames[-1].function == "(other stacks)"
     # under the bound nothing changes
     assert bound_stacks(frames, stacks[:50], max_stacks=100) == (frames, stacks[:50], 0)

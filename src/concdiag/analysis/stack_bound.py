@@ -16,6 +16,7 @@ from concdiag.model import Frame, StackCount
 #: About 10 MB of JSON at a typical depth: the profile stays well under 20 MB.
 MAX_STACKS = 40_000
 _FOLD_DEPTHS = (32, 16, 8, 4, 2, 1)
+OTHER = "(other stacks)"
 
 StackKey = tuple[int, int, str, tuple[int, ...]]
 
@@ -40,6 +41,14 @@ def bound_stacks(
             folded[(s.pid, s.tid, s.state, tuple(s.frames[:depth]))] += s.count
         if len(folded) <= max_stacks - keep:
             break
+    else:
+        # Even the outermost frames vary too much: one "(other stacks)" entry per thread
+        # and state, as the flame graph does.
+        other = len(frames)
+        frames = [*frames, Frame(OTHER, "", 0)]
+        folded = Counter()
+        for s in rest:
+            folded[(s.pid, s.tid, s.state, (other,))] += s.count
     merged: Counter[StackKey] = Counter()
     for s in whole:
         merged[(s.pid, s.tid, s.state, tuple(s.frames))] += s.count
