@@ -112,6 +112,12 @@ def test_html_and_markdown_show_the_deep_tables() -> None:
     for link in links:
         anchor = "deep-" + link.split('"', 1)[0]
         assert f'id="{anchor}"' in html, anchor
+    # the flame graph's frames carry their deep row, for the link under the graph
+    from concdiag.render.html import _view
+
+    frames = _view(profile)["data"]["flame"]["frames"]
+    crunch = next(f for f in frames if f[0] == "crunch")
+    assert crunch[3] and f'id="{crunch[3]}"' in html
     md = MarkdownRenderer().render(profile)
     assert "**Deep** (yappi" in md
     assert "crunch" in md
