@@ -50,6 +50,7 @@ class PySpyRecorder:
         self._log: list[str] = []
         self._attached = threading.Event()
         self.started_monotonic = 0.0
+        self.thread_names: dict[int, str] = {}
 
     def start(self, timeout_s: float = 10.0) -> bool:
         """Start py-spy and wait until it samples; False (with ``error`` set) when it cannot."""
@@ -82,6 +83,7 @@ class PySpyRecorder:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # the user's Ctrl-C must not kill it before it writes
+            preexec_fn=_die_with_parent,  # concdiag killed: py-spy must not linger
         )
         reader = threading.Thread(target=self._read_log, name="concdiag-pyspy-log", daemon=True)
         reader.start()
@@ -142,7 +144,21 @@ class PySpyRecorder:
             return {}
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
+        self.thread_names = thread_names(events)
         return parse_chrometrace(events, self.pid, t_offset_s, ident_to_tid or {})
+
+
+def _die_with_parent() -> None:
+    """In py-spy's process before exec: be killed when concdiag dies (PR_SET_PDEATHSIG).
+
+    py-spy samples with --nonblocking, so killing it never leaves the target paused.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass
 
 
 def _thread_id(text: str, ident_to_tid: dict[int, int]) -> int | None:
