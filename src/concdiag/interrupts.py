@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from concdiag.errors import EXIT_INTERRUPTED
+from concdiag.fileio import discard_in_flight
 
 
 class Interrupted(Exception):
@@ -45,6 +46,7 @@ class StopSignals:
         self.count += 1
         if self.count >= 2:
             os.write(2, b"\nconcdiag: interrupted again, quitting now\n")
+            discard_in_flight()
             os._exit(EXIT_INTERRUPTED)
         self.signal_name = signal.Signals(signum).name
         if self._armed:

@@ -8,7 +8,7 @@ root's aggregated stacks), so it is a pure function like the rest of the analysi
 
 from __future__ import annotations
 
-from concdiag.model import Frame, Profile, ProcessTree, WorkerProcess
+from concdiag.model import Frame, ProcessTree, Profile, WorkerProcess
 
 #: Below this ceiling on speedup, the parent's feeding cost eats most of the gain.
 IPC_CEILING = 2.0

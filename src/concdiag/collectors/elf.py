@@ -42,7 +42,7 @@ def read_symbols(path: Path, names: set[str]) -> dict[str, int]:
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ElfError(f"{path} is not a 64-bit little-endian ELF file")
     try:
-        shoff, = struct.unpack_from("<Q", data, 0x28)
+        (shoff,) = struct.unpack_from("<Q", data, 0x28)
         shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
         sections = [
             struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
@@ -72,7 +72,7 @@ def first_load_vaddr(path: Path) -> int:
     """The page-aligned virtual address of the first loadable segment (0 for PIE and .so)."""
     with path.open("rb") as handle:
         header = handle.read(64)
-        phoff, = struct.unpack_from("<Q", header, 0x20)
+        (phoff,) = struct.unpack_from("<Q", header, 0x20)
         phentsize, phnum = struct.unpack_from("<HH", header, 0x36)
         handle.seek(phoff)
         table = handle.read(phentsize * phnum)

@@ -25,6 +25,7 @@ from concdiag.collectors.pyspy import PySpyRecorder
 from concdiag.collectors.records import Recording, TargetInfo, ThreadInfo
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import CannotProfileError, UsageError
+from concdiag.interrupts import SIGNALS, Interrupted
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 HELLO_TIMEOUT_S = 60.0
@@ -56,10 +57,6 @@ class LaunchResult:
     stopped_by_duration: bool = False
     concdiag_cpu_s: float = 0.0
     start_s: float = 0.0  # when the target's own code began, on the run's clock
-
-
-class Interrupted(Exception):
-    """Raised in the main thread by SIGINT/SIGTERM while the target runs."""
 
 
 class _Events:
@@ -351,10 +348,9 @@ def _wait_target(
     t0: float,
 ) -> tuple[int | None, float]:
     """Wait for the target, handling --duration and the user's interrupts."""
-    previous = _install_interrupt_handlers()
     try:
-        while True:
-            try:
+        with SIGNALS.sampling():
+            while True:
                 pid, status, usage = os.wait4(target.pid, os.WNOHANG)
                 if pid == target.pid:
                     target.returncode = os.waitstatus_to_exitcode(status)
@@ -370,12 +366,11 @@ def _wait_target(
                     )
                     return _stop_gently(target), 0.0
                 time.sleep(0.05)
-            except Interrupted:
-                result.interrupted = True
-                result.partial_reasons.append("interrupted by the user before the target ended")
-                return _stop_gently(target, grace_s=1.0), 0.0
-    finally:
-        _restore_handlers(previous)
+    except Interrupted:
+        result.interrupted = True
+        by = SIGNALS.signal_name or "an interrupt"
+        result.partial_reasons.append(f"interrupted by {by} before the target ended")
+        return _stop_gently(target, grace_s=1.0), 0.0
 
 
 def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int | None:
@@ -407,19 +402,3 @@ def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int |
 def _end_target(target: subprocess.Popen[bytes]) -> None:
     if target.poll() is None:
         _stop_gently(target)
-
-
-def _install_interrupt_handlers() -> dict[int, Any]:
-    def handler(signum: int, frame: object) -> None:
-        raise Interrupted()
-
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    return previous
-
-
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)
