@@ -30,6 +30,8 @@ class StopSignals:
         self.signal_name: str | None = None
         self._armed = False
         self._previous: dict[int, Any] = {}
+        #: Processes concdiag launched and must not leave behind on a hard exit.
+        self.children: set[int] = set()
 
     def install(self) -> None:
         if self._previous or threading.current_thread() is not threading.main_thread():
@@ -47,6 +49,11 @@ class StopSignals:
         if self.count >= 2:
             os.write(2, b"\nconcdiag: interrupted again, quitting now\n")
             discard_in_flight()
+            for pid in self.children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             os._exit(EXIT_INTERRUPTED)
         self.signal_name = signal.Signals(signum).name
         if self._armed:

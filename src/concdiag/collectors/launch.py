@@ -156,6 +156,7 @@ def launch(
         raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
+    SIGNALS.children.add(target.pid)
     events = _Events(event_r)
     try:
         result = _supervise(request, target, events, control_w, progress, cpu_at_start)
@@ -166,6 +167,7 @@ def launch(
         _end_target(target)
         raise
     finally:
+        SIGNALS.children.discard(target.pid)
         if deep is not None:
             deep.cleanup()
 
