@@ -78,7 +78,7 @@ def _wait_sampling(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> None
 
 def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Path) -> None:
     run = _attach(service.pid, tmp_path, "--duration", "3")
-    out, err = run.communicate(timeout=60)
+    _, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     data = json.loads((tmp_path / "p.json").read_text())
     assert data["run"]["mode"] == "attach"
