@@ -262,8 +262,7 @@ class StreamingAccounting:
             lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=name, shares=lane))
         processes = self._processes(profiles)
         cores = [
-            min(self.bin_cpu_ticks.get(i, 0.0) / CLOCK_TICKS_HZ / bin_s, 64.0)
-            for i in range(nbins)
+            min(self.bin_cpu_ticks.get(i, 0.0) / CLOCK_TICKS_HZ / bin_s, 64.0) for i in range(nbins)
         ]
         gil_series: list[float | None] = []
         for i in range(nbins):
