@@ -45,6 +45,7 @@ class ProfileRequest:
     json_path: Path | None
     html_path: Path | None
     deep_clock: str | None = None  # --deep: run yappi in the target with this clock
+    collector: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ def _profile_script(
             rate_hz=request.rate_hz,
             duration_s=request.duration_s,
             deep_clock=request.deep_clock,
+            collector=request.collector,
         ),
         progress=progress if callable(progress) else None,
         notice=notice,
