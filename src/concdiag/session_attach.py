@@ -14,8 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
+from concdiag.analysis.streaming import StreamingAccounting
 from concdiag.analysis.tree import tree_of
-from concdiag.collectors.attach import attach, inspect_target, require_pyspy
+from concdiag.collectors.attach import ChunkSink, attach, inspect_target, require_pyspy
+from concdiag.collectors.records import Recording
 from concdiag.errors import EXIT_INTERRUPTED, EXIT_OK, CannotProfileError
 from concdiag.fileio import check_writable, write_atomic
 from concdiag.interrupts import guarded_run
@@ -68,11 +70,18 @@ def attach_pid(request: AttachRequest, progress: object = None) -> AttachOutcome
         json_path, html_path = _paths(request, datetime.now())
         check_writable(json_path)
         check_writable(html_path)
+        streams: list[StreamingAccounting] = []
+
+        def sink(recording: Recording) -> ChunkSink:
+            streams.append(StreamingAccounting(recording))
+            return streams[0].feed
+
         result = attach(
             target,
             request.rate_hz,
             request.duration_s,
             progress=progress if callable(progress) else None,
+            sink=sink,
         )
         script = _script_of(target.command)
         cwd = _target_cwd(request.pid) or os.getcwd()
@@ -93,7 +102,7 @@ def attach_pid(request: AttachRequest, progress: object = None) -> AttachOutcome
             concdiag_cpu_s=result.concdiag_cpu_s,
         )
         try:
-            profile = build_profile(result.recording, ctx)
+            profile = build_profile(result.recording, ctx, accounting=streams[0].finish())
         except Exception as exc:  # never lose what was gathered
             raw = json_path.with_suffix(".recording.json")
             write_atomic(raw, json.dumps(result.recording.to_dict()))

@@ -44,7 +44,9 @@ def service() -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
-def _attach(pid: int, tmp_path: Path, *options: str) -> subprocess.Popen[str]:
+def _attach(
+    pid: int, tmp_path: Path, *options: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -61,6 +63,7 @@ def _attach(pid: int, tmp_path: Path, *options: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 
@@ -77,7 +80,9 @@ def _wait_sampling(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> None
 
 
 def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Path) -> None:
-    run = _attach(service.pid, tmp_path, "--duration", "3")
+    # py-spy restarted every second: stacks from several chunks join their ticks.
+    env = dict(os.environ, CONCDIAG_STACK_CHUNK_S="1")
+    run = _attach(service.pid, tmp_path, "--duration", "3.5", env=env)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     data = json.loads((tmp_path / "p.json").read_text())
@@ -90,6 +95,11 @@ def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Pa
     assert (v["bound"], v["recommendation"]) == ("io", "threading"), v["summary"]
     assert v["current_model"]["kind"] == "threads"
     assert 2.0 <= data["run"]["duration_s"] <= 10.0
+    load = [t for p in data["processes"] for t in p["threads"] if t["name"].startswith("load-")]
+    assert all(t["hot_functions"] for t in load)
+    late = [t for t in load if t["last_seen_s"] > 2.5]
+    assert late, "no thread sampled in the last chunk"
+    assert data["stacks"]
     assert service.poll() is None  # the target carries on
     assert "recommend threading" in err
 

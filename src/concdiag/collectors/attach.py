@@ -25,7 +25,7 @@ import psutil
 from concdiag.collectors import elf
 from concdiag.collectors.procfs import GilLocation, ProcSampler
 from concdiag.collectors.pyspy import PySpyRecorder, find_pyspy
-from concdiag.collectors.records import Recording, TargetInfo, ThreadInfo
+from concdiag.collectors.records import Recording, StackChange, TargetInfo, ThreadInfo, Tick
 from concdiag.errors import CannotProfileError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
 
@@ -33,6 +33,8 @@ SUPPORTED = ((3, 10), (3, 13))
 DEFAULT_INTERVAL_US = 5000
 RUNTIME_SCAN_BYTES = 4 << 20
 TSTATE_SCAN_BYTES = 1024
+#: py-spy is restarted this often on an attach, so no trace (and no tick list) grows unbounded.
+STACK_CHUNK_S = 60.0
 CAP_SYS_PTRACE = 19
 
 
@@ -311,9 +313,15 @@ def attach(
     rate_hz: float,
     duration_s: float | None,
     progress: Callable[[float, int], None] | None = None,
+    chunk_s: float | None = None,
+    sink: Callable[[Recording], ChunkSink] | None = None,
 ) -> AttachResult:
+    """``sink(recording)`` returns where ticks go, chunk by chunk, with their stacks (the
+    streaming accounting); without one they are kept in the recording."""
     """Sample until the duration ends, the user interrupts, or the target exits."""
     cpu_at_start = time.process_time()
+    if chunk_s is None:
+        chunk_s = float(os.environ.get("CONCDIAG_STACK_CHUNK_S", STACK_CHUNK_S))
     gil, why = find_gil(target)
     info = TargetInfo(
         pid=target.pid,
@@ -339,12 +347,14 @@ def attach(
     collectors.append(
         ("procfs", True, "thread states, blocking calls" + (", GIL holder" if gil else ""))
     )
-    pyspy = PySpyRecorder(target.pid, rate_hz)
-    if pyspy.start():
+    chunks = _StackChunks(
+        target.pid, rate_hz, recording, t0, chunk_s, sink(recording) if sink else None
+    )
+    if chunks.start():
         collectors.append(("py-spy", True, "Python stacks of every thread"))
     else:
-        collectors.append(("py-spy", False, pyspy.error or "failed"))
-        recording.notes.append(f"no Python stacks: {pyspy.error}")
+        collectors.append(("py-spy", False, chunks.error or "failed"))
+        recording.notes.append(f"no Python stacks: {chunks.error}")
     result = AttachResult(recording, started_at, started_at, collectors=collectors)
     try:
         with SIGNALS.sampling():
@@ -361,6 +371,7 @@ def attach(
                     break
                 if duration_s is not None and elapsed >= duration_s:
                     break
+                chunks.maybe_rotate()
                 time.sleep(0.05)
     except Interrupted:
         result.interrupted = True
@@ -371,16 +382,112 @@ def attach(
     result.ended_at = datetime.now(timezone.utc)
     recording.duration_s = time.monotonic() - t0
     sampler.stop()
-    pyspy.stop()
-    names: dict[int, str] = {}
-    if pyspy.error is None or pyspy.output.exists():
-        recording.stacks = pyspy.read_stacks(pyspy.started_monotonic - t0)
-        names = pyspy.thread_names
-    _register_threads(recording, names)
-    result.concdiag_cpu_s = (time.process_time() - cpu_at_start) + pyspy.cpu_s
+    chunks.finish()
+    _register_threads(recording, chunks)
+    result.concdiag_cpu_s = (time.process_time() - cpu_at_start) + chunks.cpu_s
     recording.sampler_cpu_s = result.concdiag_cpu_s
     result.collectors = collectors
     return result
+
+
+ChunkSink = Callable[[list[Tick], dict[tuple[int, int], list[StackChange]]], None]
+
+
+class _StackChunks:
+    """py-spy in consecutive chunks, each folded with its ticks into the streaming accounting.
+
+    py-spy writes its trace only when it stops, and a trace grows with the run; so every
+    ``chunk_s`` a new py-spy starts, the previous one stops, and the ticks before the handover
+    go with its stacks to the sink (the streaming accounting) and are dropped. Memory then
+    stays bounded on runs of any length.
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        rate_hz: float,
+        recording: Recording,
+        t0: float,
+        chunk_s: float,
+        sink: ChunkSink | None,
+    ) -> None:
+        self.pid = pid
+        self.rate_hz = rate_hz
+        self.recording = recording
+        self.t0 = t0
+        self.chunk_s = chunk_s
+        self.sink = sink
+        self.current: PySpyRecorder | None = None
+        self.error: str | None = None
+        self.cpu_s = 0.0
+        self.names: dict[int, str] = {}
+        self.python: set[tuple[int, int]] = set()
+        self.seen: set[tuple[int, int]] = set()
+        self.rotated_at = t0
+        self.chunks = 0
+
+    def start(self) -> bool:
+        spy = PySpyRecorder(self.pid, self.rate_hz)
+        if not spy.start():
+            self.error = spy.error
+            return False
+        self.current = spy
+        self.rotated_at = time.monotonic()
+        return True
+
+    def maybe_rotate(self) -> None:
+        if self.current is None or time.monotonic() - self.rotated_at < self.chunk_s:
+            return
+        previous = self.current
+        if not self.start():  # the target may be gone; keep the running one
+            self.current = previous
+            self.rotated_at = time.monotonic()
+            return
+        handover_s = time.monotonic() - self.t0
+        self._fold(previous, handover_s)
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self._fold(self.current, float("inf"))
+            self.current = None
+        elif self.sink is not None:
+            self._feed(self._take_ticks(float("inf")), {})
+        else:
+            self._feed(list(self.recording.ticks), {})
+
+    def _fold(self, spy: PySpyRecorder, until_s: float) -> None:
+        spy.stop()
+        self.cpu_s += spy.cpu_s
+        stacks = spy.read_stacks(spy.started_monotonic - self.t0)
+        if spy.error and self.error is None:
+            self.error = spy.error
+        self.names.update(spy.thread_names)
+        self.python.update(stacks)
+        self.chunks += 1
+        if self.sink is None:  # keep everything in the recording (tests, short runs)
+            for key, changes in stacks.items():
+                self.recording.stacks.setdefault(key, []).extend(changes)
+            self._feed(list(self.recording.ticks), {})
+            return
+        self._feed(self._take_ticks(until_s), stacks)
+
+    def _take_ticks(self, until_s: float) -> list[Tick]:
+        """Ticks before ``until_s``, removed from the recording; later ones stay."""
+        pending = self.recording.ticks
+        self.recording.ticks = []
+        time.sleep(2.0 / self.rate_hz)  # let an append already under way land in ``pending``
+        pending.sort(key=lambda tick: tick.t_s)
+        cut = next((i for i, tick in enumerate(pending) if tick.t_s >= until_s), len(pending))
+        if cut < len(pending):
+            self.recording.ticks[:0] = pending[cut:]
+        return pending[:cut]
+
+    def _feed(self, ticks: list[Tick], stacks: dict[tuple[int, int], list[StackChange]]) -> None:
+        for tick in ticks:
+            for obs in tick.threads:
+                self.seen.add((tick.pid, obs.tid))
+        if self.sink is not None:
+            self.sink(ticks, stacks)
 
 
 def _alive(pid: int) -> bool:
@@ -391,12 +498,11 @@ def _alive(pid: int) -> bool:
     return status[status.rindex(")") + 2] != "Z"
 
 
-def _register_threads(recording: Recording, names: dict[int, str]) -> None:
-    seen = {(t.pid, o.tid) for t in recording.ticks for o in t.threads}
-    python = set(recording.stacks)
-    for pid, tid in sorted(seen | python):
+def _register_threads(recording: Recording, chunks: _StackChunks) -> None:
+    python = chunks.python
+    for pid, tid in sorted(chunks.seen | python):
         is_main = tid == pid
-        name = names.get(tid) or ("MainThread" if is_main else f"thread-{tid}")
+        name = chunks.names.get(tid) or ("MainThread" if is_main else f"thread-{tid}")
         recording.threads[(pid, tid)] = ThreadInfo(
             pid=pid,
             tid=tid,
