@@ -508,7 +508,8 @@ def _register_threads(recording: Recording, chunks: _StackChunks) -> None:
             tid=tid,
             name=name,
             ident=None,
-            python=(pid, tid) in python or is_main,
+            # A child's main thread counts as Python only if py-spy saw it (not `sleep`, `git`).
+            python=(pid, tid) in python or (is_main and pid == recording.target.pid),
             is_main=is_main,
         )
 
