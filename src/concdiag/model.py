@@ -343,7 +343,7 @@ class WorkerProcess:
 
     pid: int
     wall_s: float
-    busy_s: float  # thread-seconds on CPU (GIL held or native)
+    busy_s: float  # CPU seconds (user + system) the kernel counted for the process
     busy_share: float  # busy_s / wall_s: 1.0 is one core for its whole life
 
 

@@ -48,7 +48,11 @@ def tree_of(profile: Profile) -> ProcessTree | None:
     for proc in profile.processes:
         if proc.pid == root_pid or not proc.python:
             continue
-        busy = sum(t.state_seconds.gil_held + t.state_seconds.native for t in proc.threads)
+        # The kernel's CPU count for the process; runnable-but-waiting time (an overloaded
+        # machine) would inflate the sampled states. Sampled states only when it is missing.
+        busy = proc.cpu_user_s + proc.cpu_system_s
+        if busy <= 0:
+            busy = sum(t.state_seconds.gil_held + t.state_seconds.native for t in proc.threads)
         wall = max(proc.wall_s, 1e-9)
         workers.append(WorkerProcess(proc.pid, proc.wall_s, busy, min(busy / wall, 64.0)))
     pickling_s = send_wait_s = 0.0
