@@ -123,9 +123,10 @@ def test_pool_of_workers_is_followed_and_aggregated(tmp_path: Path, profile_run)
     tree = data["tree"]
     assert tree is not None
     assert len(tree["workers"]) >= 2
-    busy = sorted(w["busy_share"] for w in tree["workers"])[-2:]
-    assert all(b > 0.2 for b in busy), tree  # on a shared machine a worker may get < 1 core
-    assert tree["worker_busy_s"] > 0.5
+    # Each of the two pool workers did CPU work (how much of a core depends on the machine).
+    busy = sorted(w["busy_s"] for w in tree["workers"])[-2:]
+    assert all(b > 0.05 for b in busy), tree
+    assert tree["worker_busy_s"] == pytest.approx(sum(w["busy_s"] for w in tree["workers"]))
     assert tree["cores_used_mean"] == data["summary"]["cores_used_mean"]
     assert tree["parent_send_wait_s"] >= 0 and tree["parent_pickling_s"] >= 0
     assert str(len(tree["workers"])) in tree["note"]
