@@ -88,3 +88,41 @@ def test_tree_says_when_ipc_eats_the_gain() -> None:
 
 def test_single_process_has_no_tree() -> None:
     assert tree_of(profile_of(synthetic({PID: ["H"]}))) is None
+
+
+def test_tree_is_rendered_and_escaped() -> None:
+    from concdiag.render.html import HtmlRenderer
+    from concdiag.render.text import summary_text
+
+    profile = _pool_profile(feeding_samples=300)
+    tree = tree_of(profile)  # type: ignore[arg-type]
+    assert tree is not None
+    hostile = dataclasses.replace(tree, note="<script>x</script> not paying")
+    with_tree = dataclasses.replace(profile, tree=hostile)  # type: ignore[type-var]
+    html = HtmlRenderer().render(with_tree)  # type: ignore[arg-type]
+    assert 'data-testid="process-tree"' in html
+    assert "<script>x</script>" not in html
+    assert "process tree: <script>x</script> not paying" in summary_text(with_tree, [])  # type: ignore[arg-type]
+
+
+def test_forced_or_denied_tracing_selects_the_inprocess_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from concdiag.collectors import launch
+
+    request = launch.LaunchRequest("python", "x.py", False, (), 100.0, None)
+    monkeypatch.delenv("CONCDIAG_FORCE_INPROCESS", raising=False)
+    assert launch._inprocess_reason(request, os.getpid(), None) is None
+    monkeypatch.setenv("CONCDIAG_FORCE_INPROCESS", "1")
+    assert "CONCDIAG_FORCE_INPROCESS" in str(launch._inprocess_reason(request, 1, None))
+    monkeypatch.delenv("CONCDIAG_FORCE_INPROCESS")
+    forced = dataclasses.replace(request, collector="inprocess")
+    assert "--collector inprocess" in str(launch._inprocess_reason(forced, 1, None))
+
+    def denied(path: str, flags: int) -> int:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(launch.os, "open", denied)
+    assert "not permitted" in str(launch._inprocess_reason(request, 12345, None))
