@@ -222,3 +222,30 @@ def test_unwritable_output(service: subprocess.Popen[bytes], tmp_path: Path) -> 
     proc = concdiag("attach", str(service.pid), "--json", "/etc/hostname/x.json", cwd=tmp_path)
     assert proc.returncode == 2
     one_line_error(proc.stderr, "/etc/hostname")
+
+
+def test_pyspy_missing(service: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    """concdiag run by an interpreter with no py-spy beside it or on PATH."""
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if (base.parent / "py-spy").exists():
+        pytest.skip("the base interpreter has py-spy beside it")
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join([*sys.path[1:], *site])}
+    proc = subprocess.run(
+        [
+            str(base),
+            "-m",
+            "concdiag",
+            "attach",
+            str(service.pid),
+            "--json",
+            str(tmp_path / "p.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    one_line_error(proc.stderr, "py-spy is not installed")
+    assert not (tmp_path / "p.json").exists()
