@@ -5,18 +5,28 @@ would give for it) through `StreamingAccounting`, builds the profile and its JSO
 concdiag's peak memory (max RSS of this process), the JSON size and the time taken, next to
 the bounds the issue sets (300 MB, 20 MB). Timings on a shared machine are noisy.
 
+It then measures the other memory an attach holds at its peak: one py-spy chunk. It writes the
+Chrome trace py-spy would write for a chunk of `CHUNK_OBSERVATIONS` thread samples in the worst
+case (every thread's innermost frame changes at every sample) and parses it with concdiag's
+parser, printing the trace size and the peak memory after parsing.
+
     python bench/long_run.py [--minutes 60] [--threads 50] [--rate 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.streaming import StreamingAccounting
+from concdiag.collectors.attach import CHUNK_OBSERVATIONS
+from concdiag.collectors.pyspy import parse_chrometrace
 from concdiag.collectors.records import (
     Recording,
     StackChange,
@@ -66,6 +76,38 @@ def chunk(
     return out, stacks
 
 
+def worst_case_trace(threads: list[int], rate: float) -> list[dict[str, object]]:
+    """py-spy's Chrome trace for one chunk where every sample changes every thread's leaf."""
+    samples = CHUNK_OBSERVATIONS // len(threads)
+    events: list[dict[str, object]] = []
+    for tid in threads:
+        name = f"thread ({tid}): worker"
+        events.append({"ph": "B", "name": name, "pid": PID, "tid": tid, "ts": 0.0, "args": {}})
+        for frame in _stack(tid, 0)[:-1]:
+            args = {"filename": frame[1], "line": frame[2]}
+            events.append(
+                {"ph": "B", "name": frame[0], "pid": PID, "tid": tid, "ts": 0.0, "args": args}
+            )
+        for i in range(samples):
+            ts = i * 1e6 / rate
+            if i:
+                events.append(
+                    {
+                        "ph": "E",
+                        "name": f"leaf_{i - 1}",
+                        "pid": PID,
+                        "tid": tid,
+                        "ts": ts,
+                        "args": {},
+                    }
+                )
+            args = {"filename": "/srv/app/leaf.py", "line": i % 500}
+            events.append(
+                {"ph": "B", "name": f"leaf_{i}", "pid": PID, "tid": tid, "ts": ts, "args": args}
+            )
+    return events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -101,6 +143,17 @@ def main() -> None:
         f"time: feed {fed - began:.1f} s, analysis + JSON {done - fed:.1f} s; "
         f"{1e6 * (fed - began) / observations:.2f} us per observation "
         "(includes generating the synthetic stream)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace.json"
+        trace.write_text(json.dumps(worst_case_trace(threads, args.rate)))
+        size_mb = trace.stat().st_size / 1e6
+        stacks = parse_chrometrace(json.loads(trace.read_text()), PID, 0.0)
+    changes = sum(len(c) for c in stacks.values())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"one py-spy chunk (worst case, {CHUNK_OBSERVATIONS:,} thread samples): trace "
+        f"{size_mb:.1f} MB, {changes:,} stack changes parsed; peak memory now {peak_mb:.0f} MB"
     )
 
 

@@ -33,8 +33,10 @@ SUPPORTED = ((3, 10), (3, 13))
 DEFAULT_INTERVAL_US = 5000
 RUNTIME_SCAN_BYTES = 4 << 20
 TSTATE_SCAN_BYTES = 1024
-#: py-spy is restarted this often on an attach, so no trace (and no tick list) grows unbounded.
+#: py-spy is restarted this often on an attach, so no trace (and no tick list) grows unbounded,
 STACK_CHUNK_S = 60.0
+#: or sooner, once the chunk holds this many thread observations (50 threads at 100 Hz: 10 s).
+CHUNK_OBSERVATIONS = 50_000
 CAP_SYS_PTRACE = 19
 
 
@@ -436,7 +438,11 @@ class _StackChunks:
         return True
 
     def maybe_rotate(self) -> None:
-        if self.current is None or time.monotonic() - self.rotated_at < self.chunk_s:
+        if self.current is None:
+            return
+        ticks = self.recording.ticks
+        volume = len(ticks) * len(ticks[-1].threads) if ticks and self.sink else 0
+        if time.monotonic() - self.rotated_at < self.chunk_s and volume < CHUNK_OBSERVATIONS:
             return
         previous = self.current
         if not self.start():  # the target may be gone; keep the running one
