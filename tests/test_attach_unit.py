@@ -80,7 +80,8 @@ def test_tree_says_when_ipc_eats_the_gain() -> None:
     assert cheap.parent_pickling_s == pytest.approx(0.1)
     assert costly.parent_pickling_s == pytest.approx(3.0)
     assert costly.ipc_eats_gain is True
-    assert "not paying" in costly.note
+    assert "IPC eats the gain" in costly.note
+    assert cheap.ipc_eats_gain is False
     assert costly.feeding_bound_speedup is not None and costly.feeding_bound_speedup < 2
     assert cheap.feeding_bound_speedup is not None and cheap.feeding_bound_speedup > 10
     assert [w.pid for w in cheap.workers] == [PID + 10]
@@ -97,12 +98,12 @@ def test_tree_is_rendered_and_escaped() -> None:
     profile = _pool_profile(feeding_samples=300)
     tree = tree_of(profile)  # type: ignore[arg-type]
     assert tree is not None
-    hostile = dataclasses.replace(tree, note="<script>x</script> not paying")
+    hostile = dataclasses.replace(tree, note="<script>x</script> IPC")
     with_tree = dataclasses.replace(profile, tree=hostile)  # type: ignore[type-var]
     html = HtmlRenderer().render(with_tree)  # type: ignore[arg-type]
     assert 'data-testid="process-tree"' in html
     assert "<script>x</script>" not in html
-    assert "process tree: <script>x</script> not paying" in summary_text(with_tree, [])  # type: ignore[arg-type]
+    assert "process tree: <script>x</script> IPC" in summary_text(with_tree, [])  # type: ignore[arg-type]
 
 
 def test_forced_or_denied_tracing_selects_the_inprocess_collector(

@@ -69,24 +69,23 @@ def tree_of(profile: Profile) -> ProcessTree | None:
     worker_busy_s = sum(w.busy_s for w in workers)
     ceiling = (worker_busy_s + feeding_s) / feeding_s if feeding_s > 0 else None
     cores_mean = profile.summary.cores_used_mean
-    eats = bool(workers) and (
-        (ceiling is not None and ceiling < IPC_CEILING) or cores_mean < PARALLEL_CORES
+    eats = bool(workers) and ceiling is not None and ceiling < IPC_CEILING
+    figures = (
+        f"{len(workers)} worker process(es) were busy {worker_busy_s:.2f} s in total, the "
+        f"parent spent {feeding_s:.2f} s feeding them (pickling {pickling_s:.2f} s, blocked "
+        f"sending {send_wait_s:.2f} s), and the tree used {cores_mean:.2f} cores on average"
     )
     if not workers:
         note = "no Python worker processes were seen"
     elif eats:
+        note = f"IPC eats the gain from multiprocessing: {figures}"
+    elif cores_mean < PARALLEL_CORES:
         note = (
-            f"multiprocessing is not paying: {len(workers)} worker process(es) were busy "
-            f"{worker_busy_s:.2f} s in total, while the parent spent {feeding_s:.2f} s "
-            f"feeding them (pickling {pickling_s:.2f} s, blocked sending {send_wait_s:.2f} s) "
-            f"and the tree used {cores_mean:.2f} cores on average"
+            f"the processes did not run in parallel, though IPC is cheap: {figures} "
+            "(too few free cores, or the workers waited for work)"
         )
     else:
-        note = (
-            f"{len(workers)} worker process(es) were busy {worker_busy_s:.2f} s in total; "
-            f"feeding them cost the parent {feeding_s:.2f} s; the tree used "
-            f"{cores_mean:.2f} cores on average"
-        )
+        note = figures
     return ProcessTree(
         processes=len(profile.processes),
         workers=workers,
