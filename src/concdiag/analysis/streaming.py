@@ -20,12 +20,13 @@ from concdiag.analysis.accounting import (
     COORDINATOR_SHARE,
     MAX_TIMELINE_BINS,
     Accounting,
+    _classify_all,
     _hot_functions,
     _StackCursor,
     _ThreadAcc,
     _without_coordination,
 )
-from concdiag.analysis.states import classify, is_coordination, is_sleep
+from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
     STATE_KEYS,
@@ -73,6 +74,7 @@ class StreamingAccounting:
         self.bin_gil: dict[int, Counter[str]] = defaultdict(Counter)
         self.bin_cpu_ticks: dict[int, float] = defaultdict(float)
         self.asyncio_seen = False
+        self.asyncio_main = False
         self.files_seen: set[str] = set()
         self.end_s = start_s
 
@@ -110,12 +112,17 @@ class StreamingAccounting:
         ticks: Iterable[Tick],
         stacks: dict[tuple[int, int], list[StackChange]] | None = None,
     ) -> None:
-        """Account a chunk of ticks; ``stacks`` covers the same stretch of time."""
+        """Account a chunk of ticks; ``stacks`` covers the same stretch of time.
+
+        States come from the batch analysis' own classification, run on the chunk, so its
+        sequence rules (GIL hand-offs, starved runs) apply within each chunk.
+        """
         cursors = {key: _StackCursor(ch) for key, ch in (stacks or {}).items()}
-        threads_info = self.recording.threads
-        for tick in ticks:
-            if tick.t_s < self.start_s:
-                continue
+        chunk = [tick for tick in ticks if tick.t_s >= self.start_s]
+        classified = _classify_all(self.recording, chunk, self.gil_enabled)
+        position: Counter[tuple[int, int]] = Counter()
+        root_pid = self.recording.target.pid
+        for tick in chunk:
             b = self._bin(tick.t_s)
             self.end_s = max(self.end_s, tick.t_s + self.interval)
             proc = self.procs.get(tick.pid)
@@ -152,10 +159,8 @@ class StreamingAccounting:
                 acc = self.threads.get(key)
                 if acc is None:
                     acc = self.threads[key] = _ThreadAcc(tick.pid, obs.tid)
-                info = threads_info.get(key)
-                state = classify(obs, tick, self.gil_enabled)
-                if info is not None and not info.python and state == "gil_held":
-                    state = "native"
+                state = classified[key][position[key]]
+                position[key] += 1
                 cursor = cursors.get(key)
                 frames = cursor.at(tick.t_s) if cursor is not None else ()
                 acc.samples += 1
@@ -167,13 +172,20 @@ class StreamingAccounting:
                     acc.coordination += 1
                 if state == "io" and is_sleep(obs):
                     acc.sleep += 1
+                if state in ("gil_held", "native") and frames:
+                    overhead = pool_overhead(frames)
+                    if overhead is not None:
+                        acc.overhead[(overhead, state)] += 1
                 if frames:
                     leaf = frames[-1]
                     acc.leaf[leaf] += 1
                     acc.leaf_states.setdefault(leaf, Counter())[state] += 1
                     acc.stacks[(frames, state)] += 1
-                    if not self.asyncio_seen and any("/asyncio/" in f[1] for f in frames):
+                    if (not self.asyncio_seen or not self.asyncio_main) and any(
+                        "/asyncio/" in f[1] for f in frames
+                    ):
                         self.asyncio_seen = True
+                        self.asyncio_main = self.asyncio_main or key == (root_pid, root_pid)
                     self.files_seen.update(f[1] for f in frames)
 
     def finish(self) -> Accounting:
@@ -193,6 +205,7 @@ class StreamingAccounting:
         summary_seconds = States()
         worker_seconds = States()
         coordination_s = sleep_s = lock_sync_s = 0.0
+        overhead_s: dict[str, dict[str, float]] = {}
         worker_threads = side_workers = 0
         lanes: list[Lane] = []
         per_bin = bin_s / interval
@@ -216,6 +229,9 @@ class StreamingAccounting:
             if python:
                 summary_seconds = summary_seconds.plus(seconds)
                 coordination_s += acc.coordination * interval
+                for (kind, state), count in acc.overhead.items():
+                    by_state = overhead_s.setdefault(kind, {})
+                    by_state[state] = by_state.get(state, 0.0) + count * interval
                 sleep_s += acc.sleep * interval
                 worker = _without_coordination(counts, acc, interval)
                 worker_seconds = worker_seconds.plus(worker)
@@ -311,6 +327,8 @@ class StreamingAccounting:
                 1 for p in processes if not p.is_root and any(t.python for t in p.threads)
             ),
             files_seen=self.files_seen,
+            pool_overhead_s=overhead_s,
+            asyncio_main=self.asyncio_main,
         )
 
     def _processes(self, profiles: dict[int, list[ThreadProfile]]) -> list[ProcessProfile]:

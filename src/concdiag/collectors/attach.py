@@ -492,6 +492,7 @@ class _StackChunks:
         for tick in ticks:
             for obs in tick.threads:
                 self.seen.add((tick.pid, obs.tid))
+        _register_threads(self.recording, self)  # the accounting needs to know Python threads
         if self.sink is not None:
             self.sink(ticks, stacks)
 

@@ -77,14 +77,18 @@ class PySpyRecorder:
         if self.subprocesses:
             cmd.append("--subprocesses")
         self.started_monotonic = time.monotonic()
-        self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the user's Ctrl-C must not kill it before it writes
-            preexec_fn=_die_with_parent,  # concdiag killed: py-spy must not linger
-        )
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # the user's Ctrl-C must not kill it before it writes
+                preexec_fn=_die_with_parent,  # concdiag killed: py-spy must not linger
+            )
+        except OSError as exc:
+            self.error = f"cannot start py-spy: {exc.strerror}"
+            return False
         reader = threading.Thread(target=self._read_log, name="concdiag-pyspy-log", daemon=True)
         reader.start()
         deadline = time.monotonic() + timeout_s
