@@ -9,6 +9,7 @@ files already written are intact because every write is atomic (a rename).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ class StopSignals:
         self._previous: dict[int, Any] = {}
         #: Processes concdiag launched and must not leave behind on a hard exit.
         self.children: set[int] = set()
+        #: Temporary folders concdiag made and must not leave behind on a hard exit.
+        self.temp_dirs: set[str] = set()
 
     def install(self) -> None:
         if self._previous or threading.current_thread() is not threading.main_thread():
@@ -54,6 +57,8 @@ class StopSignals:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            for path in self.temp_dirs:
+                shutil.rmtree(path, ignore_errors=True)
             os._exit(EXIT_INTERRUPTED)
         self.signal_name = signal.Signals(signum).name
         if self._armed:

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def test_signal_to_concdiag_writes_a_partial_report(tmp_path: Path, sig: signal.
 def test_second_interrupt_quits_at_once_and_leaves_no_half_file(tmp_path: Path) -> None:
     script = tmp_path / "forever.py"
     script.write_text("import time\nwhile True:\n    time.sleep(0.01)\n")
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("concdiag-inprocess-*"))
     proc = _start(script, tmp_path)
     _wait_target(proc)
     proc.send_signal(signal.SIGINT)
@@ -74,6 +77,7 @@ def test_second_interrupt_quits_at_once_and_leaves_no_half_file(tmp_path: Path) 
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert not list(tmp_path.glob(".*.tmp"))
+    assert set(scratch.glob("concdiag-inprocess-*")) <= before  # its scratch folder is gone
     for path in tmp_path.glob("p.json"):
         json.loads(path.read_text())  # whatever was written is whole
 

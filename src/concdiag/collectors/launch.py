@@ -165,6 +165,7 @@ def launch(
     os.close(control_r)
     os.close(event_w)
     SIGNALS.children.add(target.pid)
+    SIGNALS.temp_dirs.add(str(inprocess_dir))
     events = _Events(event_r)
     try:
         result = _supervise(
@@ -180,6 +181,7 @@ def launch(
         SIGNALS.children.discard(target.pid)
         if deep is not None:
             deep.cleanup()
+        SIGNALS.temp_dirs.discard(str(inprocess_dir))
         shutil.rmtree(inprocess_dir, ignore_errors=True)
 
 

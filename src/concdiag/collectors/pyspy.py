@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from concdiag.collectors.records import StackChange
+from concdiag.interrupts import SIGNALS
 
 # py-spy names the OS thread id, or the pthread id in hex when it cannot find the OS id.
 _THREAD_FRAME = re.compile(r"^thread \((0[xX][0-9A-Fa-f]+|\d+)\)(?::\s?(.*))?$")
@@ -45,6 +46,7 @@ class PySpyRecorder:
         self.error: str | None = None
         self.cpu_s = 0.0
         self._dir = tempfile.mkdtemp(prefix="concdiag-pyspy-")
+        SIGNALS.temp_dirs.add(self._dir)
         self.output = Path(self._dir) / "trace.json"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: list[str] = []
@@ -148,6 +150,7 @@ class PySpyRecorder:
             return {}
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
+            SIGNALS.temp_dirs.discard(self._dir)
         self.thread_names = thread_names(events)
         return parse_chrometrace(events, self.pid, t_offset_s, ident_to_tid or {})
 
