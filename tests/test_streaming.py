@@ -30,9 +30,11 @@ def test_streaming_matches_batch_on_recorded_runs(name: str) -> None:
     stream = _stream(rec).finish()
     assert stream.samples == batch.samples
     assert stream.wall_s == pytest.approx(batch.wall_s)
+    # Sequence rules (GIL hand-offs, starved runs) see each chunk with EDGE_TICKS of context
+    # on both sides; runs longer than that at a chunk edge may still differ: within 2%.
     for k in STATE_KEYS:
         assert stream.summary.worker_seconds.get(k) == pytest.approx(
-            batch.summary.worker_seconds.get(k), abs=0.02
+            batch.summary.worker_seconds.get(k), rel=0.02, abs=0.02
         ), k
     b_threads = {(p.pid, t.tid): t for p in batch.processes for t in p.threads}
     s_threads = {(p.pid, t.tid): t for p in stream.processes for t in p.threads}

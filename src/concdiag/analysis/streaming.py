@@ -42,6 +42,8 @@ from concdiag.model import (
 )
 from concdiag.redact import mask_args
 
+#: Ticks of context on each side of a chunk for the classification's sequence rules.
+EDGE_TICKS = 64
 #: Bin widths, each a multiple of the one before, so bins merge exactly when the run grows.
 BIN_CHAIN_S = (0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0)
 
@@ -75,6 +77,9 @@ class StreamingAccounting:
         self.bin_cpu_ticks: dict[int, float] = defaultdict(float)
         self.asyncio_seen = False
         self.asyncio_main = False
+        self.context: list[Tick] = []
+        self.held: list[Tick] = []
+        self.held_stacks: dict[tuple[int, int], list[StackChange]] = {}
         self.files_seen: set[str] = set()
         self.end_s = start_s
 
@@ -114,13 +119,44 @@ class StreamingAccounting:
     ) -> None:
         """Account a chunk of ticks; ``stacks`` covers the same stretch of time.
 
-        States come from the batch analysis' own classification, run on the chunk, so its
-        sequence rules (GIL hand-offs, starved runs) apply within each chunk.
+        States come from the batch analysis' own classification. Its sequence rules (GIL
+        hand-offs, starved runs) look at neighbouring ticks, so each chunk is classified with
+        the last `EDGE_TICKS` ticks before it as context, and its own last `EDGE_TICKS` are
+        held back until the next chunk (or `finish`) shows what follows them.
         """
-        cursors = {key: _StackCursor(ch) for key, ch in (stacks or {}).items()}
-        chunk = [tick for tick in ticks if tick.t_s >= self.start_s]
-        classified = _classify_all(self.recording, chunk, self.gil_enabled)
+        fresh = [tick for tick in ticks if tick.t_s >= self.start_s]
+        merged: dict[tuple[int, int], list[StackChange]] = {}
+        for source in (self.held_stacks, stacks or {}):
+            for key, changes in source.items():
+                merged.setdefault(key, []).extend(changes)
+        pending = self.held + fresh
+        cut = max(0, len(pending) - EDGE_TICKS)
+        self._account(self.context, pending[:cut], pending, merged)
+        self.context = (self.context + pending[:cut])[-EDGE_TICKS:]
+        self.held = pending[cut:]
+        self.held_stacks = stacks or {}
+
+    def _flush(self) -> None:
+        if self.held:
+            self._account(self.context, self.held, self.held, self.held_stacks)
+            self.context = (self.context + self.held)[-EDGE_TICKS:]
+            self.held = []
+
+    def _account(
+        self,
+        context: list[Tick],
+        chunk: list[Tick],
+        following: list[Tick],
+        stacks: dict[tuple[int, int], list[StackChange]],
+    ) -> None:
+        """Account ``chunk``, classified together with ``context`` before and ``following``."""
+        cursors = {key: _StackCursor(ch) for key, ch in stacks.items()}
+        window = context + following
+        classified = _classify_all(self.recording, window, self.gil_enabled)
         position: Counter[tuple[int, int]] = Counter()
+        for tick in context:
+            for obs in tick.threads:
+                position[(tick.pid, obs.tid)] += 1
         root_pid = self.recording.target.pid
         for tick in chunk:
             b = self._bin(tick.t_s)
@@ -190,6 +226,7 @@ class StreamingAccounting:
 
     def finish(self) -> Accounting:
         """The accounting of everything fed, in the shape `analyse` returns."""
+        self._flush()
         from concdiag.collectors.procfs import CLOCK_TICKS_HZ
 
         recording = self.recording
