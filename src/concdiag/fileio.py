@@ -8,6 +8,9 @@ from pathlib import Path
 
 from concdiag.errors import UsageError
 
+#: Temporary files being written right now, removed by a hard exit (second Ctrl-C).
+IN_FLIGHT: set[str] = set()
+
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write to a temporary file beside ``path``, fsync, then rename over it.
@@ -17,6 +20,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    IN_FLIGHT.add(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -30,6 +34,17 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         except OSError:
             pass
         raise
+    finally:
+        IN_FLIGHT.discard(tmp)
+
+
+def discard_in_flight() -> None:
+    """Remove half-written temporary files before a hard exit; finished files stay."""
+    for tmp in list(IN_FLIGHT):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def check_writable(path: Path) -> None:

@@ -338,6 +338,33 @@ class DeepProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerProcess:
+    """One child process of the tree and how busy it kept a core."""
+
+    pid: int
+    wall_s: float
+    busy_s: float  # CPU seconds (user + system) the kernel counted for the process
+    busy_share: float  # busy_s / wall_s: 1.0 is one core for its whole life
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessTree:
+    """The target's process tree taken together: is multiprocessing paying for its IPC?"""
+
+    processes: int
+    workers: list[WorkerProcess]
+    cores_used_mean: float  # CPU of every process / wall
+    cores_used_peak: float
+    worker_busy_s: float
+    parent_pickling_s: float  # root process CPU in pickling and unpickling
+    parent_send_wait_s: float  # root process blocked sending to workers (pipes, queues)
+    parent_feeding_s: float  # the two above
+    feeding_bound_speedup: float | None  # (worker busy + feeding) / feeding: IPC's ceiling
+    ipc_eats_gain: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     run: RunInfo
     processes: list[ProcessProfile]
@@ -349,6 +376,7 @@ class Profile:
     deep: DeepProfile | None = None
     schema: str = SCHEMA_NAME
     schema_version: int = SCHEMA_VERSION
+    tree: ProcessTree | None = None  # the process tree, when the target started children
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]

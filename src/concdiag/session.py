@@ -6,6 +6,7 @@ that tests (and other commands such as ``check``) reuse the same path.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
+from concdiag.analysis.tree import tree_of
 from concdiag.collectors.launch import LaunchRequest, check_interpreter, launch
 from concdiag.errors import (
     EXIT_INTERRUPTED,
@@ -24,6 +26,7 @@ from concdiag.errors import (
     UsageError,
 )
 from concdiag.fileio import check_writable, write_atomic
+from concdiag.interrupts import guarded_run
 from concdiag.model import Profile
 from concdiag.redact import mask_args
 from concdiag.render.html import HtmlRenderer
@@ -42,6 +45,7 @@ class ProfileRequest:
     json_path: Path | None
     html_path: Path | None
     deep_clock: str | None = None  # --deep: run yappi in the target with this clock
+    collector: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,19 @@ def profile_script(
     progress: object = None,
     notice: Callable[[str], None] | None = None,
 ) -> ProfileOutcome:
+    """Ctrl-C/SIGTERM are handled for the whole run: a report is always written."""
+    with guarded_run() as signals:
+        outcome = _profile_script(request, progress, notice)
+    if signals.interrupted and outcome.exit_code == EXIT_OK:
+        return dataclasses.replace(outcome, exit_code=EXIT_INTERRUPTED)
+    return outcome
+
+
+def _profile_script(
+    request: ProfileRequest,
+    progress: object = None,
+    notice: Callable[[str], None] | None = None,
+) -> ProfileOutcome:
     check_target(request)
     python = request.python or sys.executable
     if request.python is not None:
@@ -96,6 +113,7 @@ def profile_script(
             rate_hz=request.rate_hz,
             duration_s=request.duration_s,
             deep_clock=request.deep_clock,
+            collector=request.collector,
         ),
         progress=progress if callable(progress) else None,
         notice=notice,
@@ -126,6 +144,7 @@ def profile_script(
         raise CannotProfileError(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}"
         ) from exc
+    profile = dataclasses.replace(profile, tree=tree_of(profile))
     document = profile.to_json()
     write_atomic(json_path, document)
     # Render from the document as written, so `concdiag report` reproduces it exactly.

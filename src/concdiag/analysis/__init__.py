@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from concdiag import __version__
-from concdiag.analysis.accounting import analyse
+from concdiag.analysis.accounting import Accounting, analyse
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.deep import build_deep
 from concdiag.analysis.stack_bound import bound_stacks
@@ -62,8 +62,11 @@ def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
     return ExitStatus(code, None, "failed", f"exited with status {code}")
 
 
-def build_profile(recording: Recording, ctx: RunContext) -> Profile:
-    acc = analyse(recording, start_s=recording.start_s)
+def build_profile(
+    recording: Recording, ctx: RunContext, accounting: Accounting | None = None
+) -> Profile:
+    """``accounting`` comes from `streaming.StreamingAccounting` on long runs (no ticks kept)."""
+    acc = accounting if accounting is not None else analyse(recording, start_s=recording.start_s)
     target = recording.target
     files = user_files(acc.files_seen, ctx.target_file)
     sites = [site for path in files for site in scan_source(path)]

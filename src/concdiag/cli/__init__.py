@@ -7,13 +7,20 @@ import sys
 import click
 
 from concdiag import __version__
+from concdiag.cli import attach as _attach
 from concdiag.cli import check as _check
 from concdiag.cli import diff as _diff
 from concdiag.cli import profile as _profile
 from concdiag.cli import report as _report
 from concdiag.errors import EXIT_USAGE, ConcdiagError
 
-COMMANDS: list[click.Command] = [_profile.command, _report.command, _check.command, _diff.command]
+COMMANDS: list[click.Command] = [
+    _profile.command,
+    _report.command,
+    _check.command,
+    _diff.command,
+    _attach.command,
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -87,6 +87,14 @@ class _Progress:
     help="yappi's clock: cpu (per-function CPU), wall (coroutine awaits timed; cheaper), "
     "auto (wall for asyncio programs, else cpu).",
 )
+@click.option(
+    "--collector",
+    type=click.Choice(["auto", "inprocess"]),
+    default="auto",
+    show_default=True,
+    help="auto: sample from outside (py-spy, /proc), inside the target only when tracing is "
+    "denied; inprocess: always sample from a thread inside the target.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def command(
@@ -98,6 +106,7 @@ def command(
     html_path: Path | None,
     deep: bool,
     deep_clock: str,
+    collector: str,
     quiet: bool,
     target_args: tuple[str, ...],
 ) -> None:
@@ -121,6 +130,7 @@ def command(
         json_path=json_path,
         html_path=html_path,
         deep_clock=deep_clock if deep else None,
+        collector=collector,
     )
 
     def notice(line: str) -> None:

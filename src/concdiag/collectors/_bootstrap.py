@@ -177,6 +177,17 @@ def _report_names_at_exit():
     _send({"type": "exit", "names": names})
 
 
+def _start_inprocess(spec, hello):
+    import importlib.util
+
+    path, rate = spec.rsplit(",", 1)
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_inprocess.py")
+    module_spec = importlib.util.spec_from_file_location("_concdiag_inprocess", here)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    module.start(path, float(rate), hello)
+
+
 def _check_script(path):
     if not os.path.exists(path):
         _fail("missing", f"no such file: {path}")
@@ -302,11 +313,15 @@ def main():
     atexit.register(_report_names_at_exit)
     _send(hello)
 
-    # Wait until concdiag's samplers are attached.
+    inprocess = os.environ.pop("CONCDIAG_INPROCESS", "")
+    # Wait until concdiag's samplers are attached ("g"), or until it asks this process to
+    # sample itself ("i": tracing is not allowed, or the in-process collector was forced).
     try:
-        os.read(control_fd, 1)
+        go = os.read(control_fd, 1)
     finally:
         os.close(control_fd)
+    if go == b"i" and inprocess:
+        _start_inprocess(inprocess, hello)
 
     import runpy
 

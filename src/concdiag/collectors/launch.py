@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.inprocess import LIMITS, read_inprocess
 from concdiag.collectors.procfs import GilLocation, ProcSampler
 from concdiag.collectors.pyspy import PySpyRecorder
 from concdiag.collectors.records import Recording, TargetInfo, ThreadInfo
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import CannotProfileError, UsageError
+from concdiag.interrupts import SIGNALS, Interrupted
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 HELLO_TIMEOUT_S = 60.0
@@ -41,6 +45,7 @@ class LaunchRequest:
     duration_s: float | None
     use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
+    collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
 
 
 @dataclass
@@ -56,10 +61,6 @@ class LaunchResult:
     stopped_by_duration: bool = False
     concdiag_cpu_s: float = 0.0
     start_s: float = 0.0  # when the target's own code began, on the run's clock
-
-
-class Interrupted(Exception):
-    """Raised in the main thread by SIGINT/SIGTERM while the target runs."""
 
 
 class _Events:
@@ -144,6 +145,9 @@ def launch(
     deep = DeepSession(request.deep_clock) if request.deep_clock else None
     if deep is not None:
         env["CONCDIAG_DEEP"] = deep.env_value()
+    inprocess_dir = Path(tempfile.mkdtemp(prefix="concdiag-inprocess-"))
+    inprocess_path = inprocess_dir / "samples.jsonl"
+    env["CONCDIAG_INPROCESS"] = f"{inprocess_path},{request.rate_hz:g}"
     argv = [request.python, str(BOOTSTRAP)]
     if request.module:
         argv.append("-m")
@@ -156,12 +160,17 @@ def launch(
         os.close(control_w)
         os.close(event_r)
         os.close(event_w)
+        shutil.rmtree(inprocess_dir, ignore_errors=True)
         raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
+    SIGNALS.children.add(target.pid)
+    SIGNALS.temp_dirs.add(str(inprocess_dir))
     events = _Events(event_r)
     try:
-        result = _supervise(request, target, events, control_w, progress, cpu_at_start)
+        result = _supervise(
+            request, target, events, control_w, progress, cpu_at_start, inprocess_path
+        )
         if deep is not None:
             _read_deep(deep, events, result, notice)
         return result
@@ -169,8 +178,11 @@ def launch(
         _end_target(target)
         raise
     finally:
+        SIGNALS.children.discard(target.pid)
         if deep is not None:
             deep.cleanup()
+        SIGNALS.temp_dirs.discard(str(inprocess_dir))
+        shutil.rmtree(inprocess_dir, ignore_errors=True)
 
 
 def _read_deep(
@@ -224,6 +236,7 @@ def _supervise(
     control_w: int,
     progress: Callable[[float, int], None] | None,
     cpu_at_start: float,
+    inprocess_path: Path,
 ) -> LaunchResult:
     hello = _wait_for_hello(target, events)
     gil: GilLocation | None = None
@@ -254,22 +267,37 @@ def _supervise(
         recording.notes.append(f"GIL holder not measured: {why}")
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    sampler = ProcSampler(recording, target.pid, gil, events.ident_to_tid, t0=t0)
-    sampler.start()
-    collectors.append(
-        ("procfs", True, "thread states, blocking calls" + (", GIL holder" if gil else ""))
-    )
+    inprocess = _inprocess_reason(request, target.pid, gil)
+    sampler: ProcSampler | None = None
     pyspy: PySpyRecorder | None = None
-    if request.use_pyspy:
-        pyspy = PySpyRecorder(target.pid, request.rate_hz)
-        if pyspy.start():
-            collectors.append(("py-spy", True, "Python stacks of every thread"))
-        else:
-            collectors.append(("py-spy", False, pyspy.error or "failed"))
-            recording.notes.append(f"no Python stacks: {pyspy.error}")
-            pyspy = None
+    if inprocess is None:
+        sampler = ProcSampler(recording, target.pid, gil, events.ident_to_tid, t0=t0)
+        sampler.start()
+        collectors.append(
+            ("procfs", True, "thread states, blocking calls" + (", GIL holder" if gil else ""))
+        )
+        if request.use_pyspy:
+            pyspy = PySpyRecorder(target.pid, request.rate_hz)
+            if pyspy.start():
+                collectors.append(("py-spy", True, "Python stacks of every thread"))
+            elif pyspy.error and "not permitted" in pyspy.error:
+                # Tracing is denied: let the target sample itself instead.
+                inprocess = pyspy.error
+                sampler.stop()
+                sampler = pyspy = None
+                recording.ticks.clear()
+                recording.counters.clear()
+                recording.thread_cpu.clear()
+                collectors.clear()
+            else:
+                collectors.append(("py-spy", False, pyspy.error or "failed"))
+                recording.notes.append(f"no Python stacks: {pyspy.error}")
+                pyspy = None
+    if inprocess is not None:
+        collectors.append(("inprocess", True, LIMITS))
+        recording.notes.append(f"in-process collector used: {inprocess}")
     go_t = time.monotonic()
-    os.write(control_w, b"g")
+    os.write(control_w, b"i" if inprocess is not None else b"g")
     os.close(control_w)
 
     result = LaunchResult(
@@ -291,8 +319,11 @@ def _supervise(
             result.exit_code = os.waitstatus_to_exitcode(status)
     result.ended_at = datetime.now(timezone.utc)
     recording.duration_s = time.monotonic() - t0
-    sampler.stop()
+    if sampler is not None:
+        sampler.stop()
     events.join(timeout=1.0)
+    if inprocess is not None:
+        read_inprocess(inprocess_path, recording, t0)  # thread names come from the events
     if pyspy is not None:
         pyspy.stop()
         offset = _pyspy_offset(pyspy, events, go_t, t0, request.rate_hz)
@@ -303,10 +334,32 @@ def _supervise(
     result.start_s = (events.started_t if events.started_t is not None else go_t) - t0
     recording.start_s = result.start_s
     pyspy_cpu = pyspy.cpu_s if pyspy is not None else 0.0
+    if inprocess is not None:
+        pyspy_cpu = recording.sampler_cpu_s  # the in-process sampler's own CPU, in the target
     result.concdiag_cpu_s = cpu_during_run + pyspy_cpu
     recording.sampler_cpu_s = result.concdiag_cpu_s
     del usage_cpu
     return result
+
+
+def _inprocess_reason(request: LaunchRequest, pid: int, gil: GilLocation | None) -> str | None:
+    """Why the in-process collector must run instead of the tracers, or None."""
+    if request.collector == "inprocess":
+        return "forced with --collector inprocess"
+    if os.environ.get("CONCDIAG_FORCE_INPROCESS") == "1":
+        return "forced with CONCDIAG_FORCE_INPROCESS=1"
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+        try:
+            if gil is not None:
+                os.pread(fd, 8, gil.address)
+        finally:
+            os.close(fd)
+    except PermissionError:
+        return "reading the target's memory is not permitted (no ptrace)"
+    except OSError:
+        pass
+    return None
 
 
 def _pyspy_offset(
@@ -346,22 +399,21 @@ def _wait_target(
     target: subprocess.Popen[bytes],
     request: LaunchRequest,
     result: LaunchResult,
-    sampler: ProcSampler,
+    sampler: ProcSampler | None,
     progress: Callable[[float, int], None] | None,
     t0: float,
 ) -> tuple[int | None, float]:
     """Wait for the target, handling --duration and the user's interrupts."""
-    previous = _install_interrupt_handlers()
     try:
-        while True:
-            try:
+        with SIGNALS.sampling():
+            while True:
                 pid, status, usage = os.wait4(target.pid, os.WNOHANG)
                 if pid == target.pid:
                     target.returncode = os.waitstatus_to_exitcode(status)
                     return status, usage.ru_utime + usage.ru_stime
                 elapsed = time.monotonic() - t0
                 if progress is not None:
-                    progress(elapsed, sampler.ticks_done)
+                    progress(elapsed, sampler.ticks_done if sampler is not None else 0)
                 if request.duration_s is not None and elapsed >= request.duration_s:
                     result.stopped_by_duration = True
                     result.partial_reasons.append(
@@ -370,12 +422,11 @@ def _wait_target(
                     )
                     return _stop_gently(target), 0.0
                 time.sleep(0.05)
-            except Interrupted:
-                result.interrupted = True
-                result.partial_reasons.append("interrupted by the user before the target ended")
-                return _stop_gently(target, grace_s=1.0), 0.0
-    finally:
-        _restore_handlers(previous)
+    except Interrupted:
+        result.interrupted = True
+        by = SIGNALS.signal_name or "an interrupt"
+        result.partial_reasons.append(f"interrupted by {by} before the target ended")
+        return _stop_gently(target, grace_s=1.0), 0.0
 
 
 def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int | None:
@@ -407,19 +458,3 @@ def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int |
 def _end_target(target: subprocess.Popen[bytes]) -> None:
     if target.poll() is None:
         _stop_gently(target)
-
-
-def _install_interrupt_handlers() -> dict[int, Any]:
-    def handler(signum: int, frame: object) -> None:
-        raise Interrupted()
-
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    return previous
-
-
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)

@@ -231,6 +231,11 @@ class ProcSampler:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    @property
+    def finished(self) -> bool:
+        """True once every followed process has gone (the sampler then stops by itself)."""
+        return self._thread is not None and not self._thread.is_alive()
+
     def _run(self) -> None:
         _raise_priority()
         cpu_before = time.thread_time()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from concdiag.collectors.records import StackChange
+from concdiag.interrupts import SIGNALS
 
 # py-spy names the OS thread id, or the pthread id in hex when it cannot find the OS id.
 _THREAD_FRAME = re.compile(r"^thread \((0[xX][0-9A-Fa-f]+|\d+)\)(?::\s?(.*))?$")
@@ -45,11 +46,13 @@ class PySpyRecorder:
         self.error: str | None = None
         self.cpu_s = 0.0
         self._dir = tempfile.mkdtemp(prefix="concdiag-pyspy-")
+        SIGNALS.temp_dirs.add(self._dir)
         self.output = Path(self._dir) / "trace.json"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: list[str] = []
         self._attached = threading.Event()
         self.started_monotonic = 0.0
+        self.thread_names: dict[int, str] = {}
 
     def start(self, timeout_s: float = 10.0) -> bool:
         """Start py-spy and wait until it samples; False (with ``error`` set) when it cannot."""
@@ -76,13 +79,18 @@ class PySpyRecorder:
         if self.subprocesses:
             cmd.append("--subprocesses")
         self.started_monotonic = time.monotonic()
-        self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the user's Ctrl-C must not kill it before it writes
-        )
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # the user's Ctrl-C must not kill it before it writes
+                preexec_fn=_die_with_parent,  # concdiag killed: py-spy must not linger
+            )
+        except OSError as exc:
+            self.error = f"cannot start py-spy: {exc.strerror}"
+            return False
         reader = threading.Thread(target=self._read_log, name="concdiag-pyspy-log", daemon=True)
         reader.start()
         deadline = time.monotonic() + timeout_s
@@ -142,7 +150,22 @@ class PySpyRecorder:
             return {}
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
+            SIGNALS.temp_dirs.discard(self._dir)
+        self.thread_names = thread_names(events)
         return parse_chrometrace(events, self.pid, t_offset_s, ident_to_tid or {})
+
+
+def _die_with_parent() -> None:
+    """In py-spy's process before exec: be killed when concdiag dies (PR_SET_PDEATHSIG).
+
+    py-spy samples with --nonblocking, so killing it never leaves the target paused.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass
 
 
 def _thread_id(text: str, ident_to_tid: dict[int, int]) -> int | None:

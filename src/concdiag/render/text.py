@@ -25,6 +25,8 @@ def summary_text(profile: Profile, written: list[Path]) -> str:
         lines.append(f"  target {run.exit.description}")
     waits, computes = highlights(profile, limit=1)
     lines += [f"  deep: {h.sentence()}" for h in waits + computes]
+    if profile.tree is not None:
+        lines.append(f"  process tree: {profile.tree.note}")
     if run.overhead.note:
         lines.append(f"  note: {run.overhead.note}")
     for path in written:

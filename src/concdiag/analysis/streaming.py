@@ -1,0 +1,418 @@
+"""Streaming accounting: fold ticks into counters as they arrive, so long runs stay small.
+
+`analyse` needs every tick of the run in memory; an hour at 100 Hz over 50 threads is 18
+million observations. `StreamingAccounting` keeps only what the profile reports: per thread
+its state counts, coordination and sleep samples, hot leaves and (stack, state) counts; per
+process its GIL counts, first and last switch counter and tick times' ends; and timeline bins
+whose width doubles up a chain (0.05 s, 0.1 s, 0.5 s, 1 s, 5 s, ...) when the run outgrows
+them, by merging neighbouring bins exactly. Memory then grows with the number of distinct
+stacks and threads, not with time. It produces the same `Accounting` as `analyse`, so
+`build_profile(recording, ctx, accounting=...)` renders it the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from concdiag.analysis.accounting import (
+    COORDINATOR_SHARE,
+    MAX_TIMELINE_BINS,
+    Accounting,
+    _classify_all,
+    _hot_functions,
+    _StackCursor,
+    _ThreadAcc,
+    _without_coordination,
+)
+from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
+from concdiag.collectors.records import Recording, StackChange, Tick
+from concdiag.model import (
+    STATE_KEYS,
+    Frame,
+    GilStats,
+    Lane,
+    ProcessProfile,
+    StackCount,
+    States,
+    Summary,
+    ThreadProfile,
+    Timeline,
+)
+from concdiag.redact import mask_args
+
+#: Ticks of context on each side of a chunk for the classification's sequence rules.
+EDGE_TICKS = 64
+#: Bin widths, each a multiple of the one before, so bins merge exactly when the run grows.
+BIN_CHAIN_S = (0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0)
+
+
+@dataclass
+class _ProcAcc:
+    first_s: float
+    last_s: float
+    last_tick_s: float
+    last_tids: frozenset[int] = frozenset()
+    gil: Counter[str] = field(default_factory=Counter)
+    first_switches: int | None = None
+    last_switches: int | None = None
+    last_cpu: tuple[float, int] | None = None
+
+
+class StreamingAccounting:
+    """Feed ticks (in time order) with the stacks known for them; read `finish` at the end."""
+
+    def __init__(self, recording: Recording, start_s: float = 0.0) -> None:
+        # ``recording`` supplies the run's metadata (rate, target, threads, counters); its
+        # ``ticks`` list is not read: ticks come through `feed`.
+        self.recording = recording
+        self.start_s = start_s
+        self.interval = 1.0 / recording.rate_hz
+        self.gil_enabled = recording.target.gil_enabled
+        self.chain_index = 0
+        self.threads: dict[tuple[int, int], _ThreadAcc] = {}
+        self.procs: dict[int, _ProcAcc] = {}
+        self.bin_gil: dict[int, Counter[str]] = defaultdict(Counter)
+        self.bin_cpu_ticks: dict[int, float] = defaultdict(float)
+        self.asyncio_seen = False
+        self.asyncio_main = False
+        self.context: list[Tick] = []
+        self.held: list[Tick] = []
+        self.held_stacks: dict[tuple[int, int], list[StackChange]] = {}
+        self.files_seen: set[str] = set()
+        self.end_s = start_s
+
+    @property
+    def bin_s(self) -> float:
+        return BIN_CHAIN_S[self.chain_index]
+
+    def _bin(self, t_s: float) -> int:
+        b = int((t_s - self.start_s) / self.bin_s)
+        while b >= MAX_TIMELINE_BINS and self.chain_index + 1 < len(BIN_CHAIN_S):
+            self._coarsen()
+            b = int((t_s - self.start_s) / self.bin_s)
+        return b
+
+    def _coarsen(self) -> None:
+        old = self.bin_s
+        self.chain_index += 1
+        factor = round(self.bin_s / old)
+        for acc in self.threads.values():
+            merged: dict[int, Counter[str]] = {}
+            for b, counts in acc.bins.items():
+                merged.setdefault(b // factor, Counter()).update(counts)
+            acc.bins = merged
+        gil: dict[int, Counter[str]] = defaultdict(Counter)
+        for b, counts in self.bin_gil.items():
+            gil[b // factor].update(counts)
+        self.bin_gil = gil
+        cpu: dict[int, float] = defaultdict(float)
+        for b, value in self.bin_cpu_ticks.items():
+            cpu[b // factor] += value
+        self.bin_cpu_ticks = cpu
+
+    def feed(
+        self,
+        ticks: Iterable[Tick],
+        stacks: dict[tuple[int, int], list[StackChange]] | None = None,
+    ) -> None:
+        """Account a chunk of ticks; ``stacks`` covers the same stretch of time.
+
+        States come from the batch analysis' own classification. Its sequence rules (GIL
+        hand-offs, starved runs) look at neighbouring ticks, so each chunk is classified with
+        the last `EDGE_TICKS` ticks before it as context, and its own last `EDGE_TICKS` are
+        held back until the next chunk (or `finish`) shows what follows them.
+        """
+        fresh = [tick for tick in ticks if tick.t_s >= self.start_s]
+        merged: dict[tuple[int, int], list[StackChange]] = {}
+        for source in (self.held_stacks, stacks or {}):
+            for key, changes in source.items():
+                merged.setdefault(key, []).extend(changes)
+        pending = self.held + fresh
+        cut = max(0, len(pending) - EDGE_TICKS)
+        self._account(self.context, pending[:cut], pending, merged)
+        self.context = (self.context + pending[:cut])[-EDGE_TICKS:]
+        self.held = pending[cut:]
+        self.held_stacks = stacks or {}
+
+    def _flush(self) -> None:
+        if self.held:
+            self._account(self.context, self.held, self.held, self.held_stacks)
+            self.context = (self.context + self.held)[-EDGE_TICKS:]
+            self.held = []
+
+    def _account(
+        self,
+        context: list[Tick],
+        chunk: list[Tick],
+        following: list[Tick],
+        stacks: dict[tuple[int, int], list[StackChange]],
+    ) -> None:
+        """Account ``chunk``, classified together with ``context`` before and ``following``."""
+        cursors = {key: _StackCursor(ch) for key, ch in stacks.items()}
+        window = context + following
+        classified = _classify_all(self.recording, window, self.gil_enabled)
+        position: Counter[tuple[int, int]] = Counter()
+        for tick in context:
+            for obs in tick.threads:
+                position[(tick.pid, obs.tid)] += 1
+        root_pid = self.recording.target.pid
+        for tick in chunk:
+            b = self._bin(tick.t_s)
+            self.end_s = max(self.end_s, tick.t_s + self.interval)
+            proc = self.procs.get(tick.pid)
+            tids = frozenset(o.tid for o in tick.threads)
+            if proc is None:
+                proc = self.procs[tick.pid] = _ProcAcc(tick.t_s, tick.t_s, tick.t_s)
+            else:
+                # Where the sampler fell behind, threads alive on both sides were unobserved.
+                gap = round((tick.t_s - proc.last_tick_s) / self.interval) - 1
+                if gap > 0:
+                    for tid in tids & proc.last_tids:
+                        acc = self.threads.get((tick.pid, tid))
+                        if acc is not None:
+                            acc.counts["unknown"] += gap
+                            acc.samples += gap
+            if proc.last_cpu is not None:
+                t_a, c_a = proc.last_cpu
+                delta = tick.process_cpu_ticks - c_a
+                if delta > 0:
+                    self.bin_cpu_ticks[self._bin((t_a + tick.t_s) / 2)] += delta
+            proc.last_cpu = (tick.t_s, tick.process_cpu_ticks)
+            proc.last_tick_s = proc.last_s = tick.t_s
+            proc.last_tids = tids
+            if tick.gil_locked is not None:
+                state = "held" if tick.gil_locked else "free"
+                proc.gil[state] += 1
+                self.bin_gil[b][state] += 1
+                if tick.gil_switches is not None:
+                    if proc.first_switches is None:
+                        proc.first_switches = tick.gil_switches
+                    proc.last_switches = tick.gil_switches
+            for obs in tick.threads:
+                key = (tick.pid, obs.tid)
+                acc = self.threads.get(key)
+                if acc is None:
+                    acc = self.threads[key] = _ThreadAcc(tick.pid, obs.tid)
+                state = classified[key][position[key]]
+                position[key] += 1
+                cursor = cursors.get(key)
+                frames = cursor.at(tick.t_s) if cursor is not None else ()
+                acc.samples += 1
+                acc.counts[state] += 1
+                acc.first_s = min(acc.first_s, tick.t_s)
+                acc.last_s = max(acc.last_s, tick.t_s)
+                acc.bins.setdefault(b, Counter())[state] += 1
+                if state in ("sync", "io") and is_coordination(frames):
+                    acc.coordination += 1
+                if state == "io" and is_sleep(obs):
+                    acc.sleep += 1
+                if state in ("gil_held", "native") and frames:
+                    overhead = pool_overhead(frames)
+                    if overhead is not None:
+                        acc.overhead[(overhead, state)] += 1
+                if frames:
+                    leaf = frames[-1]
+                    acc.leaf[leaf] += 1
+                    acc.leaf_states.setdefault(leaf, Counter())[state] += 1
+                    acc.stacks[(frames, state)] += 1
+                    if (not self.asyncio_seen or not self.asyncio_main) and any(
+                        "/asyncio/" in f[1] for f in frames
+                    ):
+                        self.asyncio_seen = True
+                        self.asyncio_main = self.asyncio_main or key == (root_pid, root_pid)
+                    self.files_seen.update(f[1] for f in frames)
+
+    def finish(self) -> Accounting:
+        """The accounting of everything fed, in the shape `analyse` returns."""
+        self._flush()
+        from concdiag.collectors.procfs import CLOCK_TICKS_HZ
+
+        recording = self.recording
+        interval = self.interval
+        start_s = self.start_s
+        wall_s = max(self.end_s - start_s, interval)
+        bin_s = self.bin_s
+        nbins = max(1, min(MAX_TIMELINE_BINS, int(wall_s / bin_s + 0.999)))
+        frames_table: list[Frame] = []
+        frame_index: dict[tuple[str, str, int], int] = {}
+        stack_counts: list[StackCount] = []
+        profiles: dict[int, list[ThreadProfile]] = defaultdict(list)
+        summary_seconds = States()
+        worker_seconds = States()
+        coordination_s = sleep_s = lock_sync_s = 0.0
+        overhead_s: dict[str, dict[str, float]] = {}
+        worker_threads = side_workers = 0
+        lanes: list[Lane] = []
+        per_bin = bin_s / interval
+        for key in sorted(self.threads):
+            acc = self.threads[key]
+            info = recording.threads.get(key)
+            alive_s = acc.samples * interval
+            counts = {k: float(acc.counts.get(k, 0)) for k in STATE_KEYS}
+            total = sum(counts.values()) or 1.0
+            shares = States(**{k: counts[k] / total for k in STATE_KEYS})
+            seconds = shares.scaled(alive_s)
+            coordination_share = acc.coordination / total
+            python = info.python if info is not None else False
+            busy = shares.gil_held + shares.native + shares.gil_wait
+            if coordination_share >= COORDINATOR_SHARE:
+                role = "coordinator"
+            elif busy + shares.io + shares.sync - coordination_share < 0.05:
+                role = "idle"
+            else:
+                role = "worker"
+            if python:
+                summary_seconds = summary_seconds.plus(seconds)
+                coordination_s += acc.coordination * interval
+                for (kind, state), count in acc.overhead.items():
+                    by_state = overhead_s.setdefault(kind, {})
+                    by_state[state] = by_state.get(state, 0.0) + count * interval
+                sleep_s += acc.sleep * interval
+                worker = _without_coordination(counts, acc, interval)
+                worker_seconds = worker_seconds.plus(worker)
+                lock_sync_s += worker.sync
+                if role == "worker":
+                    worker_threads += 1
+                    side_workers += int(acc.tid != acc.pid)
+            for (stack, state), count in acc.stacks.items():
+                ids = []
+                for frame in stack:
+                    if frame not in frame_index:
+                        frame_index[frame] = len(frames_table)
+                        frames_table.append(Frame(*frame))
+                    ids.append(frame_index[frame])
+                stack_counts.append(StackCount(acc.pid, acc.tid, state, ids, count))
+            cpu = recording.thread_cpu.get(key)
+            name = info.name if info is not None else f"thread-{acc.tid}"
+            profiles[acc.pid].append(
+                ThreadProfile(
+                    tid=acc.tid,
+                    name=name,
+                    python=python,
+                    is_main=acc.tid == acc.pid,
+                    first_seen_s=acc.first_s - start_s,
+                    last_seen_s=acc.last_s + interval - start_s,
+                    wall_s=alive_s,
+                    cpu_user_s=cpu.user_s if cpu else 0.0,
+                    cpu_system_s=cpu.system_s if cpu else 0.0,
+                    samples=acc.samples,
+                    on_cpu_share=shares.gil_held + shares.native,
+                    gil_held_share=shares.gil_held,
+                    states=shares,
+                    state_seconds=seconds,
+                    role=role,
+                    hot_functions=_hot_functions(acc),
+                    ident=info.ident if info is not None else None,
+                )
+            )
+            lane = {k: [0.0] * nbins for k in STATE_KEYS}
+            for b, bin_counts in acc.bins.items():
+                if b < nbins:
+                    for k, v in bin_counts.items():
+                        lane[k][b] = min(1.0, v / per_bin)
+            lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=name, shares=lane))
+        processes = self._processes(profiles)
+        cores = [
+            min(self.bin_cpu_ticks.get(i, 0.0) / CLOCK_TICKS_HZ / bin_s, 64.0) for i in range(nbins)
+        ]
+        gil_series: list[float | None] = []
+        for i in range(nbins):
+            c = self.bin_gil.get(i, Counter())
+            measured = c["held"] + c["free"]
+            gil_series.append(c["held"] / measured if measured else None)
+        timeline = Timeline(
+            bin_s=bin_s,
+            t_s=[i * bin_s for i in range(nbins)],
+            cores_used=cores,
+            gil_utilisation=gil_series,
+            lanes=lanes,
+        )
+        cpu_s = sum(p.cpu_user_s + p.cpu_system_s for p in processes)
+        root = next((p for p in processes if p.is_root), None)
+        worker_total = sum(worker_seconds.get(k) for k in STATE_KEYS) or 1.0
+        ctx = sum(p.ctx_switches_voluntary + p.ctx_switches_involuntary for p in processes)
+        summary = Summary(
+            wall_s=wall_s,
+            python_threads=sum(1 for ps in profiles.values() for t in ps if t.python),
+            processes=len(processes),
+            thread_seconds=summary_seconds,
+            worker_seconds=worker_seconds,
+            cpu_s=cpu_s,
+            cores_used_mean=cpu_s / wall_s if wall_s else 0.0,
+            cores_used_peak=max(cores, default=0.0),
+            gil_utilisation=root.gil.utilisation if root is not None else None,
+            gil_wait_share=worker_seconds.gil_wait / worker_total,
+            ctx_switches_per_s=ctx / wall_s if wall_s else 0.0,
+        )
+        return Accounting(
+            processes=processes,
+            summary=summary,
+            timeline=timeline,
+            frames=frames_table,
+            stacks=stack_counts,
+            coordination_s=coordination_s,
+            sleep_s=sleep_s,
+            lock_sync_s=lock_sync_s,
+            worker_threads=worker_threads,
+            side_workers=side_workers,
+            samples=sum(a.samples for a in self.threads.values()),
+            wall_s=wall_s,
+            asyncio_seen=self.asyncio_seen,
+            child_python_processes=sum(
+                1 for p in processes if not p.is_root and any(t.python for t in p.threads)
+            ),
+            files_seen=self.files_seen,
+            pool_overhead_s=overhead_s,
+            asyncio_main=self.asyncio_main,
+        )
+
+    def _processes(self, profiles: dict[int, list[ThreadProfile]]) -> list[ProcessProfile]:
+        recording = self.recording
+        last_counters = {}
+        rss_peak: Counter[int] = Counter()
+        for c in recording.counters:
+            last_counters[c.pid] = c
+            rss_peak[c.pid] = max(rss_peak[c.pid], c.rss_bytes)
+        root_pid = recording.target.pid
+        processes = []
+        for pid in sorted(profiles, key=lambda p: (p != root_pid, p)):
+            threads = profiles[pid]
+            proc = self.procs.get(pid) or _ProcAcc(self.start_s, self.start_s, self.start_s)
+            measured = proc.gil["held"] + proc.gil["free"]
+            gil_wait_s = sum(t.state_seconds.gil_wait for t in threads)
+            nswitch = None
+            if proc.first_switches is not None and proc.last_switches is not None:
+                nswitch = proc.last_switches - proc.first_switches
+            p_wall = (proc.last_s - proc.first_s) + self.interval
+            counters = last_counters.get(pid)
+            processes.append(
+                ProcessProfile(
+                    pid=pid,
+                    ppid=counters.ppid if counters else None,
+                    command=mask_args(recording.commands.get(pid, [])),
+                    is_root=pid == root_pid,
+                    python=any(t.python for t in threads),
+                    first_seen_s=proc.first_s - self.start_s,
+                    last_seen_s=proc.last_s + self.interval - self.start_s,
+                    wall_s=p_wall,
+                    cpu_user_s=counters.cpu_user_s if counters else 0.0,
+                    cpu_system_s=counters.cpu_system_s if counters else 0.0,
+                    ctx_switches_voluntary=counters.ctx_voluntary if counters else 0,
+                    ctx_switches_involuntary=counters.ctx_involuntary if counters else 0,
+                    rss_peak_bytes=rss_peak.get(pid, 0),
+                    gil=GilStats(
+                        enabled=recording.target.gil_enabled,
+                        measured=measured > 0,
+                        utilisation=proc.gil["held"] / measured if measured else None,
+                        wait_s=gil_wait_s,
+                        mean_waiting_threads=gil_wait_s / p_wall if p_wall else 0.0,
+                        switches=nswitch,
+                        mean_wait_ms=(gil_wait_s / nswitch * 1000) if nswitch else None,
+                        switch_interval_s=recording.target.switch_interval_s,
+                    ),
+                    threads=threads,
+                )
+            )
+        return processes

@@ -1,0 +1,68 @@
+"""concdiag attach: sample a running Python process, then report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from concdiag.cli.profile import _Progress
+from concdiag.render.text import summary_text
+from concdiag.session_attach import AttachRequest, attach_pid
+
+
+@click.command("attach")
+@click.argument("pid", type=int)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0.1),
+    help="Stop after this many seconds (default: until Ctrl-C or the target exits).",
+)
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="Samples per second.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON profile path (default: reports/pid<PID>-<time>.json).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML report path (default: beside the JSON, .html).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def command(
+    pid: int,
+    duration_s: float | None,
+    rate_hz: float,
+    json_path: Path | None,
+    html_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Sample the running Python process PID until --duration ends, Ctrl-C, or it exits.
+
+    The target is only read, never paused or changed, and keeps running when concdiag stops.
+    Exit codes: 0 report written, 2 bad PID / not Python 3.10-3.13 / unwritable output,
+    3 not permitted to read the target or py-spy missing, 130 interrupted (report written).
+    """
+    progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
+    request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path)
+    try:
+        outcome = attach_pid(request, progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    if not quiet:
+        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
+    sys.exit(outcome.exit_code)
