@@ -2,7 +2,7 @@
 
 What it shows: a ThreadingHTTPServer whose handler waits on a slow backend (up to 30 ms on a
 socket that never answers) and renders a small JSON body; six client threads hit it with urllib
-for SECONDS seconds (default 4, first argument), then the service shuts down. Almost all thread
+for SECONDS seconds (default 2, first argument), then the service shuts down. Almost all thread
 time is blocked on sockets, the GIL is mostly free, so threads overlap the waits well. It is the
 target for `concdiag attach`: start it with a longer SECONDS and attach to its PID.
 Expected verdict: bound=io cpu_kind=none recommendation=threading
@@ -51,7 +51,7 @@ def client(url: str, until: float, counts: list[int], index: int) -> None:
 
 
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 4.0
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     serving = threading.Thread(target=server.serve_forever, name="http-server", daemon=True)
