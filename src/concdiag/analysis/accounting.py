@@ -8,8 +8,10 @@ files) fall into ``unknown`` so the shares always cover the whole alive time.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from concdiag.analysis.states import (
@@ -167,6 +169,51 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
 
     from concdiag.collectors.procfs import CLOCK_TICKS_HZ
 
+    processes_of = functools.partial(
+        _processes, recording, gil_counts=gil_counts, switches=switches, start_s=start_s
+    )
+    cores = [min(ticks_ / CLOCK_TICKS_HZ / bin_s, 64.0) for ticks_ in bin_cpu_ticks]
+    gil_series: list[float | None] = []
+    for c in bin_gil:
+        measured = c["held"] + c["free"]
+        gil_series.append(c["held"] / measured if measured else None)
+    return assemble(
+        recording,
+        threads,
+        start_s=start_s,
+        wall_s=wall_s,
+        bin_s=bin_s,
+        lane_of=lambda acc, name: _lane(acc, name, nbins, bin_s, interval),
+        processes_of=processes_of,
+        cores=cores,
+        gil_series=gil_series,
+        asyncio_seen=asyncio_seen,
+        asyncio_main=asyncio_main,
+        files_seen=files_seen,
+    )
+
+
+def assemble(
+    recording: Recording,
+    threads: dict[tuple[int, int], _ThreadAcc],
+    *,
+    start_s: float,
+    wall_s: float,
+    bin_s: float,
+    lane_of: Callable[[_ThreadAcc, str], Lane],
+    processes_of: Callable[[dict[int, list[ThreadProfile]]], list[ProcessProfile]],
+    cores: list[float],
+    gil_series: list[float | None],
+    asyncio_seen: bool,
+    asyncio_main: bool,
+    files_seen: set[str],
+) -> Accounting:
+    """Per-thread counters to the profile's threads, summary and timeline.
+
+    Shared by the batch analysis and the streaming one, which differ only in how they
+    gathered the counters, the lanes and the per-process figures.
+    """
+    interval = 1.0 / recording.rate_hz
     frames_table: list[Frame] = []
     frame_index: dict[tuple[str, str, int], int] = {}
     stack_counts: list[StackCount] = []
@@ -209,7 +256,6 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
             if role == "worker":
                 worker_threads += 1
                 side_workers += int(acc.tid != acc.pid)
-        hot = _hot_functions(acc)
         for (stack, state), count in acc.stacks.items():
             ids = []
             for frame in stack:
@@ -236,21 +282,16 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
                 states=shares,
                 state_seconds=seconds,
                 role=role,
-                hot_functions=hot,
+                hot_functions=_hot_functions(acc),
                 ident=info.ident if info is not None else None,
             )
         )
-        lanes.append(_lane(acc, name, nbins, bin_s, interval))
+        lanes.append(lane_of(acc, name))
 
-    processes = _processes(recording, thread_profiles, gil_counts, switches, start_s, wall_s)
-    cores = [min(ticks_ / CLOCK_TICKS_HZ / bin_s, 64.0) for ticks_ in bin_cpu_ticks]
-    gil_series: list[float | None] = []
-    for c in bin_gil:
-        measured = c["held"] + c["free"]
-        gil_series.append(c["held"] / measured if measured else None)
+    processes = processes_of(thread_profiles)
     timeline = Timeline(
         bin_s=bin_s,
-        t_s=[i * bin_s for i in range(nbins)],
+        t_s=[i * bin_s for i in range(len(cores))],
         cores_used=cores,
         gil_utilisation=gil_series,
         lanes=lanes,
@@ -415,7 +456,6 @@ def _processes(
     gil_counts: dict[int, Counter[str]],
     switches: dict[int, list[int]],
     start_s: float,
-    wall_s: float,
 ) -> list[ProcessProfile]:
     by_pid: dict[int, list[float]] = defaultdict(list)
     for tick in recording.ticks:
@@ -469,5 +509,4 @@ def _processes(
                 threads=threads,
             )
         )
-    del wall_s
     return processes

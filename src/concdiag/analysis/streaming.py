@@ -17,28 +17,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from concdiag.analysis.accounting import (
-    COORDINATOR_SHARE,
     MAX_TIMELINE_BINS,
     Accounting,
     _classify_all,
-    _hot_functions,
     _StackCursor,
     _ThreadAcc,
-    _without_coordination,
+    assemble,
 )
 from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
     STATE_KEYS,
-    Frame,
     GilStats,
     Lane,
     ProcessProfile,
-    StackCount,
-    States,
-    Summary,
     ThreadProfile,
-    Timeline,
 )
 from concdiag.redact import mask_args
 
@@ -235,85 +228,16 @@ class StreamingAccounting:
         wall_s = max(self.end_s - start_s, interval)
         bin_s = self.bin_s
         nbins = max(1, min(MAX_TIMELINE_BINS, int(wall_s / bin_s + 0.999)))
-        frames_table: list[Frame] = []
-        frame_index: dict[tuple[str, str, int], int] = {}
-        stack_counts: list[StackCount] = []
-        profiles: dict[int, list[ThreadProfile]] = defaultdict(list)
-        summary_seconds = States()
-        worker_seconds = States()
-        coordination_s = sleep_s = lock_sync_s = 0.0
-        overhead_s: dict[str, dict[str, float]] = {}
-        worker_threads = side_workers = 0
-        lanes: list[Lane] = []
         per_bin = bin_s / interval
-        for key in sorted(self.threads):
-            acc = self.threads[key]
-            info = recording.threads.get(key)
-            alive_s = acc.samples * interval
-            counts = {k: float(acc.counts.get(k, 0)) for k in STATE_KEYS}
-            total = sum(counts.values()) or 1.0
-            shares = States(**{k: counts[k] / total for k in STATE_KEYS})
-            seconds = shares.scaled(alive_s)
-            coordination_share = acc.coordination / total
-            python = info.python if info is not None else False
-            busy = shares.gil_held + shares.native + shares.gil_wait
-            if coordination_share >= COORDINATOR_SHARE:
-                role = "coordinator"
-            elif busy + shares.io + shares.sync - coordination_share < 0.05:
-                role = "idle"
-            else:
-                role = "worker"
-            if python:
-                summary_seconds = summary_seconds.plus(seconds)
-                coordination_s += acc.coordination * interval
-                for (kind, state), count in acc.overhead.items():
-                    by_state = overhead_s.setdefault(kind, {})
-                    by_state[state] = by_state.get(state, 0.0) + count * interval
-                sleep_s += acc.sleep * interval
-                worker = _without_coordination(counts, acc, interval)
-                worker_seconds = worker_seconds.plus(worker)
-                lock_sync_s += worker.sync
-                if role == "worker":
-                    worker_threads += 1
-                    side_workers += int(acc.tid != acc.pid)
-            for (stack, state), count in acc.stacks.items():
-                ids = []
-                for frame in stack:
-                    if frame not in frame_index:
-                        frame_index[frame] = len(frames_table)
-                        frames_table.append(Frame(*frame))
-                    ids.append(frame_index[frame])
-                stack_counts.append(StackCount(acc.pid, acc.tid, state, ids, count))
-            cpu = recording.thread_cpu.get(key)
-            name = info.name if info is not None else f"thread-{acc.tid}"
-            profiles[acc.pid].append(
-                ThreadProfile(
-                    tid=acc.tid,
-                    name=name,
-                    python=python,
-                    is_main=acc.tid == acc.pid,
-                    first_seen_s=acc.first_s - start_s,
-                    last_seen_s=acc.last_s + interval - start_s,
-                    wall_s=alive_s,
-                    cpu_user_s=cpu.user_s if cpu else 0.0,
-                    cpu_system_s=cpu.system_s if cpu else 0.0,
-                    samples=acc.samples,
-                    on_cpu_share=shares.gil_held + shares.native,
-                    gil_held_share=shares.gil_held,
-                    states=shares,
-                    state_seconds=seconds,
-                    role=role,
-                    hot_functions=_hot_functions(acc),
-                    ident=info.ident if info is not None else None,
-                )
-            )
+
+        def lane_of(acc: _ThreadAcc, name: str) -> Lane:
             lane = {k: [0.0] * nbins for k in STATE_KEYS}
             for b, bin_counts in acc.bins.items():
                 if b < nbins:
                     for k, v in bin_counts.items():
                         lane[k][b] = min(1.0, v / per_bin)
-            lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=name, shares=lane))
-        processes = self._processes(profiles)
+            return Lane(pid=acc.pid, tid=acc.tid, name=name, shares=lane)
+
         cores = [
             min(self.bin_cpu_ticks.get(i, 0.0) / CLOCK_TICKS_HZ / bin_s, 64.0) for i in range(nbins)
         ]
@@ -322,50 +246,19 @@ class StreamingAccounting:
             c = self.bin_gil.get(i, Counter())
             measured = c["held"] + c["free"]
             gil_series.append(c["held"] / measured if measured else None)
-        timeline = Timeline(
+        return assemble(
+            recording,
+            self.threads,
+            start_s=start_s,
+            wall_s=wall_s,
             bin_s=bin_s,
-            t_s=[i * bin_s for i in range(nbins)],
-            cores_used=cores,
-            gil_utilisation=gil_series,
-            lanes=lanes,
-        )
-        cpu_s = sum(p.cpu_user_s + p.cpu_system_s for p in processes)
-        root = next((p for p in processes if p.is_root), None)
-        worker_total = sum(worker_seconds.get(k) for k in STATE_KEYS) or 1.0
-        ctx = sum(p.ctx_switches_voluntary + p.ctx_switches_involuntary for p in processes)
-        summary = Summary(
-            wall_s=wall_s,
-            python_threads=sum(1 for ps in profiles.values() for t in ps if t.python),
-            processes=len(processes),
-            thread_seconds=summary_seconds,
-            worker_seconds=worker_seconds,
-            cpu_s=cpu_s,
-            cores_used_mean=cpu_s / wall_s if wall_s else 0.0,
-            cores_used_peak=max(cores, default=0.0),
-            gil_utilisation=root.gil.utilisation if root is not None else None,
-            gil_wait_share=worker_seconds.gil_wait / worker_total,
-            ctx_switches_per_s=ctx / wall_s if wall_s else 0.0,
-        )
-        return Accounting(
-            processes=processes,
-            summary=summary,
-            timeline=timeline,
-            frames=frames_table,
-            stacks=stack_counts,
-            coordination_s=coordination_s,
-            sleep_s=sleep_s,
-            lock_sync_s=lock_sync_s,
-            worker_threads=worker_threads,
-            side_workers=side_workers,
-            samples=sum(a.samples for a in self.threads.values()),
-            wall_s=wall_s,
+            lane_of=lane_of,
+            processes_of=self._processes,
+            cores=cores,
+            gil_series=gil_series,
             asyncio_seen=self.asyncio_seen,
-            child_python_processes=sum(
-                1 for p in processes if not p.is_root and any(t.python for t in p.threads)
-            ),
-            files_seen=self.files_seen,
-            pool_overhead_s=overhead_s,
             asyncio_main=self.asyncio_main,
+            files_seen=self.files_seen,
         )
 
     def _processes(self, profiles: dict[int, list[ThreadProfile]]) -> list[ProcessProfile]:
