@@ -23,6 +23,10 @@ HERE = Path(__file__).parent
 TOLERANCE = 0.10
 MAX_UNKNOWN = 0.25
 TARGETS = ["gil_threads", "hash_beside_python", "socket_wait", "lock_serial"]
+#: Sampling error shrinks with samples per thread: at 100 Hz a 1.2 s thread gets ~120 ticks and
+#: the GIL-held share of 3 threads swapping the GIL every 5 ms was off by up to 15 points on a
+#: quiet machine; at 250 Hz (~300 ticks) by at most 4.5 (docs/measurement.md, "Sampling error").
+RATE_HZ = "250"
 #: Above this load per core, runnable threads wait for a CPU for many ticks and the
 #: sampler itself is starved: the accuracy bounds do not hold (docs/measurement.md).
 MAX_LOAD_PER_CORE = 3.0
@@ -38,6 +42,8 @@ def measure(name: str, tmp_path: Path) -> tuple[dict[str, dict[str, float]], dic
     proc = concdiag(
         "profile",
         "-q",
+        "--rate",
+        RATE_HZ,
         "--json",
         str(json_path),
         "-o",
