@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +37,53 @@ def load_recording(name: str) -> Recording:
 @pytest.fixture
 def recording_loader() -> object:
     return load_recording
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    """One real `concdiag profile` of a sample target; read-only, shared by the session."""
+
+    code: int
+    stdout: str
+    stderr: str
+    json_path: Path
+    html_path: Path
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return json.loads(self.json_path.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], SampleRun]:
+    """Profile each sample target once per session: the verdict, report and browser tests
+    all read the same run instead of profiling the target again."""
+    cache: dict[Path, SampleRun] = {}
+
+    def run(script: Path) -> SampleRun:
+        if script not in cache:
+            folder = tmp_path_factory.mktemp(script.stem)
+            json_path, html_path = folder / "profile.json", folder / "report.html"
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "concdiag",
+                    "profile",
+                    "--json",
+                    str(json_path),
+                    "-o",
+                    str(html_path),
+                    str(script),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=folder,
+                timeout=180,
+            )
+            cache[script] = SampleRun(
+                proc.returncode, proc.stdout, proc.stderr, json_path, html_path
+            )
+        return cache[script]
+
+    return run

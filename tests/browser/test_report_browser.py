@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,9 +242,10 @@ def test_a_real_hostile_target_renders_as_text(
 
 
 ALL_TARGETS = sorted(p for p in SAMPLES.glob("*.py") if "Expected verdict:" in p.read_text())
-#: Profiling every target again would double the end-to-end tests' time (they already profile
-#: each one for its verdict); by default two shapes (the second has 200 threads); all of them
-#: with CONCDIAG_BROWSER_ALL_SAMPLES=1.
+#: Each target is profiled once per session (the `sample_runs` fixture) and shared with the
+#: verdict tests; opening every report in the browser still costs a second or two each, so by
+#: default two shapes (the second has 200 threads); all of them with
+#: CONCDIAG_BROWSER_ALL_SAMPLES=1.
 DEFAULT_TARGETS = {"cpu_threads.py", "io_threads.py"}
 TARGETS = [
     p
@@ -256,31 +258,12 @@ EXIT = {"crash_halfway.py": 4}
 @pytest.mark.e2e
 @pytest.mark.parametrize("script", TARGETS, ids=[p.stem for p in TARGETS])
 def test_every_sample_targets_report_renders(
-    watched: Watched, tmp_path: Path, artifacts: Path, script: Path
+    watched: Watched, artifacts: Path, script: Path, sample_runs: Any
 ) -> None:
-    html = tmp_path / f"{script.stem}.html"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "concdiag",
-            "profile",
-            "-q",
-            "--json",
-            str(tmp_path / f"{script.stem}.json"),
-            "-o",
-            str(html),
-            str(script),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert proc.returncode == EXIT.get(script.name, 0), proc.stderr
-    recommendation = json.loads((tmp_path / f"{script.stem}.json").read_text())["verdict"][
-        "recommendation"
-    ]
+    run = sample_runs(script)  # the same run the verdict test reads
+    assert run.code == EXIT.get(script.name, 0), run.stderr
+    html = run.html_path
+    recommendation = run.profile["verdict"]["recommendation"]
     w = watched
     w.open(html)
     assert_clean(w, html)

@@ -19,9 +19,9 @@ EXIT = {"crash_halfway.py": 4}
 
 
 @pytest.mark.parametrize("script", TARGETS, ids=[p.stem for p in TARGETS])
-def test_sample_target_verdict(script: Path, profile_run) -> None:  # type: ignore[no-untyped-def]
+def test_sample_target_verdict(script: Path, sample_runs) -> None:  # type: ignore[no-untyped-def]
     bound, cpu_kind, recommendation, model = expected(script)
-    run = profile_run(str(script))
+    run = sample_runs(script)
     assert run.code == EXIT.get(script.name, 0), run.stderr
     assert "Traceback" not in run.stderr or script.name == "crash_halfway.py"
     data = run.profile
@@ -35,11 +35,11 @@ def test_sample_target_verdict(script: Path, profile_run) -> None:  # type: igno
     assert f"recommend {recommendation}" in run.stderr
 
 
-def test_crash_keeps_the_report_and_the_target_traceback(profile_run) -> None:  # type: ignore[no-untyped-def]
+def test_crash_keeps_the_report_and_the_target_traceback(sample_runs) -> None:  # type: ignore[no-untyped-def]
     script = SAMPLES / "crash_halfway.py"
     if not script.exists():
         pytest.skip("crash target not present")
-    run = profile_run(str(script))
+    run = sample_runs(script)
     assert run.code == 4
     data = run.profile
     assert data["run"]["exit"] == {
@@ -55,10 +55,10 @@ def test_crash_keeps_the_report_and_the_target_traceback(profile_run) -> None:  
     assert "exited with status 1" in run.html_path.read_text()
 
 
-def test_json_is_rerendered_identically(profile_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_json_is_rerendered_identically(sample_runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from e2e.conftest import concdiag
 
-    run = profile_run(str(SAMPLES / "cpu_serial.py"))
+    run = sample_runs(SAMPLES / "cpu_serial.py")
     assert run.code == 0
     again = tmp_path / "again.html"
     proc = concdiag("report", str(run.json_path), "--format", "html", "-o", str(again))
