@@ -22,7 +22,7 @@ from concdiag.analysis.states import (
     resolve_handoffs,
     resolve_starved,
 )
-from concdiag.collectors.records import Recording, StackChange, Tick
+from concdiag.collectors.records import Recording, StackChange, ThreadObservation, Tick
 from concdiag.model import (
     STATE_KEYS,
     Frame,
@@ -60,6 +60,34 @@ class _ThreadAcc:
     leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
     bins: dict[int, Counter[str]] = field(default_factory=dict)
+
+    def add(
+        self,
+        t_s: float,
+        b: int,
+        state: str,
+        obs: ThreadObservation,
+        frames: StackKey,
+    ) -> None:
+        """Count one sample of this thread: its state, bin, wait kind and stack."""
+        self.samples += 1
+        self.counts[state] += 1
+        self.first_s = min(self.first_s, t_s)
+        self.last_s = max(self.last_s, t_s)
+        self.bins.setdefault(b, Counter())[state] += 1
+        if state in ("sync", "io") and is_coordination(frames):
+            self.coordination += 1
+        if state == "io" and is_sleep(obs):
+            self.sleep += 1
+        if state in ("gil_held", "native") and frames:
+            overhead = pool_overhead(frames)
+            if overhead is not None:
+                self.overhead[(overhead, state)] += 1
+        if frames:
+            leaf = frames[-1]
+            self.leaf[leaf] += 1
+            self.leaf_states.setdefault(leaf, Counter())[state] += 1
+            self.stacks[(frames, state)] += 1
 
 
 @dataclass
@@ -138,24 +166,8 @@ def analyse(recording: Recording, start_s: float = 0.0) -> Accounting:
             position[key] += 1
             cursor = cursors.get(key)
             frames = cursor.at(tick.t_s) if cursor is not None else ()
-            acc.samples += 1
-            acc.counts[state] += 1
-            acc.first_s = min(acc.first_s, tick.t_s)
-            acc.last_s = max(acc.last_s, tick.t_s)
-            acc.bins.setdefault(b, Counter())[state] += 1
-            if state in ("sync", "io") and is_coordination(frames):
-                acc.coordination += 1
-            if state == "io" and is_sleep(obs):
-                acc.sleep += 1
-            if state in ("gil_held", "native") and frames:
-                overhead = pool_overhead(frames)
-                if overhead is not None:
-                    acc.overhead[(overhead, state)] += 1
+            acc.add(tick.t_s, b, state, obs, frames)
             if frames:
-                leaf = frames[-1]
-                acc.leaf[leaf] += 1
-                acc.leaf_states.setdefault(leaf, Counter())[state] += 1
-                acc.stacks[(frames, state)] += 1
                 if (not asyncio_seen or not asyncio_main) and any(
                     "/asyncio/" in f[1] for f in frames
                 ):

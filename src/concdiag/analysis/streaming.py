@@ -24,7 +24,6 @@ from concdiag.analysis.accounting import (
     _ThreadAcc,
     assemble,
 )
-from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
     STATE_KEYS,
@@ -192,24 +191,8 @@ class StreamingAccounting:
                 position[key] += 1
                 cursor = cursors.get(key)
                 frames = cursor.at(tick.t_s) if cursor is not None else ()
-                acc.samples += 1
-                acc.counts[state] += 1
-                acc.first_s = min(acc.first_s, tick.t_s)
-                acc.last_s = max(acc.last_s, tick.t_s)
-                acc.bins.setdefault(b, Counter())[state] += 1
-                if state in ("sync", "io") and is_coordination(frames):
-                    acc.coordination += 1
-                if state == "io" and is_sleep(obs):
-                    acc.sleep += 1
-                if state in ("gil_held", "native") and frames:
-                    overhead = pool_overhead(frames)
-                    if overhead is not None:
-                        acc.overhead[(overhead, state)] += 1
+                acc.add(tick.t_s, b, state, obs, frames)
                 if frames:
-                    leaf = frames[-1]
-                    acc.leaf[leaf] += 1
-                    acc.leaf_states.setdefault(leaf, Counter())[state] += 1
-                    acc.stacks[(frames, state)] += 1
                     if (not self.asyncio_seen or not self.asyncio_main) and any(
                         "/asyncio/" in f[1] for f in frames
                     ):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from concdiag.cli._options import sampling_outputs
 from concdiag.cli.profile import _Progress
 from concdiag.render.text import summary_text
 from concdiag.session_attach import AttachRequest, attach_pid
@@ -14,34 +15,13 @@ from concdiag.session_attach import AttachRequest, attach_pid
 
 @click.command("attach")
 @click.argument("pid", type=int)
+@sampling_outputs("reports/pid<PID>-<time>.json")
 @click.option(
     "--duration",
     "duration_s",
     type=click.FloatRange(min=0.1),
     help="Stop after this many seconds (default: until Ctrl-C or the target exits).",
 )
-@click.option(
-    "--rate",
-    "rate_hz",
-    type=click.FloatRange(1, 1000),
-    default=100,
-    show_default=True,
-    help="Samples per second.",
-)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="JSON profile path (default: reports/pid<PID>-<time>.json).",
-)
-@click.option(
-    "-o",
-    "--output",
-    "html_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="HTML report path (default: beside the JSON, .html).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def command(
     pid: int,
     duration_s: float | None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from concdiag.cli._options import sampling_outputs
 from concdiag.errors import UsageError
 from concdiag.render.text import summary_text
 from concdiag.session import ProfileRequest, profile_script
@@ -40,14 +41,7 @@ class _Progress:
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option("-m", "module", metavar="MODULE", help="Profile a module, like python -m.")
-@click.option(
-    "--rate",
-    "rate_hz",
-    type=click.FloatRange(1, 1000),
-    default=100,
-    show_default=True,
-    help="Samples per second.",
-)
+@sampling_outputs("reports/<name>-<time>.json")
 @click.option(
     "--duration",
     "duration_s",
@@ -59,19 +53,6 @@ class _Progress:
     "python",
     metavar="PATH",
     help="Interpreter to run the target with (e.g. a project's venv python), 3.10+.",
-)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="JSON profile path (default: reports/<name>-<time>.json).",
-)
-@click.option(
-    "-o",
-    "--output",
-    "html_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="HTML report path (default: beside the JSON, .html).",
 )
 @click.option(
     "--deep",
@@ -95,7 +76,6 @@ class _Progress:
     help="auto: sample from outside (py-spy, /proc), inside the target only when tracing is "
     "denied; inprocess: always sample from a thread inside the target.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def command(
     module: str | None,
