@@ -473,35 +473,64 @@ def _processes(
     for tick in recording.ticks:
         if tick.t_s >= start_s:
             by_pid[tick.pid].append(tick.t_s)
+    spans = {}
+    for pid in thread_profiles:
+        times = by_pid.get(pid, [start_s])
+        counts = gil_counts.get(pid, Counter())
+        sw = switches.get(pid, [])
+        spans[pid] = ProcessSpan(
+            first_s=times[0],
+            last_s=times[-1],
+            gil_held=counts["held"],
+            gil_measured=counts["held"] + counts["free"],
+            switches=(sw[-1] - sw[0]) if len(sw) >= 2 else None,
+        )
+    return process_profiles(recording, thread_profiles, spans, start_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpan:
+    """What the ticks said of one process: when it was seen, and its GIL samples."""
+
+    first_s: float
+    last_s: float
+    gil_held: int
+    gil_measured: int
+    switches: int | None  # forced GIL switches between its first and last tick
+
+
+def process_profiles(
+    recording: Recording,
+    thread_profiles: dict[int, list[ThreadProfile]],
+    spans: dict[int, ProcessSpan],
+    start_s: float,
+) -> list[ProcessProfile]:
+    """The profile's processes, root first; shared by the batch and streaming analyses."""
     last_counters = {}
     rss_peak: Counter[int] = Counter()
-    ppids: dict[int, int | None] = {}
     for c in recording.counters:
         last_counters[c.pid] = c
         rss_peak[c.pid] = max(rss_peak[c.pid], c.rss_bytes)
-        ppids[c.pid] = c.ppid
     interval = 1.0 / recording.rate_hz
     processes = []
     root_pid = recording.target.pid
     for pid in sorted(thread_profiles, key=lambda p: (p != root_pid, p)):
         threads = thread_profiles[pid]
-        times = by_pid.get(pid, [start_s])
-        counts = gil_counts.get(pid, Counter())
-        measured = counts["held"] + counts["free"]
+        span = spans.get(pid) or ProcessSpan(start_s, start_s, 0, 0, None)
+        measured = span.gil_measured
         gil_wait_s = sum(t.state_seconds.gil_wait for t in threads)
-        sw = switches.get(pid, [])
-        nswitch = (sw[-1] - sw[0]) if len(sw) >= 2 else None
-        p_wall = (times[-1] - times[0]) + interval
+        nswitch = span.switches
+        p_wall = (span.last_s - span.first_s) + interval
         counters = last_counters.get(pid)
         processes.append(
             ProcessProfile(
                 pid=pid,
-                ppid=ppids.get(pid),
+                ppid=counters.ppid if counters else None,
                 command=mask_args(recording.commands.get(pid, [])),
                 is_root=pid == root_pid,
                 python=any(t.python for t in threads),
-                first_seen_s=times[0] - start_s,
-                last_seen_s=times[-1] + interval - start_s,
+                first_seen_s=span.first_s - start_s,
+                last_seen_s=span.last_s + interval - start_s,
                 wall_s=p_wall,
                 cpu_user_s=counters.cpu_user_s if counters else 0.0,
                 cpu_system_s=counters.cpu_system_s if counters else 0.0,
@@ -511,7 +540,7 @@ def _processes(
                 gil=GilStats(
                     enabled=recording.target.gil_enabled,
                     measured=measured > 0,
-                    utilisation=counts["held"] / measured if measured else None,
+                    utilisation=span.gil_held / measured if measured else None,
                     wait_s=gil_wait_s,
                     mean_waiting_threads=gil_wait_s / p_wall if p_wall else 0.0,
                     switches=nswitch,

@@ -21,6 +21,7 @@ overhead*: the price of the current parallelism, which the speedup model charges
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterator
 
 from concdiag.collectors.records import ThreadObservation, Tick
 
@@ -99,6 +100,21 @@ HANDOFF_MAX_RUN = 2
 _GIL_STATES = ("gil_held", "gil_wait")
 
 
+def _native_runs(states: list[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each maximal run of ``native`` ticks, read as the caller relabels."""
+    i = 0
+    n = len(states)
+    while i < n:
+        if states[i] != "native":
+            i += 1
+            continue
+        j = i
+        while j < n and states[j] == "native":
+            j += 1
+        yield i, j
+        i = j
+
+
 def resolve_handoffs(states: list[str], switches: list[int | None]) -> int:
     """Re-label GIL hand-offs that the per-tick rule saw as ``native``; returns how many.
 
@@ -112,15 +128,8 @@ def resolve_handoffs(states: list[str], switches: list[int | None]) -> int:
     contended thread, count as ``gil_wait`` (see docs/measurement.md).
     """
     changed = 0
-    i = 0
     n = len(states)
-    while i < n:
-        if states[i] != "native":
-            i += 1
-            continue
-        j = i
-        while j < n and states[j] == "native":
-            j += 1
+    for i, j in _native_runs(states):
         run = j - i
         before, after = i - 1, j
         if (
@@ -136,7 +145,6 @@ def resolve_handoffs(states: list[str], switches: list[int | None]) -> int:
             for k in range(i, j):
                 states[k] = "gil_wait"
             changed += run
-        i = j
     return changed
 
 
@@ -159,15 +167,8 @@ def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
     ``gil_wait`` when it only leads to the GIL.
     """
     changed = 0
-    i = 0
     n = len(states)
-    while i < n:
-        if states[i] != "native":
-            i += 1
-            continue
-        j = i
-        while j < n and states[j] == "native":
-            j += 1
+    for i, j in _native_runs(states):
         run = j - i
         before = i - 1
         if run >= STARVED_MIN_RUN and before >= 0:
@@ -182,7 +183,6 @@ def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
                     for k in range(i, j):
                         states[k] = label
                     changed += run
-        i = j
     return changed
 
 

@@ -19,20 +19,20 @@ from dataclasses import dataclass, field
 from concdiag.analysis.accounting import (
     MAX_TIMELINE_BINS,
     Accounting,
+    ProcessSpan,
     _classify_all,
     _StackCursor,
     _ThreadAcc,
     assemble,
+    process_profiles,
 )
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import (
     STATE_KEYS,
-    GilStats,
     Lane,
     ProcessProfile,
     ThreadProfile,
 )
-from concdiag.redact import mask_args
 
 #: Ticks of context on each side of a chunk for the classification's sequence rules.
 EDGE_TICKS = 64
@@ -245,50 +245,16 @@ class StreamingAccounting:
         )
 
     def _processes(self, profiles: dict[int, list[ThreadProfile]]) -> list[ProcessProfile]:
-        recording = self.recording
-        last_counters = {}
-        rss_peak: Counter[int] = Counter()
-        for c in recording.counters:
-            last_counters[c.pid] = c
-            rss_peak[c.pid] = max(rss_peak[c.pid], c.rss_bytes)
-        root_pid = recording.target.pid
-        processes = []
-        for pid in sorted(profiles, key=lambda p: (p != root_pid, p)):
-            threads = profiles[pid]
-            proc = self.procs.get(pid) or _ProcAcc(self.start_s, self.start_s, self.start_s)
-            measured = proc.gil["held"] + proc.gil["free"]
-            gil_wait_s = sum(t.state_seconds.gil_wait for t in threads)
-            nswitch = None
+        spans = {}
+        for pid, proc in self.procs.items():
+            switches = None
             if proc.first_switches is not None and proc.last_switches is not None:
-                nswitch = proc.last_switches - proc.first_switches
-            p_wall = (proc.last_s - proc.first_s) + self.interval
-            counters = last_counters.get(pid)
-            processes.append(
-                ProcessProfile(
-                    pid=pid,
-                    ppid=counters.ppid if counters else None,
-                    command=mask_args(recording.commands.get(pid, [])),
-                    is_root=pid == root_pid,
-                    python=any(t.python for t in threads),
-                    first_seen_s=proc.first_s - self.start_s,
-                    last_seen_s=proc.last_s + self.interval - self.start_s,
-                    wall_s=p_wall,
-                    cpu_user_s=counters.cpu_user_s if counters else 0.0,
-                    cpu_system_s=counters.cpu_system_s if counters else 0.0,
-                    ctx_switches_voluntary=counters.ctx_voluntary if counters else 0,
-                    ctx_switches_involuntary=counters.ctx_involuntary if counters else 0,
-                    rss_peak_bytes=rss_peak.get(pid, 0),
-                    gil=GilStats(
-                        enabled=recording.target.gil_enabled,
-                        measured=measured > 0,
-                        utilisation=proc.gil["held"] / measured if measured else None,
-                        wait_s=gil_wait_s,
-                        mean_waiting_threads=gil_wait_s / p_wall if p_wall else 0.0,
-                        switches=nswitch,
-                        mean_wait_ms=(gil_wait_s / nswitch * 1000) if nswitch else None,
-                        switch_interval_s=recording.target.switch_interval_s,
-                    ),
-                    threads=threads,
-                )
+                switches = proc.last_switches - proc.first_switches
+            spans[pid] = ProcessSpan(
+                first_s=proc.first_s,
+                last_s=proc.last_s,
+                gil_held=proc.gil["held"],
+                gil_measured=proc.gil["held"] + proc.gil["free"],
+                switches=switches,
             )
-        return processes
+        return process_profiles(self.recording, profiles, spans, self.start_s)
