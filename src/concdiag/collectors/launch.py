@@ -308,7 +308,7 @@ def _supervise(
         ended_at=started_at,
         collectors=collectors,
     )
-    status, usage_cpu = _wait_target(target, request, result, sampler, progress, t0)
+    status = _wait_target(target, request, result, sampler, progress, t0)
     # concdiag's own CPU while the target ran; parsing and reporting come after and do not
     # compete with it.
     cpu_during_run = time.process_time() - cpu_at_start
@@ -326,7 +326,8 @@ def _supervise(
         read_inprocess(inprocess_path, recording, t0)  # thread names come from the events
     if pyspy is not None:
         pyspy.stop()
-        offset = _pyspy_offset(pyspy, events, go_t, t0, request.rate_hz)
+        # py-spy's trace clock starts when it starts: place it on the run's clock.
+        offset = pyspy.started_monotonic - t0
         recording.stacks = pyspy.read_stacks(offset, events.ident_to_tid)
         if pyspy.error:
             recording.notes.append(pyspy.error)
@@ -338,7 +339,6 @@ def _supervise(
         pyspy_cpu = recording.sampler_cpu_s  # the in-process sampler's own CPU, in the target
     result.concdiag_cpu_s = cpu_during_run + pyspy_cpu
     recording.sampler_cpu_s = result.concdiag_cpu_s
-    del usage_cpu
     return result
 
 
@@ -360,14 +360,6 @@ def _inprocess_reason(request: LaunchRequest, pid: int, gil: GilLocation | None)
     except OSError:
         pass
     return None
-
-
-def _pyspy_offset(
-    pyspy: PySpyRecorder, events: _Events, go_t: float, t0: float, rate_hz: float
-) -> float:
-    """py-spy's trace clock starts when it starts; place it on the run's clock."""
-    del events, go_t, rate_hz
-    return pyspy.started_monotonic - t0
 
 
 def _register_threads(recording: Recording, events: _Events, t0: float) -> None:
@@ -402,15 +394,15 @@ def _wait_target(
     sampler: ProcSampler | None,
     progress: Callable[[float, int], None] | None,
     t0: float,
-) -> tuple[int | None, float]:
+) -> int | None:
     """Wait for the target, handling --duration and the user's interrupts."""
     try:
         with SIGNALS.sampling():
             while True:
-                pid, status, usage = os.wait4(target.pid, os.WNOHANG)
+                pid, status = os.waitpid(target.pid, os.WNOHANG)
                 if pid == target.pid:
                     target.returncode = os.waitstatus_to_exitcode(status)
-                    return status, usage.ru_utime + usage.ru_stime
+                    return status
                 elapsed = time.monotonic() - t0
                 if progress is not None:
                     progress(elapsed, sampler.ticks_done if sampler is not None else 0)
@@ -420,13 +412,13 @@ def _wait_target(
                         f"sampling stopped after --duration {request.duration_s:g} s; "
                         "the target was ended"
                     )
-                    return _stop_gently(target), 0.0
+                    return _stop_gently(target)
                 time.sleep(0.05)
     except Interrupted:
         result.interrupted = True
         by = SIGNALS.signal_name or "an interrupt"
         result.partial_reasons.append(f"interrupted by {by} before the target ended")
-        return _stop_gently(target, grace_s=1.0), 0.0
+        return _stop_gently(target, grace_s=1.0)
 
 
 def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int | None:
