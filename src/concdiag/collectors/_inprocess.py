@@ -141,10 +141,18 @@ class _Sampler:
 
         return struct.unpack("<Q", ctypes.string_at(address + 24, 8))[0]
 
-    def cpu_ns(self, ident):
+    def cpu_ns(self, tid):
+        """The thread's CPU clock, by OS thread id; None once the thread has gone.
+
+        The clock id is the kernel's per-thread CPU clock, ((~tid) << 3) | 6, which is what
+        glibc's pthread_getcpuclockid computes from the thread's pthread structure. Going
+        through that structure is unsafe here: a thread can end between listing and reading
+        it, and reading a freed pthread killed targets with SIGSEGV (seen on io_threads.py,
+        whose server starts a thread per request). By tid, a gone thread is just EINVAL.
+        """
         try:
-            return time.clock_gettime_ns(time.pthread_getcpuclockid(ident))
-        except (OSError, AttributeError, OverflowError, ValueError):
+            return time.clock_gettime_ns(((~tid) << 3) | 6)
+        except (OSError, OverflowError, ValueError):
             return None
 
     def tick(self, now):
@@ -161,9 +169,9 @@ class _Sampler:
         window_start = time.perf_counter()
         switches_start = self.gil_switches()
         cpu_start = {}
-        for tid, ident in threads.items():
+        for tid in threads:
             if tid not in self.own_tids:
-                cpu_start[tid] = self.cpu_ns(ident)
+                cpu_start[tid] = self.cpu_ns(tid)
         if self.ticks % 10 == 0 or not self.tids:
             try:
                 self.tids = [int(t) for t in os.listdir("/proc/self/task")]
@@ -203,7 +211,7 @@ class _Sampler:
         for obs in observations:
             tid = obs[0]
             start = cpu_start.get(tid)
-            end = self.cpu_ns(threads[tid]) if start is not None else None
+            end = self.cpu_ns(tid) if start is not None else None
             if start is None or end is None:
                 obs.extend([None, None])
                 continue
