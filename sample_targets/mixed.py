@@ -2,15 +2,15 @@
 
 What it shows: the main thread walks a cursor-paginated HTTP API on 127.0.0.1 (0.2 s per
 page, each request needing the previous response's cursor) while a parser thread parses every page
-in pure Python (~0.15 s), so the run is roughly half I/O wait and half GIL-held CPU. Threading is
-right because the critical path is the strictly sequential chain of fetches, which no parallelism
+in pure Python (~0.15-0.2 s), so the run is roughly half I/O wait and half GIL-held CPU. Threading
+is right because the critical path is the strictly sequential chain of fetches, which no parallelism
 can shorten, and the shorter parsing hides under it with the GIL well short of saturated, so
 threads already reach that floor and worker processes could only add start-up and pickling.
 Expected verdict: bound=mixed cpu_kind=python recommendation=threading
 Current model: threads
 """
 
-# Why the verdict is threading, in numbers. Serial: 9 x (0.2 + ~0.15) s = ~3.1 s. Threads (this
+# Why the verdict is threading, in numbers. Serial: 9 x (0.2 + ~0.17) s = ~3.3 s. Threads (this
 # script): the 9 fetches back to back plus the last parse, ~2.0 s: the fetch-chain floor, since
 # page i+1 cannot be requested before page i has arrived. Processes: the same floor, plus pool
 # start-up and pickling each page; all they could remove is the few GIL hand-overs the fetcher
@@ -35,8 +35,8 @@ import zlib
 from typing import ClassVar
 
 PAGES = 9
-#: Parsing a page takes ~0.12-0.18 s: less than one fetch, on any interpreter.
-ROWS_PER_PAGE = 1_700
+#: Parsing a page takes ~0.15-0.2 s (3.11; a little more on 3.10): less than one fetch.
+ROWS_PER_PAGE = 2_400
 #: Simulated latency of the remote API per page; 9 sequential pages make ~1.8 s of waiting.
 BACKEND_DELAY_S = 0.2
 
