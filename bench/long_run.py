@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
-from concdiag.analysis.streaming import StreamingAccounting
+from concdiag.analysis.accounting import StreamingAccounting
 from concdiag.collectors.attach import CHUNK_OBSERVATIONS
 from concdiag.collectors.pyspy import parse_chrometrace
 from concdiag.collectors.records import (

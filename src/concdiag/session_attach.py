@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
-from concdiag.analysis.streaming import StreamingAccounting
+from concdiag.analysis.accounting import StreamingAccounting
 from concdiag.analysis.tree import tree_of
 from concdiag.collectors.attach import ChunkSink, attach, inspect_target, require_pyspy
 from concdiag.collectors.records import Recording

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,8 +64,8 @@ def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
 def build_profile(
     recording: Recording, ctx: RunContext, accounting: Accounting | None = None
 ) -> Profile:
-    """``accounting`` comes from `streaming.StreamingAccounting` on long runs (no ticks kept)."""
-    acc = accounting if accounting is not None else analyse(recording, start_s=recording.start_s)
+    """``accounting`` is what a collector streamed; without it the recording is replayed."""
+    acc = accounting if accounting is not None else analyse(recording)
     target = recording.target
     files = user_files(acc.files_seen, ctx.target_file)
     sites = [site for path in files for site in scan_source(path)]
@@ -112,7 +111,7 @@ def build_profile(
             switch_interval_s=target.switch_interval_s,
         ),
         cpu_count=ctx.cpu_count,
-        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        platform=recording.platform,
         concdiag_version=__version__,
         started_at=ctx.started_at.isoformat(timespec="seconds"),
         ended_at=ctx.ended_at.isoformat(timespec="seconds"),

@@ -20,19 +20,11 @@ overhead*: the price of the current parallelism, which the speedup model charges
 
 from __future__ import annotations
 
-import platform
+from collections import defaultdict
 from collections.abc import Iterator
 
-from concdiag.collectors.records import ThreadObservation, Tick
-
-_SLEEP_SYSCALLS = {
-    "x86_64": {35, 230},  # nanosleep, clock_nanosleep
-    "aarch64": {101, 115},
-}.get(platform.machine(), set())
-_FUTEX_SYSCALLS = {"x86_64": {202, 449}, "aarch64": {98, 449}}.get(platform.machine(), set())
-
-#: Blocking in these is waiting for a file lock (flock, fcntl F_SETLKW): synchronisation.
-_FILE_LOCK_SYSCALLS = {"x86_64": {72, 73}, "aarch64": {25, 32}}.get(platform.machine(), set())
+from concdiag.collectors.records import Recording, ThreadObservation, Tick
+from concdiag.collectors.syscalls import SyscallTable
 
 #: Concurrency machinery, by path fragment: waits in it (below the program's own frames) are
 #: waits for other workers, and CPU in it is the cost of running work in a pool.
@@ -74,7 +66,8 @@ _LIBRARY_MARKERS = ("/lib/python3", "site-packages", "dist-packages", "<frozen")
 Frames = tuple[tuple[str, str, int], ...]
 
 
-def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool) -> str:
+def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: SyscallTable) -> str:
+    """The state of one thread at one tick, by the per-tick rules above."""
     if obs.proc_state == "R":
         if not gil_enabled:
             return "native"
@@ -89,7 +82,7 @@ def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool) -> str:
             return "gil_wait"
         if obs.syscall is None:
             return "unknown"
-        if obs.syscall in _FUTEX_SYSCALLS or obs.syscall in _FILE_LOCK_SYSCALLS:
+        if obs.syscall in syscalls.futex or obs.syscall in syscalls.file_lock:
             return "sync"
         return "io"
     return "unknown"
@@ -155,7 +148,9 @@ STARVED_CPU_SHARE = 0.10
 _WAIT_STATES = ("gil_wait", "io", "sync")
 
 
-def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
+def resolve_starved(
+    states: list[str], cpu_ticks: list[int], cpu_ticks_per_sample: float = 1.0
+) -> int:
     """Re-label runnable ticks in which the thread did not run; returns how many.
 
     On a busy machine a thread woken from a wait sits runnable in the run queue, waiting for
@@ -164,7 +159,8 @@ def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
     a thread running native code gains about one tick of CPU per tick, even a starved one
     its fair share; one that gained under ``STARVED_CPU_SHARE`` did not run. Its wait goes
     on: the run takes the state the thread was waiting in before it (GIL, I/O, lock), or
-    ``gil_wait`` when it only leads to the GIL.
+    ``gil_wait`` when it only leads to the GIL. ``cpu_ticks_per_sample`` is the kernel's clock
+    ticks per sampling interval (USER_HZ / rate: 1 at the default 100 Hz).
     """
     changed = 0
     n = len(states)
@@ -173,7 +169,7 @@ def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
         before = i - 1
         if run >= STARVED_MIN_RUN and before >= 0:
             gained = cpu_ticks[j - 1] - cpu_ticks[before]
-            if gained < STARVED_CPU_SHARE * run:
+            if gained < STARVED_CPU_SHARE * run * cpu_ticks_per_sample:
                 label = None
                 if states[before] in _WAIT_STATES:
                     label = states[before]
@@ -186,8 +182,39 @@ def resolve_starved(states: list[str], cpu_ticks: list[int]) -> int:
     return changed
 
 
-def is_sleep(obs: ThreadObservation) -> bool:
-    return obs.syscall in _SLEEP_SYSCALLS
+def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int], list[str]]:
+    """Each thread's state at each of its ticks, in order, with the sequence rules applied.
+
+    The per-tick rule (`classify`) first; then, for Python threads, GIL hand-offs and starved
+    runs, which look at a thread's neighbouring ticks.
+    """
+    gil_enabled = recording.target.gil_enabled
+    syscalls = recording.syscalls
+    per_sample = recording.clock_ticks_hz / recording.rate_hz
+    states: dict[tuple[int, int], list[str]] = defaultdict(list)
+    switch_numbers: dict[tuple[int, int], list[int | None]] = defaultdict(list)
+    cpu_ticks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for tick in ticks:
+        for obs in tick.threads:
+            key = (tick.pid, obs.tid)
+            state = classify(obs, tick, gil_enabled, syscalls)
+            info = recording.threads.get(key)
+            if info is not None and not info.python and state == "gil_held":
+                state = "native"  # a native-only thread cannot hold the GIL
+            states[key].append(state)
+            switch_numbers[key].append(tick.gil_switches)
+            cpu_ticks[key].append(obs.cpu_ticks)
+    for key, sequence in states.items():
+        info = recording.threads.get(key)
+        if info is not None and info.python:
+            if gil_enabled:
+                resolve_handoffs(sequence, switch_numbers[key])
+            resolve_starved(sequence, cpu_ticks[key], per_sample)
+    return states
+
+
+def is_sleep(obs: ThreadObservation, syscalls: SyscallTable) -> bool:
+    return obs.syscall in syscalls.sleep
 
 
 def is_library(filename: str) -> bool:

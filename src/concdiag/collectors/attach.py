@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from concdiag.collectors import elf
+from concdiag.collectors.gil_layout import GIL_HEAD, read_head
 from concdiag.collectors.procfs import GilLocation, ProcSampler
 from concdiag.collectors.pyspy import PySpyRecorder, find_pyspy
 from concdiag.collectors.records import Recording, StackChange, TargetInfo, ThreadInfo, Tick
@@ -31,6 +32,9 @@ from concdiag.interrupts import SIGNALS, Interrupted
 
 SUPPORTED = ((3, 10), (3, 13))
 DEFAULT_INTERVAL_US = 5000
+#: Switch intervals the GIL search tries: the default first, then values users commonly set
+#: with ``sys.setswitchinterval`` (a stated choice: the search needs the exact value).
+INTERVAL_CANDIDATES_US = (DEFAULT_INTERVAL_US, 1000, 2000, 10000, 20000, 50000, 100000)
 RUNTIME_SCAN_BYTES = 4 << 20
 TSTATE_SCAN_BYTES = 1024
 #: py-spy is restarted this often on an attach, so no trace (and no tick list) grows unbounded,
@@ -238,7 +242,7 @@ def find_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | Non
             tids = {int(t) for t in os.listdir(f"/proc/{target.pid}/task")}
         except OSError as exc:
             return None, f"cannot read the runtime state: {exc.strerror}"
-        for interval in _interval_candidates(memory):
+        for interval in INTERVAL_CANDIDATES_US:
             found = _match_gil(target, memory, interval, tids)
             if found is not None:
                 return found, ""
@@ -265,21 +269,16 @@ def _read_prefix(pid: int, address: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _interval_candidates(memory: bytes) -> list[int]:
-    """The default switch interval first; others only if the user changed it."""
-    return [DEFAULT_INTERVAL_US] + [i for i in (1000, 2000, 10000, 20000, 50000, 100000)]
-
-
 def _match_gil(
     target: AttachTarget, memory: bytes, interval_us: int, tids: set[int]
 ) -> GilLocation | None:
     needle = struct.pack("<Q", interval_us)
     at = memory.find(needle)
     while at >= 0:
-        if at % 8 == 0 and at + 32 <= len(memory):
-            holder, locked = struct.unpack_from("<Qi", memory, at + 8)
-            if holder and locked in (0, 1):
-                native_off = _native_id_offset(target.pid, holder, tids)
+        if at % 8 == 0 and at + GIL_HEAD.size <= len(memory):
+            head = read_head(memory, at)
+            if head.last_holder and head.locked in (0, 1):
+                native_off = _native_id_offset(target.pid, head.last_holder, tids)
                 if native_off is not None:
                     address = target.runtime_address + at
                     return GilLocation(

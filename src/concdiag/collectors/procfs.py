@@ -16,7 +16,6 @@ for the slower process counters (context switches, RSS, children), read every fe
 from __future__ import annotations
 
 import os
-import platform
 import struct
 import threading
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from concdiag.collectors.gil_layout import GIL_HEAD, GIL_STATE_SPAN, read_head
 from concdiag.collectors.records import (
     ProcessCounters,
     Recording,
@@ -32,12 +32,9 @@ from concdiag.collectors.records import (
     ThreadObservation,
     Tick,
 )
+from concdiag.collectors.syscalls import HOST
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
-#: futex(2) system call numbers; a thread parked for the GIL waits in futex on the GIL state.
-FUTEX_SYSCALLS = {"x86_64": {202}, "aarch64": {98}, "arm64": {98}}.get(platform.machine(), set())
-#: Bytes of ``struct _gil_runtime_state`` in which a GIL waiter's futex address can lie.
-GIL_STATE_SPAN = 256
 COUNTER_EVERY_S = 0.25
 
 
@@ -69,7 +66,8 @@ def parse_syscall(text: str, gil_address: int | None) -> tuple[int | None, bool]
     if number < 0:
         return None, False
     on_gil = False
-    if number in FUTEX_SYSCALLS and gil_address is not None and len(parts) > 1:
+    # A thread parked for the GIL waits in futex on the GIL state.
+    if number in HOST.futex and gil_address is not None and len(parts) > 1:
         address = int(parts[1], 16)
         on_gil = gil_address <= address < gil_address + GIL_STATE_SPAN
     return number, on_gil
@@ -282,8 +280,8 @@ class ProcSampler:
         if gil is not None:
             try:
                 mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-                interval = struct.unpack("<Q", os.pread(mem_fd, 8, gil.address))[0]
-                if interval != gil.interval_us:
+                head = read_head(os.pread(mem_fd, GIL_HEAD.size, gil.address))
+                if head.interval_us != gil.interval_us:
                     gil = None
             except OSError:
                 gil = None
@@ -355,15 +353,15 @@ class ProcSampler:
         if gil is None or proc.mem_fd is None:
             return None, None, None
         try:
-            raw = os.pread(proc.mem_fd, 32, gil.address)
-            _interval, holder_ptr, locked, _pad, switches = struct.unpack("<QQiiQ", raw)
+            head = read_head(os.pread(proc.mem_fd, GIL_HEAD.size, gil.address))
         except (OSError, struct.error):
             self.recording.errors += 1
             return None, None, None
         holder_tid: int | None = None
-        if locked and holder_ptr:
-            holder_tid = self._holder_tid(proc, gil, holder_ptr)
-        return bool(locked), holder_tid, switches
+        locked = head.locked == 1
+        if locked and head.last_holder:
+            holder_tid = self._holder_tid(proc, gil, head.last_holder)
+        return locked, holder_tid, head.switch_number
 
     def _holder_tid(self, proc: _Process, gil: GilLocation, holder_ptr: int) -> int | None:
         assert proc.mem_fd is not None

@@ -7,11 +7,20 @@ recorded runs), so the analysis is tested deterministically on real observations
 from __future__ import annotations
 
 import json
+import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.syscalls import HOST, X86_64, SyscallTable
 from concdiag.collectors.yappi_tables import YappiRun
+from concdiag.fileio import write_atomic
+
+#: Version 2 added what a recording needs to be read anywhere: the architecture's system call
+#: table, the kernel's clock tick and the platform. Version 1 recordings were all made on
+#: x86_64 Linux with a 100 Hz clock tick, which `Recording.load` assumes for them.
+RECORDING_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +124,26 @@ class Recording:
     start_s: float = 0.0  # when the target's own code began (ticks before are start-up)
     notes: list[str] = field(default_factory=list)
     yappi: YappiRun | None = None  # deep mode's tables from inside the target
+    #: How to read the observations: the recording machine's system call numbers, the unit
+    #: of ``cpu_ticks`` (USER_HZ), and the platform. Defaults describe this machine, which is
+    #: right for live collection; loaded recordings bring their own.
+    syscalls: SyscallTable = HOST
+    clock_ticks_hz: int = field(default_factory=lambda: os.sysconf("SC_CLK_TCK"))
+    platform: str = field(
+        default_factory=lambda: f"{platform.system()} {platform.release()} {platform.machine()}"
+    )
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+        write_atomic(path, json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "concdiag-recording",
-            "version": 1,
+            "version": RECORDING_VERSION,
             "rate_hz": self.rate_hz,
+            "syscalls": self.syscalls.to_dict(),
+            "clock_ticks_hz": self.clock_ticks_hz,
+            "platform": self.platform,
             "target": vars_of(self.target),
             "ticks": [
                 [
@@ -163,8 +183,19 @@ class Recording:
 
     @staticmethod
     def load(path: Path) -> Recording:
-        data = json.loads(path.read_text())
+        return Recording.from_dict(json.loads(path.read_text()))
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Recording:
         rec = Recording(rate_hz=data["rate_hz"], target=TargetInfo(**data["target"]))
+        if "syscalls" in data:
+            rec.syscalls = SyscallTable.from_dict(data["syscalls"])
+            rec.clock_ticks_hz = int(data["clock_ticks_hz"])
+            rec.platform = str(data.get("platform", ""))
+        else:  # version 1: made on x86_64 Linux, USER_HZ 100 (see RECORDING_VERSION)
+            rec.syscalls = X86_64
+            rec.clock_ticks_hz = 100
+            rec.platform = "Linux x86_64 (version 1 recording)"
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
             obs = tuple(ThreadObservation(o[0], o[1], o[2], o[3], o[4]) for o in threads)
             rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))

@@ -1,0 +1,139 @@
+"""What the accounting keeps while ticks stream through it, and what it hands on.
+
+Counters grow with the number of threads, distinct stacks and timeline bins, never with the
+length of the run: a tick is counted and dropped.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+
+from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
+from concdiag.collectors.records import StackChange, ThreadObservation
+from concdiag.collectors.syscalls import SyscallTable
+from concdiag.model import (
+    Frame,
+    ProcessProfile,
+    StackCount,
+    Summary,
+    Timeline,
+)
+
+StackKey = tuple[tuple[str, str, int], ...]
+
+
+@dataclass
+class ThreadCounters:
+    """One thread's samples so far: per state, per timeline bin, per stack and leaf."""
+
+    pid: int
+    tid: int
+    counts: Counter[str] = field(default_factory=Counter)
+    coordination: int = 0
+    sleep: int = 0
+    overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
+    samples: int = 0
+    first_s: float = float("inf")
+    last_s: float = 0.0
+    leaf: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
+    stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
+    bins: dict[int, Counter[str]] = field(default_factory=dict)
+
+    def add(
+        self,
+        t_s: float,
+        b: int,
+        state: str,
+        obs: ThreadObservation,
+        frames: StackKey,
+        syscalls: SyscallTable,
+    ) -> None:
+        """Count one sample of this thread: its state, bin, wait kind and stack."""
+        self.samples += 1
+        self.counts[state] += 1
+        self.first_s = min(self.first_s, t_s)
+        self.last_s = max(self.last_s, t_s)
+        self.bins.setdefault(b, Counter())[state] += 1
+        if state in ("sync", "io") and is_coordination(frames):
+            self.coordination += 1
+        if state == "io" and is_sleep(obs, syscalls):
+            self.sleep += 1
+        if state in ("gil_held", "native") and frames:
+            overhead = pool_overhead(frames)
+            if overhead is not None:
+                self.overhead[(overhead, state)] += 1
+        if frames:
+            leaf = frames[-1]
+            self.leaf[leaf] += 1
+            self.leaf_states.setdefault(leaf, Counter())[state] += 1
+            self.stacks[(frames, state)] += 1
+
+    def add_missed(self, count: int) -> None:
+        """Ticks the sampler missed while this thread was alive: unknown, so shares stay whole."""
+        self.counts["unknown"] += count
+        self.samples += count
+
+
+@dataclass
+class ProcessTally:
+    """One process's ticks so far: when seen, GIL samples and switch counter, CPU ticks."""
+
+    first_s: float
+    last_s: float
+    last_tids: frozenset[int] = frozenset()
+    gil_held: int = 0
+    gil_measured: int = 0
+    first_switches: int | None = None
+    last_switches: int | None = None
+    switch_samples: int = 0
+    last_cpu: tuple[float, int] | None = None  # (tick time, cumulative CPU clock ticks)
+
+    @property
+    def switches(self) -> int | None:
+        """Forced GIL switches between the first and last tick that read the counter."""
+        if self.switch_samples < 2 or self.first_switches is None or self.last_switches is None:
+            return None
+        return self.last_switches - self.first_switches
+
+
+class StackCursor:
+    """The stack a thread had at time t, for monotonically increasing t."""
+
+    def __init__(self, changes: list[StackChange]) -> None:
+        self.times = [c.t_s for c in changes]
+        self.changes = changes
+
+    def at(self, t_s: float) -> StackKey:
+        i = bisect.bisect_right(self.times, t_s) - 1
+        if i < 0:
+            return ()
+        return self.changes[i].frames
+
+
+@dataclass
+class Accounting:
+    """Everything the verdict and renderers need, derived from one recording."""
+
+    processes: list[ProcessProfile]
+    summary: Summary
+    timeline: Timeline
+    frames: list[Frame]
+    stacks: list[StackCount]
+    coordination_s: float
+    sleep_s: float
+    lock_sync_s: float
+    worker_threads: int
+    side_workers: int  # worker threads other than each process's main thread
+    samples: int
+    wall_s: float
+    asyncio_seen: bool
+    child_python_processes: int
+    files_seen: set[str]
+    #: CPU seconds Python threads spent in pool machinery, by kind and by state:
+    #: {"serialise": {"gil_held": s, "native": s}, "dispatch": {...}}.
+    pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The root process's main thread ran an asyncio event loop.
+    asyncio_main: bool = False

@@ -1,0 +1,40 @@
+"""The head of CPython's ``struct _gil_runtime_state``, as the samplers read it from outside.
+
+For 3.10-3.13 (``Include/internal/pycore_gil.h``) the state begins::
+
+    unsigned long interval;          /* switch interval, microseconds */
+    _Py_atomic_address last_holder;  /* PyThreadState* of the last holder */
+    _Py_atomic_int locked;           /* -1 until the GIL is first created */
+    unsigned long switch_number;     /* forced switches so far (after 4 bytes of padding) */
+    PyCOND_T cond; PyMUTEX_T mutex;  /* a GIL waiter sleeps in futex() on these */
+
+on 64-bit Linux. This is the one place concdiag outside the target spells that layout
+(the bootstrap, which runs inside the target with only the standard library, finds the state
+by the same pattern).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+#: interval, last_holder, locked, padding, switch_number.
+GIL_HEAD = struct.Struct("<QQiiQ")
+#: Offset of ``last_holder`` from the start of the state.
+HOLDER_OFFSET = 8
+#: Bytes of the state in which a GIL waiter's futex address can lie (the head, cond, mutex).
+GIL_STATE_SPAN = 256
+
+
+@dataclass(frozen=True, slots=True)
+class GilHead:
+    interval_us: int
+    last_holder: int  # address of the last holder's PyThreadState (stale while unlocked)
+    locked: int  # 1 held, 0 free, -1 never created
+    switch_number: int
+
+
+def read_head(raw: bytes, offset: int = 0) -> GilHead:
+    """The head of a GIL state found at ``offset`` of ``raw``."""
+    interval, holder, locked, _pad, switches = GIL_HEAD.unpack_from(raw, offset)
+    return GilHead(interval, holder, locked, switches)
