@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from concdiag.analysis import RunContext, build_profile
+from concdiag.collectors.protocol import CollectorNote
 from concdiag.collectors.records import (
     Recording,
     StackChange,
@@ -96,7 +97,7 @@ def context(target: str = "script.py") -> RunContext:
         ended_at=now,
         exit_code=0,
         exit_signal=None,
-        collectors=[("procfs", True, "test"), ("py-spy", True, "test")],
+        collectors=[CollectorNote("procfs", True, "test"), CollectorNote("py-spy", True, "test")],
         cpu_count=2,
     )
 

@@ -9,20 +9,20 @@ from pathlib import Path
 import pytest
 
 from concdiag.analysis.tree import tree_of
-from concdiag.collectors import attach, elf
+from concdiag.collectors import attach, elf, permissions
 from concdiag.errors import EXIT_CANNOT_PROFILE, CannotProfileError
 from concdiag.model import Frame, StackCount
 from helpers import PID, profile_of, synthetic
 
 
 def test_permission_advice_names_each_fix() -> None:
-    text = attach.permission_advice(42, 0, 1000, 1, False, True)
+    text = permissions.permission_advice(42, 0, 1000, 1, False, True)
     assert "run concdiag as user root" in text
     assert "ptrace_scope is 1" in text
     assert "--cap-add SYS_PTRACE" in text
-    assert attach.permission_advice(42, 1000, 1000, 3, False, False).count(";") == 0
-    assert "disabled" in attach.permission_advice(42, 1000, 1000, 3, False, False)
-    assert "sudo" in attach.permission_advice(42, None, 1000, None, False, False)
+    assert permissions.permission_advice(42, 1000, 1000, 3, False, False).count(";") == 0
+    assert "disabled" in permissions.permission_advice(42, 1000, 1000, 3, False, False)
+    assert "sudo" in permissions.permission_advice(42, None, 1000, None, False, False)
 
 
 def test_missing_pyspy_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,12 +1,14 @@
-"""One profiling session: checks, launch, analysis, and writing every output.
+"""One pipeline for every command that samples: checks, collect, build, write, render.
 
-The CLI only parses options and calls `profile_script`; everything else happens here so
-that tests (and other commands such as ``check``) reuse the same path.
+`profile_script` (launch) and `attach_pid` (attach) differ only in their checks, how they
+collect, and how the target's end is described; both then go through `_build_and_write`:
+the profile is built from the streamed accounting (process tree included), written
+atomically, and the HTML rendered from the document as written. The CLI only parses options
+and calls these; ``check`` reuses `profile_script`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -16,8 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
-from concdiag.analysis.tree import tree_of
+from concdiag.analysis.accounting import AccountingSink
+from concdiag.collectors.attach import attach, require_pyspy
 from concdiag.collectors.launch import LaunchRequest, check_interpreter, launch
+from concdiag.collectors.protocol import Collected
+from concdiag.collectors.remote_interpreter import inspect_target
 from concdiag.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -27,11 +32,13 @@ from concdiag.errors import (
 )
 from concdiag.fileio import check_writable, write_atomic
 from concdiag.interrupts import guarded_run
-from concdiag.model import Profile
+from concdiag.model import ExitStatus, Profile
 from concdiag.redact import mask_args
 from concdiag.render.html import HtmlRenderer
 
 DEFAULT_REPORTS = Path("reports")
+
+Progress = Callable[[float, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +56,34 @@ class ProfileRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ProfileOutcome:
+class AttachRequest:
+    pid: int
+    rate_hz: float
+    duration_s: float | None
+    json_path: Path | None
+    html_path: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a sampling command produced: the profile as written, where, and the exit code."""
+
     profile: Profile
     json_path: Path
     html_path: Path
     exit_code: int
 
 
-def output_paths(request: ProfileRequest, now: datetime) -> tuple[Path, Path]:
-    stem = request.target.replace(".", "_") if request.module else Path(request.target).stem
-    stem = stem or "profile"
-    json_path = request.json_path
+#: Kept for callers that name the launch outcome.
+ProfileOutcome = Outcome
+
+
+def output_paths(stem: str, json_path: Path | None, html_path: Path | None) -> tuple[Path, Path]:
+    """Where the JSON and HTML go: as given, else ``reports/<stem>-<time>``, side by side."""
     if json_path is None:
-        base = request.html_path.parent if request.html_path else DEFAULT_REPORTS
-        json_path = base / f"{stem}-{now:%Y%m%d-%H%M%S}.json"
-    html_path = request.html_path or json_path.with_suffix(".html")
-    return json_path, html_path
+        base = html_path.parent if html_path else DEFAULT_REPORTS
+        json_path = base / f"{stem or 'profile'}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    return json_path, html_path or json_path.with_suffix(".html")
 
 
 def check_target(request: ProfileRequest) -> None:
@@ -81,79 +100,165 @@ def profile_script(
     request: ProfileRequest,
     progress: object = None,
     notice: Callable[[str], None] | None = None,
-) -> ProfileOutcome:
-    """Ctrl-C/SIGTERM are handled for the whole run: a report is always written."""
+) -> Outcome:
+    """Launch and profile a script; Ctrl-C/SIGTERM are handled: a report is always written."""
     with guarded_run() as signals:
-        outcome = _profile_script(request, progress, notice)
-    if signals.interrupted and outcome.exit_code == EXIT_OK:
-        return dataclasses.replace(outcome, exit_code=EXIT_INTERRUPTED)
-    return outcome
+        check_target(request)
+        python = request.python or sys.executable
+        if request.python is not None:
+            check_interpreter(request.python)
+        stem = request.target.replace(".", "_") if request.module else Path(request.target).stem
+        json_path, html_path = output_paths(stem, request.json_path, request.html_path)
+        check_writable(json_path)
+        check_writable(html_path)
 
-
-def _profile_script(
-    request: ProfileRequest,
-    progress: object = None,
-    notice: Callable[[str], None] | None = None,
-) -> ProfileOutcome:
-    check_target(request)
-    python = request.python or sys.executable
-    if request.python is not None:
-        check_interpreter(request.python)
-    now = datetime.now()
-    json_path, html_path = output_paths(request, now)
-    check_writable(json_path)
-    check_writable(html_path)
-
-    result = launch(
-        LaunchRequest(
-            python=python,
+        sink = AccountingSink()
+        collected = launch(
+            LaunchRequest(
+                python=python,
+                target=request.target,
+                module=request.module,
+                args=request.args,
+                rate_hz=request.rate_hz,
+                duration_s=request.duration_s,
+                deep_clock=request.deep_clock,
+                collector=request.collector,
+            ),
+            sink,
+            progress=progress if callable(progress) else None,
+            notice=notice,
+        )
+        command = (["python", "-m"] if request.module else ["python"]) + mask_args(
+            [request.target, *request.args]
+        )
+        ctx = _context(
+            collected,
+            mode="launch",
+            command=command,
             target=request.target,
-            module=request.module,
-            args=request.args,
-            rate_hz=request.rate_hz,
-            duration_s=request.duration_s,
-            deep_clock=request.deep_clock,
-            collector=request.collector,
-        ),
-        progress=progress if callable(progress) else None,
-        notice=notice,
-    )
-    command = (["python", "-m"] if request.module else ["python"]) + mask_args(
-        [request.target, *request.args]
-    )
-    ctx = RunContext(
-        mode="launch",
+            target_file=None if request.module else request.target,
+            cwd=os.getcwd(),
+        )
+        profile = _build_and_write(collected, sink, ctx, json_path, html_path)
+    if collected.interrupted:
+        code = EXIT_INTERRUPTED
+    elif profile.run.exit.status in ("failed", "signal") and not collected.stopped_by_duration:
+        code = EXIT_TARGET_FAILED
+    else:
+        code = EXIT_INTERRUPTED if signals.interrupted else EXIT_OK
+    return Outcome(profile, json_path, html_path, code)
+
+
+def attach_pid(request: AttachRequest, progress: object = None) -> Outcome:
+    """Sample a running process; every check happens before sampling starts."""
+    with guarded_run() as signals:
+        target = inspect_target(request.pid)
+        require_pyspy()
+        json_path, html_path = output_paths(
+            f"pid{request.pid}", request.json_path, request.html_path
+        )
+        check_writable(json_path)
+        check_writable(html_path)
+        sink = AccountingSink()
+        collected = attach(
+            target,
+            request.rate_hz,
+            request.duration_s,
+            sink,
+            progress=progress if callable(progress) else None,
+        )
+        cwd = _target_cwd(request.pid) or os.getcwd()
+        script = _script_of(target.command)
+        if script is not None and not os.path.isabs(script):
+            script = os.path.join(cwd, script)
+        if collected.target_exited:
+            status = ExitStatus(
+                None, None, "unknown", "exited while concdiag was attached (status unknown)"
+            )
+        else:
+            status = ExitStatus(None, None, "still_running", "still running; concdiag detached")
+        ctx = _context(
+            collected,
+            mode="attach",
+            command=mask_args(target.command),
+            target=f"pid {request.pid}",
+            target_file=script,
+            cwd=cwd,
+            exit=status,
+        )
+        profile = _build_and_write(collected, sink, ctx, json_path, html_path)
+    interrupted = collected.interrupted or signals.interrupted
+    return Outcome(profile, json_path, html_path, EXIT_INTERRUPTED if interrupted else EXIT_OK)
+
+
+def _context(
+    collected: Collected,
+    *,
+    mode: str,
+    command: list[str],
+    target: str,
+    target_file: str | None,
+    cwd: str,
+    exit: ExitStatus | None = None,
+) -> RunContext:
+    return RunContext(
+        mode=mode,
         command=command,
-        target=request.target,
-        target_file=None if request.module else request.target,
-        cwd=os.getcwd(),
-        started_at=result.started_at,
-        ended_at=result.ended_at,
-        exit_code=result.exit_code,
-        exit_signal=result.exit_signal,
-        partial_reasons=result.partial_reasons,
-        collectors=result.collectors,
-        concdiag_cpu_s=result.concdiag_cpu_s,
+        target=target,
+        target_file=target_file,
+        cwd=cwd,
+        started_at=collected.started_at,
+        ended_at=collected.ended_at,
+        exit_code=collected.exit_code,
+        exit_signal=collected.exit_signal,
+        exit=exit,
+        partial_reasons=collected.partial_reasons,
+        collectors=list(collected.notes),
+        concdiag_cpu_s=collected.concdiag_cpu_s,
     )
+
+
+def _build_and_write(
+    collected: Collected,
+    sink: AccountingSink,
+    ctx: RunContext,
+    json_path: Path,
+    html_path: Path,
+) -> Profile:
+    """Build the profile, write it atomically, render the HTML from the document as written.
+
+    If the analysis fails, what was gathered is saved raw (atomically) beside the JSON path.
+    """
+    recording = collected.recording
     try:
-        profile = build_profile(result.recording, ctx)
+        profile = build_profile(recording, ctx, accounting=sink.finish(recording))
     except Exception as exc:  # never lose what was gathered
         raw = json_path.with_suffix(".recording.json")
-        write_atomic(raw, "")
-        result.recording.save(raw)
+        recording.save(raw)
         raise CannotProfileError(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}"
         ) from exc
-    profile = dataclasses.replace(profile, tree=tree_of(profile))
     document = profile.to_json()
     write_atomic(json_path, document)
     # Render from the document as written, so `concdiag report` reproduces it exactly.
-    profile = Profile.from_dict(json.loads(document))
-    write_atomic(html_path, HtmlRenderer().render(profile))
-    if result.interrupted:
-        code = EXIT_INTERRUPTED
-    elif profile.run.exit.status in ("failed", "signal") and not result.stopped_by_duration:
-        code = EXIT_TARGET_FAILED
-    else:
-        code = EXIT_OK
-    return ProfileOutcome(profile, json_path, html_path, code)
+    written = Profile.from_dict(json.loads(document))
+    write_atomic(html_path, HtmlRenderer().render(written))
+    return written
+
+
+def _script_of(command: list[str]) -> str | None:
+    """The script a ``python [options] script.py`` command line runs, when it is a file."""
+    for arg in command[1:]:
+        if arg.startswith("-"):
+            if arg in ("-m", "-c"):
+                return None
+            continue
+        return arg if arg.endswith(".py") else None
+    return None
+
+
+def _target_cwd(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None

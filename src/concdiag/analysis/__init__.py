@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +12,9 @@ from concdiag.analysis.accounting import Accounting, analyse
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.deep import build_deep
 from concdiag.analysis.stack_bound import bound_stacks
+from concdiag.analysis.tree import tree_of
 from concdiag.analysis.verdict import decide, inputs_from
+from concdiag.collectors.protocol import CollectorNote
 from concdiag.collectors.records import Recording
 from concdiag.model import (
     CollectorInfo,
@@ -39,8 +42,10 @@ class RunContext:
     ended_at: datetime
     exit_code: int | None
     exit_signal: int | None
+    #: How the target ended, when the mode knows better than an exit status (attach).
+    exit: ExitStatus | None = None
     partial_reasons: list[str] = field(default_factory=list)
-    collectors: list[tuple[str, bool, str]] = field(default_factory=list)
+    collectors: list[CollectorNote] = field(default_factory=list)
     concdiag_cpu_s: float = 0.0
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
 
@@ -78,9 +83,7 @@ def build_profile(
     )
     wall = max(acc.wall_s, 1e-9)
     core_share = ctx.concdiag_cpu_s / wall
-    disturbed = core_share > OVERHEAD_WARN_SHARE or recording.late_ticks > 0.02 * max(
-        1, len(recording.ticks)
-    )
+    disturbed = core_share > OVERHEAD_WARN_SHARE or recording.late_ticks > 0.02 * max(1, acc.ticks)
     notes = []
     if core_share > OVERHEAD_WARN_SHARE:
         notes.append(
@@ -89,7 +92,7 @@ def build_profile(
         )
     if recording.late_ticks:
         notes.append(f"{recording.late_ticks} sampling ticks were late or missed")
-    status = exit_status(ctx.exit_code, ctx.exit_signal)
+    status = ctx.exit if ctx.exit is not None else exit_status(ctx.exit_code, ctx.exit_signal)
     frames, stacks, folded = bound_stacks(acc.frames, acc.stacks)
     stack_notes = []
     if folded:
@@ -122,7 +125,7 @@ def build_profile(
         exit=status,
         partial=bool(ctx.partial_reasons),
         partial_reasons=list(ctx.partial_reasons),
-        collectors=[CollectorInfo(n, ok, d) for n, ok, d in ctx.collectors]
+        collectors=[CollectorInfo(c.name, c.ok, c.detail) for c in ctx.collectors]
         + [CollectorInfo("note", True, n) for n in [*recording.notes, *stack_notes]],
         overhead=Overhead(
             concdiag_cpu_s=ctx.concdiag_cpu_s,
@@ -132,7 +135,7 @@ def build_profile(
             note="; ".join(notes),
         ),
     )
-    return Profile(
+    profile = Profile(
         run=run,
         processes=acc.processes,
         summary=acc.summary,
@@ -146,3 +149,4 @@ def build_profile(
             else None
         ),
     )
+    return dataclasses.replace(profile, tree=tree_of(profile))

@@ -26,10 +26,11 @@ from concdiag.analysis.counters import (
     ThreadCounters,
 )
 from concdiag.analysis.states import classify_all
+from concdiag.collectors.protocol import Chunk
 from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import STATE_KEYS
 
-__all__ = ["Accounting", "StreamingAccounting", "analyse"]
+__all__ = ["Accounting", "AccountingSink", "StreamingAccounting", "analyse"]
 
 #: Bins a timeline shows at most: enough to see phases in a report, small in the JSON.
 MAX_TIMELINE_BINS = 240
@@ -67,6 +68,7 @@ class StreamingAccounting:
         self.held_stacks: ChunkStacks = {}
         self.files_seen: set[str] = set()
         self.end_s = start_s
+        self.tick_count = 0
 
     @property
     def bin_s(self) -> float:
@@ -122,6 +124,7 @@ class StreamingAccounting:
         """Account ``chunk``, classified together with ``context`` before and ``following``."""
         if not chunk:
             return
+        self.tick_count += len(chunk)
         cursors = {key: StackCursor(ch) for key, ch in stacks.items()}
         classified = classify_all(self.recording, context + following)
         position: Counter[tuple[int, int]] = Counter()
@@ -192,7 +195,7 @@ class StreamingAccounting:
             self.context = (self.context + self.held)[-EDGE_TICKS:]
             self.held = []
         wall_s = max(self.end_s - self.start_s, self.interval)
-        return assemble(
+        accounting = assemble(
             self.recording,
             self.threads,
             self.procs,
@@ -203,6 +206,8 @@ class StreamingAccounting:
             asyncio_main=self.asyncio_main,
             files_seen=self.files_seen,
         )
+        accounting.ticks = self.tick_count
+        return accounting
 
     def _series(self, wall_s: float) -> TimelineSeries:
         """Collected bins merged into the display width."""
@@ -262,3 +267,38 @@ def analyse(recording: Recording, start_s: float | None = None) -> Accounting:
     )
     accounting.feed(recording.ticks, recording.stacks)
     return accounting.finish()
+
+
+class AccountingSink:
+    """Where a collector's chunks go: the streaming accounting, started at the first chunk.
+
+    It starts late because the recording's rate and start are settled only once the target
+    runs (the in-process collector's rate is the one it achieved). If accounting a chunk
+    fails, the failure is kept and the remaining ticks are kept raw in the recording, so the
+    session can save them instead of losing the run.
+    """
+
+    def __init__(self) -> None:
+        self.accounting: StreamingAccounting | None = None
+        self.error: Exception | None = None
+
+    def __call__(self, recording: Recording, chunk: Chunk) -> None:
+        if self.error is None:
+            try:
+                if self.accounting is None:
+                    self.accounting = StreamingAccounting(recording, start_s=recording.start_s)
+                self.accounting.feed(chunk.ticks, chunk.stacks)
+                return
+            except Exception as exc:  # never lose the run: keep what follows raw
+                self.error = exc
+        recording.ticks.extend(chunk.ticks)
+        for key, changes in chunk.stacks.items():
+            recording.stacks.setdefault(key, []).extend(changes)
+
+    def finish(self, recording: Recording) -> Accounting:
+        """The accounting of every chunk; raises what went wrong while accounting."""
+        if self.error is not None:
+            raise self.error
+        if self.accounting is None:
+            self.accounting = StreamingAccounting(recording, start_s=recording.start_s)
+        return self.accounting.finish()

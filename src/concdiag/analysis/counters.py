@@ -137,3 +137,5 @@ class Accounting:
     pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
     #: The root process's main thread ran an asyncio event loop.
     asyncio_main: bool = False
+    #: Sampling instants accounted (one per process per tick).
+    ticks: int = 0

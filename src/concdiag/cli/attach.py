@@ -10,7 +10,7 @@ import click
 from concdiag.cli._options import sampling_outputs
 from concdiag.cli.profile import _Progress
 from concdiag.render.text import summary_text
-from concdiag.session_attach import AttachRequest, attach_pid
+from concdiag.session import AttachRequest, attach_pid
 
 
 @click.command("attach")

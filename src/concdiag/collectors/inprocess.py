@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.protocol import Chunk, CollectorNote
 from concdiag.collectors.records import (
     ProcessCounters,
     Recording,
@@ -224,3 +225,45 @@ def split_python_native(raw_ticks: list[list[Any]]) -> list[Tick]:
         locked = (holder is not None) if gil_known else None
         ticks.append(Tick(t, pid, locked, holder, None, pcpu, tuple(obs)))
     return ticks
+
+
+class InProcessCollector:
+    """The in-process sampler (inside the target) as a `protocol.Collector`.
+
+    Its estimate of which threads run native code weighs each thread's CPU over the whole
+    run, and its ticks are put on the rate it achieved, so it hands over one chunk, at the end.
+    """
+
+    def __init__(self, recording: Recording, path: Path, t0: float) -> None:
+        self.recording = recording
+        self.path = path
+        self.t0 = t0
+        self.names: dict[int, str] = {}
+
+    def start(self) -> None:
+        """Nothing to start here: the target starts its sampler when told to go."""
+
+    def poll(self) -> Chunk | None:
+        return None
+
+    def stop(self) -> Chunk:
+        self.names = read_inprocess(self.path, self.recording, self.t0)
+        ticks, self.recording.ticks = self.recording.ticks, []
+        stacks, self.recording.stacks = self.recording.stacks, {}
+        return Chunk(ticks, stacks)
+
+    @property
+    def notes(self) -> list[CollectorNote]:
+        return [CollectorNote("inprocess", True, LIMITS)]
+
+    @property
+    def ticks_done(self) -> int:
+        return 0
+
+    @property
+    def cpu_s(self) -> float:
+        return self.recording.sampler_cpu_s  # the in-process sampler's own CPU, in the target
+
+    @property
+    def finished(self) -> bool:
+        return False

@@ -8,31 +8,32 @@ script from its first line.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from concdiag.collectors.inprocess import LIMITS, read_inprocess
-from concdiag.collectors.procfs import GilLocation, ProcSampler
-from concdiag.collectors.pyspy import PySpyRecorder
-from concdiag.collectors.records import Recording, TargetInfo, ThreadInfo
+from concdiag.collectors.bootstrap_events import BootstrapEvents
+from concdiag.collectors.inprocess import InProcessCollector
+from concdiag.collectors.procfs import GilLocation
+from concdiag.collectors.protocol import Chunk, ChunkSink, Collected, Collector, CollectorNote
+from concdiag.collectors.records import Recording, TargetInfo
+from concdiag.collectors.target_control import end_target, stop_gently
+from concdiag.collectors.threads import ThreadSightings, register_threads
+from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
-from concdiag.errors import CannotProfileError, UsageError
+from concdiag.errors import UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
-HELLO_TIMEOUT_S = 60.0
-GENTLE_STOP_S = 3.0
+#: How often the launcher checks on the target, the duration and the collector.
+POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,72 +47,6 @@ class LaunchRequest:
     use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
-
-
-@dataclass
-class LaunchResult:
-    recording: Recording
-    exit_code: int | None
-    exit_signal: int | None
-    started_at: datetime
-    ended_at: datetime
-    partial_reasons: list[str] = field(default_factory=list)
-    collectors: list[tuple[str, bool, str]] = field(default_factory=list)
-    interrupted: bool = False
-    stopped_by_duration: bool = False
-    concdiag_cpu_s: float = 0.0
-    start_s: float = 0.0  # when the target's own code began, on the run's clock
-
-
-class _Events:
-    """Reads the bootstrap's JSON lines in a thread and keeps what they say."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.hello: dict[str, Any] | None = None
-        self.error: dict[str, Any] | None = None
-        self.started_t: float | None = None
-        self.ready = threading.Event()
-        self.threads: dict[tuple[int, int], dict[str, Any]] = {}
-        self.exit_names: dict[int, dict[int, str]] = {}
-        self.ident_to_tid: dict[int, int] = {}
-        self._thread = threading.Thread(target=self._run, name="concdiag-events", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        with os.fdopen(self.fd, "rb") as stream:
-            for raw in stream:
-                try:
-                    message = json.loads(raw)
-                except ValueError:
-                    continue
-                self._handle(message)
-        self.ready.set()
-
-    def _handle(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        pid = int(message.get("pid", 0))
-        if kind == "hello" and self.hello is None:
-            self.hello = message
-            self.ident_to_tid[int(message["main_ident"])] = int(message["main_tid"])
-            self.ready.set()
-        elif kind == "error":
-            self.error = message
-            self.ready.set()
-        elif kind == "started":
-            self.started_t = float(message["t"])
-        elif kind in ("thread_start", "thread_end"):
-            tid = int(message["tid"])
-            self.ident_to_tid[int(message["ident"])] = tid
-            entry = self.threads.setdefault((pid, tid), {"ident": int(message["ident"])})
-            entry["name"] = str(message.get("name", ""))
-            entry["start" if kind == "thread_start" else "end"] = float(message["t"])
-        elif kind == "exit":
-            names = message.get("names") or {}
-            self.exit_names[pid] = {int(k): str(v) for k, v in names.items()}
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
 
 def check_interpreter(python: str) -> None:
@@ -135,9 +70,11 @@ def check_interpreter(python: str) -> None:
 
 def launch(
     request: LaunchRequest,
+    sink: ChunkSink,
     progress: Callable[[float, int], None] | None = None,
     notice: Callable[[str], None] | None = None,
-) -> LaunchResult:
+) -> Collected:
+    """Run the target to its end (or --duration, or an interrupt), feeding ``sink`` chunks."""
     control_r, control_w = os.pipe()
     event_r, event_w = os.pipe()
     env = dict(os.environ)
@@ -156,26 +93,23 @@ def launch(
     try:
         target = subprocess.Popen(argv, pass_fds=(control_r, event_w), env=env)
     except OSError as exc:
-        os.close(control_r)
-        os.close(control_w)
-        os.close(event_r)
-        os.close(event_w)
+        for fd in (control_r, control_w, event_r, event_w):
+            os.close(fd)
         shutil.rmtree(inprocess_dir, ignore_errors=True)
         raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
     SIGNALS.children.add(target.pid)
     SIGNALS.temp_dirs.add(str(inprocess_dir))
-    events = _Events(event_r)
+    events = BootstrapEvents(event_r)
     try:
-        result = _supervise(
-            request, target, events, control_w, progress, cpu_at_start, inprocess_path
-        )
+        run = _Run(request, target, events, sink, cpu_at_start)
+        collected = run.supervise(control_w, progress, inprocess_path)
         if deep is not None:
-            _read_deep(deep, events, result, notice)
-        return result
+            _read_deep(deep, events, collected, notice)
+        return collected
     except BaseException:
-        _end_target(target)
+        end_target(target)
         raise
     finally:
         SIGNALS.children.discard(target.pid)
@@ -187,159 +121,177 @@ def launch(
 
 def _read_deep(
     deep: DeepSession,
-    events: _Events,
-    result: LaunchResult,
+    events: BootstrapEvents,
+    collected: Collected,
     notice: Callable[[str], None] | None,
 ) -> None:
     """Deep mode's tables, or one line saying why there are none; never fails the run."""
     status = (events.hello or {}).get("deep") or {"ok": False, "detail": "no answer from probe"}
     if not status.get("ok"):
         detail = str(status.get("detail", "yappi unavailable"))
-        result.collectors.append(("yappi", False, detail))
+        collected.notes.append(CollectorNote("yappi", False, detail))
         if notice is not None:
             notice(f"--deep: {detail}; profiled without deep data")
         return
     run, why = deep.read()
     if run is None:
-        result.collectors.append(("yappi", False, why or "no tables"))
+        collected.notes.append(CollectorNote("yappi", False, why or "no tables"))
         if notice is not None:
             notice(f"--deep: {why}")
         return
-    result.recording.yappi = run
-    result.collectors.append(
-        ("yappi", True, f"{status.get('detail', 'yappi')}, {run.clock} clock ({run.clock_reason})")
+    collected.recording.yappi = run
+    detail = f"{status.get('detail', 'yappi')}, {run.clock} clock ({run.clock_reason})"
+    collected.notes.append(CollectorNote("yappi", True, detail))
+
+
+def _gil_location(hello: dict[str, Any]) -> GilLocation | None:
+    if not hello.get("gil_addr"):
+        return None
+    return GilLocation(
+        address=int(hello["gil_addr"]),
+        tstate_native_off=hello.get("tstate_native_off"),
+        tstate_ident_off=hello.get("tstate_ident_off"),
+        mapping=hello.get("gil_mapping"),
+        offset=hello.get("gil_offset"),
+        interval_us=round(float(hello["switch_interval_s"]) * 1e6),
     )
 
 
-def _wait_for_hello(target: subprocess.Popen[bytes], events: _Events) -> dict[str, Any]:
-    deadline = time.monotonic() + HELLO_TIMEOUT_S
-    while not events.ready.wait(0.05):
-        if target.poll() is not None or time.monotonic() > deadline:
-            break
-    if events.error is not None:
-        target.wait()
-        raise UsageError(str(events.error.get("message", "the target could not start")))
-    if events.hello is None:
-        code = target.poll()
-        if code is None:
-            raise CannotProfileError("the target interpreter did not start within 60 s")
-        raise CannotProfileError(
-            f"the target interpreter exited (status {code}) before running the script"
-        )
-    return events.hello
+class _Run:
+    """One launched target from its hello to its end, with the collector that watches it."""
 
+    def __init__(
+        self,
+        request: LaunchRequest,
+        target: subprocess.Popen[bytes],
+        events: BootstrapEvents,
+        sink: ChunkSink,
+        cpu_at_start: float,
+    ) -> None:
+        self.request = request
+        self.target = target
+        self.events = events
+        self.sink = sink
+        self.cpu_at_start = cpu_at_start
+        self.sightings = ThreadSightings()
+        self.t0 = self.go_t = 0.0
 
-def _supervise(
-    request: LaunchRequest,
-    target: subprocess.Popen[bytes],
-    events: _Events,
-    control_w: int,
-    progress: Callable[[float, int], None] | None,
-    cpu_at_start: float,
-    inprocess_path: Path,
-) -> LaunchResult:
-    hello = _wait_for_hello(target, events)
-    gil: GilLocation | None = None
-    if hello.get("gil_addr"):
-        gil = GilLocation(
-            address=int(hello["gil_addr"]),
-            tstate_native_off=hello.get("tstate_native_off"),
-            tstate_ident_off=hello.get("tstate_ident_off"),
-            mapping=hello.get("gil_mapping"),
-            offset=hello.get("gil_offset"),
-            interval_us=round(float(hello["switch_interval_s"]) * 1e6),
+    def supervise(
+        self,
+        control_w: int,
+        progress: Callable[[float, int], None] | None,
+        inprocess_path: Path,
+    ) -> Collected:
+        request, target = self.request, self.target
+        hello = self.events.wait_for_hello(target)
+        gil = _gil_location(hello)
+        info = TargetInfo(
+            pid=target.pid,
+            executable=str(hello["executable"]),
+            version=str(hello["version"]),
+            implementation=str(hello["implementation"]),
+            gil_enabled=bool(hello["gil_enabled"]),
+            free_threaded_build=bool(hello["free_threaded_build"]),
+            switch_interval_s=float(hello["switch_interval_s"]),
+            gil_found=gil is not None,
+            main_tid=int(hello["main_tid"]),
         )
-    info = TargetInfo(
-        pid=target.pid,
-        executable=str(hello["executable"]),
-        version=str(hello["version"]),
-        implementation=str(hello["implementation"]),
-        gil_enabled=bool(hello["gil_enabled"]),
-        free_threaded_build=bool(hello["free_threaded_build"]),
-        switch_interval_s=float(hello["switch_interval_s"]),
-        gil_found=gil is not None,
-        main_tid=int(hello["main_tid"]),
-    )
-    recording = Recording(rate_hz=request.rate_hz, target=info)
-    collectors: list[tuple[str, bool, str]] = []
-    if gil is None and info.gil_enabled:
-        why = hello.get("gil_error") or "GIL state not found in the interpreter"
-        recording.notes.append(f"GIL holder not measured: {why}")
-    started_at = datetime.now(timezone.utc)
-    t0 = time.monotonic()
-    inprocess = _inprocess_reason(request, target.pid, gil)
-    sampler: ProcSampler | None = None
-    pyspy: PySpyRecorder | None = None
-    if inprocess is None:
-        sampler = ProcSampler(recording, target.pid, gil, events.ident_to_tid, t0=t0)
-        sampler.start()
-        collectors.append(
-            ("procfs", True, "thread states, blocking calls" + (", GIL holder" if gil else ""))
-        )
-        if request.use_pyspy:
-            pyspy = PySpyRecorder(target.pid, request.rate_hz)
-            if pyspy.start():
-                collectors.append(("py-spy", True, "Python stacks of every thread"))
-            elif pyspy.error and "not permitted" in pyspy.error:
-                # Tracing is denied: let the target sample itself instead.
-                inprocess = pyspy.error
-                sampler.stop()
-                sampler = pyspy = None
-                recording.ticks.clear()
-                recording.counters.clear()
-                recording.thread_cpu.clear()
-                collectors.clear()
+        self.recording = recording = Recording(rate_hz=request.rate_hz, target=info)
+        if gil is None and info.gil_enabled:
+            why = hello.get("gil_error") or "GIL state not found in the interpreter"
+            recording.notes.append(f"GIL holder not measured: {why}")
+        started_at = datetime.now(timezone.utc)
+        self.t0 = time.monotonic()
+        collector = self._collector(gil, inprocess_path)
+        self.go_t = time.monotonic()
+        os.write(control_w, b"i" if isinstance(collector, InProcessCollector) else b"g")
+        os.close(control_w)
+
+        collected = Collected(recording, started_at, started_at)
+        status = self._wait(collected, collector, progress)
+        # concdiag's own CPU while the target ran; the report comes after and does not
+        # compete with it.
+        cpu_during_run = time.process_time() - self.cpu_at_start
+        if status is not None:
+            if os.WIFSIGNALED(status):
+                collected.exit_signal = os.WTERMSIG(status)
             else:
-                collectors.append(("py-spy", False, pyspy.error or "failed"))
-                recording.notes.append(f"no Python stacks: {pyspy.error}")
-                pyspy = None
-    if inprocess is not None:
-        collectors.append(("inprocess", True, LIMITS))
-        recording.notes.append(f"in-process collector used: {inprocess}")
-    go_t = time.monotonic()
-    os.write(control_w, b"i" if inprocess is not None else b"g")
-    os.close(control_w)
+                collected.exit_code = os.waitstatus_to_exitcode(status)
+        collected.ended_at = datetime.now(timezone.utc)
+        recording.duration_s = time.monotonic() - self.t0
+        self.events.join(timeout=1.0)
+        self._hand_over(collector.stop(), collector)
+        collected.notes = collector.notes
+        collected.concdiag_cpu_s = cpu_during_run + collector.cpu_s
+        recording.sampler_cpu_s = collected.concdiag_cpu_s
+        return collected
 
-    result = LaunchResult(
-        recording=recording,
-        exit_code=None,
-        exit_signal=None,
-        started_at=started_at,
-        ended_at=started_at,
-        collectors=collectors,
-    )
-    status = _wait_target(target, request, result, sampler, progress, t0)
-    # concdiag's own CPU while the target ran; parsing and reporting come after and do not
-    # compete with it.
-    cpu_during_run = time.process_time() - cpu_at_start
-    if status is not None:
-        if os.WIFSIGNALED(status):
-            result.exit_signal = os.WTERMSIG(status)
-        else:
-            result.exit_code = os.waitstatus_to_exitcode(status)
-    result.ended_at = datetime.now(timezone.utc)
-    recording.duration_s = time.monotonic() - t0
-    if sampler is not None:
-        sampler.stop()
-    events.join(timeout=1.0)
-    if inprocess is not None:
-        read_inprocess(inprocess_path, recording, t0)  # thread names come from the events
-    if pyspy is not None:
-        pyspy.stop()
-        # py-spy's trace clock starts when it starts: place it on the run's clock.
-        offset = pyspy.started_monotonic - t0
-        recording.stacks = pyspy.read_stacks(offset, events.ident_to_tid)
-        if pyspy.error:
-            recording.notes.append(pyspy.error)
-    _register_threads(recording, events, t0)
-    result.start_s = (events.started_t if events.started_t is not None else go_t) - t0
-    recording.start_s = result.start_s
-    pyspy_cpu = pyspy.cpu_s if pyspy is not None else 0.0
-    if inprocess is not None:
-        pyspy_cpu = recording.sampler_cpu_s  # the in-process sampler's own CPU, in the target
-    result.concdiag_cpu_s = cpu_during_run + pyspy_cpu
-    recording.sampler_cpu_s = result.concdiag_cpu_s
-    return result
+    def _collector(self, gil: GilLocation | None, inprocess_path: Path) -> Collector:
+        """The tracers, or the in-process collector when tracing is denied or forced."""
+        reason = _inprocess_reason(self.request, self.target.pid, gil)
+        if reason is None:
+            tracing = TracingCollector(
+                self.recording,
+                self.target.pid,
+                gil,
+                self.events.ident_to_tid,
+                self.t0,
+                use_pyspy=self.request.use_pyspy,
+            )
+            tracing.start()
+            error = tracing.pyspy_error
+            if not (error and "not permitted" in error):
+                return tracing
+            reason = error  # tracing is denied: let the target sample itself instead
+            tracing.stop_before_go()
+        self.recording.notes.append(f"in-process collector used: {reason}")
+        return InProcessCollector(self.recording, inprocess_path, self.t0)
+
+    def _hand_over(self, chunk: Chunk, collector: Collector) -> None:
+        """Tell the accounting what is known of threads, then give it the chunk."""
+        started = self.events.started_t if self.events.started_t is not None else self.go_t
+        self.recording.start_s = started - self.t0
+        self.events.update(self.sightings, self.t0)
+        if isinstance(collector, TracingCollector):
+            self.sightings.stack_names.update(collector.stack_names)
+        self.sightings.see(chunk)
+        register_threads(self.recording, self.sightings)
+        self.sink(self.recording, chunk)
+
+    def _wait(
+        self,
+        collected: Collected,
+        collector: Collector,
+        progress: Callable[[float, int], None] | None,
+    ) -> int | None:
+        """Wait for the target, handling --duration, the user's interrupts and chunks."""
+        target, request = self.target, self.request
+        try:
+            with SIGNALS.sampling():
+                while True:
+                    pid, status = os.waitpid(target.pid, os.WNOHANG)
+                    if pid == target.pid:
+                        target.returncode = os.waitstatus_to_exitcode(status)
+                        return status
+                    elapsed = time.monotonic() - self.t0
+                    if progress is not None:
+                        progress(elapsed, collector.ticks_done)
+                    if request.duration_s is not None and elapsed >= request.duration_s:
+                        collected.stopped_by_duration = True
+                        collected.partial_reasons.append(
+                            f"sampling stopped after --duration {request.duration_s:g} s; "
+                            "the target was ended"
+                        )
+                        return stop_gently(target)
+                    chunk = collector.poll()
+                    if chunk is not None:
+                        self._hand_over(chunk, collector)
+                    time.sleep(POLL_S)
+        except Interrupted:
+            collected.interrupted = True
+            by = SIGNALS.signal_name or "an interrupt"
+            collected.partial_reasons.append(f"interrupted by {by} before the target ended")
+            return stop_gently(target, grace_s=1.0)
 
 
 def _inprocess_reason(request: LaunchRequest, pid: int, gil: GilLocation | None) -> str | None:
@@ -360,93 +312,3 @@ def _inprocess_reason(request: LaunchRequest, pid: int, gil: GilLocation | None)
     except OSError:
         pass
     return None
-
-
-def _register_threads(recording: Recording, events: _Events, t0: float) -> None:
-    main_tid = recording.target.main_tid
-    seen = {(t.pid, o.tid) for t in recording.ticks for o in t.threads}
-    python_tids = {key for key in events.threads} | {(recording.target.pid, main_tid)}
-    python_tids |= set(recording.stacks)
-    for pid, tid in sorted(seen | set(events.threads)):
-        entry = events.threads.get((pid, tid), {})
-        name = events.exit_names.get(pid, {}).get(tid) or entry.get("name")
-        is_main = tid == pid
-        if not name:
-            name = "MainThread" if is_main and (pid, tid) in python_tids else f"thread-{tid}"
-        recording.threads[(pid, tid)] = ThreadInfo(
-            pid=pid,
-            tid=tid,
-            name=name,
-            ident=entry.get("ident"),
-            # A child's main thread is Python only if py-spy or the bootstrap saw it: a
-            # subprocess running `sleep` or `git` is not.
-            python=(pid, tid) in python_tids,
-            is_main=is_main,
-            started_s=(entry["start"] - t0) if "start" in entry else None,
-            ended_s=(entry["end"] - t0) if "end" in entry else None,
-        )
-
-
-def _wait_target(
-    target: subprocess.Popen[bytes],
-    request: LaunchRequest,
-    result: LaunchResult,
-    sampler: ProcSampler | None,
-    progress: Callable[[float, int], None] | None,
-    t0: float,
-) -> int | None:
-    """Wait for the target, handling --duration and the user's interrupts."""
-    try:
-        with SIGNALS.sampling():
-            while True:
-                pid, status = os.waitpid(target.pid, os.WNOHANG)
-                if pid == target.pid:
-                    target.returncode = os.waitstatus_to_exitcode(status)
-                    return status
-                elapsed = time.monotonic() - t0
-                if progress is not None:
-                    progress(elapsed, sampler.ticks_done if sampler is not None else 0)
-                if request.duration_s is not None and elapsed >= request.duration_s:
-                    result.stopped_by_duration = True
-                    result.partial_reasons.append(
-                        f"sampling stopped after --duration {request.duration_s:g} s; "
-                        "the target was ended"
-                    )
-                    return _stop_gently(target)
-                time.sleep(0.05)
-    except Interrupted:
-        result.interrupted = True
-        by = SIGNALS.signal_name or "an interrupt"
-        result.partial_reasons.append(f"interrupted by {by} before the target ended")
-        return _stop_gently(target, grace_s=1.0)
-
-
-def _stop_gently(target: subprocess.Popen[bytes], grace_s: float = 0.0) -> int | None:
-    """SIGINT, then SIGTERM, then SIGKILL, a few seconds apart; returns the wait status.
-
-    With ``grace_s`` it first waits that long: a terminal's Ctrl-C already reached the target.
-    """
-    for sig in (None, signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        if sig is None and grace_s <= 0:
-            continue
-        if sig is not None:
-            try:
-                target.send_signal(sig)
-            except ProcessLookupError:
-                break
-        deadline = time.monotonic() + (grace_s if sig is None else GENTLE_STOP_S)
-        while time.monotonic() < deadline:
-            try:
-                pid, status, _ = os.wait4(target.pid, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if pid == target.pid:
-                target.returncode = os.waitstatus_to_exitcode(status)
-                return status
-            time.sleep(0.05)
-    return None
-
-
-def _end_target(target: subprocess.Popen[bytes]) -> None:
-    if target.poll() is None:
-        _stop_gently(target)

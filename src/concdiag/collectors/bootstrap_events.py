@@ -1,0 +1,105 @@
+"""What the bootstrap inside a launched target says on its event pipe, read in a thread.
+
+The bootstrap sends JSON lines: ``hello`` (interpreter, GIL location), ``error`` (the target
+cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``
+and, at exit, the final thread names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from typing import Any
+
+from concdiag.collectors.threads import ThreadSightings
+from concdiag.errors import CannotProfileError, UsageError
+
+HELLO_TIMEOUT_S = 60.0
+
+
+class BootstrapEvents:
+    """Reads the bootstrap's JSON lines in a thread and keeps what they say."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.hello: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
+        self.started_t: float | None = None
+        self.ready = threading.Event()
+        self.threads: dict[tuple[int, int], dict[str, Any]] = {}
+        self.exit_names: dict[int, dict[int, str]] = {}
+        self.ident_to_tid: dict[int, int] = {}
+        self._thread = threading.Thread(target=self._run, name="concdiag-events", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with os.fdopen(self.fd, "rb") as stream:
+            for raw in stream:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    continue
+                self._handle(message)
+        self.ready.set()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        pid = int(message.get("pid", 0))
+        if kind == "hello" and self.hello is None:
+            self.hello = message
+            self.ident_to_tid[int(message["main_ident"])] = int(message["main_tid"])
+            self.ready.set()
+        elif kind == "error":
+            self.error = message
+            self.ready.set()
+        elif kind == "started":
+            self.started_t = float(message["t"])
+        elif kind in ("thread_start", "thread_end"):
+            tid = int(message["tid"])
+            self.ident_to_tid[int(message["ident"])] = tid
+            entry = self.threads.setdefault((pid, tid), {"ident": int(message["ident"])})
+            entry["name"] = str(message.get("name", ""))
+            entry["start" if kind == "thread_start" else "end"] = float(message["t"])
+        elif kind == "exit":
+            names = message.get("names") or {}
+            self.exit_names[pid] = {int(k): str(v) for k, v in names.items()}
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def wait_for_hello(self, target: subprocess.Popen[bytes]) -> dict[str, Any]:
+        """The hello, or one line saying why the target never got to the script."""
+        deadline = time.monotonic() + HELLO_TIMEOUT_S
+        while not self.ready.wait(0.05):
+            if target.poll() is not None or time.monotonic() > deadline:
+                break
+        if self.error is not None:
+            target.wait()
+            raise UsageError(str(self.error.get("message", "the target could not start")))
+        if self.hello is None:
+            code = target.poll()
+            if code is None:
+                raise CannotProfileError("the target interpreter did not start within 60 s")
+            raise CannotProfileError(
+                f"the target interpreter exited (status {code}) before running the script"
+            )
+        return self.hello
+
+    def update(self, sightings: ThreadSightings, t0: float) -> None:
+        """Add what the bootstrap said of Python threads (on the run's clock) to ``sightings``."""
+        for key, entry in list(self.threads.items()):
+            sightings.python.add(key)
+            sightings.idents[key] = int(entry["ident"])
+            if entry.get("name"):
+                sightings.names[key] = str(entry["name"])
+            if "start" in entry:
+                sightings.started_s[key] = entry["start"] - t0
+            if "end" in entry:
+                sightings.ended_s[key] = entry["end"] - t0
+        for pid, names in list(self.exit_names.items()):
+            for tid, name in names.items():
+                if name:
+                    sightings.names[(pid, tid)] = name
