@@ -1,4 +1,4 @@
-"""Reads what the in-process collector (``_inprocess.py``, inside the target) wrote.
+"""Reads what the in-process collector (``inprocess_agent.py``, inside the target) wrote.
 
 The records become the same `Recording` the out-of-process samplers fill, so the analysis
 and every renderer work unchanged; only the collectors list says which one ran.
