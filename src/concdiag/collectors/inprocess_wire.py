@@ -2,8 +2,8 @@
 
 The agent (``inprocess_agent.py``, inside the target) writes records with `encode`; concdiag
 (``inprocess.py``) reads them back with `decode`. Each line is a compact JSON array, the
-record's tag (`RECORD_TYPES`) then its fields in the order declared here, so a field can be
-added at the end but never moved. Like the agent, this module runs in the target's Python
+record's tag (`RECORD_TYPES`) then its fields in the order declared here; only `encode` and
+`decode` know positions. Like the agent, this module runs in the target's Python
 (3.10 or later) and uses only the standard library; the agent loads it from its file.
 """
 
@@ -133,6 +133,8 @@ def decode(line: bytes) -> AgentRecord | None:
         samples = [ThreadSample(*sample) for sample in record.observations]
         return record._replace(observations=samples, window=SnapshotWindow(*record.window))
     if isinstance(record, StackRecord):
-        frames = [(str(function), str(file), int(line)) for function, file, line in record.frames]
+        frames = [
+            (str(function), str(file), int(lineno)) for function, file, lineno in record.frames
+        ]
         return record._replace(frames=frames)
     return record
