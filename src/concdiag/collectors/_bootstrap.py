@@ -181,7 +181,7 @@ def _start_inprocess(spec, hello):
     import importlib.util
 
     path, rate = spec.rsplit(",", 1)
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_inprocess.py")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inprocess_agent.py")
     module_spec = importlib.util.spec_from_file_location("_concdiag_inprocess", here)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

@@ -1,16 +1,24 @@
-"""Reads what the in-process collector (``_inprocess.py``, inside the target) wrote.
+"""Reads what the in-process collector (``inprocess_agent.py``, inside the target) wrote.
 
-The records become the same `Recording` the out-of-process samplers fill, so the analysis
-and every renderer work unchanged; only the collectors list says which one ran.
+Each line is decoded into a named record (``inprocess_wire.py``); the records become the same
+`Recording` the out-of-process samplers fill, so the analysis and every renderer work
+unchanged; only the collectors list says which one ran.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
+from concdiag.collectors.inprocess_wire import (
+    CountersRecord,
+    ProbeRecord,
+    SamplerCostRecord,
+    StackRecord,
+    ThreadCpuRecord,
+    TickRecord,
+    decode,
+)
 from concdiag.collectors.protocol import Chunk, CollectorNote
 from concdiag.collectors.records import (
     ProcessCounters,
@@ -42,47 +50,49 @@ LIMITS = (
 def read_inprocess(path: Path, recording: Recording, t0: float) -> dict[int, str]:
     """Fill ``recording`` from the file; returns thread names by OS id."""
     names: dict[int, str] = {}
-    stack_records: list[tuple[float, int, int, tuple[tuple[str, str, int], ...]]] = []
-    raw_ticks: list[list[Any]] = []
-    probes: list[tuple[int, float, float]] = []
-    ticks: list[Tick] = []
+    stack_records: list[StackRecord] = []
+    tick_records: list[TickRecord] = []
+    probes: list[ProbeRecord] = []
     try:
         lines = path.read_bytes().splitlines()
     except OSError:
         recording.notes.append("the in-process collector wrote nothing")
         return names
-    for raw in lines:
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue  # a line cut short by a killed target
-        kind = record[0]
-        if kind == "t":
-            raw_ticks.append(record)
-        elif kind == "s":
-            _, t, pid, tid, stack = record
-            frames = tuple((str(f[0]), str(f[1]), int(f[2])) for f in stack)
-            stack_records.append((t, pid, tid, frames))
-        elif kind == "c":
-            _, t, pid, ppid, user, system, vol, invol, rss, nthreads = record
+    for line in lines:
+        record = decode(line)  # None for a line cut short by a killed target
+        if isinstance(record, TickRecord):
+            tick_records.append(record)
+        elif isinstance(record, StackRecord):
+            stack_records.append(record)
+        elif isinstance(record, CountersRecord):
             recording.counters.append(
-                ProcessCounters(t - t0, pid, ppid, user, system, vol, invol, rss, nthreads)
+                ProcessCounters(
+                    record.t_s - t0,
+                    record.pid,
+                    record.ppid,
+                    record.cpu_user_s,
+                    record.cpu_system_s,
+                    record.ctx_voluntary,
+                    record.ctx_involuntary,
+                    record.rss_bytes,
+                    record.num_threads,
+                )
             )
-            recording.commands.setdefault(pid, [])
-        elif kind == "tc":
-            _, pid, tid, name, user, system = record
-            recording.thread_cpu[(pid, tid)] = ThreadCpu(pid, tid, user, system)
-            names[tid] = str(name)
-        elif kind == "self":
-            recording.sampler_cpu_s += float(record[2])
-        elif kind == "probe":
-            probes.append((int(record[2]), float(record[3]), float(record[4])))
-    ticks = split_python_native(raw_ticks)
+            recording.commands.setdefault(record.pid, [])
+        elif isinstance(record, ThreadCpuRecord):
+            cpu = ThreadCpu(record.pid, record.tid, record.user_s, record.system_s)
+            recording.thread_cpu[(record.pid, record.tid)] = cpu
+            names[record.tid] = str(record.name)
+        elif isinstance(record, SamplerCostRecord):
+            recording.sampler_cpu_s += float(record.cpu_s)
+        elif isinstance(record, ProbeRecord):
+            probes.append(record)
+    ticks = split_python_native(tick_records)
     _regrid(ticks, stack_records, recording, t0)
-    count = sum(p[0] for p in probes)
+    count = sum(probe.probes for probe in probes)
     if count:
-        mean_ms = sum(p[1] for p in probes) / count
-        p95_ms = max(p[2] for p in probes)
+        mean_ms = sum(probe.late_sum_ms for probe in probes) / count
+        p95_ms = max(probe.late_p95_ms for probe in probes)
         recording.notes.append(
             f"GIL latency probe: a 2 ms sleep woke {mean_ms:.2f} ms late on average "
             f"(95th percentile up to {p95_ms:.2f} ms) over {count} probes"
@@ -92,7 +102,7 @@ def read_inprocess(path: Path, recording: Recording, t0: float) -> dict[int, str
 
 def _regrid(
     ticks: list[Tick],
-    stack_records: list[tuple[float, int, int, tuple[tuple[str, str, int], ...]]],
+    stack_records: list[StackRecord],
     recording: Recording,
     t0: float,
 ) -> None:
@@ -133,12 +143,13 @@ def _regrid(
                 )
             )
     recording.ticks.sort(key=lambda tick: tick.t_s)
-    for t, pid, tid, frames in stack_records:
-        t_s = moved.get((pid, t), t - t0)
-        recording.stacks.setdefault((pid, tid), []).append(StackChange(t_s, frames))
+    for stack in stack_records:
+        t_s = moved.get((stack.pid, stack.t_s), stack.t_s - t0)
+        change = StackChange(t_s, tuple(stack.frames))
+        recording.stacks.setdefault((stack.pid, stack.tid), []).append(change)
 
 
-def split_python_native(raw_ticks: list[list[Any]]) -> list[Tick]:
+def split_python_native(tick_records: list[TickRecord]) -> list[Tick]:
     """Turn the collector's snapshots into ticks with a GIL holder, weighing CPU clocks.
 
     Each snapshot is taken while the collector holds the GIL. A thread running native code
@@ -154,21 +165,18 @@ def split_python_native(raw_ticks: list[list[Any]]) -> list[Tick]:
     window: dict[tuple[int, int], float] = defaultdict(float)
     ran: dict[tuple[int, int], float] = defaultdict(float)
     elapsed: dict[tuple[int, int], float] = defaultdict(float)
-    for record in raw_ticks:
-        pid, observations, (elapsed_ns, window_ns, gil_kept, _gil) = (
-            record[2],
-            record[7],
-            record[8],
-        )
-        for o in observations:
-            if o[5] is None or not elapsed_ns:
+    for record in tick_records:
+        snapshot = record.window
+        for sample in record.observations:
+            since_ns, during_ns = sample.cpu_since_tick_ns, sample.cpu_in_snapshot_ns
+            if since_ns is None or during_ns is None or not snapshot.elapsed_ns:
                 continue
-            key = (pid, o[0])
-            ran[key] += max(0, o[5])
-            elapsed[key] += elapsed_ns
-            if gil_kept:
-                during[key] += max(0, o[6])
-                window[key] += window_ns
+            key = (record.pid, sample.tid)
+            ran[key] += max(0, since_ns)
+            elapsed[key] += snapshot.elapsed_ns
+            if snapshot.gil_kept:
+                during[key] += max(0, during_ns)
+                window[key] += snapshot.snapshot_ns
     # CPU each thread would have used during snapshots were it running only native code,
     # against what it used. Thread CPU clocks tick coarsely (a few ms), so a thread's own
     # count is small and noisy; it is shrunk toward the ratio over all threads.
@@ -187,43 +195,45 @@ def split_python_native(raw_ticks: list[list[Any]]) -> list[Tick]:
         native_share[key] = min(1.0, ratio)
     credit: dict[tuple[int, int], float] = defaultdict(float)
     ticks = []
-    for record in raw_ticks:
-        t, pid, pcpu, observations, (elapsed_ns, _w, _kept, gil_known) = (
-            record[1],
-            record[2],
-            record[6],
-            record[7],
-            record[8],
-        )
-        python_busy = []
+    for record in tick_records:
+        pid, elapsed_ns = record.pid, record.window.elapsed_ns
+        python_busy: list[tuple[int, int]] = []  # (CPU since the last tick, tid)
         native_busy = set()
-        for o in observations:
-            if o[5] is None or not elapsed_ns or o[5] <= BUSY_SHARE * elapsed_ns:
+        for sample in record.observations:
+            since_ns = sample.cpu_since_tick_ns
+            if since_ns is None or not elapsed_ns or since_ns <= BUSY_SHARE * elapsed_ns:
                 continue
-            if o[1] != "R" and not o[3]:
+            if sample.proc_state != "R" and not sample.futex_on_gil:
                 continue  # blocked elsewhere now (I/O, a lock): its busy moment has passed
-            key = (pid, o[0])
+            key = (pid, sample.tid)
             credit[key] += native_share.get(key, 0.0)
             if credit[key] >= 0.5:
                 credit[key] -= 1.0
-                native_busy.add(o[0])
+                native_busy.add(sample.tid)
             else:
-                python_busy.append((o[5], o[0]))
+                python_busy.append((since_ns, sample.tid))
         holder = max(python_busy)[1] if python_busy else None
         obs = []
-        for o in observations:
-            tid, state, syscall, on_gil = int(o[0]), str(o[1]), o[2], bool(o[3])
+        for sample in record.observations:
+            tid, state, syscall, on_gil = (
+                sample.tid,
+                sample.proc_state,
+                sample.syscall,
+                sample.futex_on_gil,
+            )
             if tid == holder or tid in native_busy:
                 state, syscall, on_gil = "R", None, False
-            elif o[5] is not None and (
+            elif sample.cpu_since_tick_ns is not None and (
                 on_gil or (state == "R" and native_share.get((pid, tid), 0.0) < 0.5)
             ):
                 # Parked on the GIL, or runnable in a thread that mostly runs Python: waiting
                 # for the GIL. A runnable thread that mostly runs native code stays native.
                 state, syscall, on_gil = "S", None, True
-            obs.append(ThreadObservation(tid, state, syscall, on_gil, int(o[4])))
-        locked = (holder is not None) if gil_known else None
-        ticks.append(Tick(t, pid, locked, holder, None, pcpu, tuple(obs)))
+            obs.append(ThreadObservation(tid, state, syscall, on_gil, sample.cpu_ticks))
+        locked = (holder is not None) if record.window.gil_known else None
+        ticks.append(
+            Tick(record.t_s, pid, locked, holder, None, record.process_cpu_ticks, tuple(obs))
+        )
     return ticks
 
 

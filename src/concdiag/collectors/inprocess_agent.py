@@ -13,14 +13,14 @@ tick it records, like the out-of-process samplers:
 
 A probe thread measures GIL latency: how late a 2 ms sleep wakes up, since a thread waking
 from sleep must take the GIL again. Records are JSON lines appended to a file concdiag reads
-when the target ends; each is written with one ``os.write`` on an ``O_APPEND`` file, so a
-killed target leaves whole lines behind. Forked children restart a sampler of their own.
+when the target ends (``inprocess_wire.py`` names their fields); each is written with one
+``os.write`` on an ``O_APPEND`` file, so a killed target leaves whole lines behind. Forked
+children restart a sampler of their own.
 What it cannot see: processes started with spawn or exec (they do not run this collector),
 time when the sampler itself waits for the GIL (it holds the GIL while walking stacks, which
 is its overhead on the target), and native threads' stacks.
 """
 
-import json
 import os
 import sys
 import threading
@@ -33,12 +33,27 @@ PROBE_SLEEP_S = 0.002
 SNAPSHOT_WINDOW_S = 0.0003
 
 
+def _load_wire_format():
+    """``inprocess_wire.py``, from beside this file: the target's Python may not have concdiag."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inprocess_wire.py")
+    spec = importlib.util.spec_from_file_location("_concdiag_inprocess_wire", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_wire_format()
+
+
 def _write(record):
+    """Append one record (a ``wire`` record type) as a line."""
     fd = _STATE["fd"]
     if fd < 0:
         return
     try:
-        os.write(fd, (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8", "replace"))
+        os.write(fd, wire.encode(record))
     except OSError:
         _STATE["fd"] = -1
 
@@ -197,7 +212,7 @@ class _Sampler:
             except (OSError, ValueError):
                 self.forget(tid)
                 continue
-            observations.append([tid, state, syscall, on_gil, utime + stime])
+            observations.append((tid, state, syscall, on_gil, utime + stime))
         while time.perf_counter() - window_start < SNAPSHOT_WINDOW_S:
             pass  # long enough for a native thread's CPU clock to move visibly
         window_ns = (time.perf_counter() - window_start) * 1e9
@@ -208,15 +223,16 @@ class _Sampler:
         self.last_now = now
         # Raw clock figures go to concdiag, which splits CPU into Python and native per
         # thread over the whole run (collectors/inprocess.py): a snapshot alone cannot tell.
-        for obs in observations:
-            tid = obs[0]
+        samples = []
+        for tid, state, syscall, on_gil, cpu_ticks in observations:
             start = cpu_start.get(tid)
             end = self.cpu_ns(tid) if start is not None else None
             if start is None or end is None:
-                obs.extend([None, None])
-                continue
-            obs.extend([start - self.last_cpu.get(tid, start), end - start])
-            self.last_cpu[tid] = end
+                since = during = None
+            else:
+                since, during = start - self.last_cpu.get(tid, start), end - start
+                self.last_cpu[tid] = end
+            samples.append(wire.ThreadSample(tid, state, syscall, on_gil, cpu_ticks, since, during))
         live = set(self.tids)
         for tid in list(self.files):
             if tid not in live:
@@ -225,8 +241,10 @@ class _Sampler:
             pstat = _stat(self.reader.read(self.proc_stat_fd))
         except (OSError, ValueError):
             return
-        window = [elapsed_ns, window_ns, gil_kept, bool(gil_base)]
-        _write(["t", now, self.pid, None, None, None, pstat[1] + pstat[2], observations, window])
+        window = wire.SnapshotWindow(elapsed_ns, window_ns, gil_kept, bool(gil_base))
+        _write(
+            wire.TickRecord(now, self.pid, None, None, None, pstat[1] + pstat[2], samples, window)
+        )
         for ident, frame in frames.items():
             tid = tid_of.get(ident)
             if tid is None or tid in self.own_tids:
@@ -234,7 +252,7 @@ class _Sampler:
             stack = _stack(frame)
             if self.last_stacks.get(tid) != stack:
                 self.last_stacks[tid] = stack
-                _write(["s", now, self.pid, tid, stack])
+                _write(wire.StackRecord(now, self.pid, tid, stack))
         del frames
 
     def counters(self, now):
@@ -249,8 +267,7 @@ class _Sampler:
             fields[key] = value.split()
         hz = os.sysconf("SC_CLK_TCK")
         _write(
-            [
-                "c",
+            wire.CountersRecord(
                 now,
                 self.pid,
                 os.getppid(),
@@ -260,7 +277,7 @@ class _Sampler:
                 int(fields.get("nonvoluntary_ctxt_switches", ["0"])[0]),
                 int(fields.get("VmRSS", ["0"])[0]) * 1024,
                 int(fields.get("Threads", ["0"])[0]),
-            ]
+            )
         )
 
     def run(self):
@@ -286,7 +303,7 @@ class _Sampler:
             if delay > 0:
                 self.stop.wait(delay)
         self.counters(time.monotonic())
-        _write(["self", self.pid, time.thread_time() - cpu_before, late])
+        _write(wire.SamplerCostRecord(self.pid, time.thread_time() - cpu_before, late))
 
     def run_probe(self):
         self.own_tids.add(threading.get_native_id())
@@ -302,13 +319,18 @@ class _Sampler:
         values = sorted(self.latencies_ms)
         self.latencies_ms = []
         if values:
-            _write(["probe", self.pid, len(values), sum(values), values[len(values) * 95 // 100]])
+            p95 = values[len(values) * 95 // 100]
+            _write(wire.ProbeRecord(self.pid, len(values), sum(values), p95))
 
     def finish(self):
         self.stop.set()
         self.thread.join(1.0)
         self.probe.join(1.0)
         self.flush_probe()
+        self.write_thread_cpu()
+
+    def write_thread_cpu(self):
+        """Each live thread's name and CPU times (but the sampler's own threads')."""
         for thread in threading.enumerate():
             if thread.native_id and thread.native_id not in self.own_tids:
                 try:
@@ -316,7 +338,11 @@ class _Sampler:
                 except (OSError, ValueError):
                     continue
                 hz = os.sysconf("SC_CLK_TCK")
-                _write(["tc", self.pid, thread.native_id, thread.name, utime / hz, stime / hz])
+                _write(
+                    wire.ThreadCpuRecord(
+                        self.pid, thread.native_id, thread.name, utime / hz, stime / hz
+                    )
+                )
 
 
 def start(path, rate_hz, gil):
