@@ -21,9 +21,9 @@ from concdiag.errors import (
     EXIT_POLICY_FAILED,
     EXIT_TARGET_FAILED,
 )
+from concdiag.gate.policy import Rules
+from concdiag.gate.result import Finding, Measurement, Site, Spread, TargetResult, ThreadShares
 from concdiag.model import STATE_KEYS, JsonScalar, Profile
-from concdiag.policy import Rules
-from concdiag.result import Finding, Measurement, Site, Spread, TargetResult, ThreadShares
 
 #: Shares get a sampling-error margin of this many standard errors of a proportion.
 SAMPLING_SE = 2.0

@@ -1,7 +1,7 @@
 """`check` and `diff` sessions: find the targets, profile them, evaluate, write CI outputs.
 
 The CLI parses options and calls `run_check` / `run_diff` and `emit`; the evaluation itself
-is pure (`concdiag.gate`, `concdiag.diffing`) and every output is rendered from the one
+is pure (`concdiag.gate.evaluate`, `concdiag.gate.diff`) and every output is rendered from the one
 `GateResult` (`concdiag.render.result`).
 """
 
@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from concdiag.diffing import compare
 from concdiag.errors import (
     EXIT_INTERRUPTED,
     EXIT_TARGET_FAILED,
@@ -22,11 +21,19 @@ from concdiag.errors import (
     UsageError,
 )
 from concdiag.fileio import check_writable, write_atomic
-from concdiag.gate import MARGINS_TEXT, evaluate, exit_code, measure, relative_path, target_status
+from concdiag.gate.diff import compare
+from concdiag.gate.evaluate import (
+    MARGINS_TEXT,
+    evaluate,
+    exit_code,
+    measure,
+    relative_path,
+    target_status,
+)
+from concdiag.gate.policy import Policy, Rules, Target
+from concdiag.gate.result import Finding, GateResult, Measurement, Site, TargetResult
 from concdiag.model import Profile
-from concdiag.policy import Policy, Rules, Target
 from concdiag.redact import mask_args
-from concdiag.result import Finding, GateResult, Measurement, Site, TargetResult
 from concdiag.session import ProfileRequest, profile_script
 
 Echo = Callable[[str], None]
@@ -399,12 +406,12 @@ class Outputs:
 
 def emit(result: GateResult, outputs: Outputs) -> tuple[str, list[str]]:
     """Write the requested files; return what goes to stdout and the notes for stderr."""
-    from concdiag.render.annotations import AnnotationsRenderer
-    from concdiag.render.junit import JunitRenderer
-    from concdiag.render.result_json import JsonResultRenderer
-    from concdiag.render.result_markdown import MarkdownResultRenderer
-    from concdiag.render.result_text import TextResultRenderer
-    from concdiag.render.sarif import SarifRenderer
+    from concdiag.gate.render.annotations import AnnotationsRenderer
+    from concdiag.gate.render.json import JsonResultRenderer
+    from concdiag.gate.render.junit import JunitRenderer
+    from concdiag.gate.render.markdown import MarkdownResultRenderer
+    from concdiag.gate.render.sarif import SarifRenderer
+    from concdiag.gate.render.text import TextResultRenderer
 
     notes = []
     markdown = MarkdownResultRenderer().render(result)

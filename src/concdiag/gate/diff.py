@@ -1,16 +1,16 @@
 """Pure comparison of two measurements of one target: what changed, and what regressed.
 
 A figure regresses only when HEAD is worse than BASE by more than its limit *plus* the noise
-margins of both sides (see `concdiag.gate.MARGINS_TEXT`), so run-to-run noise on a busy CI
+margins of both sides (see `concdiag.gate.evaluate.MARGINS_TEXT`), so run-to-run noise on a busy CI
 machine does not fail a pull request; a change past the limit but inside the margins warns.
 """
 
 from __future__ import annotations
 
-from concdiag.gate import contradiction
+from concdiag.gate.evaluate import contradiction
+from concdiag.gate.policy import DiffLimits, Rules
+from concdiag.gate.result import Change, Finding, Measurement, Site
 from concdiag.model import STATE_KEYS, JsonScalar
-from concdiag.policy import DiffLimits, Rules
-from concdiag.result import Change, Finding, Measurement, Site
 
 _THREAD_KINDS = ("thread", "thread_pool")
 

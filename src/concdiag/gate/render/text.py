@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from concdiag.result import Change, GateResult, Measurement, TargetResult
+from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
 
 # A thread or file name must not move the cursor or recolour the terminal.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from concdiag.gate.render.text import change_value
+from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
 from concdiag.model import STATE_KEYS
 from concdiag.render.figures import STATE_LABELS, pct
 from concdiag.render.markdown import md_escape
-from concdiag.render.result_text import change_value
-from concdiag.result import Change, GateResult, Measurement, TargetResult
 
 _MARK = {"failed": "❌ failed", "warning": "⚠️ warning", "advice": "ℹ️ advice", "passed": "✅ passed"}
 _STATUS = {
