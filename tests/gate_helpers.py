@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from concdiag.analysis import build_profile
-from concdiag.gate.evaluate import measure
+from concdiag.gate.measure import measure
 from concdiag.gate.result import Measurement
 from concdiag.model import Profile
 from conftest import SAMPLES, load_recording

@@ -10,13 +10,13 @@ import jsonschema
 import pytest
 
 from concdiag.gate.evaluate import evaluate, exit_code, target_status
+from concdiag.gate.outputs import Outputs, emit
 from concdiag.gate.policy import Rules
 from concdiag.gate.render.annotations import AnnotationsRenderer, escape_data, escape_property
 from concdiag.gate.render.junit import JunitRenderer
 from concdiag.gate.render.markdown import MarkdownResultRenderer
 from concdiag.gate.render.sarif import SarifRenderer
 from concdiag.gate.result import Finding, GateResult, Site, TargetResult
-from concdiag.gate.run import Outputs, emit
 from conftest import DATA
 from gate_helpers import line_of, recorded_measurement
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.gate.evaluate import evaluate, exit_code, measure, spread, target_status
+from concdiag.gate.evaluate import evaluate, exit_code, target_status
+from concdiag.gate.measure import measure, spread
 from concdiag.gate.policy import Rules
 from concdiag.gate.result import Finding, Measurement, Site, TargetResult
 from gate_helpers import line_of, recorded_measurement, recorded_profile

@@ -1,19 +1,14 @@
-"""Pure evaluation: profiles of a target -> a `Measurement` -> findings under a policy.
+"""Pure evaluation: one target's `Measurement` -> findings under the policy's rules.
 
-Nothing here runs a target or writes a file. Repeated runs are combined figure by figure
-(medians, with the spread as a noise margin); the verdict is the recommendation most runs
-agree on, its confidence discounted by the runs that disagree, so a flaky verdict falls
-below ``min_confidence`` and warns instead of failing.
+Nothing here runs a target or writes a file. Each rule is one function; a rule fails the
+gate only when the evidence is confident enough, else it warns. The helpers the rules share
+with `concdiag.gate.diff` (where to point, when a model counts as mismatched, the
+low-confidence note) are here, written once.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import statistics
-from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from concdiag.errors import (
     EXIT_CANNOT_PROFILE,
@@ -22,150 +17,12 @@ from concdiag.errors import (
     EXIT_TARGET_FAILED,
 )
 from concdiag.gate.policy import Rules
-from concdiag.gate.result import Finding, Measurement, Site, Spread, TargetResult, ThreadShares
-from concdiag.model import STATE_KEYS, JsonScalar, Profile
+from concdiag.gate.result import Finding, Measurement, Site, TargetResult
+from concdiag.model import JsonScalar
 
-#: Shares get a sampling-error margin of this many standard errors of a proportion.
-SAMPLING_SE = 2.0
-
-MARGINS_TEXT = (
-    "noise margin of each figure = half its range over the repeated runs, and for shares at "
-    f"least {SAMPLING_SE:g} standard errors of a proportion over the samples taken; with one "
-    "run, times have no margin (use --repeat N)"
-)
-
-_THREAD_KINDS = ("thread", "thread_pool")
-_PROCESS_KINDS = ("process", "process_pool")
-
-
-def relative_path(path: str, root: Path) -> str:
-    """``path`` relative to ``root`` (posix separators) when under it, else unchanged."""
-    if not os.path.isabs(path):
-        return Path(path).as_posix()
-    try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path
-
-
-def spread(values: Sequence[float], sampling_error: float = 0.0) -> Spread:
-    low, high = min(values), max(values)
-    margin = max((high - low) / 2, sampling_error)
-    return Spread(
-        median=round(statistics.median(values), 6),
-        low=round(low, 6),
-        high=round(high, 6),
-        margin=round(margin, 6),
-        runs=len(values),
-    )
-
-
-def _share_error(share: float, samples: float) -> float:
-    if samples <= 0:
-        return 0.0
-    p = min(max(share, 0.0), 1.0)
-    return SAMPLING_SE * math.sqrt(p * (1 - p) / samples)
-
-
-def _worker_shares(profile: Profile) -> dict[str, float]:
-    total = profile.summary.worker_seconds.total()
-    return {k: profile.summary.worker_seconds.get(k) / total if total else 0.0 for k in STATE_KEYS}
-
-
-def _worker_samples(profile: Profile) -> float:
-    return profile.summary.worker_seconds.total() * profile.run.rate_hz
-
-
-def _figures(profile: Profile) -> dict[str, tuple[float, float]]:
-    """Each figure of one run, with its own sampling error."""
-    s = profile.summary
-    samples = _worker_samples(profile)
-    figures = {
-        "wall_s": (s.wall_s, 0.0),
-        "cpu_s": (s.cpu_s, 0.0),
-        "cores_used_mean": (s.cores_used_mean, 0.0),
-        "gil_wait_share": (s.gil_wait_share, _share_error(s.gil_wait_share, samples)),
-    }
-    if s.gil_utilisation is not None:
-        figures["gil_utilisation"] = (
-            s.gil_utilisation,
-            _share_error(s.gil_utilisation, profile.run.sample_count),
-        )
-    return figures
-
-
-def _thread_shares(profile: Profile) -> dict[str, tuple[str, dict[str, float]]]:
-    found: dict[str, tuple[str, dict[str, float]]] = {}
-    for process in profile.processes:
-        for thread in process.threads:
-            if not thread.python or thread.role == "idle":
-                continue
-            name = thread.name if process.is_root else f"{thread.name} (pid {process.pid})"
-            key, n = name, 2
-            while key in found:
-                key, n = f"{name} #{n}", n + 1
-            found[key] = (thread.role, {k: thread.states.get(k) for k in STATE_KEYS})
-    return found
-
-
-def measure(profiles: Sequence[Profile], root: Path) -> Measurement:
-    """Combine the runs of one target into one `Measurement`."""
-    if not profiles:
-        raise ValueError("no profiles to measure")
-    votes = Counter(p.verdict.recommendation for p in profiles)
-    top = max(votes.values())
-    # ties go to the first run's recommendation, so the result does not depend on sorting
-    recommendation = next(
-        p.verdict.recommendation for p in profiles if votes[p.verdict.recommendation] == top
-    )
-    agreeing = [p for p in profiles if p.verdict.recommendation == recommendation]
-    waits = statistics.median(p.summary.gil_wait_share for p in agreeing)
-    representative = min(agreeing, key=lambda p: abs(p.summary.gil_wait_share - waits))
-    confidence = statistics.median(p.verdict.confidence for p in agreeing) * top / len(profiles)
-
-    per_run = [_figures(p) for p in profiles]
-    names = [n for n in per_run[0] if all(n in f for f in per_run)]
-    figures = {n: spread([f[n][0] for f in per_run], max(f[n][1] for f in per_run)) for n in names}
-    worker = [_worker_shares(p) for p in profiles]
-    errors = [_worker_samples(p) for p in profiles]
-    worker_shares = {
-        k: spread(
-            [w[k] for w in worker], max(_share_error(w[k], n) for w, n in zip(worker, errors))
-        )
-        for k in STATE_KEYS
-    }
-    runs_threads = [_thread_shares(p) for p in profiles]
-    threads = []
-    for name, (role, _) in _thread_shares(representative).items():
-        seen = [t[name][1] for t in runs_threads if name in t]
-        threads.append(
-            ThreadShares(
-                name=name,
-                role=role,
-                shares={k: round(statistics.median(s[k] for s in seen), 4) for k in STATE_KEYS},
-            )
-        )
-    failed = next((p for p in profiles if p.run.exit.status in ("failed", "signal")), None)
-    v = representative.verdict
-    return Measurement(
-        runs=len(profiles),
-        bound=v.bound,
-        cpu_kind=v.cpu_kind,
-        recommendation=recommendation,
-        agreement=top,
-        confidence=round(confidence, 3),
-        current_model=v.current_model.kind,
-        matches=v.current_model.matches,
-        summary=v.summary,
-        advice=v.current_model.advice,
-        sites=[
-            Site(relative_path(s.file, root), s.line, s.kind, s.code) for s in v.current_model.sites
-        ],
-        figures=figures,
-        worker_shares=worker_shares,
-        threads=threads,
-        target_exit=(failed or representative).run.exit.description,
-    )
+#: Site kinds that create threads, and those that create processes.
+THREAD_KINDS = ("thread", "thread_pool")
+PROCESS_KINDS = ("process", "process_pool")
 
 
 def contradiction(m: Measurement) -> str | None:
@@ -185,11 +42,37 @@ def contradiction(m: Measurement) -> str | None:
     return None
 
 
-def _sites_for(m: Measurement, kinds: tuple[str, ...], script: str | None) -> list[Site]:
+def mismatch_fails(m: Measurement, mode: str) -> bool:
+    """Whether the model in use counts as mismatched under ``fail_on_mismatch`` = ``mode``."""
+    if mode == "never":
+        return False
+    if mode == "any":
+        return m.matches is False
+    return contradiction(m) is not None
+
+
+def model_kinds(m: Measurement) -> tuple[str, ...]:
+    """The site kinds of the model in use: where a finding about that model points."""
+    return PROCESS_KINDS if m.current_model == "processes" else THREAD_KINDS
+
+
+def sites_for(m: Measurement, script: str | None, kinds: tuple[str, ...] = ()) -> list[Site]:
+    """The sites of ``kinds``, else every site, else the script itself (code scanning wants a
+    location)."""
     chosen = [s for s in m.sites if s.kind in kinds] or list(m.sites)
     if not chosen and script:
         chosen = [Site(script, 1, "script", "")]
     return chosen
+
+
+def confidence_note(confidence: float, rules: Rules) -> str:
+    """Why a failing rule only warns: the verdict's confidence is below the policy's floor."""
+    if confidence >= rules.min_confidence:
+        return ""
+    return (
+        f" Not failing: confidence {confidence:.2f} is below min_confidence "
+        f"{rules.min_confidence:.2f}."
+    )
 
 
 def _gated(
@@ -210,12 +93,7 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     """Apply each rule of the policy to one target's measurement."""
     findings: list[Finding] = []
     confident = m.confidence >= rules.min_confidence
-    confidence_note = (
-        ""
-        if confident
-        else f" Not failing: confidence {m.confidence:.2f} is below min_confidence "
-        f"{rules.min_confidence:.2f}."
-    )
+    note = confidence_note(m.confidence, rules)
     verdict_figures: dict[str, JsonScalar] = {
         "current_model": m.current_model,
         "recommendation": m.recommendation,
@@ -228,14 +106,14 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     why = contradiction(m)
     mode = rules.fail_on_mismatch
     mismatch = m.matches is False
-    kinds = _PROCESS_KINDS if m.current_model == "processes" else _THREAD_KINDS
+    kinds = model_kinds(m)
     if mode != "never":
-        failing = why is not None if mode == "contradiction" else mismatch
+        failing = mismatch_fails(m, mode)
         if failing:
             text = (
                 f"{m.current_model} in use, but the measurements recommend {m.recommendation}"
                 + (f": {why}." if why else ".")
-                + f" {m.advice}{confidence_note}"
+                + f" {m.advice}{note}"
             )
         else:
             text = (
@@ -250,7 +128,7 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 confident,
                 text,
                 figures=verdict_figures,
-                sites=_sites_for(m, kinds, script) if failing else [],
+                sites=sites_for(m, script, kinds) if failing else [],
             )
         )
     if mismatch and not any(f.outcome != "passed" for f in findings):
@@ -262,7 +140,7 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 f"Runs {m.current_model} now; the measurements recommend {m.recommendation}. "
                 + m.advice,
                 verdict_figures,
-                _sites_for(m, kinds, script),
+                sites_for(m, script, kinds),
             )
         )
     if rules.expect is not None:
@@ -275,12 +153,12 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 confident,
                 (
                     f"Expected the recommendation {rules.expect}, measured {m.recommendation} "
-                    f"({m.agreement} of {m.runs} runs).{confidence_note}"
+                    f"({m.agreement} of {m.runs} runs).{note}"
                     if failing
                     else f"Recommendation is {m.recommendation}, as expected."
                 ),
                 figures={**verdict_figures, "expect": rules.expect},
-                sites=_sites_for(m, kinds, script) if failing else [],
+                sites=sites_for(m, script, kinds) if failing else [],
             )
         )
     if rules.max_gil_wait_share is not None:
@@ -309,7 +187,7 @@ def _gil_wait(name: str, m: Measurement, limit: float, script: str | None) -> Fi
     else:
         outcome = "passed"
         text = f"GIL wait {measured} of worker time, within max_gil_wait_share {100 * limit:.0f}%."
-    sites = _sites_for(m, _THREAD_KINDS, script) if outcome != "passed" else []
+    sites = sites_for(m, script, THREAD_KINDS) if outcome != "passed" else []
     return Finding("gil-wait-share", outcome, name, text, figures, sites)
 
 
