@@ -8,9 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from concdiag.analysis import build_profile
-from concdiag.gate import measure
+from concdiag.gate.measure import measure
+from concdiag.gate.result import Measurement
 from concdiag.model import Profile
-from concdiag.result import Measurement
 from conftest import SAMPLES, load_recording
 from helpers import context
 

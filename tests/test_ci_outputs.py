@@ -9,14 +9,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from concdiag.ci import Outputs, emit
-from concdiag.gate import evaluate, exit_code, target_status
-from concdiag.policy import Rules
-from concdiag.render.annotations import AnnotationsRenderer, escape_data, escape_property
-from concdiag.render.junit import JunitRenderer
-from concdiag.render.result_markdown import MarkdownResultRenderer
-from concdiag.render.sarif import SarifRenderer
-from concdiag.result import Finding, GateResult, Site, TargetResult
+from concdiag.gate.evaluate import evaluate, exit_code, target_status
+from concdiag.gate.outputs import Outputs, emit
+from concdiag.gate.policy import Rules
+from concdiag.gate.render.annotations import AnnotationsRenderer, escape_data, escape_property
+from concdiag.gate.render.junit import JunitRenderer
+from concdiag.gate.render.markdown import MarkdownResultRenderer
+from concdiag.gate.render.sarif import SarifRenderer
+from concdiag.gate.result import Finding, GateResult, Site, TargetResult
 from conftest import DATA
 from gate_helpers import line_of, recorded_measurement
 
@@ -183,7 +183,7 @@ def test_emit_writes_every_output_and_appends_the_step_summary(
 
 
 def test_text_summary_strips_terminal_control_characters() -> None:
-    from concdiag.render.result_text import TextResultRenderer
+    from concdiag.gate.render.text import TextResultRenderer
 
     finding = Finding("advice", "advice", "t", "name \x1b[2J\x1b[31mred\x07", {}, [])
     target = TargetResult("t\x1b]0;title\x07", [], None, [], [], "passed", None, [finding])

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.ci import run_diff
-from concdiag.diffing import compare
-from concdiag.policy import DiffLimits, Policy, Rules
-from concdiag.result import Finding, Measurement, Spread
+from concdiag.gate.diff import compare
+from concdiag.gate.policy import DiffLimits, Policy, Rules
+from concdiag.gate.result import Finding, Measurement, Spread
+from concdiag.gate.run import run_diff
 from conftest import DATA
 from gate_helpers import line_of, recorded_measurement
 

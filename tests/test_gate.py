@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.gate import evaluate, exit_code, measure, spread, target_status
-from concdiag.policy import Rules
-from concdiag.result import Finding, Measurement, Site, TargetResult
+from concdiag.gate.evaluate import evaluate, exit_code, target_status
+from concdiag.gate.measure import measure, spread
+from concdiag.gate.policy import Rules
+from concdiag.gate.result import Finding, Measurement, Site, TargetResult
 from gate_helpers import line_of, recorded_measurement, recorded_profile
 
 SCRIPT = "sample_targets/{}.py"
@@ -168,7 +169,7 @@ def test_exit_zero_only_forgives_the_policy() -> None:
 
 
 def test_measurement_round_trips_through_json(tmp_path: Path) -> None:
-    from concdiag.result import GateResult
+    from concdiag.gate.result import GateResult
 
     m: Measurement = recorded_measurement("cpu_threads", tmp_path)
     result = GateResult(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from concdiag.errors import EXIT_USAGE
-from concdiag.policy import ConfigError, DiffLimits, Rules, load_policy
+from concdiag.gate.policy import ConfigError, DiffLimits, Rules, load_policy
 
 
 def write(tmp_path: Path, text: str, name: str = "pyproject.toml") -> Path:

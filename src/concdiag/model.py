@@ -436,6 +436,14 @@ def to_jsonable(value: Any) -> Any:
 
 T = TypeVar("T")
 
+
+def from_jsonable(cls: type[T], data: Any, where: str) -> T:
+    """Build a ``cls`` (a dataclass) from JSON data, checking types as it goes: the inverse of
+    `to_jsonable`. Raises TypeError, ValueError or KeyError naming ``where`` in the data."""
+    loaded: T = _load(cls, data, where)
+    return loaded
+
+
 _HINTS: dict[type, dict[str, Any]] = {}
 
 

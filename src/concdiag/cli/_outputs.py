@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from concdiag.ci import Outputs
+from concdiag.gate.outputs import Outputs
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from concdiag.ci import CheckRequest, emit, run_check
 from concdiag.cli._outputs import output_options, outputs_from
-from concdiag.policy import load_policy
+from concdiag.gate.outputs import emit
+from concdiag.gate.policy import load_policy
+from concdiag.gate.run import CheckRequest, run_check
 
 
 class _CheckCommand(click.Command):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from concdiag.ci import emit, run_diff
 from concdiag.cli._outputs import output_options, outputs_from
-from concdiag.policy import load_policy
+from concdiag.gate.outputs import emit
+from concdiag.gate.policy import load_policy
+from concdiag.gate.run import run_diff
 
 
 @click.command("diff")

@@ -1,8 +1,9 @@
 """The result of `check` and `diff`: one small model every CI output is rendered from.
 
 Markdown, annotations, SARIF, JUnit and the JSON result are peers rendered from one
-`GateResult`, so they always agree. A saved result can be read back (`GateResult.load`):
-`concdiag diff` compares two of them, target by target, with the spread of repeated runs.
+`GateResult`, so they always agree. A saved result can be read back
+(`GateResult.from_dict`): `concdiag diff` compares two of them, target by target, with the
+spread of repeated runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from concdiag.errors import ProfileFormatError
-from concdiag.model import JsonScalar, _load, to_jsonable
+from concdiag.model import JsonScalar, from_jsonable, to_jsonable
 
 RESULT_SCHEMA = "concdiag-gate-result"
 RESULT_VERSION = 1
@@ -141,7 +142,7 @@ class GateResult:
                 f"result schema version {data.get('schema_version')!r} is not supported"
             )
         try:
-            result: GateResult = _load(GateResult, data, "result")
+            result = from_jsonable(GateResult, data, "result")
         except (TypeError, ValueError, KeyError) as exc:
             raise ProfileFormatError(f"malformed result: {exc}") from exc
         return result

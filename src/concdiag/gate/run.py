@@ -1,32 +1,32 @@
-"""`check` and `diff` sessions: find the targets, profile them, evaluate, write CI outputs.
+"""The `check` and `diff` sessions: find the targets, profile them, evaluate, compare.
 
-The CLI parses options and calls `run_check` / `run_diff` and `emit`; the evaluation itself
-is pure (`concdiag.gate`, `concdiag.diffing`) and every output is rendered from the one
-`GateResult` (`concdiag.render.result`).
+The CLI parses options, calls `run_check` or `run_diff`, and hands the result to
+`concdiag.gate.outputs.emit`. Measuring, evaluating and comparing are pure
+(`concdiag.gate.measure`, `concdiag.gate.evaluate`, `concdiag.gate.diff`), and every output
+is rendered from the one `GateResult` (`concdiag.gate.result`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from concdiag.diffing import compare
 from concdiag.errors import (
     EXIT_INTERRUPTED,
     EXIT_TARGET_FAILED,
     ConcdiagError,
-    ProfileFormatError,
     UsageError,
 )
-from concdiag.fileio import check_writable, write_atomic
-from concdiag.gate import MARGINS_TEXT, evaluate, exit_code, measure, relative_path, target_status
+from concdiag.fileio import check_writable
+from concdiag.gate.baseline import load_side, pair_with_baseline, with_baseline
+from concdiag.gate.evaluate import evaluate, exit_code, target_status
+from concdiag.gate.measure import MARGINS_TEXT, measure, relative_path
+from concdiag.gate.policy import Policy, Rules, Target
+from concdiag.gate.result import Finding, GateResult, Measurement, Site, TargetResult
 from concdiag.model import Profile
-from concdiag.policy import Policy, Rules, Target
 from concdiag.redact import mask_args
-from concdiag.result import Finding, GateResult, Measurement, Site, TargetResult
 from concdiag.session import ProfileRequest, profile_script
 
 Echo = Callable[[str], None]
@@ -263,109 +263,28 @@ def run_check(request: CheckRequest, echo: Echo) -> GateResult:
             for (target, _), script in zip(chosen, scripts)
         ]
     if request.baseline is not None:
-        if request.baseline.exists():
-            targets = _paired(targets, _load_side(request.baseline, request.root), policy)
-        else:
-            note = f"No baseline at {request.baseline}: nothing compared."
-            targets = [
-                replace(
-                    t, findings=[*t.findings, Finding("unpaired-target", "advice", t.name, note)]
-                )
-                for t in targets
-            ]
-    code = exit_code(targets, request.exit_zero)
-    return GateResult(
-        command="check",
-        passed=all(t.status == "passed" for t in targets),
-        exit_code=code,
-        policy_source=policy.source,
-        margins=MARGINS_TEXT,
-        targets=targets,
-    )
-
-
-def _load_side(path: Path, root: Path) -> dict[str, tuple[Measurement, TargetResult | None]]:
-    """A profile or a saved result, as measurements by target name."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileFormatError(f"cannot read {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise ProfileFormatError(
-            f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})"
-        ) from None
-    if isinstance(data, dict) and data.get("schema") == "concdiag-gate-result":
-        result = GateResult.from_dict(data)
-        sides: dict[str, tuple[Measurement, TargetResult | None]] = {
-            t.name: (t.measurement, t) for t in result.targets if t.measurement is not None
-        }
-        if not sides:
-            raise ProfileFormatError(f"{path}: the result holds no measured target")
-        return sides
-    profile = Profile.from_dict(data)
-    name = (
-        Path(profile.run.target).stem if profile.run.command[1:2] != ["-m"] else profile.run.target
-    )
-    return {name: (measure([profile], root), None)}
-
-
-def _paired(
-    targets: list[TargetResult],
-    base: dict[str, tuple[Measurement, TargetResult | None]],
-    policy: Policy,
-) -> list[TargetResult]:
-    """Each target compared with its baseline (by name; a single pair is paired as is)."""
-    measured = [t for t in targets if t.measurement is not None]
-    single = len(measured) == 1 and len(base) == 1
-    out: list[TargetResult] = []
-    used: set[str] = set()
-    for target in targets:
-        base_name = next(iter(base)) if single else target.name
-        if target.measurement is None or base_name not in base:
-            if target.measurement is not None:
-                note = Finding(
-                    "unpaired-target", "advice", target.name, f"No baseline for {target.name}."
-                )
-                target = replace(target, findings=[*target.findings, note])
-            out.append(target)
-            continue
-        used.add(base_name)
-        configured = next((t for t in policy.targets if t.name == target.name), None)
-        rules = configured.rules if configured else policy.rules
-        changes, findings = compare(
-            target.name, base[base_name][0], target.measurement, policy.diff, rules, target.script
-        )
-        merged = [*target.findings, *findings]
-        out.append(
-            replace(
-                target,
-                baseline=base[base_name][0],
-                changes=changes,
-                findings=merged,
-                status=target_status(merged),
-            )
-        )
-    for name in sorted(set(base) - used):
-        finding = Finding(
-            "unpaired-target", "advice", name, f"{name} is in the baseline only: not compared."
-        )
-        out.append(TargetResult(name, [], None, [], [], "passed", None, [finding]))
-    return out
+        targets = with_baseline(targets, request.baseline, policy, request.root)
+    return _gate_result("check", targets, policy, request.exit_zero)
 
 
 def run_diff(
     base_path: Path, head_path: Path, policy: Policy, root: Path, exit_zero: bool = False
 ) -> GateResult:
-    base = _load_side(base_path, root)
+    base = load_side(base_path, root)
     head = [
         replace(t, findings=[], status="passed")
         if t is not None
         else TargetResult(name, [], _script_of(m), [str(head_path)], [], "passed", m, [])
-        for name, (m, t) in _load_side(head_path, root).items()
+        for name, (m, t) in load_side(head_path, root).items()
     ]
-    targets = _paired(head, base, policy)
+    return _gate_result("diff", pair_with_baseline(head, base, policy), policy, exit_zero)
+
+
+def _gate_result(
+    command: str, targets: list[TargetResult], policy: Policy, exit_zero: bool
+) -> GateResult:
     return GateResult(
-        command="diff",
+        command=command,
         passed=all(t.status == "passed" for t in targets),
         exit_code=exit_code(targets, exit_zero),
         policy_source=policy.source,
@@ -376,55 +295,3 @@ def run_diff(
 
 def _script_of(m: Measurement) -> str | None:
     return m.sites[0].file if m.sites else None
-
-
-@dataclass(frozen=True, slots=True)
-class Outputs:
-    """Where each CI output goes; every one is rendered from the same result."""
-
-    markdown: Path | None = None
-    sarif: Path | None = None
-    junit: Path | None = None
-    result_json: Path | None = None
-    annotations: bool = False
-    step_summary: Path | None = None  # $GITHUB_STEP_SUMMARY: the Markdown is appended
-
-    def files(self) -> list[Path]:
-        return [p for p in (self.markdown, self.sarif, self.junit, self.result_json) if p]
-
-    def check_writable(self) -> None:
-        for path in self.files():
-            check_writable(path)
-
-
-def emit(result: GateResult, outputs: Outputs) -> tuple[str, list[str]]:
-    """Write the requested files; return what goes to stdout and the notes for stderr."""
-    from concdiag.render.annotations import AnnotationsRenderer
-    from concdiag.render.junit import JunitRenderer
-    from concdiag.render.result_json import JsonResultRenderer
-    from concdiag.render.result_markdown import MarkdownResultRenderer
-    from concdiag.render.result_text import TextResultRenderer
-    from concdiag.render.sarif import SarifRenderer
-
-    notes = []
-    markdown = MarkdownResultRenderer().render(result)
-    for path, text in (
-        (outputs.markdown, markdown),
-        (outputs.sarif, SarifRenderer().render(result) if outputs.sarif else ""),
-        (outputs.junit, JunitRenderer().render(result) if outputs.junit else ""),
-        (outputs.result_json, JsonResultRenderer().render(result) if outputs.result_json else ""),
-    ):
-        if path is not None:
-            write_atomic(path, text)
-            notes.append(f"wrote {path}")
-    if outputs.step_summary is not None:
-        try:
-            with outputs.step_summary.open("a", encoding="utf-8") as handle:
-                handle.write(markdown)
-            notes.append("appended the summary to $GITHUB_STEP_SUMMARY")
-        except OSError as exc:
-            notes.append(f"could not append to $GITHUB_STEP_SUMMARY: {exc.strerror}")
-    stdout = TextResultRenderer().render(result)
-    if outputs.annotations:
-        stdout += AnnotationsRenderer().render(result)
-    return stdout, notes

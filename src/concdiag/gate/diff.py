@@ -1,33 +1,54 @@
 """Pure comparison of two measurements of one target: what changed, and what regressed.
 
 A figure regresses only when HEAD is worse than BASE by more than its limit *plus* the noise
-margins of both sides (see `concdiag.gate.MARGINS_TEXT`), so run-to-run noise on a busy CI
-machine does not fail a pull request; a change past the limit but inside the margins warns.
+margins of both sides (see `concdiag.gate.measure.MARGINS_TEXT`), so run-to-run noise on a
+busy CI machine does not fail a pull request; a change past the limit but inside the margins
+warns.
 """
 
 from __future__ import annotations
 
-from concdiag.gate import contradiction
+from dataclasses import dataclass
+
+from concdiag.gate.evaluate import (
+    THREAD_KINDS,
+    confidence_note,
+    mismatch_fails,
+    model_kinds,
+    sites_for,
+)
+from concdiag.gate.policy import DiffLimits, Rules
+from concdiag.gate.result import Change, Finding, Measurement
 from concdiag.model import STATE_KEYS, JsonScalar
-from concdiag.policy import DiffLimits, Rules
-from concdiag.result import Change, Finding, Measurement, Site
-
-_THREAD_KINDS = ("thread", "thread_pool")
 
 
-def _mismatch(m: Measurement, mode: str) -> bool:
-    if mode == "never":
-        return False
-    if mode == "any":
-        return m.matches is False
-    return contradiction(m) is not None
+@dataclass(frozen=True, slots=True)
+class _Compared:
+    """One limited figure, BASE against HEAD."""
+
+    base: float  # BASE's median
+    head: float  # HEAD's median
+    increase: float
+    limit: float
+    margin: float  # the noise margins of both sides
+    regressed: bool  # worse by more than the limit plus the margin
 
 
-def _sites(m: Measurement, script: str | None, kinds: tuple[str, ...] = ()) -> list[Site]:
-    chosen = [s for s in m.sites if s.kind in kinds] or list(m.sites)
-    if not chosen and script:
-        chosen = [Site(script, 1, "script", "")]
-    return chosen
+def _compared(base: Measurement, head: Measurement, figure: str, limit: float) -> _Compared:
+    b, h = base.figures[figure], head.figures[figure]
+    margin = b.margin + h.margin
+    increase = h.median - b.median
+    return _Compared(b.median, h.median, increase, limit, margin, increase > limit + margin)
+
+
+def _judged(c: _Compared, stated: str, why: str) -> tuple[str, str]:
+    """The outcome and message of one limited figure: past the limit and the noise fails,
+    past the limit only warns."""
+    if c.regressed:
+        return "failed", f"{stated}: {why}."
+    if c.increase > c.limit:
+        return "warning", f"{stated}: past the limit but within the noise: not failing."
+    return "passed", f"{stated}."
 
 
 def _time_change(
@@ -40,35 +61,27 @@ def _time_change(
     limits: DiffLimits,
     script: str | None,
 ) -> tuple[Change, Finding]:
-    b, h = base.figures[figure], head.figures[figure]
-    limit = max(relative_limit * b.median, limits.min_time_change_s)
-    margin = b.margin + h.margin
-    increase = h.median - b.median
-    regressed = increase > limit + margin
+    base_median = base.figures[figure].median
+    c = _compared(base, head, figure, max(relative_limit * base_median, limits.min_time_change_s))
     figures: dict[str, JsonScalar] = {
-        "base": b.median,
-        "head": h.median,
-        "increase": round(increase, 6),
-        "limit": round(limit, 6),
-        "margin": round(margin, 6),
+        "base": c.base,
+        "head": c.head,
+        "increase": round(c.increase, 6),
+        "limit": round(c.limit, 6),
+        "margin": round(c.margin, 6),
         "max_increase": relative_limit,
     }
-    pct = 100 * increase / b.median if b.median else 0.0
+    pct = 100 * c.increase / c.base if c.base else 0.0
     stated = (
-        f"{label} {b.median:.2f} s -> {h.median:.2f} s ({pct:+.0f}%); limit "
-        f"+{limit:.2f} s (max({100 * relative_limit:.0f}%, {limits.min_time_change_s:g} s)) "
-        f"+ noise margin {margin:.2f} s"
+        f"{label} {c.base:.2f} s -> {c.head:.2f} s ({pct:+.0f}%); limit "
+        f"+{c.limit:.2f} s (max({100 * relative_limit:.0f}%, {limits.min_time_change_s:g} s)) "
+        f"+ noise margin {c.margin:.2f} s"
     )
-    if regressed:
-        outcome, text = "failed", f"{stated}: a regression."
-    elif increase > limit:
-        outcome, text = "warning", f"{stated}: past the limit but within the noise: not failing."
-    else:
-        outcome, text = "passed", f"{stated}."
-    sites = _sites(head, script) if outcome != "passed" else []
+    outcome, text = _judged(c, stated, "a regression")
+    sites = sites_for(head, script) if outcome != "passed" else []
     rule = f"{figure.removesuffix('_s').replace('_', '-')}-time-regression"
     return (
-        Change(figure, b.median, h.median, round(limit, 6), round(margin, 6), regressed),
+        Change(figure, c.base, c.head, round(c.limit, 6), round(c.margin, 6), c.regressed),
         Finding(rule, outcome, name, text, figures, sites),
     )
 
@@ -76,32 +89,23 @@ def _time_change(
 def _gil_change(
     name: str, base: Measurement, head: Measurement, limits: DiffLimits, script: str | None
 ) -> tuple[Change, Finding]:
-    b, h = base.figures["gil_wait_share"], head.figures["gil_wait_share"]
-    limit = limits.max_gil_wait_share_increase
-    margin = b.margin + h.margin
-    increase = h.median - b.median
-    regressed = increase > limit + margin
+    c = _compared(base, head, "gil_wait_share", limits.max_gil_wait_share_increase)
     stated = (
-        f"GIL wait share {100 * b.median:.1f}% -> {100 * h.median:.1f}% "
-        f"({100 * increase:+.1f} points); limit +{100 * limit:.0f} points + noise margin "
-        f"{100 * margin:.1f} points"
+        f"GIL wait share {100 * c.base:.1f}% -> {100 * c.head:.1f}% "
+        f"({100 * c.increase:+.1f} points); limit +{100 * c.limit:.0f} points + noise margin "
+        f"{100 * c.margin:.1f} points"
     )
-    if regressed:
-        outcome, text = "failed", f"{stated}: GIL contention got worse."
-    elif increase > limit:
-        outcome, text = "warning", f"{stated}: past the limit but within the noise: not failing."
-    else:
-        outcome, text = "passed", f"{stated}."
+    outcome, text = _judged(c, stated, "GIL contention got worse")
     figures: dict[str, JsonScalar] = {
-        "base": b.median,
-        "head": h.median,
-        "increase": round(increase, 6),
-        "limit": limit,
-        "margin": round(margin, 6),
+        "base": c.base,
+        "head": c.head,
+        "increase": round(c.increase, 6),
+        "limit": c.limit,
+        "margin": round(c.margin, 6),
     }
-    sites = _sites(head, script, _THREAD_KINDS) if outcome != "passed" else []
+    sites = sites_for(head, script, THREAD_KINDS) if outcome != "passed" else []
     return (
-        Change("gil_wait_share", b.median, h.median, limit, round(margin, 6), regressed),
+        Change("gil_wait_share", c.base, c.head, c.limit, round(c.margin, 6), c.regressed),
         Finding("gil-wait-regression", outcome, name, text, figures, sites),
     )
 
@@ -160,14 +164,13 @@ def compare(
         "head_confidence": head.confidence,
         "min_confidence": rules.min_confidence,
     }
-    new_mismatch = _mismatch(head, rules.fail_on_mismatch) and not _mismatch(
+    new_mismatch = mismatch_fails(head, rules.fail_on_mismatch) and not mismatch_fails(
         base, rules.fail_on_mismatch
     )
     before = f"{base.current_model} -> {base.recommendation}"
     after = f"{head.current_model} -> {head.recommendation}"
     if new_mismatch and limits.fail_on_new_mismatch:
         confident = head.confidence >= rules.min_confidence
-        kinds = ("process", "process_pool") if head.current_model == "processes" else _THREAD_KINDS
         findings.append(
             Finding(
                 "new-mismatch",
@@ -175,14 +178,9 @@ def compare(
                 name,
                 f"The verdict now contradicts the model in use (was {before}, now {after}). "
                 + head.advice
-                + (
-                    ""
-                    if confident
-                    else f" Not failing: confidence {head.confidence:.2f} is below "
-                    f"min_confidence {rules.min_confidence:.2f}."
-                ),
+                + confidence_note(head.confidence, rules),
                 verdict_figures,
-                _sites(head, script, kinds),
+                sites_for(head, script, model_kinds(head)),
             )
         )
     elif (base.recommendation, base.current_model, base.bound) != (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from concdiag.result import Change, GateResult, Measurement, TargetResult
+from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
 
 # A thread or file name must not move the cursor or recolour the terminal.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -20,23 +20,33 @@ def verdict_line(m: Measurement) -> str:
     )
 
 
+def is_share(figure: str) -> bool:
+    """Whether a figure is a share (shown in percent, changes in points)."""
+    return "share" in figure or figure == "gil_utilisation"
+
+
 def change_value(figure: str, value: float | None) -> str:
     if value is None:
         return "n/a"
     if figure.endswith("_s"):
         return f"{value:.2f} s"
-    if "share" in figure or figure == "gil_utilisation":
+    if is_share(figure):
         return f"{100 * value:.1f}%"
     return f"{value:.2f}"
 
 
-def change_text(c: Change) -> str:
+def change_delta(c: Change) -> str | None:
+    """HEAD minus BASE (in points for a share), or None when either side has no value."""
     if c.base is None or c.head is None:
-        delta = ""
-    elif "share" in c.figure or c.figure == "gil_utilisation":
-        delta = f" ({100 * (c.head - c.base):+.1f} points)"
-    else:
-        delta = f" ({c.head - c.base:+.2f})"
+        return None
+    if is_share(c.figure):
+        return f"{100 * (c.head - c.base):+.1f} points"
+    return f"{c.head - c.base:+.2f}"
+
+
+def change_text(c: Change) -> str:
+    change = change_delta(c)
+    delta = f" ({change})" if change else ""
     limit = "" if c.limit is None else f", limit +{change_value(c.figure, c.limit)}"
     margin = f", margin {change_value(c.figure, c.margin)}" if c.limit is not None else ""
     flag = "  REGRESSED" if c.regressed else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concdiag.result import GateResult
+from concdiag.gate.result import GateResult
 
 
 class JsonResultRenderer:

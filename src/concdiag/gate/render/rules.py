@@ -1,4 +1,4 @@
-"""The catalogue of gate rules: one id, name and help text each, shared by SARIF and JUnit."""
+"""The catalogue of gate rules: one id, name and help text each, described in the SARIF output."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ create the threads or pools in question), so the pull request shows it on those 
 
 from __future__ import annotations
 
-from concdiag.result import GateResult
+from concdiag.gate.result import GateResult
 
 _LEVEL = {"failed": "error", "warning": "warning", "advice": "notice"}
 MAX_SITES = 5

@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from concdiag import __version__
-from concdiag.render.rules import RULES
-from concdiag.result import Finding, GateResult, Site
+from concdiag.gate.render.rules import RULES
+from concdiag.gate.result import Finding, GateResult, Site
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"failed": "error", "warning": "warning", "advice": "note"}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from concdiag.gate.render.text import change_delta, change_value, is_share
+from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
 from concdiag.model import STATE_KEYS
 from concdiag.render.figures import STATE_LABELS, pct
 from concdiag.render.markdown import md_escape
-from concdiag.render.result_text import change_value
-from concdiag.result import Change, GateResult, Measurement, TargetResult
 
 _MARK = {"failed": "❌ failed", "warning": "⚠️ warning", "advice": "ℹ️ advice", "passed": "✅ passed"}
 _STATUS = {
@@ -38,13 +38,9 @@ def _figure(m: Measurement | None, name: str) -> str:
 
 
 def _change_row(c: Change) -> str:
-    if c.base is None or c.head is None:
-        delta = "n/a"
-    elif "share" in c.figure or c.figure == "gil_utilisation":
-        delta = f"{100 * (c.head - c.base):+.1f} points"
-    else:
-        pct_change = f" ({100 * (c.head - c.base) / c.base:+.0f}%)" if c.base else ""
-        delta = f"{c.head - c.base:+.2f}{pct_change}"
+    delta = change_delta(c) or "n/a"
+    if c.base and c.head is not None and not is_share(c.figure):
+        delta += f" ({100 * (c.head - c.base) / c.base:+.0f}%)"
     limit = "shown only" if c.limit is None else f"+{change_value(c.figure, c.limit)}"
     margin = change_value(c.figure, c.margin)
     verdict = "❌ regressed" if c.regressed else ("✅" if c.limit is not None else "")

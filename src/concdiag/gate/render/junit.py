@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from concdiag.result import Finding, GateResult
+from concdiag.gate.result import Finding, GateResult
 
 # Characters XML 1.0 cannot hold at all (a hostile thread name must not break the file).
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -1,0 +1,211 @@
+"""Pure evaluation: one target's `Measurement` -> findings under the policy's rules.
+
+Nothing here runs a target or writes a file. Each rule is one function; a rule fails the
+gate only when the evidence is confident enough, else it warns. The helpers the rules share
+with `concdiag.gate.diff` (where to point, when a model counts as mismatched, the
+low-confidence note) are here, written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from concdiag.errors import (
+    EXIT_CANNOT_PROFILE,
+    EXIT_OK,
+    EXIT_POLICY_FAILED,
+    EXIT_TARGET_FAILED,
+)
+from concdiag.gate.policy import Rules
+from concdiag.gate.result import Finding, Measurement, Site, TargetResult
+from concdiag.model import JsonScalar
+
+#: Site kinds that create threads, and those that create processes.
+THREAD_KINDS = ("thread", "thread_pool")
+PROCESS_KINDS = ("process", "process_pool")
+
+
+def contradiction(m: Measurement) -> str | None:
+    """Why the verdict contradicts the model in use, when it does; else None.
+
+    Only two cases contradict outright: threads carrying CPU work that holds the GIL (they
+    cannot run it in parallel), and processes where threads would serve better.
+    """
+    if (
+        m.current_model == "threads"
+        and m.recommendation == "multiprocessing"
+        and m.cpu_kind == "python"
+    ):
+        return "threads carry CPU work that holds the GIL, so they cannot run it in parallel"
+    if m.current_model == "processes" and m.recommendation == "threading":
+        return "the work runs in processes, but threads overlap it without start-up and pickling"
+    return None
+
+
+def mismatch_fails(m: Measurement, mode: str) -> bool:
+    """Whether the model in use counts as mismatched under ``fail_on_mismatch`` = ``mode``."""
+    if mode == "never":
+        return False
+    if mode == "any":
+        return m.matches is False
+    return contradiction(m) is not None
+
+
+def model_kinds(m: Measurement) -> tuple[str, ...]:
+    """The site kinds of the model in use: where a finding about that model points."""
+    return PROCESS_KINDS if m.current_model == "processes" else THREAD_KINDS
+
+
+def sites_for(m: Measurement, script: str | None, kinds: tuple[str, ...] = ()) -> list[Site]:
+    """The sites of ``kinds``, else every site, else the script itself (code scanning wants a
+    location)."""
+    chosen = [s for s in m.sites if s.kind in kinds] or list(m.sites)
+    if not chosen and script:
+        chosen = [Site(script, 1, "script", "")]
+    return chosen
+
+
+def confidence_note(confidence: float, rules: Rules) -> str:
+    """Why a failing rule only warns: the verdict's confidence is below the policy's floor."""
+    if confidence >= rules.min_confidence:
+        return ""
+    return (
+        f" Not failing: confidence {confidence:.2f} is below min_confidence "
+        f"{rules.min_confidence:.2f}."
+    )
+
+
+def _gated(
+    rule: str,
+    target: str,
+    failing: bool,
+    confident: bool,
+    message: str,
+    figures: dict[str, JsonScalar],
+    sites: list[Site],
+) -> Finding:
+    """A finding that fails the gate only when the evidence is confident enough."""
+    outcome = "passed" if not failing else ("failed" if confident else "warning")
+    return Finding(rule, outcome, target, message, figures, sites)
+
+
+def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> list[Finding]:
+    """Apply each rule of the policy to one target's measurement."""
+    findings: list[Finding] = []
+    confident = m.confidence >= rules.min_confidence
+    note = confidence_note(m.confidence, rules)
+    verdict_figures: dict[str, JsonScalar] = {
+        "current_model": m.current_model,
+        "recommendation": m.recommendation,
+        "bound": m.bound,
+        "cpu_kind": m.cpu_kind,
+        "confidence": m.confidence,
+        "min_confidence": rules.min_confidence,
+        "agreement": f"{m.agreement}/{m.runs}",
+    }
+    why = contradiction(m)
+    mode = rules.fail_on_mismatch
+    mismatch = m.matches is False
+    kinds = model_kinds(m)
+    if mode != "never":
+        failing = mismatch_fails(m, mode)
+        if failing:
+            text = (
+                f"{m.current_model} in use, but the measurements recommend {m.recommendation}"
+                + (f": {why}." if why else ".")
+                + f" {m.advice}{note}"
+            )
+        else:
+            text = (
+                f"The {m.current_model} model is not contradicted by the verdict "
+                f"({m.recommendation})."
+            )
+        findings.append(
+            _gated(
+                "model-mismatch" if mode == "any" else "model-contradiction",
+                name,
+                failing,
+                confident,
+                text,
+                figures=verdict_figures,
+                sites=sites_for(m, script, kinds) if failing else [],
+            )
+        )
+    if mismatch and not any(f.outcome != "passed" for f in findings):
+        findings.append(
+            Finding(
+                "advice",
+                "advice",
+                name,
+                f"Runs {m.current_model} now; the measurements recommend {m.recommendation}. "
+                + m.advice,
+                verdict_figures,
+                sites_for(m, script, kinds),
+            )
+        )
+    if rules.expect is not None:
+        failing = m.recommendation != rules.expect
+        findings.append(
+            _gated(
+                "expected-recommendation",
+                name,
+                failing,
+                confident,
+                (
+                    f"Expected the recommendation {rules.expect}, measured {m.recommendation} "
+                    f"({m.agreement} of {m.runs} runs).{note}"
+                    if failing
+                    else f"Recommendation is {m.recommendation}, as expected."
+                ),
+                figures={**verdict_figures, "expect": rules.expect},
+                sites=sites_for(m, script, kinds) if failing else [],
+            )
+        )
+    if rules.max_gil_wait_share is not None:
+        findings.append(_gil_wait(name, m, rules.max_gil_wait_share, script))
+    return findings
+
+
+def _gil_wait(name: str, m: Measurement, limit: float, script: str | None) -> Finding:
+    wait = m.figures["gil_wait_share"]
+    figures: dict[str, JsonScalar] = {
+        "gil_wait_share": wait.median,
+        "margin": wait.margin,
+        "max_gil_wait_share": limit,
+        "runs": wait.runs,
+    }
+    measured = f"{100 * wait.median:.1f}% ± {100 * wait.margin:.1f}%"
+    if wait.median - wait.margin > limit:
+        outcome, text = "failed", f"Threads waited for the GIL {measured} of worker time"
+        text += f", above max_gil_wait_share {100 * limit:.0f}% by more than the noise margin."
+    elif wait.median > limit:
+        outcome = "warning"
+        text = (
+            f"GIL wait {measured} of worker time is above max_gil_wait_share "
+            f"{100 * limit:.0f}% but within the noise margin: not failing."
+        )
+    else:
+        outcome = "passed"
+        text = f"GIL wait {measured} of worker time, within max_gil_wait_share {100 * limit:.0f}%."
+    sites = sites_for(m, script, THREAD_KINDS) if outcome != "passed" else []
+    return Finding("gil-wait-share", outcome, name, text, figures, sites)
+
+
+def target_status(findings: Sequence[Finding]) -> str:
+    if any(f.rule == "not-profiled" for f in findings):
+        return "not_profiled"
+    if any(f.rule == "target-failed" for f in findings):
+        return "target_failed"
+    return "failed" if any(f.outcome == "failed" for f in findings) else "passed"
+
+
+def exit_code(targets: Sequence[TargetResult], exit_zero: bool = False) -> int:
+    """3 if a target could not be profiled, else 4 if a target failed, else 1 if a rule failed."""
+    statuses = {t.status for t in targets}
+    if "not_profiled" in statuses:
+        return EXIT_CANNOT_PROFILE
+    if "target_failed" in statuses:
+        return EXIT_TARGET_FAILED
+    if "failed" in statuses and not exit_zero:
+        return EXIT_POLICY_FAILED
+    return EXIT_OK
