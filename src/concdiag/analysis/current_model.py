@@ -27,8 +27,15 @@ _CALLS: dict[str, str] = {
     "run_until_complete": "asyncio",
     "new_event_loop": "asyncio",
 }
+#: At most this many source files are scanned for creation sites (the target first, then the
+#: user files its stacks ran). A stated choice (b4ac13d), bounding the scan's time.
 MAX_FILES = 50
+#: Larger files are not parsed: a stated choice (b4ac13d), bounding parse time and memory on
+#: generated or data-like modules.
 MAX_FILE_BYTES = 2_000_000
+#: A site's source line is kept to this many characters: a stated choice, to keep the profile
+#: small when a line is a long literal.
+MAX_CODE_CHARS = 200
 
 
 def _call_name(node: ast.Call) -> tuple[str, str]:
@@ -77,7 +84,7 @@ def scan_source(path: str) -> list[CodeSite]:
         ):
             continue
         line = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
-        sites.append(CodeSite(file=path, line=node.lineno, kind=kind, code=line[:200]))
+        sites.append(CodeSite(file=path, line=node.lineno, kind=kind, code=line[:MAX_CODE_CHARS]))
     sites.sort(key=lambda s: s.line)
     return sites
 

@@ -35,6 +35,9 @@ MODEL_TEXT = (
 #: default start method of 3.10-3.13 on Linux is fork; a large parent forks slower and a pool's
 #: first task pays its imports, so 60 ms is a conservative middle (docs/measurement.md).
 PROCESS_START_S = 0.06
+#: The predicted curve runs from 1 to this many workers. A stated choice (b4ac13d): long
+#: enough to show where the curve flattens on the machines profiled; the verdict compares
+#: the models at min(max(cores, 2), this) workers.
 MAX_WORKERS = 8
 
 

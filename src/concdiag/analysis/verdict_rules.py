@@ -1,0 +1,368 @@
+"""The verdict's rules: one small function each, from measured figures to a `Reason`.
+
+Every rule reads `Inputs` (worker time by state, from the accounting) and the `Shares`
+derived from them once, and returns the `Reason` it adds, carrying the figures it used, or
+None when it does not apply. `verdict.decide` runs them in order. Their thresholds, and
+where each number came from, are in `verdict_thresholds`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from concdiag.analysis.speedup import Work
+from concdiag.analysis.verdict_thresholds import (
+    CPU_BOUND_SHARE,
+    CPU_KIND_SPLIT,
+    GIL_CONTENTION_SHARE,
+    IDLE_BUSY_SHARE,
+    IDLE_MAX_CPU_SHARE,
+    IDLE_SLEEP_SHARE,
+    IO_BOUND_SHARE,
+    MANY_THREADS_FOR_ASYNCIO,
+    MIN_GAIN,
+    MIN_LOCK_WORKERS,
+    MIN_OVERHEAD_S,
+    MIN_POOL_WORKERS,
+    MIN_WORK_S,
+    POOL_OVERHEAD_SHARE,
+    PROCESS_MARGIN,
+    SERIALISE_DOMINANT,
+    SYNC_BOUND_SHARE,
+)
+from concdiag.model import Reason, SpeedupPoint
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The figures the rules read, derived from the accounting."""
+
+    python_cpu_s: float  # GIL held
+    gil_wait_s: float
+    native_cpu_s: float
+    io_s: float
+    lock_s: float  # sync waits that are not coordination
+    unknown_s: float
+    sleep_s: float
+    wall_s: float
+    cores: int
+    worker_threads: int
+    samples: int
+    gil_measured: bool
+    gil_enabled: bool
+    stacks_available: bool
+    #: CPU in pool machinery (already inside python_cpu_s / native_cpu_s): pickling and
+    #: piping arguments and results, and dispatching tasks and futures.
+    serialise_held_s: float = 0.0
+    serialise_native_s: float = 0.0
+    dispatch_held_s: float = 0.0
+    dispatch_native_s: float = 0.0
+
+    @property
+    def serialise_s(self) -> float:
+        return self.serialise_held_s + self.serialise_native_s
+
+    @property
+    def dispatch_s(self) -> float:
+        return self.dispatch_held_s + self.dispatch_native_s
+
+    @property
+    def demand_s(self) -> float:
+        return self.python_cpu_s + self.gil_wait_s + self.native_cpu_s + self.io_s + self.lock_s
+
+    def share(self, seconds: float) -> float:
+        return seconds / self.demand_s if self.demand_s > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """The shares the rules compare with their thresholds, computed once per verdict."""
+
+    cpu_s: float
+    cpu_share: float
+    io_share: float
+    sync_share: float
+    python_of_cpu: float
+    sleep_of_io: float
+    busy_of_wall: float
+
+    @classmethod
+    def of(cls, inputs: Inputs) -> Shares:
+        cpu_s = inputs.python_cpu_s + inputs.gil_wait_s + inputs.native_cpu_s
+        return cls(
+            cpu_s=cpu_s,
+            cpu_share=inputs.share(cpu_s),
+            io_share=inputs.share(inputs.io_s),
+            sync_share=inputs.share(inputs.lock_s),
+            python_of_cpu=(inputs.python_cpu_s + inputs.gil_wait_s) / cpu_s if cpu_s > 0 else 0.0,
+            sleep_of_io=min(1.0, inputs.sleep_s / inputs.io_s) if inputs.io_s > 0 else 0.0,
+            busy_of_wall=(inputs.python_cpu_s + inputs.native_cpu_s) / inputs.wall_s,
+        )
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+# -- bound ----------------------------------------------------------------------------------
+
+
+def time_split(inputs: Inputs, s: Shares) -> Reason:
+    return Reason(
+        "time_split",
+        f"Worker time splits into {pct(s.cpu_share)} CPU "
+        f"({pct(s.python_of_cpu)} of it Python code under the GIL), {pct(s.io_share)} "
+        f"waiting on I/O and {pct(s.sync_share)} waiting on locks.",
+        {
+            "cpu_share": round(s.cpu_share, 4),
+            "io_share": round(s.io_share, 4),
+            "sync_share": round(s.sync_share, 4),
+            "python_share_of_cpu": round(s.python_of_cpu, 4),
+            "worker_seconds": round(inputs.demand_s, 4),
+        },
+    )
+
+
+def lock_bound(inputs: Inputs, s: Shares) -> Reason | None:
+    if s.sync_share < SYNC_BOUND_SHARE or inputs.worker_threads < MIN_LOCK_WORKERS:
+        return None
+    return Reason(
+        "lock_bound",
+        f"Workers spent {pct(s.sync_share)} of their time waiting to acquire locks "
+        "held by each other: the work is serialised on a lock.",
+        {"sync_share": round(s.sync_share, 4), "lock_wait_s": round(inputs.lock_s, 3)},
+    )
+
+
+def idle(inputs: Inputs, s: Shares) -> Reason | None:
+    mostly_sleeping = (
+        s.busy_of_wall < IDLE_BUSY_SHARE
+        and s.cpu_share < IDLE_MAX_CPU_SHARE
+        and s.sleep_of_io >= IDLE_SLEEP_SHARE
+    )
+    if not (inputs.demand_s < MIN_WORK_S or mostly_sleeping):
+        return None
+    return Reason(
+        "idle",
+        f"The program was busy only {pct(s.busy_of_wall)} of the time and "
+        f"{pct(s.sleep_of_io)} of its waiting was sleep(): there is little work to "
+        "spread over threads or processes.",
+        {
+            "busy_share_of_wall": round(s.busy_of_wall, 4),
+            "sleep_share_of_io": round(s.sleep_of_io, 4),
+        },
+    )
+
+
+def bound_of(inputs: Inputs, s: Shares) -> tuple[str, Reason | None]:
+    """The bound, and the reason for it when a rule (rather than a share) decided it."""
+    reason = lock_bound(inputs, s)
+    if reason is not None:
+        return "sync", reason
+    reason = idle(inputs, s)
+    if reason is not None:
+        return "idle", reason
+    if s.cpu_share >= CPU_BOUND_SHARE:
+        return "cpu", None
+    if s.io_share >= IO_BOUND_SHARE:
+        return "io", None
+    return "mixed", None
+
+
+def cpu_kind_of(bound: str, s: Shares) -> str | None:
+    if bound not in ("cpu", "mixed") or s.cpu_s <= 0:
+        return None
+    return "python" if s.python_of_cpu >= CPU_KIND_SPLIT else "native"
+
+
+def cpu_bound(inputs: Inputs, s: Shares, bound: str, cpu_kind: str | None) -> Reason | None:
+    """`cpu_bound_python` or `cpu_bound_native`."""
+    if bound != "cpu" or cpu_kind is None:
+        return None
+    return Reason(
+        "cpu_bound_" + cpu_kind,
+        (
+            f"{pct(s.python_of_cpu)} of the CPU time ran Python code holding the GIL: "
+            "threads cannot run it in parallel."
+            if cpu_kind == "python"
+            else f"{pct(1 - s.python_of_cpu)} of the CPU time ran native code with "
+            "the GIL released: threads can run it in parallel."
+        ),
+        {
+            "gil_held_s": round(inputs.python_cpu_s, 3),
+            "native_s": round(inputs.native_cpu_s, 3),
+            "gil_wait_s": round(inputs.gil_wait_s, 3),
+        },
+    )
+
+
+def gil_contention(inputs: Inputs) -> Reason | None:
+    # max(..., 1e-9) only keeps an empty run from comparing 0 with 0
+    if inputs.gil_wait_s <= GIL_CONTENTION_SHARE * max(inputs.demand_s, 1e-9):
+        return None
+    return Reason(
+        "gil_contention",
+        f"Threads waited {inputs.gil_wait_s:.2f} s for the GIL "
+        f"({pct(inputs.share(inputs.gil_wait_s))} of worker time).",
+        {"gil_wait_s": round(inputs.gil_wait_s, 3)},
+    )
+
+
+# -- pool overhead --------------------------------------------------------------------------
+
+
+def useful_work(inputs: Inputs, current_kind: str) -> Work:
+    """The work to spread over workers, for the speedup model.
+
+    With processes now, the pool's own CPU (pickling, piping, dispatch) is measured: it is not
+    work, and it is what processes cost this program; other models are charged none.
+    """
+    held = inputs.python_cpu_s
+    native = inputs.native_cpu_s
+    ipc_s = 0.0
+    if current_kind == "processes":
+        held = max(0.0, held - inputs.serialise_held_s - inputs.dispatch_held_s)
+        native = max(0.0, native - inputs.serialise_native_s - inputs.dispatch_native_s)
+        ipc_s = inputs.serialise_s + inputs.dispatch_s
+    return Work(
+        python_cpu_s=held,
+        native_cpu_s=native,
+        io_s=inputs.io_s,
+        lock_s=inputs.lock_s,
+        cores=inputs.cores,
+        ipc_s=ipc_s,
+        free_threaded=not inputs.gil_enabled,
+        dispatch_s=inputs.dispatch_s if current_kind == "processes" else 0.0,
+    )
+
+
+def pool_overhead(inputs: Inputs, work: Work) -> Reason | None:
+    """`arguments_too_large` or `tasks_too_small`: the pool costs about as much as the work.
+
+    Large arguments show as pickling and piping with little dispatch; many small tasks pay
+    both, per task.
+    """
+    overhead_s = inputs.serialise_s + inputs.dispatch_s
+    useful_cpu = work.python_cpu_s + work.native_cpu_s
+    if overhead_s < MIN_OVERHEAD_S or overhead_s < POOL_OVERHEAD_SHARE * useful_cpu:
+        return None
+    serialise = inputs.serialise_s >= SERIALISE_DOMINANT * inputs.dispatch_s
+    return Reason(
+        "arguments_too_large" if serialise else "tasks_too_small",
+        (
+            f"The pool spent {overhead_s:.2f} s of CPU moving work between processes "
+            f"({inputs.serialise_s:.2f} s pickling and piping arguments and results, "
+            f"{inputs.dispatch_s:.2f} s dispatching tasks) against {useful_cpu:.2f} s "
+            "of the work itself: "
+            + (
+                "the arguments are too large to pickle cheaply."
+                if serialise
+                else "the tasks are too small for a process pool."
+            )
+        ),
+        {
+            "pool_overhead_s": round(overhead_s, 3),
+            "serialise_s": round(inputs.serialise_s, 3),
+            "dispatch_s": round(inputs.dispatch_s, 3),
+            "useful_cpu_s": round(useful_cpu, 3),
+        },
+    )
+
+
+# -- recommendation -------------------------------------------------------------------------
+
+
+def predicted_speedup(inputs: Inputs, points: list[SpeedupPoint]) -> Reason:
+    best_threads = max(points, key=lambda p: p.threads)
+    best_processes = max(points, key=lambda p: p.processes)
+    at_cores = points[min(inputs.cores, len(points)) - 1]
+    return Reason(
+        "predicted_speedup",
+        f"Predicted speedup: threads up to {best_threads.threads:.2f}x "
+        f"({best_threads.workers} workers), processes up to "
+        f"{best_processes.processes:.2f}x ({best_processes.workers} workers); with "
+        f"{inputs.cores} workers {at_cores.threads:.2f}x vs {at_cores.processes:.2f}x.",
+        {
+            "threads_best": round(best_threads.threads, 3),
+            "threads_best_workers": best_threads.workers,
+            "processes_best": round(best_processes.processes, 3),
+            "processes_best_workers": best_processes.workers,
+            "cores": inputs.cores,
+        },
+    )
+
+
+def fix_lock_first(inputs: Inputs, bound: str) -> Reason | None:
+    if bound != "sync":
+        return None
+    return Reason(
+        "fix_lock_first",
+        "More workers would queue on the same lock; shorten or split the critical "
+        "section (or hold no lock across I/O) before adding parallelism.",
+        {"lock_wait_s": round(inputs.lock_s, 3)},
+    )
+
+
+def too_short(work: Work) -> Reason | None:
+    if work.total_s >= MIN_WORK_S:
+        return None
+    return Reason(
+        "too_short",
+        f"Only {work.total_s:.3f} s of work: starting workers would cost more than it saves.",
+        {"work_s": round(work.total_s, 4)},
+    )
+
+
+def no_gain(points: list[SpeedupPoint]) -> Reason | None:
+    if max(max(p.threads, p.processes) for p in points) >= MIN_GAIN:
+        return None
+    return Reason(
+        "no_gain",
+        f"Neither threads nor processes are predicted to gain {pct(MIN_GAIN - 1)} or more.",
+        {"min_gain": MIN_GAIN},
+    )
+
+
+def threads_or_processes(cores: int, points: list[SpeedupPoint]) -> str:
+    # at the pool size people run (MIN_POOL_WORKERS says why)
+    at_pool = points[min(max(cores, MIN_POOL_WORKERS), len(points)) - 1]
+    return (
+        "multiprocessing" if at_pool.processes > at_pool.threads * PROCESS_MARGIN else "threading"
+    )
+
+
+def recommend(
+    inputs: Inputs, bound: str, work: Work, points: list[SpeedupPoint]
+) -> tuple[str, Reason | None]:
+    """The recommendation, and the rule that kept it serial (idle says why in its bound)."""
+    if bound == "idle":
+        return "serial", None
+    for reason in (fix_lock_first(inputs, bound), too_short(work), no_gain(points)):
+        if reason is not None:
+            return "serial", reason
+    return threads_or_processes(inputs.cores, points), None
+
+
+def free_threaded(inputs: Inputs, bound: str) -> Reason | None:
+    if inputs.gil_enabled or bound not in ("cpu", "mixed"):
+        return None
+    return Reason(
+        "free_threaded",
+        "This interpreter runs without a GIL: threads run Python code in parallel.",
+        {"gil_enabled": False},
+    )
+
+
+def consider_asyncio(inputs: Inputs, bound: str, recommendation: str) -> Reason | None:
+    if (
+        recommendation != "threading"
+        or bound != "io"
+        or inputs.worker_threads < MANY_THREADS_FOR_ASYNCIO
+    ):
+        return None
+    return Reason(
+        "consider_asyncio",
+        f"{inputs.worker_threads} threads mostly wait on I/O: asyncio serves many "
+        "concurrent waits with less memory and switching than threads.",
+        {"worker_threads": inputs.worker_threads},
+    )

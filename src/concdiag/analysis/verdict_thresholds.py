@@ -1,0 +1,110 @@
+"""Every threshold the verdict uses, and where its number came from.
+
+Each says whether it rests on a measurement in docs/ or is a stated choice, and why. Unless a
+commit is named, a choice was made when the verdict was first written (b4ac13d) without a
+measurement behind it. docs/measurement.md "Verdict thresholds" lists them in one table.
+"""
+
+from __future__ import annotations
+
+# -- bound ----------------------------------------------------------------------------------
+#: CPU-bound from this share of worker time in CPU (GIL held, GIL wait, native). A stated
+#: choice: about two thirds, so one kind of time clearly dominates and a band is left between
+#: CPU and I/O for `mixed`. A run near it can flip bound from run to run: sample_targets/
+#: mixed.py measured 64-66% I/O and was resized away from the edge (f359ed2).
+CPU_BOUND_SHARE = 0.65
+#: I/O-bound from this share of worker time waiting on I/O: a stated choice, the same as
+#: CPU_BOUND_SHARE so that neither kind of time is favoured.
+IO_BOUND_SHARE = 0.65
+#: Lock-bound from this share of worker time waiting for locks other workers hold (checked
+#: first). A stated choice, lower than the others: lock waits are lost time that more workers
+#: lengthen, and they cap any gain (T(N) >= L in docs/measurement.md "Predicted speedup": at
+#: this share, 1 / 0.35 = 2.9x at most).
+SYNC_BOUND_SHARE = 0.35
+#: Lock waits are contention only between this many worker threads or more: a definition, one
+#: thread cannot wait for a lock held by another.
+MIN_LOCK_WORKERS = 2
+#: Idle when the workers computed (GIL held or native) for less than this share of the wall
+#: time, summed over threads: a tenth of one core. A stated choice.
+IDLE_BUSY_SHARE = 0.10
+#: ... and CPU was less than this share of worker time: a stated choice, a minority.
+IDLE_MAX_CPU_SHARE = 0.5
+#: ... and at least this share of the I/O wait was sleep(): a stated choice, waiting that is
+#: mostly timers, which more workers would not shorten.
+IDLE_SLEEP_SHARE = 0.8
+#: Less work than this (worker time; useful work for `too_short`) is too little to spread
+#: over workers. A stated choice, of the order of what a pool costs to start:
+#: docs/measurement.md "Predicted speedup" measured 5-10 ms per forked process, ~330 ms per
+#: spawned one.
+MIN_WORK_S = 0.1
+#: CPU is `python` when at least this share of it held or waited for the GIL, else
+#: `native`: the majority, by definition. Confidence in a CPU bound grows with the distance
+#: of the Python share from it.
+CPU_KIND_SPLIT = 0.5
+#: GIL waits above this share of worker time are named as a reason (they change no
+#: decision). A stated choice: a twentieth of the time is worth pointing out.
+GIL_CONTENTION_SHARE = 0.05
+
+# -- pool overhead --------------------------------------------------------------------------
+#: Pool machinery costing this share of the useful CPU (or more) is named as a reason. A
+#: stated choice (2a2a594), far below the workloads it is meant for: docs/measurement.md
+#: "Pool overhead" measured tiny_tasks at 1.4-2.4 s of overhead against 0.04-0.08 s of work
+#: and big_args at 4.9 s (4.3 + 0.6) against 1.4 s.
+POOL_OVERHEAD_SHARE = 0.5
+#: ... and only from this many seconds of it: a stated choice (2a2a594), so a short run's few
+#: ticks in the pool are not a reason.
+MIN_OVERHEAD_S = 0.05
+#: Serialising at least this many times as long as dispatching means the arguments are too
+#: large, else the tasks too small. A stated choice (2a2a594): docs/measurement.md "Pool
+#: overhead" measured big_args at 4.3 s serialising against 0.6 s dispatching (7x).
+SERIALISE_DOMINANT = 3.0
+
+# -- recommendation -------------------------------------------------------------------------
+#: Neither threads nor processes are recommended below this predicted speedup. A stated
+#: choice: the model leaves out costs (docs/measurement.md "Predicted speedup"), so a smaller
+#: predicted gain is not worth them.
+MIN_GAIN = 1.15
+#: Processes must be predicted this much faster than threads to be recommended: what the model
+#: leaves out (pickling each task, memory per process) makes a smaller edge unreliable. A
+#: stated choice, raised from 1.10 in d3af26d (docs/measurement.md "Predicted speedup").
+PROCESS_MARGIN = 1.25
+#: Threads and processes are compared at max(cores, this) workers: the pool size people run,
+#: one worker per core but at least two. A stated choice (docs/measurement.md "Predicted
+#: speedup"): beyond the cores, extra processes only overlap waits that threads overlap too.
+MIN_POOL_WORKERS = 2
+#: I/O-bound runs with this many worker threads or more are pointed to asyncio. A stated
+#: choice: well above the few threads of a usual I/O pool (sample_targets/io_threads.py: 8).
+MANY_THREADS_FOR_ASYNCIO = 50
+
+# -- confidence (docs/measurement.md "Confidence") -------------------------------------------
+#: Confidence with the deciding share at its threshold. A stated choice: there the verdict
+#: is a coin toss.
+CONFIDENCE_AT_THRESHOLD = 0.5
+#: What the deciding share reaching the far end of its range adds (0.5 + 0.45 = 0.95). A
+#: stated choice: a sampled verdict is never certain.
+CONFIDENCE_SPAN = 0.45
+#: Strength of an idle bound, which has no single deciding share (confidence 0.86 before the
+#: discounts): a stated choice.
+IDLE_STRENGTH = 0.8
+#: A mixed bound's strength is 1 - (its nearer bound's share over that threshold) + this: a
+#: stated choice, so a run at a bound's edge is still mixed with confidence 0.68, not 0.5
+#: (mixed is what lies between the bounds, not a threshold crossed).
+MIXED_STRENGTH_OFFSET = 0.4
+#: Under this many samples confidence is capped at LOW_SAMPLES_CONFIDENCE. A stated choice: at
+#: 50 ticks a share's sampling error sqrt(p(1-p)/n) (docs/measurement.md "Per-thread states")
+#: is up to 7 points (one sigma).
+MIN_SAMPLES = 50
+#: Cap under MIN_SAMPLES samples. A stated choice, below CONFIDENCE_AT_THRESHOLD: too few
+#: samples for any verdict to be trusted. Under the gate's default min_confidence of 0.6
+#: (docs/ci.md) such a verdict warns, never fails.
+LOW_SAMPLES_CONFIDENCE = 0.4
+#: Cap when the interpreter has a GIL whose word could not be read: every runnable tick is
+#: then taken as GIL-held (analysis/states.py), so native CPU, which decides threads vs
+#: processes, goes unseen. A stated choice.
+NO_GIL_WORD_CONFIDENCE = 0.6
+#: Cap without stacks: no coordination, pool overhead or hot code (docs/measurement.md "Known
+#: limits"), so waits for other workers count as work. A stated choice.
+NO_STACKS_CONFIDENCE = 0.7
+#: Confidence never goes below this: a stated choice, so a verdict made almost blind (nearly
+#: all time unknown) still reads as a verdict, not as zero.
+MIN_CONFIDENCE = 0.05

@@ -1,0 +1,175 @@
+"""The verdict's rules one at a time, on synthetic inputs at and around their thresholds."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from concdiag.analysis import verdict_rules as rules
+from concdiag.analysis import verdict_thresholds as thresholds
+from concdiag.analysis.speedup import predict
+from concdiag.analysis.verdict import decide
+from concdiag.analysis.verdict_rules import Inputs, Shares
+
+BASE = Inputs(
+    python_cpu_s=0.0,
+    gil_wait_s=0.0,
+    native_cpu_s=0.0,
+    io_s=0.0,
+    lock_s=0.0,
+    unknown_s=0.0,
+    sleep_s=0.0,
+    wall_s=2.0,
+    cores=2,
+    worker_threads=4,
+    samples=1000,
+    gil_measured=True,
+    gil_enabled=True,
+    stacks_available=True,
+)
+
+
+def inputs(**seconds: float) -> Inputs:
+    return dataclasses.replace(BASE, **seconds)  # type: ignore[arg-type]
+
+
+def test_lock_bound_from_its_share_and_only_between_workers() -> None:
+    share = thresholds.SYNC_BOUND_SHARE
+    at = inputs(lock_s=share, io_s=1 - share)
+    reason = rules.lock_bound(at, Shares.of(at))
+    assert reason is not None and reason.figures["sync_share"] == share
+    below = inputs(lock_s=share - 0.01, io_s=1 - share + 0.01)
+    assert rules.lock_bound(below, Shares.of(below)) is None
+    alone = dataclasses.replace(at, worker_threads=1)
+    assert rules.lock_bound(alone, Shares.of(alone)) is None
+    assert rules.bound_of(at, Shares.of(at))[0] == "sync"
+
+
+def test_idle_when_little_work_or_mostly_sleeping() -> None:
+    tiny = inputs(python_cpu_s=thresholds.MIN_WORK_S / 2)
+    assert rules.idle(tiny, Shares.of(tiny)) is not None
+    sleeping = inputs(python_cpu_s=0.1, io_s=2.0, sleep_s=1.8, wall_s=2.0)
+    reason = rules.idle(sleeping, Shares.of(sleeping))
+    assert reason is not None and reason.figures["sleep_share_of_io"] == 0.9
+    awake = inputs(python_cpu_s=0.1, io_s=2.0, sleep_s=1.0, wall_s=2.0)
+    assert rules.idle(awake, Shares.of(awake)) is None
+    assert rules.bound_of(awake, Shares.of(awake)) == ("io", None)
+
+
+def test_cpu_and_io_bounds_from_their_shares() -> None:
+    cpu = inputs(python_cpu_s=thresholds.CPU_BOUND_SHARE, io_s=1 - thresholds.CPU_BOUND_SHARE)
+    assert rules.bound_of(cpu, Shares.of(cpu)) == ("cpu", None)
+    io = inputs(io_s=thresholds.IO_BOUND_SHARE, python_cpu_s=1 - thresholds.IO_BOUND_SHARE)
+    assert rules.bound_of(io, Shares.of(io)) == ("io", None)
+    mixed = inputs(python_cpu_s=0.5, io_s=0.5)
+    assert rules.bound_of(mixed, Shares.of(mixed)) == ("mixed", None)
+
+
+def test_cpu_kind_is_the_majority_of_the_cpu() -> None:
+    python = inputs(python_cpu_s=1.0, native_cpu_s=1.0)
+    assert rules.cpu_kind_of("cpu", Shares.of(python)) == "python"
+    reason = rules.cpu_bound(python, Shares.of(python), "cpu", "python")
+    assert reason is not None and reason.rule == "cpu_bound_python"
+    native = inputs(python_cpu_s=0.9, native_cpu_s=1.1)
+    assert rules.cpu_kind_of("cpu", Shares.of(native)) == "native"
+    assert rules.cpu_kind_of("io", Shares.of(native)) is None
+    assert rules.cpu_bound(native, Shares.of(native), "mixed", "native") is None
+
+
+def test_gil_contention_is_a_reason_above_its_share() -> None:
+    share = thresholds.GIL_CONTENTION_SHARE
+    assert rules.gil_contention(inputs(gil_wait_s=share * 2, python_cpu_s=1 - share * 2))
+    assert rules.gil_contention(inputs(gil_wait_s=share / 2, python_cpu_s=1 - share / 2)) is None
+
+
+def test_pool_overhead_names_arguments_or_tasks() -> None:
+    pickling = inputs(python_cpu_s=3.0, serialise_held_s=1.0, dispatch_held_s=0.1)
+    work = rules.useful_work(pickling, "processes")
+    assert work.python_cpu_s == pytest.approx(1.9)
+    assert work.ipc_s == pytest.approx(1.1)
+    reason = rules.pool_overhead(pickling, work)
+    assert reason is not None and reason.rule == "arguments_too_large"
+    dispatching = inputs(python_cpu_s=2.0, serialise_held_s=0.5, dispatch_held_s=0.5)
+    reason = rules.pool_overhead(dispatching, rules.useful_work(dispatching, "processes"))
+    assert reason is not None and reason.rule == "tasks_too_small"
+    # without a process pool now nothing is taken out of the work: 1.1 s against 3 s is no reason
+    assert rules.useful_work(pickling, "threads").ipc_s == 0.0
+    assert rules.pool_overhead(pickling, rules.useful_work(pickling, "threads")) is None
+
+
+def test_recommendation_rules_in_order() -> None:
+    locked = inputs(lock_s=1.0)
+    work = rules.useful_work(locked, "threads")
+    rec, reason = rules.recommend(locked, "sync", work, predict(work))
+    assert (rec, reason and reason.rule) == ("serial", "fix_lock_first")
+    short = inputs(python_cpu_s=thresholds.MIN_WORK_S / 2)
+    work = rules.useful_work(short, "serial")
+    rec, reason = rules.recommend(short, "cpu", work, predict(work))
+    assert (rec, reason and reason.rule) == ("serial", "too_short")
+    held = inputs(python_cpu_s=2.0)
+    work = dataclasses.replace(rules.useful_work(held, "serial"), cores=1)
+    rec, reason = rules.recommend(held, "cpu", work, predict(work))
+    assert (rec, reason and reason.rule) == ("serial", "no_gain")
+    work = rules.useful_work(held, "serial")
+    assert rules.recommend(held, "cpu", work, predict(work)) == ("multiprocessing", None)
+    native = inputs(native_cpu_s=2.0)
+    work = rules.useful_work(native, "serial")
+    assert rules.recommend(native, "cpu", work, predict(work)) == ("threading", None)
+
+
+def test_asyncio_and_free_threaded_notes() -> None:
+    many = dataclasses.replace(inputs(io_s=5.0), worker_threads=thresholds.MANY_THREADS_FOR_ASYNCIO)
+    assert rules.consider_asyncio(many, "io", "threading") is not None
+    assert rules.consider_asyncio(many, "io", "serial") is None
+    few = dataclasses.replace(many, worker_threads=thresholds.MANY_THREADS_FOR_ASYNCIO - 1)
+    assert rules.consider_asyncio(few, "io", "threading") is None
+    no_gil = dataclasses.replace(BASE, gil_enabled=False)
+    assert rules.free_threaded(no_gil, "mixed") is not None
+    assert rules.free_threaded(no_gil, "io") is None
+    assert rules.free_threaded(BASE, "cpu") is None
+
+
+def test_decide_keeps_the_rules_order() -> None:
+    v = decide(inputs(python_cpu_s=1.5, gil_wait_s=0.5), "threads", "4 threads", [])
+    assert [r.rule for r in v.reasons] == [
+        "time_split",
+        "cpu_bound_python",
+        "gil_contention",
+        "predicted_speedup",
+    ]
+    assert v.recommendation == "multiprocessing"
+
+
+def test_confidence_caps() -> None:
+    cpu = inputs(python_cpu_s=2.0)
+    assert decide(cpu, "serial", "", []).confidence == 0.95
+    few = dataclasses.replace(cpu, samples=thresholds.MIN_SAMPLES - 1)
+    assert decide(few, "serial", "", []).confidence == thresholds.LOW_SAMPLES_CONFIDENCE
+    blind = dataclasses.replace(cpu, gil_measured=False)
+    assert decide(blind, "serial", "", []).confidence == thresholds.NO_GIL_WORD_CONFIDENCE
+    no_stacks = dataclasses.replace(cpu, stacks_available=False)
+    assert decide(no_stacks, "serial", "", []).confidence == thresholds.NO_STACKS_CONFIDENCE
+
+
+def test_every_threshold_says_where_its_number_came_from() -> None:
+    path = Path(thresholds.__file__)
+    lines = path.read_text().splitlines()
+    names = [
+        node.targets[0].id
+        for node in ast.parse("\n".join(lines)).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    ]
+    assert len(names) >= 20
+    for index, line in enumerate(lines):
+        if line.split(" = ", 1)[0] not in names:
+            continue
+        above: list[str] = []
+        for previous in reversed(lines[:index]):
+            if not previous.startswith("#:"):
+                break
+            above.append(previous)
+        comment = " ".join(above)
+        assert any(word in comment for word in ("docs/", "choice", "definition")), line
