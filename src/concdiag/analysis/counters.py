@@ -20,6 +20,7 @@ from concdiag.model import (
     Summary,
     Timeline,
 )
+from concdiag.own_code import strip_own
 
 StackKey = tuple[tuple[str, str, int], ...]
 
@@ -100,17 +101,21 @@ class ProcessTally:
 
 
 class StackCursor:
-    """The stack a thread had at time t, for monotonically increasing t."""
+    """The stack a thread had at time t, for monotonically increasing t.
+
+    Stacks are the user's: concdiag's own frames in the target are taken out here, once
+    (`own_code.strip_own`), so nothing downstream sees them.
+    """
 
     def __init__(self, changes: list[StackChange]) -> None:
         self.times = [c.t_s for c in changes]
-        self.changes = changes
+        self.frames = [strip_own(c.frames) for c in changes]
 
     def at(self, t_s: float) -> StackKey:
         i = bisect.bisect_right(self.times, t_s) - 1
         if i < 0:
             return ()
-        return self.changes[i].frames
+        return self.frames[i]
 
 
 @dataclass

@@ -26,14 +26,11 @@ from concdiag.model import (
     StackCount,
     States,
 )
+from concdiag.own_code import OWN_WORK_FILE, PASS_THROUGH, is_launcher
 
 FUNCTIONS_PER_THREAD = 40
 #: A function "computes" or "waits" when one kind of time is at least this share of its wall.
 BEHAVIOUR_SHARE = 0.6
-#: Files of concdiag's own code in the target; never shown.
-_OWN = ("_bootstrap.py", "_deep_probe.py", "/runpy.py", "<frozen runpy>")
-#: Our functions that run the user's code; a stack through any other of ours is our own work.
-_PASS_THROUGH = {"<module>", "main", "<lambda>", "_bootstrap_inner"}
 #: Rows whose own time is below this on every measure are left out of the tables.
 MIN_ROW_S = 0.0005
 #: Traced wall time the sampler did not see counts as awaiting from this many samples on.
@@ -47,7 +44,8 @@ def short_name(name: str) -> str:
 
 
 def is_own(file: str) -> bool:
-    return file.endswith(_OWN)
+    """concdiag's code in the target, or runpy that starts the script: never shown."""
+    return is_launcher(file)
 
 
 @dataclass
@@ -134,9 +132,11 @@ def sampled_functions(
 
 def _ours_not_user(frame: Frame) -> bool:
     """A frame of concdiag's own work in the target (event pipe, saving tables)."""
+    if frame.file == OWN_WORK_FILE:
+        return True
     if not is_own(frame.file) or "runpy" in frame.file:
         return False
-    return short_name(frame.function) not in _PASS_THROUGH
+    return short_name(frame.function) not in PASS_THROUGH
 
 
 def _seconds(counts: Counter[str], interval: float) -> States:

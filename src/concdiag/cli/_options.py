@@ -1,7 +1,9 @@
-"""Options shared by the commands that sample a target (profile, attach)."""
+"""Options and the progress line shared by the commands that sample a target."""
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -45,3 +47,25 @@ def sampling_outputs(json_default: str) -> Callable[[F], F]:
         return function
 
     return decorate
+
+
+class Progress:
+    """A live progress line on a terminal only, refreshed twice a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, elapsed_s: float, ticks: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\rconcdiag: sampling {elapsed_s:6.1f} s, {ticks} ticks ")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 50 + "\r")
+            sys.stderr.flush()

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from concdiag.cli._options import sampling_outputs
-from concdiag.cli.profile import _Progress
+from concdiag.cli._options import Progress, sampling_outputs
 from concdiag.render.text import summary_text
 from concdiag.session import AttachRequest, attach_pid
 
@@ -36,7 +35,7 @@ def command(
     Exit codes: 0 report written, 2 bad PID / not Python 3.10-3.13 / unwritable output,
     3 not permitted to read the target or py-spy missing, 130 interrupted (report written).
     """
-    progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
+    progress = Progress() if (not quiet and sys.stderr.isatty()) else None
     request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path)
     try:
         outcome = attach_pid(request, progress)

@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
 
-from concdiag.cli._options import sampling_outputs
+from concdiag.cli._options import Progress, sampling_outputs
 from concdiag.errors import UsageError
 from concdiag.render.text import summary_text
 from concdiag.session import ProfileRequest, profile_script
-
-
-class _Progress:
-    """A live progress line on a terminal only, refreshed twice a second."""
-
-    def __init__(self) -> None:
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, elapsed_s: float, ticks: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.5:
-            return
-        self.last = now
-        self.shown = True
-        sys.stderr.write(f"\rconcdiag: sampling {elapsed_s:6.1f} s, {ticks} ticks ")
-        sys.stderr.flush()
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 50 + "\r")
-            sys.stderr.flush()
 
 
 @click.command(
@@ -99,7 +76,7 @@ def command(
         raise UsageError("give a script to profile, or -m MODULE")
     target = module if module is not None else target_args[0]
     args = target_args if module is not None else target_args[1:]
-    progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
+    progress = Progress() if (not quiet and sys.stderr.isatty()) else None
     request = ProfileRequest(
         target=target,
         module=module is not None,

@@ -38,3 +38,39 @@ def read_head(raw: bytes, offset: int = 0) -> GilHead:
     """The head of a GIL state found at ``offset`` of ``raw``."""
     interval, holder, locked, _pad, switches = GIL_HEAD.unpack_from(raw, offset)
     return GilHead(interval, holder, locked, switches)
+
+
+@dataclass(frozen=True, slots=True)
+class GilLocation:
+    """Where the bootstrap found the GIL word, and how to map its holder to an OS thread."""
+
+    address: int
+    tstate_native_off: int | None
+    tstate_ident_off: int | None
+    mapping: str | None
+    offset: int | None
+    interval_us: int
+
+
+def locate_in_child(pid: int, parent: GilLocation) -> GilLocation | None:
+    """The GIL of a child running the same interpreter lies at the same offset in its image."""
+    if parent.mapping is None or parent.offset is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                parts = line.split()
+                if len(parts) >= 6 and parts[5] == parent.mapping:
+                    base = int(parts[0].split("-")[0], 16)
+                    address = base + parent.offset
+                    return GilLocation(
+                        address,
+                        parent.tstate_native_off,
+                        parent.tstate_ident_off,
+                        parent.mapping,
+                        parent.offset,
+                        parent.interval_us,
+                    )
+    except OSError:
+        return None
+    return None

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from concdiag.collectors.bootstrap_events import BootstrapEvents
+from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.inprocess import InProcessCollector
-from concdiag.collectors.procfs import GilLocation
 from concdiag.collectors.protocol import Chunk, ChunkSink, Collected, Collector, CollectorNote
 from concdiag.collectors.records import Recording, TargetInfo
 from concdiag.collectors.target_control import end_target, stop_gently

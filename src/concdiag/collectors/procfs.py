@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from concdiag.collectors.gil_layout import GIL_HEAD, GIL_STATE_SPAN, read_head
+from concdiag.collectors.children import descendants
+from concdiag.collectors.gil_layout import (
+    GIL_HEAD,
+    GIL_STATE_SPAN,
+    GilLocation,
+    locate_in_child,
+    read_head,
+)
 from concdiag.collectors.records import (
     ProcessCounters,
     Recording,
@@ -36,18 +43,6 @@ from concdiag.collectors.syscalls import HOST
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
 COUNTER_EVERY_S = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class GilLocation:
-    """Where the bootstrap found the GIL word, and how to map its holder to an OS thread."""
-
-    address: int
-    tstate_native_off: int | None
-    tstate_ident_off: int | None
-    mapping: str | None
-    offset: int | None
-    interval_us: int
 
 
 def parse_stat(text: str) -> tuple[str, int, int]:
@@ -114,30 +109,6 @@ def _read(fd: int, size: int = 1024) -> str:
     return os.pread(fd, size, 0).decode("ascii", "replace")
 
 
-def locate_in_child(pid: int, parent: GilLocation) -> GilLocation | None:
-    """The GIL of a child running the same interpreter lies at the same offset in its image."""
-    if parent.mapping is None or parent.offset is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/maps") as maps:
-            for line in maps:
-                parts = line.split()
-                if len(parts) >= 6 and parts[5] == parent.mapping:
-                    base = int(parts[0].split("-")[0], 16)
-                    address = base + parent.offset
-                    return GilLocation(
-                        address,
-                        parent.tstate_native_off,
-                        parent.tstate_ident_off,
-                        parent.mapping,
-                        parent.offset,
-                        parent.interval_us,
-                    )
-    except OSError:
-        return None
-    return None
-
-
 #: Nice value for the sampler thread where permitted (root, CAP_SYS_NICE): on a busy machine
 #: a starved sampler misses ticks, which become ``unknown`` (docs/measurement.md).
 SAMPLER_NICE = -10
@@ -149,43 +120,6 @@ def _raise_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SAMPLER_NICE)
     except OSError:
         pass
-
-
-def descendants(root_pid: int, root: psutil.Process | None = None) -> list[int]:
-    """Every process below ``root_pid``, from ``/proc/<pid>/task/<tid>/children``.
-
-    psutil's ``children(recursive=True)`` reads every process on the machine (tens of ms on a
-    busy one, four times a second); the kernel's children lists cost a few reads per process
-    of the target's tree. psutil is the fallback where the kernel lacks them.
-    """
-    found: list[int] = []
-    pending = [root_pid]
-    while pending:
-        pid = pending.pop()
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children") as handle:
-                    kids = [int(x) for x in handle.read().split()]
-            except FileNotFoundError:
-                if pid == root_pid and tid == tids[0] and root is not None:
-                    return _psutil_descendants(root)
-                continue
-            except (OSError, ValueError):
-                continue
-            found.extend(kids)
-            pending.extend(kids)
-    return found
-
-
-def _psutil_descendants(root: psutil.Process) -> list[int]:
-    try:
-        return [child.pid for child in root.children(recursive=True)]
-    except psutil.Error:
-        return []
 
 
 class ProcSampler:

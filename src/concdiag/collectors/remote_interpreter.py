@@ -18,9 +18,8 @@ from pathlib import Path
 import psutil
 
 from concdiag.collectors import elf
-from concdiag.collectors.gil_layout import GIL_HEAD, read_head
+from concdiag.collectors.gil_layout import GIL_HEAD, GilLocation, read_head
 from concdiag.collectors.permissions import denied
-from concdiag.collectors.procfs import GilLocation
 from concdiag.errors import CannotProfileError, UsageError
 
 SUPPORTED = ((3, 10), (3, 13))

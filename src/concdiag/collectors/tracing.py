@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import time
 
-from concdiag.collectors.procfs import GilLocation, ProcSampler
+from concdiag.collectors.gil_layout import GilLocation
+from concdiag.collectors.procfs import ProcSampler
 from concdiag.collectors.protocol import Chunk, CollectorNote, Stacks
 from concdiag.collectors.pyspy import PySpyRecorder
 from concdiag.collectors.records import Recording, Tick

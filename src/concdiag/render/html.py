@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from concdiag.model import STATE_KEYS, Profile
+from concdiag.own_code import user_command
 from concdiag.redact import mask_args
 from concdiag.render.deep_view import html_deep_view, short_name
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
@@ -384,11 +385,8 @@ def flame_data(profile: Profile) -> dict[str, Any]:
 
 
 def shown_command(argv: list[str]) -> list[str]:
-    """A process's command as the user would write it: without concdiag's bootstrap script."""
-    argv = mask_args(argv)
-    if len(argv) >= 2 and argv[1].endswith("/concdiag/collectors/_bootstrap.py"):
-        return [argv[0], *argv[2:]]
-    return argv
+    """A process's command as the user would write it: masked, without our bootstrap."""
+    return user_command(mask_args(argv))
 
 
 def _thread_groups(profile: Profile) -> list[dict[str, Any]]:

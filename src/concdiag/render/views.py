@@ -1,9 +1,9 @@
 """Views of a profile that several renderers share: trimmed stacks, hot code, lane runs.
 
-The profile keeps every stack as sampled. Above the target's own code sit the frames of
-concdiag's bootstrap and of runpy, identical in every report, and the bootstrap's wrapper
-sits in every thread's start; the renderers drop them so a flame graph starts at the
-target's ``<module>`` and its threads' ``Thread._bootstrap``.
+Profiles since schema version 2 hold the user's stacks only (the accounting strips
+concdiag's own frames, `own_code`); version 1 profiles still carry the bootstrap's and runpy's
+frames above the target's code, which `trimmed_stacks` drops by the same rules, so a flame
+graph starts at the target's ``<module>`` and its threads' ``Thread._bootstrap``.
 """
 
 from __future__ import annotations
@@ -11,20 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from concdiag.model import STATE_KEYS, Frame, Lane, Profile
-
-_BOOTSTRAP_SUFFIX = "/concdiag/collectors/_bootstrap.py"
-_RUNPY = ("<frozen runpy>",)
-_RUNPY_SUFFIX = "/runpy.py"
-
-
-def is_bootstrap(frame: Frame) -> bool:
-    """concdiag's own bootstrap: it starts the script and wraps every thread's start."""
-    return frame.file.endswith(_BOOTSTRAP_SUFFIX)
-
-
-def is_launcher(frame: Frame) -> bool:
-    return is_bootstrap(frame) or frame.file in _RUNPY or frame.file.endswith(_RUNPY_SUFFIX)
+from concdiag.model import STATE_KEYS, Lane, Profile
+from concdiag.own_code import is_launcher, is_own
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +29,9 @@ def trimmed_stacks(profile: Profile) -> list[Stack]:
     merged: Counter[tuple[int, int, str, tuple[int, ...]]] = Counter()
     for s in profile.stacks:
         start = 0
-        while start < len(s.frames) - 1 and is_launcher(profile.frames[s.frames[start]]):
+        while start < len(s.frames) - 1 and is_launcher(profile.frames[s.frames[start]].file):
             start += 1
-        kept = [i for i in s.frames[start:] if not is_bootstrap(profile.frames[i])]
+        kept = [i for i in s.frames[start:] if not is_own(profile.frames[i].file)]
         merged[(s.pid, s.tid, s.state, tuple(kept or s.frames[-1:]))] += s.count
     return [
         Stack(pid, tid, state, frames, count)
