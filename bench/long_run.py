@@ -25,7 +25,7 @@ from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.accounting import StreamingAccounting
-from concdiag.collectors.attach import CHUNK_OBSERVATIONS
+from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
 from concdiag.collectors.pyspy import parse_chrometrace
 from concdiag.collectors.records import (
     Recording,
