@@ -36,6 +36,10 @@ def main() -> None:
         if out:
             with open(out, "w") as handle:
                 handle.write(repr(elapsed))
+        end = os.environ.get("CONCDIAG_BENCH_END")  # when the target's last line ran (epoch s)
+        if end:
+            with open(end, "w") as handle:
+                handle.write(repr(time.time()))
 
 
 if __name__ == "__main__":

@@ -103,10 +103,7 @@ class StreamingAccounting:
         `finish`) shows what follows them.
         """
         fresh = [tick for tick in ticks if tick.t_s >= self.start_s]
-        merged: ChunkStacks = {}
-        for source in (self.held_stacks, stacks or {}):
-            for key, changes in source.items():
-                merged.setdefault(key, []).extend(changes)
+        merged = _merge_stacks(self.held_stacks, stacks or {})
         pending = self.held + fresh
         cut = max(0, len(pending) - EDGE_TICKS)
         self._account(self.context, pending[:cut], pending, merged)
@@ -251,6 +248,22 @@ def display_width(wall_s: float, collected_s: float) -> float:
         if wall_s / width <= MAX_TIMELINE_BINS:
             return float(width)
     return collected_s * max(1, math.ceil(wall_s / collected_s / MAX_TIMELINE_BINS))
+
+
+def _merge_stacks(older: ChunkStacks, newer: ChunkStacks) -> ChunkStacks:
+    """Two chunks' stack changes, in time order per thread.
+
+    Consecutive py-spy turns overlap (the next starts before the last stops), so where both
+    saw a thread, the older turn's changes from the newer one's first on are dropped.
+    """
+    merged = {key: list(changes) for key, changes in older.items()}
+    for key, changes in newer.items():
+        kept = merged.setdefault(key, [])
+        if changes:
+            while kept and kept[-1].t_s >= changes[0].t_s:
+                kept.pop()
+        kept.extend(changes)
+    return merged
 
 
 def _merge_counters(bins: dict[int, Counter[str]], factor: int) -> dict[int, Counter[str]]:

@@ -42,6 +42,9 @@ class ThreadCounters:
     leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
     bins: dict[int, Counter[str]] = field(default_factory=dict)
+    # What the last stack seen is (a thread keeps one stack over many ticks, and the cursor
+    # hands out the same tuple for them): (stack, coordination?, pool overhead kind).
+    _judged: tuple[StackKey, bool, str | None] = field(default=((), False, None), repr=False)
 
     def add(
         self,
@@ -58,14 +61,16 @@ class ThreadCounters:
         self.first_s = min(self.first_s, t_s)
         self.last_s = max(self.last_s, t_s)
         self.bins.setdefault(b, Counter())[state] += 1
-        if state in ("sync", "io") and is_coordination(frames):
+        judged = self._judged
+        if judged[0] is not frames:
+            overhead = pool_overhead(frames) if frames else None
+            judged = self._judged = (frames, is_coordination(frames), overhead)
+        if state in ("sync", "io") and judged[1]:
             self.coordination += 1
         if state == "io" and is_sleep(obs, syscalls):
             self.sleep += 1
-        if state in ("gil_held", "native") and frames:
-            overhead = pool_overhead(frames)
-            if overhead is not None:
-                self.overhead[(overhead, state)] += 1
+        if state in ("gil_held", "native") and judged[2] is not None:
+            self.overhead[(judged[2], state)] += 1
         if frames:
             leaf = frames[-1]
             self.leaf[leaf] += 1
@@ -109,7 +114,13 @@ class StackCursor:
 
     def __init__(self, changes: list[StackChange]) -> None:
         self.times = [c.t_s for c in changes]
-        self.frames = [strip_own(c.frames) for c in changes]
+        stripped: dict[StackKey, StackKey] = {}  # one tuple per distinct stack
+        self.frames = []
+        for change in changes:
+            frames = stripped.get(change.frames)
+            if frames is None:
+                frames = stripped[change.frames] = strip_own(change.frames)
+            self.frames.append(frames)
 
     def at(self, t_s: float) -> StackKey:
         i = bisect.bisect_right(self.times, t_s) - 1

@@ -107,7 +107,6 @@ class TraceReplay:
         self.changes: Stacks = {}
         self.thread_names: dict[int, str] = {}
         self._stacks: dict[int, list[Frame]] = {}  # py-spy's previous sample, per thread id
-        self._owner: dict[int, tuple[int, int]] = {}  # thread id -> (pid, OS tid) last sampled
         self._frames: dict[Frame, Frame] = {}  # one tuple per distinct frame
         self._sample: tuple[int, int, int] | None = None  # (thread id, pid, ts) being read
         self._began = False  # the sample being read has had a "B" event
@@ -144,7 +143,12 @@ class TraceReplay:
         return self.changes
 
     def _close(self, thread: int, pid: int, ts_us: int) -> None:
-        """The sample of ``thread`` in ``pid`` at ``ts_us`` is complete: record its stack."""
+        """The sample of ``thread`` in ``pid`` at ``ts_us`` is complete: record its stack.
+
+        A stack left without its ``thread`` frame is py-spy closing every stack when it stops,
+        not a sample: the thread keeps its last stack (py-spy runs in overlapping turns, and
+        the next turn's samples may already have begun).
+        """
         stack = self._stacks.get(thread, [])
         skip, os_tid = 0, None
         while skip < len(stack) and _is_synthetic(stack[skip][0], stack[skip][1]):
@@ -155,12 +159,7 @@ class TraceReplay:
                 if match.group(2) and match.group(1).isdigit():
                     self.thread_names[int(match.group(1))] = match.group(2)
                 break
-        owner = self._owner.get(thread)
-        if os_tid is not None:
-            self._owner[thread] = (pid, os_tid)
-        elif not stack and owner is not None and owner[0] == pid:
-            os_tid = owner[1]  # the end of the trace: the thread's last stack closes
-        else:
+        if os_tid is None:
             return
         frames = tuple(stack[skip:])
         t_s = ts_us / 1e6 + self.t_offset_s

@@ -4,7 +4,8 @@ py-spy writes its trace only when it stops, and a trace grows with the run; so e
 `STACK_CHUNK_S` (or `CHUNK_OBSERVATIONS` thread samples, whichever comes first) a new py-spy
 starts, the previous one stops, and the ticks before the handover go with its stacks as one
 chunk to the accounting and are dropped. Memory then stays bounded on runs of any length, in
-launch and attach mode alike.
+launch and attach mode alike, and what is left to read when the target exits is at most one
+chunk: the time from the target's exit to the report does not grow with the run.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from concdiag.collectors.protocol import Chunk, CollectorNote, Stacks
 from concdiag.collectors.pyspy import PySpyRecorder
 from concdiag.collectors.records import Recording, Tick
 
-#: py-spy is restarted this often, so no trace (and no tick list) grows unbounded,
-STACK_CHUNK_S = 60.0
+#: py-spy is restarted this often, so no trace (and no tick list) grows unbounded and the
+#: last chunk, read after the target exits, stays short: a 10 s trace of a 3-process pool
+#: reads in about a second; each restart costs py-spy about 0.08 s of CPU (measured,
+#: docs/performance.md),
+STACK_CHUNK_S = 10.0
 #: or sooner, once the chunk holds this many thread observations (50 threads at 100 Hz: 10 s).
 CHUNK_OBSERVATIONS = 50_000
 
