@@ -2,8 +2,9 @@
 
 Exit codes are a public interface (documented in docs/exit-codes.md):
 0 success, 1 policy failed, 2 usage or input error, 3 the target could not be profiled,
-4 the target failed (non-zero exit or killed by a signal; the report is still written),
-130 interrupted by the user (partial report written).
+4 a target failed under `check` (the report is still written), 130 interrupted by the user
+(partial report written). `profile` exits with the target's own status instead
+(`target_exit_code`), so it can stand in for ``python`` in CI.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ EXIT_USAGE = 2
 EXIT_CANNOT_PROFILE = 3
 EXIT_TARGET_FAILED = 4
 EXIT_INTERRUPTED = 130
+#: How a shell reports a process killed by signal N: 128 + N.
+EXIT_SIGNAL_BASE = 128
+
+
+def target_exit_code(code: int | None, signal_number: int | None) -> int:
+    """The status ``python`` itself would have left with: its code, or 128+N after signal N."""
+    if signal_number is not None:
+        return EXIT_SIGNAL_BASE + signal_number
+    return code if code is not None else EXIT_OK
 
 
 class ConcdiagError(Exception):

@@ -26,9 +26,9 @@ from concdiag.collectors.remote_interpreter import inspect_target
 from concdiag.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TARGET_FAILED,
     CannotProfileError,
     UsageError,
+    target_exit_code,
 )
 from concdiag.fileio import check_writable, write_atomic
 from concdiag.interrupts import guarded_run
@@ -72,6 +72,8 @@ class Outcome:
     json_path: Path
     html_path: Path
     exit_code: int
+    #: launch: the target exited non-zero or was killed (not by concdiag's --duration)
+    target_failed: bool = False
 
 
 #: Kept for callers that name the launch outcome.
@@ -140,13 +142,14 @@ def profile_script(
             cwd=os.getcwd(),
         )
         profile = _build_and_write(collected, sink, ctx, json_path, html_path)
-    if collected.interrupted:
+    failed = profile.run.exit.status in ("failed", "signal") and not collected.stopped_by_duration
+    if collected.interrupted or signals.interrupted:
         code = EXIT_INTERRUPTED
-    elif profile.run.exit.status in ("failed", "signal") and not collected.stopped_by_duration:
-        code = EXIT_TARGET_FAILED
+    elif collected.stopped_by_duration:
+        code = EXIT_OK  # concdiag ended the target: its status is concdiag's doing
     else:
-        code = EXIT_INTERRUPTED if signals.interrupted else EXIT_OK
-    return Outcome(profile, json_path, html_path, code)
+        code = target_exit_code(profile.run.exit.code, profile.run.exit.signal)
+    return Outcome(profile, json_path, html_path, code, target_failed=failed)
 
 
 def attach_pid(request: AttachRequest, progress: object = None) -> Outcome:

@@ -143,3 +143,17 @@ def test_target_that_cannot_be_profiled_exits_3(tmp_path: Path) -> None:
     assert target["findings"][0]["sites"] == [
         {"file": "ok.py", "line": 1, "kind": "script", "code": ""}
     ]
+
+
+def test_arguments_after_the_module_are_the_targets(tmp_path: Path) -> None:
+    """`check -m MODULE ARGS`: -q and --result after the module reach it, not concdiag."""
+    (tmp_path / "argvmod.py").write_text("import sys\nprint('argv', sys.argv[1:])\n")
+    proc = concdiag(
+        "check", "--reports-dir", "out", "-m", "argvmod", "-q", "--result", "r.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "argv ['-q', '--result', 'r.json']" in proc.stdout
+    assert "concdiag check: passed" in proc.stdout  # concdiag was not made quiet
+    assert not (tmp_path / "r.json").exists()
+    assert (tmp_path / "out" / "argvmod.html").is_file()

@@ -91,11 +91,37 @@ def test_stdio_argv_and_exit_code_pass_through(tmp_path: Path, profile_run) -> N
     assert "argv ['a b', '--token=s3cret'] __main__" in run.stdout
     assert "in hello" in run.stdout
     assert "err line" in run.stderr
-    assert run.code == 4
+    assert run.code == 3  # the target's own status, though 3 is also "cannot profile"
+    assert "concdiag: error" not in run.stderr  # concdiag's own failures always say so
     data = run.profile
     assert data["run"]["exit"]["code"] == 3
     assert "s3cret" not in run.json_path.read_text()
     assert "s3cret" not in run.html_path.read_text()
+
+
+def test_everything_after_the_module_is_the_targets(tmp_path: Path) -> None:
+    (tmp_path / "argvmod.py").write_text(
+        "import sys\nprint('argv', sys.argv[1:])\nsys.exit(int(sys.argv[-1]))\n"
+    )
+    proc = concdiag(
+        "profile", "--json", "p.json", "-m", "argvmod", "--check", "-q", "-o", "2", "--", "5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "argv ['--check', '-q', '-o', '2', '--', '5']" in proc.stdout
+    assert proc.returncode == 5, proc.stderr  # the target's status, as python -m would leave
+    assert "recommend" in proc.stderr  # -q was the target's: concdiag still printed its summary
+    assert (tmp_path / "p.html").is_file()
+    assert not (tmp_path / "2").exists()  # -o was the target's too
+
+
+def test_options_before_the_script_are_concdiags_after_it_the_scripts(tmp_path: Path) -> None:
+    (tmp_path / "args.py").write_text("import sys\nprint('argv', sys.argv[1:])\n")
+    proc = concdiag("profile", "-q", "--json", "p.json", "--", "args.py", "-q", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert "argv ['-q']" in proc.stdout
+    proc = concdiag("profile", "--no-such-option", "args.py", cwd=tmp_path)
+    assert proc.returncode == 2
+    one_line_error(proc.stderr, "--no-such-option")
 
 
 def test_module_mode(tmp_path: Path, profile_run) -> None:  # type: ignore[no-untyped-def]

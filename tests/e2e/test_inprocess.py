@@ -88,7 +88,7 @@ def test_inprocess_collector_follows_a_fork_and_survives_a_crash(tmp_path: Path)
         "else:\n    os._exit(0)\n"
     )
     run = _profile_inprocess(script, tmp_path)
-    assert run.code == 4, run.stderr
+    assert run.code == 128 + 9, run.stderr
     data = run.profile
     assert data["run"]["exit"]["signal"] == 9
     assert len(data["processes"]) == 2

@@ -28,8 +28,9 @@ COMMANDS: list[click.Command] = [
 def cli() -> None:
     """Measure a Python program and say whether threads, processes or neither would pay.
 
-    Exit codes: 0 success, 1 policy failed, 2 usage or input error, 3 the target could
-    not be profiled, 4 the target failed (report still written), 130 interrupted.
+    Exit codes: `profile` exits with the target's own status (128+N when signal N killed
+    it); otherwise 0 success, 1 policy failed, 2 usage or input error, 3 the target could
+    not be profiled, 4 a target failed under `check`, 130 interrupted.
     """
 
 
@@ -47,6 +48,10 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("concdiag: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        click.echo(f"concdiag: error: {exc.format_message()}{where}", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)

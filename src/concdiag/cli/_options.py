@@ -1,4 +1,4 @@
-"""Options and the progress line shared by the commands that sample a target."""
+"""Options, the target's arguments and the progress line shared by the commands that sample."""
 
 from __future__ import annotations
 
@@ -11,6 +11,58 @@ from typing import TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., object])
+
+
+class TargetCommand(click.Command):
+    """A command whose own options end where the target begins, as python's do.
+
+    Everything after ``-m MODULE`` or after the first argument that is not an option (the
+    script) is the target's, whatever it looks like: ``concdiag profile -m black --check -q``
+    hands ``--check -q`` to black, and a script's own ``-o 2`` stays the script's. A ``--``
+    before the target is allowed and dropped. Options before the target are concdiag's, and
+    an unknown one is a usage error.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own_end, target_start = self.target_split(ctx, args)
+        if target_start >= len(args):
+            return super().parse_args(ctx, list(args[:own_end]))
+        # click takes whatever follows "--" as positional arguments, options or not
+        return super().parse_args(ctx, [*args[:own_end], "--", *args[target_start:]])
+
+    def target_split(self, ctx: click.Context, args: list[str]) -> tuple[int, int]:
+        """(where concdiag's options end, where the target's arguments start) in ``args``."""
+        takes_value: dict[str, bool] = {}
+        module_opts: set[str] = set()
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for opt in (*param.opts, *param.secondary_opts):
+                    takes_value[opt] = not (param.is_flag or param.count)
+                if param.name == "module":
+                    module_opts.update(param.opts)
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                return i, i + 1
+            if not arg.startswith("-") or arg == "-":
+                return i, i  # the script
+            if arg.startswith("--"):
+                name = arg.split("=", 1)[0]
+                i += 1 + int(takes_value.get(name, False) and "=" not in arg)
+                if name in module_opts:
+                    return i, i
+                continue
+            for j in range(1, len(arg)):  # a cluster of short options: -q, -qm MODULE, -mMODULE
+                opt = "-" + arg[j]
+                if takes_value.get(opt, False):
+                    i += 1 if j < len(arg) - 1 else 2  # its value: the rest, or the next
+                    if opt in module_opts:
+                        return i, i
+                    break
+            else:
+                i += 1
+        return len(args), len(args)
 
 
 def sampling_outputs(json_default: str) -> Callable[[F], F]:

@@ -7,33 +7,28 @@ from pathlib import Path
 
 import click
 
+from concdiag.cli._options import TargetCommand
 from concdiag.cli._outputs import output_options, outputs_from
 from concdiag.gate.outputs import emit
 from concdiag.gate.policy import load_policy
 from concdiag.gate.run import CheckRequest, run_check
 
 
-class _CheckCommand(click.Command):
-    """Options may follow saved profiles (``check a.json --sarif x``); after a SCRIPT they
-    belong to the script, as with ``python SCRIPT ARGS``."""
+class _CheckCommand(TargetCommand):
+    """Options may follow saved profiles (``check a.json --sarif x``); after ``-m MODULE`` or a
+    SCRIPT they belong to the target, as with ``python SCRIPT ARGS``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.allow_interspersed_args = True
-        try:
-            values, _, _ = self.make_parser(ctx).parse_args(args=list(args))
-        except click.UsageError:
-            values = {}
-        positional = values.get("inputs")  # click 8.2+ leaves a sentinel when absent
-        first = positional[0] if isinstance(positional, (list, tuple)) and positional else ""
-        ctx.allow_interspersed_args = str(first).endswith(".json")
+        own_end, target_start = self.target_split(ctx, args)
+        first = args[target_start] if target_start < len(args) else ""
+        profiles = own_end == target_start and first.endswith(".json")
+        ctx.allow_interspersed_args = profiles
+        if profiles:
+            return click.Command.parse_args(self, ctx, args)
         return super().parse_args(ctx, args)
 
 
-@click.command(
-    "check",
-    cls=_CheckCommand,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
+@click.command("check", cls=_CheckCommand, context_settings={"allow_interspersed_args": False})
 @click.option("-m", "module", metavar="MODULE", help="Profile a module, like python -m.")
 @click.option("--repeat", type=click.IntRange(1, 50), help="Profile each target N times (medians).")
 @click.option(

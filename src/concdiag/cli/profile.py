@@ -7,16 +7,13 @@ from pathlib import Path
 
 import click
 
-from concdiag.cli._options import Progress, sampling_outputs
+from concdiag.cli._options import Progress, TargetCommand, sampling_outputs
 from concdiag.errors import UsageError
 from concdiag.render.text import summary_text
 from concdiag.session import ProfileRequest, profile_script
 
 
-@click.command(
-    "profile",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
+@click.command("profile", cls=TargetCommand, context_settings={"allow_interspersed_args": False})
 @click.option("-m", "module", metavar="MODULE", help="Profile a module, like python -m.")
 @sampling_outputs("reports/<name>-<time>.json")
 @click.option(
@@ -69,8 +66,9 @@ def command(
 ) -> None:
     """Run SCRIPT (or -m MODULE) with ARGS, sample it for its whole life, and report.
 
-    The target's stdin, stdout, stderr pass through; concdiag exits 4 when the target
-    fails (the report is still written) and 130 when interrupted.
+    Everything after SCRIPT or -m MODULE is the target's. Its stdin, stdout, stderr pass
+    through, and concdiag exits with its status (128+N if signal N killed it), the report
+    written either way; concdiag's own failures: 2 usage, 3 cannot profile, 130 interrupted.
     """
     if module is None and not target_args:
         raise UsageError("give a script to profile, or -m MODULE")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from concdiag.errors import (
     EXIT_INTERRUPTED,
-    EXIT_TARGET_FAILED,
     ConcdiagError,
     UsageError,
 )
@@ -148,9 +147,7 @@ def _profile_target(
         profiles.append(outcome.profile)
         json_paths.append(str(outcome.json_path))
         html_paths.append(str(outcome.html_path))
-        if outcome.exit_code == EXIT_TARGET_FAILED and not any(
-            f.rule == "target-failed" for f in findings
-        ):
+        if outcome.target_failed and not any(f.rule == "target-failed" for f in findings):
             findings.append(
                 Finding(
                     "target-failed",
