@@ -153,6 +153,59 @@ def test_target_exiting_midway_is_reported(tmp_path: Path) -> None:
     assert data["run"]["duration_s"] < 30
 
 
+BURNED_BEFORE = """
+import sys, threading, time
+
+def burn(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        sum(range(1000))
+
+def worker():
+    burn(1.5)
+    while True:
+        time.sleep(0.05)
+
+threading.Thread(target=worker, name="burned-worker", daemon=True).start()
+burn(1.5)
+print("ready", flush=True)
+while True:  # light work in the window
+    time.sleep(0.05)
+    sum(range(2000))
+"""
+
+
+def test_cpu_burned_before_the_attach_is_not_counted(tmp_path: Path) -> None:
+    """Every CPU figure covers the sampled window, not the target's life before it."""
+    script = tmp_path / "burned.py"
+    script.write_text(BURNED_BEFORE)
+    target = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout is not None and target.stdout.readline() == "ready\n"
+        before = psutil.Process(target.pid).cpu_times()
+        assert before.user + before.system >= 2.5  # the case under test: CPU before the attach
+        run = _attach(target.pid, tmp_path, "--duration", "2")
+        _, err = run.communicate(timeout=60)
+    finally:
+        target.kill()
+        target.wait()
+    assert run.returncode == 0, err
+    data = json.loads((tmp_path / "p.json").read_text())
+    cores = data["run"]["cpu_count"]
+    window_s = data["summary"]["wall_s"]
+    assert data["summary"]["cores_used_mean"] <= cores
+    assert data["summary"]["cpu_s"] <= window_s * cores
+    (process,) = data["processes"]
+    assert process["cpu_user_s"] + process["cpu_system_s"] < 1.0  # light work: well under 2.5
+    threads = {t["name"]: t for t in process["threads"]}
+    assert "burned-worker" in threads
+    for thread in threads.values():
+        cpu = thread["cpu_user_s"] + thread["cpu_system_s"]
+        # within the thread's alive time in the window (CPU clock ticks are 10 ms)
+        assert 0 <= cpu <= thread["wall_s"] + 0.05, thread["name"]
+    assert threads["burned-worker"]["cpu_user_s"] + threads["burned-worker"]["cpu_system_s"] < 0.2
+
+
 # -- errors, checked before sampling -----------------------------------------------------------
 
 

@@ -150,6 +150,12 @@ class ProcSampler:
         self._psutil: dict[int, psutil.Process] = {}
         self._thread: threading.Thread | None = None
         self._last_cpu: dict[tuple[int, int], tuple[int, int]] = {}
+        # CPU and context switches are reported over the sampled window: what a process or
+        # thread already running at the first pass had used before is subtracted (attach
+        # joins processes that may have run for hours); one that starts later counts whole.
+        self._first_pass = True
+        self._cpu_before: dict[tuple[int, int], tuple[int, int]] = {}
+        self._counters_before: dict[int, tuple[float, float, int, int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -180,6 +186,7 @@ class ProcSampler:
                     self._read_counters(now - self.t0)
                     next_counters = now + COUNTER_EVERY_S
                 self._tick(now - self.t0)
+                self._first_pass = False
                 self.ticks_done += 1
                 next_tick += self.interval_s
                 delay = next_tick - self.clock()
@@ -195,8 +202,12 @@ class ProcSampler:
         finally:
             self._read_counters(self.clock() - self.t0)
             for (pid, tid), (utime, stime) in self._last_cpu.items():
+                user_before, system_before = self._cpu_before.get((pid, tid), (0, 0))
                 self.recording.thread_cpu[(pid, tid)] = ThreadCpu(
-                    pid, tid, utime / CLOCK_TICKS_HZ, stime / CLOCK_TICKS_HZ
+                    pid,
+                    tid,
+                    (utime - user_before) / CLOCK_TICKS_HZ,
+                    (stime - system_before) / CLOCK_TICKS_HZ,
                 )
             self.recording.sampler_cpu_s += time.thread_time() - cpu_before
             for proc in self._processes.values():
@@ -247,15 +258,23 @@ class ProcSampler:
                 with proc.oneshot():
                     cpu = proc.cpu_times()
                     ctx = proc.num_ctx_switches()
+                    if self._first_pass:
+                        self._counters_before[pid] = (
+                            cpu.user,
+                            cpu.system,
+                            ctx.voluntary,
+                            ctx.involuntary,
+                        )
+                    before = self._counters_before.get(pid, (0.0, 0.0, 0, 0))
                     self.recording.counters.append(
                         ProcessCounters(
                             t_s=t_s,
                             pid=pid,
                             ppid=proc.ppid(),
-                            cpu_user_s=cpu.user,
-                            cpu_system_s=cpu.system,
-                            ctx_voluntary=ctx.voluntary,
-                            ctx_involuntary=ctx.involuntary,
+                            cpu_user_s=cpu.user - before[0],
+                            cpu_system_s=cpu.system - before[1],
+                            ctx_voluntary=ctx.voluntary - before[2],
+                            ctx_involuntary=ctx.involuntary - before[3],
                             rss_bytes=proc.memory_info().rss,
                             num_threads=proc.num_threads(),
                         )
@@ -336,6 +355,8 @@ class ProcSampler:
             observations.append(ThreadObservation(tid, state, syscall, on_gil, utime + stime))
             # the latest ticks only; records are made once, when sampling stops
             self._last_cpu[(proc.pid, tid)] = (utime, stime)
+            if self._first_pass:
+                self._cpu_before[(proc.pid, tid)] = (utime, stime)
         for tid in list(proc.threads):
             if tid not in alive:
                 self._forget_thread(proc, tid)

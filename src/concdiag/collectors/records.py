@@ -61,7 +61,8 @@ class ThreadInfo:
 
 @dataclass(frozen=True, slots=True)
 class ProcessCounters:
-    """psutil's view of one process at one moment (cumulative counters)."""
+    """psutil's view of one process at one moment: CPU and context switches since sampling
+    began (or since the process started, when it started later), RSS and threads now."""
 
     t_s: float
     pid: int
@@ -76,7 +77,8 @@ class ProcessCounters:
 
 @dataclass(frozen=True, slots=True)
 class ThreadCpu:
-    """Final per-thread CPU times (seconds) read from /proc/<pid>/task/<tid>/stat."""
+    """A thread's CPU time (seconds) over the sampled window, from /proc/<pid>/task/<tid>/stat:
+    at the end, less what it had used before sampling began."""
 
     pid: int
     tid: int
