@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from concdiag.analysis import RunContext, build_profile
+from concdiag.analysis import RunContext, build_profile, exit_status
 from concdiag.analysis.accounting import AccountingSink
 from concdiag.collectors.attach import attach, require_pyspy
 from concdiag.collectors.launch import LaunchRequest, check_interpreter, launch
@@ -238,8 +238,10 @@ def _build_and_write(
     except Exception as exc:  # never lose what was gathered
         raw = json_path.with_suffix(".recording.json")
         recording.save(raw)
+        target = ctx.exit or exit_status(ctx.exit_code, ctx.exit_signal)
         raise CannotProfileError(
-            f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}"
+            f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}; "
+            f"the target {target.description}"
         ) from exc
     document = profile.to_json()
     write_atomic(json_path, document)
