@@ -7,7 +7,9 @@ workers, black's shape) run through `bench/_timed.py`, which writes the wall-clo
 target's last line. For each run the bench prints the run's wall time (the profile's
 ``run.duration_s``: from the target's go to its exit), the post-exit time (concdiag's exit
 minus the target's last line: py-spy's last trace, parsing, accounting, writing the JSON and
-HTML) and their ratio, beside the goal: at most 10% of the run plus 1 s.
+HTML) and their ratio, beside the goal: at most 10% of the run plus 1 s. It also prints the
+deepest stack in the profile and how many stacks repeat a frame: the target has no
+recursion, so outside the import system's own (legitimately nested) frames, none should.
 
 ``--seconds`` takes several lengths (``--seconds 15 30 60``) to show how post-exit time grows
 with the run. ``--compare-src DIR`` also runs another checkout's ``src`` (for example the
@@ -40,6 +42,7 @@ class Run:
     run_s: float  # the profile's run.duration_s
     post_exit_s: float  # concdiag's exit minus the target's last line
     deepest_stack: int
+    repeating_stacks: int  # stacks with a frame twice, import machinery aside
 
     @property
     def ratio(self) -> float:
@@ -63,8 +66,15 @@ def profile_once(src: Path, seconds: float, work: Path) -> Run:
         raise SystemExit(f"concdiag ({src}) failed with {proc.returncode}")
     profile = json.loads(json_path.read_text())
     deepest = max((len(s["frames"]) for s in profile["stacks"]), default=0)
+    importing = {
+        i for i, f in enumerate(profile["frames"]) if f["file"].startswith("<frozen importlib")
+    }
+    repeating = 0
+    for stack in profile["stacks"]:
+        own = [i for i in stack["frames"] if i not in importing]
+        repeating += len(set(own)) < len(own)
     post_exit = finished - float(end_file.read_text())
-    return Run(profile["run"]["duration_s"], post_exit, deepest)
+    return Run(profile["run"]["duration_s"], post_exit, deepest, repeating)
 
 
 def uptime() -> str:
@@ -103,9 +113,9 @@ def main() -> None:
     print(
         "| code | target s | run wall s (median) | post-exit s (median, min–max) "
         "| post-exit / run (median) | goal: 10% of run + 1 s | runs within goal "
-        "| deepest stack |"
+        "| deepest stack | stacks repeating a frame |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (name, seconds), runs in results.items():
         run_s = statistics.median(r.run_s for r in runs)
         post = [r.post_exit_s for r in runs]
@@ -113,7 +123,7 @@ def main() -> None:
             f"| {name} | {seconds:g} | {run_s:.1f} | {statistics.median(post):.2f} "
             f"({min(post):.2f}–{max(post):.2f}) | {statistics.median(r.ratio for r in runs):.3f} "
             f"| {0.1 * run_s + 1:.1f} | {sum(r.within_goal for r in runs)} of {len(runs)} "
-            f"| {max(r.deepest_stack for r in runs)} |"
+            f"| {max(r.deepest_stack for r in runs)} | {max(r.repeating_stacks for r in runs)} |"
         )
     print(f"\nafter: {uptime()}")
 
