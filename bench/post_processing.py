@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,7 @@ class Run:
         return self.post_exit_s <= 0.1 * self.run_s + 1.0
 
 
-def profile_once(src: Path, seconds: float, work: Path) -> Run:
+def profile_once(src: Path, seconds: float, work: Path, keep: Path | None = None) -> Run:
     end_file = work / "end.txt"
     end_file.unlink(missing_ok=True)
     json_path = work / "p.json"
@@ -65,6 +66,9 @@ def profile_once(src: Path, seconds: float, work: Path) -> Run:
     if proc.returncode != 0 or not end_file.exists():
         raise SystemExit(f"concdiag ({src}) failed with {proc.returncode}")
     profile = json.loads(json_path.read_text())
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(json_path, keep / f"{src.parent.name}-{seconds:g}s-{time.time():.0f}.json")
     deepest = max((len(s["frames"]) for s in profile["stacks"]), default=0)
     importing = {
         i for i, f in enumerate(profile["frames"]) if f["file"].startswith("<frozen importlib")
@@ -89,6 +93,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, nargs="+", default=[60.0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compare-src", type=Path, help="another checkout's src to time too")
+    parser.add_argument("--keep", type=Path, help="copy every profile into this folder")
     args = parser.parse_args()
     sources = {"this checkout": ROOT / "src"}
     if args.compare_src is not None:
@@ -103,7 +108,7 @@ def main() -> None:
                 if round_index % 2:
                     names.reverse()  # neither checkout always runs first
                 for name in names:
-                    run = profile_once(sources[name], seconds, Path(tmp))
+                    run = profile_once(sources[name], seconds, Path(tmp), args.keep)
                     results.setdefault((name, seconds), []).append(run)
                     print(
                         f"  {name}, {seconds:g} s target, run {round_index + 1}: run "
