@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from concdiag.errors import ProfileFormatError
+from concdiag.migrations import profile_from_v1
 
 SCHEMA_NAME = "concdiag-profile"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The states a thread's alive time is split into. Stable names: CI users read them.
 STATE_KEYS: tuple[str, ...] = ("gil_held", "gil_wait", "native", "io", "sync", "unknown")
@@ -27,7 +28,22 @@ STATE_KEYS: tuple[str, ...] = ("gil_held", "gil_wait", "native", "io", "sync", "
 BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
 CPU_KINDS = ("python", "native")
 RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
-CURRENT_MODELS = ("serial", "threads", "processes", "asyncio")
+#: The model a program uses now, in the recommendation's words (plus asyncio), so the two
+#: compare without a translation table.
+CURRENT_MODELS = ("serial", "threading", "multiprocessing", "asyncio")
+#: How prose names each model ("runs threads now"); the data holds the words above.
+MODEL_NOUNS = {
+    "serial": "serial",
+    "threading": "threads",
+    "multiprocessing": "processes",
+    "asyncio": "asyncio",
+}
+
+
+def model_noun(kind: str) -> str:
+    """How prose names the current model ``kind``: "runs threads now"."""
+    return MODEL_NOUNS.get(kind, kind)
+
 
 JsonScalar = str | int | float | bool | None
 
@@ -80,7 +96,7 @@ class ThreadProfile:
     is_main: bool
     first_seen_s: float  # seconds since the run started
     last_seen_s: float
-    wall_s: float  # alive time seen by the sampler
+    alive_s: float  # alive time seen by the sampler
     cpu_user_s: float
     cpu_system_s: float
     samples: int
@@ -114,7 +130,7 @@ class ProcessProfile:
     python: bool
     first_seen_s: float
     last_seen_s: float
-    wall_s: float
+    alive_s: float  # from first to last seen
     cpu_user_s: float
     cpu_system_s: float
     ctx_switches_voluntary: int
@@ -254,7 +270,7 @@ class CodeSite:
 
 @dataclass(frozen=True, slots=True)
 class CurrentModel:
-    kind: str  # serial, threads, processes, asyncio
+    kind: str  # one of CURRENT_MODELS
     evidence: str
     sites: list[CodeSite]
     matches: bool | None
@@ -314,7 +330,7 @@ class DeepThread:
     traced: bool  # yappi saw this thread
     cpu_s: float | None  # the thread's CPU while traced (yappi CPU clock)
     sched_count: int | None  # times yappi saw the thread take over from another thread
-    wall_s: float  # the thread's sampled alive time
+    alive_s: float  # the thread's sampled alive time
     functions_traced: int
     functions: list[DeepFunction]
 
@@ -342,9 +358,9 @@ class WorkerProcess:
     """One child process of the tree and how busy it kept a core."""
 
     pid: int
-    wall_s: float
+    alive_s: float  # from first to last seen
     busy_s: float  # CPU seconds (user + system) the kernel counted for the process
-    busy_share: float  # busy_s / wall_s: 1.0 is one core for its whole life
+    busy_share: float  # busy_s / alive_s: 1.0 is one core for its whole life
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,10 +405,12 @@ class Profile:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
             raise ProfileFormatError("not a concdiag profile (no 'schema': 'concdiag-profile')")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version == 1:
+            data = profile_from_v1(data)
+        elif version != SCHEMA_VERSION:
             raise ProfileFormatError(
                 f"profile schema version {version!r} is not supported (this concdiag reads "
-                f"{SCHEMA_VERSION})"
+                f"1 and {SCHEMA_VERSION})"
             )
         try:
             profile: Profile = _load(Profile, data, "profile")

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.own_code import user_command
 from concdiag.redact import mask_args
 from concdiag.render.deep_view import html_deep_view, short_name
@@ -209,6 +209,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["pct"] = pct
     env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
+    env.filters["model_noun"] = model_noun
     return env
 
 
