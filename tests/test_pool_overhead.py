@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from concdiag.analysis.accounting import analyse
-from concdiag.analysis.states import classify, is_coordination, pool_overhead
+from concdiag.analysis.stack_roles import is_coordination, pool_overhead
+from concdiag.analysis.states import classify
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.collectors.records import ThreadObservation, Tick
 from concdiag.collectors.syscalls import AARCH64, X86_64

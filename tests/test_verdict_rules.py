@@ -100,6 +100,25 @@ def test_pool_overhead_names_arguments_or_tasks() -> None:
     assert rules.pool_overhead(pickling, rules.useful_work(pickling, "threading")) is None
 
 
+def test_pool_overhead_in_the_workers_divides_among_them() -> None:
+    # 4 s of work; 1 s of pool overhead, paid per task either in the workers or in the parent
+    in_workers = inputs(python_cpu_s=5.0, serialise_held_s=1.0, overhead_in_workers_s=1.0)
+    in_parent = inputs(python_cpu_s=5.0, serialise_held_s=1.0)
+    work_w = rules.useful_work(in_workers, "multiprocessing")
+    work_p = rules.useful_work(in_parent, "multiprocessing")
+    assert (work_w.ipc_s, work_w.ipc_workers_s) == (0.0, 1.0)
+    assert (work_p.ipc_s, work_p.ipc_workers_s) == (1.0, 0.0)
+    two_w, two_p = predict(work_w)[1].processes, predict(work_p)[1].processes
+    # workers: (4 + 1)/2 + 2 starts; parent: it feeds while they work, but shares the cores
+    assert two_w == pytest.approx(4.0 / (2.5 + 0.12))
+    assert two_p == pytest.approx(4.0 / (2.5 + 0.12))
+    # a parent that spends longer feeding than the workers work bounds the run
+    feeding = inputs(python_cpu_s=5.0, dispatch_held_s=3.0)
+    assert predict(rules.useful_work(feeding, "multiprocessing"))[1].processes == pytest.approx(
+        2.0 / (3.0 + 0.12)
+    )
+
+
 def test_recommendation_rules_in_order() -> None:
     locked = inputs(lock_s=1.0)
     work = rules.useful_work(locked, "threading")

@@ -88,6 +88,7 @@ class StreamingAccounting:
         factor = round(self.bin_s / old)
         for acc in self.threads.values():
             acc.bins = _merge_counters(acc.bins, factor)
+            acc.flags = _merge_counters(acc.flags, factor)
         self.bin_gil = defaultdict(Counter, _merge_counters(self.bin_gil, factor))
         cpu: dict[int, float] = defaultdict(float)
         for b, value in self.bin_cpu_ticks.items():

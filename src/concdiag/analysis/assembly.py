@@ -66,8 +66,10 @@ def assemble(
     worker_seconds = States()
     coordination_s = sleep_s = lock_sync_s = 0.0
     overhead_s: dict[str, dict[str, float]] = {}
+    overhead_in_workers_s = 0.0
     worker_threads = side_workers = 0
     lanes: list[Lane] = []
+    task_bins = {b for acc in threads.values() for b, c in acc.flags.items() if c["task"]}
 
     for key in sorted(threads):
         acc = threads[key]
@@ -77,7 +79,8 @@ def assemble(
         total = sum(counts.values()) or 1.0
         shares = States(**{k: counts[k] / total for k in STATE_KEYS})
         seconds = shares.scaled(alive_s)
-        coordination_share = acc.coordination / total
+        waits_for_workers = coordination_by_state(acc, task_bins)
+        coordination_share = sum(waits_for_workers.values()) / total
         python = info.python if info is not None else False
         busy = shares.gil_held + shares.native + shares.gil_wait
         if coordination_share >= COORDINATOR_SHARE:
@@ -89,12 +92,14 @@ def assemble(
         cpu = recording.thread_cpu.get(key)
         if python:
             summary_seconds = summary_seconds.plus(seconds)
-            coordination_s += acc.coordination * interval
+            coordination_s += sum(waits_for_workers.values()) * interval
             for (kind, state), count in acc.overhead.items():
                 by_state = overhead_s.setdefault(kind, {})
                 by_state[state] = by_state.get(state, 0.0) + count * interval
+                if acc.pid != recording.target.pid:
+                    overhead_in_workers_s += count * interval
             sleep_s += acc.sleep * interval
-            worker = without_coordination(counts, acc, interval)
+            worker = without_coordination(counts, waits_for_workers, interval)
             worker_seconds = worker_seconds.plus(worker)
             lock_sync_s += worker.sync
             if role == "worker":
@@ -175,18 +180,31 @@ def assemble(
         child_python_processes=child_python,
         files_seen=files_seen,
         pool_overhead_s=overhead_s,
+        pool_overhead_in_workers_s=overhead_in_workers_s,
         asyncio_main=asyncio_main,
     )
 
 
-def without_coordination(counts: dict[str, float], acc: ThreadCounters, interval: float) -> States:
+def coordination_by_state(acc: ThreadCounters, task_bins: set[int]) -> Counter[str]:
+    """The thread's samples waiting for other workers, by state.
+
+    Joins, futures and pool results are judged per sample from the stack. An event loop
+    blocked in its selector waits for the pool's tasks when they run meanwhile (a task ran in
+    the same timeline bin: the loop awaits their futures, as in ``run_in_executor``); with no
+    task running, its wait is I/O on its sockets and timers.
+    """
+    waits = Counter(acc.coordination)
+    waits["io"] += sum(c["loop_wait"] for b, c in acc.flags.items() if b in task_bins)
+    return waits
+
+
+def without_coordination(
+    counts: dict[str, float], waits_for_workers: Counter[str], interval: float
+) -> States:
     """The thread's seconds per state, minus the time it spent waiting for other workers."""
     seconds = {k: counts[k] * interval for k in STATE_KEYS}
-    coordination = acc.coordination * interval
-    # Coordination waits are sync or io samples; take them from sync first, then io.
-    take = min(coordination, seconds["sync"])
-    seconds["sync"] -= take
-    seconds["io"] = max(0.0, seconds["io"] - (coordination - take))
+    for state, samples in waits_for_workers.items():
+        seconds[state] = max(0.0, seconds[state] - samples * interval)
     return States(**seconds)
 
 

@@ -10,7 +10,8 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
+from concdiag.analysis.stack_roles import roles_of
+from concdiag.analysis.states import is_sleep
 from concdiag.collectors.records import StackChange, ThreadObservation
 from concdiag.collectors.syscalls import SyscallTable
 from concdiag.model import (
@@ -32,7 +33,8 @@ class ThreadCounters:
     pid: int
     tid: int
     counts: Counter[str] = field(default_factory=Counter)
-    coordination: int = 0
+    #: Waits for other workers, by state (``sync`` or ``io``).
+    coordination: Counter[str] = field(default_factory=Counter)
     sleep: int = 0
     overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
     samples: int = 0
@@ -42,6 +44,9 @@ class ThreadCounters:
     leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
     bins: dict[int, Counter[str]] = field(default_factory=dict)
+    #: Per timeline bin: samples running a pool's task (``task``) and samples of an event
+    #: loop blocked in its selector (``loop_wait``), to tell whether the loop waited for them.
+    flags: dict[int, Counter[str]] = field(default_factory=dict)
 
     def add(
         self,
@@ -58,15 +63,18 @@ class ThreadCounters:
         self.first_s = min(self.first_s, t_s)
         self.last_s = max(self.last_s, t_s)
         self.bins.setdefault(b, Counter())[state] += 1
-        if state in ("sync", "io") and is_coordination(frames):
-            self.coordination += 1
         if state == "io" and is_sleep(obs, syscalls):
             self.sleep += 1
-        if state in ("gil_held", "native") and frames:
-            overhead = pool_overhead(frames)
-            if overhead is not None:
-                self.overhead[(overhead, state)] += 1
         if frames:
+            roles = roles_of(frames)
+            if state in ("sync", "io") and roles.coordination:
+                self.coordination[state] += 1
+            elif state == "io" and roles.loop_wait:
+                self.flags.setdefault(b, Counter())["loop_wait"] += 1
+            if roles.in_task and state != "unknown":
+                self.flags.setdefault(b, Counter())["task"] += 1
+            if state in ("gil_held", "native") and roles.overhead is not None:
+                self.overhead[(roles.overhead, state)] += 1
             leaf = frames[-1]
             self.leaf[leaf] += 1
             self.leaf_states.setdefault(leaf, Counter())[state] += 1
@@ -140,6 +148,8 @@ class Accounting:
     #: CPU seconds Python threads spent in pool machinery, by kind and by state:
     #: {"serialise": {"gil_held": s, "native": s}, "dispatch": {...}}.
     pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The part of it spent in processes other than the root: the pool's workers.
+    pool_overhead_in_workers_s: float = 0.0
     #: The root process's main thread ran an asyncio event loop.
     asyncio_main: bool = False
     #: Sampling instants accounted (one per process per tick).

@@ -16,6 +16,7 @@ task. Coordination is still counted in its state, but the verdict looks at worke
 without it, so a main thread that joins its workers does not make a program look lock-bound.
 Likewise CPU spent running a pool's machinery (submitting, pickling, piping) is *pool
 overhead*: the price of the current parallelism, which the speedup model charges to processes.
+Both are judged from the thread's stack, in `stack_roles`.
 """
 
 from __future__ import annotations
@@ -25,45 +26,6 @@ from collections.abc import Iterator
 
 from concdiag.collectors.records import Recording, ThreadObservation, Tick
 from concdiag.collectors.syscalls import SyscallTable
-
-#: Concurrency machinery, by path fragment: waits in it (below the program's own frames) are
-#: waits for other workers, and CPU in it is the cost of running work in a pool.
-_MACHINERY_PATHS = (
-    "/concurrent/futures/",
-    "/multiprocessing/",
-)
-#: Functions in threading.py / queue.py whose waits are joins or idle waits for work.
-_COORDINATION_FUNCS = {
-    "join",
-    "_wait_for_tstate_lock",
-    "wait",
-    "wait_for",
-    "get",
-    "result",
-    "as_completed",
-    "shutdown",
-}
-#: Machinery functions that move a task's arguments or result between processes.
-_SERIALISE_FUNCS = {
-    "dumps",
-    "loads",
-    "_feed",
-    "send",
-    "recv",
-    "send_bytes",
-    "recv_bytes",
-    "_send_bytes",
-    "_recv_bytes",
-    "_send",
-    "_recv",
-    "get",
-    "put",
-    "_sendback_result",
-}
-#: Path fragments of library code: the standard library, installed packages, frozen modules.
-_LIBRARY_MARKERS = ("/lib/python3", "site-packages", "dist-packages", "<frozen")
-
-Frames = tuple[tuple[str, str, int], ...]
 
 
 def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: SyscallTable) -> str:
@@ -215,57 +177,3 @@ def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int
 
 def is_sleep(obs: ThreadObservation, syscalls: SyscallTable) -> bool:
     return obs.syscall in syscalls.sleep
-
-
-def is_library(filename: str) -> bool:
-    path = filename.replace("\\", "/")
-    return any(marker in path for marker in _LIBRARY_MARKERS)
-
-
-def _below_program(frames: Frames) -> Frames:
-    """The innermost frames after the program's own last frame: the library call it is in."""
-    for i in range(len(frames) - 1, -1, -1):
-        if not is_library(frames[i][1]):
-            return frames[i + 1 :]
-    return frames
-
-
-def _in_machinery(filename: str) -> bool:
-    path = filename.replace("\\", "/")
-    return any(part in path for part in _MACHINERY_PATHS)
-
-
-def is_coordination(frames: Frames) -> bool:
-    """A wait for other workers: a join, a future, a pool's results, an idle pool worker.
-
-    It is judged on the library frames below the program's own last frame, so a pool
-    worker blocked in the program's own ``recv`` is I/O, while the pool's manager thread
-    waiting for results (in multiprocessing, under selectors) is coordination.
-    """
-    if not frames:
-        return False
-    for function, filename, _line in _below_program(frames):
-        if _in_machinery(filename):
-            return True
-        base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if base in ("threading.py", "queue.py") and (
-            function.rsplit(".", 1)[-1] in _COORDINATION_FUNCS
-        ):
-            return True
-    return False
-
-
-def pool_overhead(frames: Frames) -> str | None:
-    """For an on-CPU sample: ``serialise`` or ``dispatch`` when it runs pool machinery.
-
-    CPU spent in concurrent.futures / multiprocessing below the program's own frames is the
-    price of the pool, not the work: submitting tasks, managing futures and worker
-    processes (``dispatch``), or pickling and piping arguments and results (``serialise``).
-    """
-    below = _below_program(frames)
-    machinery = [f for f in below if _in_machinery(f[1])]
-    if not machinery:
-        return None
-    if any(f[0].rsplit(".", 1)[-1] in _SERIALISE_FUNCS for f in machinery):
-        return "serialise"
-    return "dispatch"

@@ -71,6 +71,7 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         serialise_native_s=acc.pool_overhead_s.get("serialise", {}).get("native", 0.0),
         dispatch_held_s=acc.pool_overhead_s.get("dispatch", {}).get("gil_held", 0.0),
         dispatch_native_s=acc.pool_overhead_s.get("dispatch", {}).get("native", 0.0),
+        overhead_in_workers_s=acc.pool_overhead_in_workers_s,
     )
 
 
