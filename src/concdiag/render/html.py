@@ -103,7 +103,8 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "gil_utilisation",
         "GIL utilisation",
         "Share of samples in which some thread held the "
-        "GIL. Near 100% with several busy threads means their Python code ran one at a time.",
+        "GIL. Near 100% with several busy threads means their Python code ran one at a time. "
+        "Each process has its own GIL: a process tree gets one figure per process.",
     ),
     (
         "cores_used",
@@ -167,7 +168,9 @@ BOUND_LABELS = {
 #: Key figures' labels to their glossary entry.
 _FIGURE_TERMS = {
     "GIL utilisation": "gil_utilisation",
+    "GIL utilisation per process": "gil_utilisation",
     "cores used": "cores_used",
+    "cores used (process tree)": "cores_used",
     "Python CPU (GIL held)": "gil_held",
     "native CPU": "native",
     "I/O wait": "io",
