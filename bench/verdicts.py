@@ -51,6 +51,29 @@ serial run (`--serial`), marked ✓ when the recommendation is a right model.
 """
 
 
+def judge_truth(
+    times: dict[str, list[float]], tie_share: float, tie_s: float
+) -> tuple[dict[str, float], set[str], bool]:
+    """Medians, the right models (within the tie of the fastest), and whether that is stable.
+
+    ``times`` holds each model's interleaved repetitions. Stable: every repetition's fastest
+    model is a right one, no model's repetitions differ by more than MAX_SPREAD, and the right
+    models beat the rest by MIN_MARGIN (when some model is not right).
+    """
+    models = list(times)
+    reps = min(len(ts) for ts in times.values())
+    medians = {m: statistics.median(ts) for m, ts in times.items()}
+    fastest = min(medians.values())
+    tie = max(fastest * tie_share, tie_s)
+    right = {m for m, t in medians.items() if t <= fastest + tie}
+    rep_winners = {min(models, key=lambda m, r=r: times[m][r]) for r in range(reps)}
+    excluded = [t for m, t in medians.items() if m not in right]
+    margin = min(excluded) / fastest if excluded else float("inf")
+    spread = max(max(ts) / max(min(ts), 1e-9) for ts in times.values())
+    stable = rep_winners <= right and spread <= MAX_SPREAD and margin >= MIN_MARGIN
+    return medians, right, stable
+
+
 def time_model(path: Path, model: str) -> float:
     out = subprocess.run(
         [sys.executable, str(HERE / "_run_model.py"), str(path), model],
@@ -127,16 +150,7 @@ def main() -> None:
             cache[path.stem] = times
             if args.timings:
                 args.timings.write_text(json.dumps(cache, indent=1))
-        reps = min(len(ts) for ts in times.values())
-        medians = {m: statistics.median(ts) for m, ts in times.items()}
-        fastest = min(medians.values())
-        tie = max(fastest * args.tie, args.tie_s)
-        right = {m for m, t in medians.items() if t <= fastest + tie}
-        rep_winners = {min(MODELS, key=lambda m, r=r: times[m][r]) for r in range(reps)}
-        excluded = [t for m, t in medians.items() if m not in right]
-        margin = min(excluded) / fastest if excluded else float("inf")
-        spread = max(max(ts) / max(min(ts), 1e-9) for ts in times.values())
-        stable = rep_winners <= right and spread <= MAX_SPREAD and margin >= MIN_MARGIN
+        medians, right, stable = judge_truth(times, args.tie, args.tie_s)
         written_rec, written = describe(profile(path))
         serial_rec, serial = describe(profile(path, "--serial"))
         w_ok = written_rec in right
@@ -177,7 +191,20 @@ def main() -> None:
     if args.out:
         from concdiag.fileio import write_atomic
 
-        write_atomic(args.out, (PREAMBLE + text).encode())
+        write_atomic(args.out, (PREAMBLE + text + kept_sections(args.out)).encode())
+
+
+#: Where the sections another bench writes into the same page begin (bench/realprograms).
+OTHER_SECTIONS = "<!-- realprograms:start -->"
+
+
+def kept_sections(page: Path) -> str:
+    """What follows this bench's table in ``page`` (the real-program table), kept as it is."""
+    if not page.exists():
+        return ""
+    text = page.read_text()
+    at = text.find(OTHER_SECTIONS)
+    return "" if at < 0 else "\n" + text[at:]
 
 
 if __name__ == "__main__":
