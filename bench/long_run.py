@@ -25,7 +25,6 @@ from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.accounting import StreamingAccounting
-from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
 from concdiag.collectors.pyspy import parse_chrometrace
 from concdiag.collectors.records import (
     Recording,
@@ -35,6 +34,7 @@ from concdiag.collectors.records import (
     ThreadObservation,
     Tick,
 )
+from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
 
 PID = 4000
 CHUNK_S = 10.0

@@ -30,8 +30,8 @@ def test_real_profiles_thread_pool_makes_gil_contention_worse() -> None:
     assert result.exit_code == 1
     (target,) = result.targets
     assert target.baseline is not None and target.measurement is not None
-    assert target.baseline.current_model == "processes"
-    assert target.measurement.current_model == "threads"
+    assert target.baseline.current_model == "multiprocessing"
+    assert target.measurement.current_model == "threading"
     findings = by_rule(target.findings)
     assert findings["gil-wait-regression"].outcome == "failed"
     assert findings["new-mismatch"].outcome == "failed"

@@ -81,7 +81,10 @@ def test_processes_where_threads_serve_better_is_a_contradiction(tmp_path: Path)
     io = recorded_measurement("io_threads", tmp_path)
     pool = Site("app.py", 12, "process_pool", "with Pool(8) as pool:")
     m = replace(
-        io, current_model="processes", matches=False, sites=[Site("app.py", 3, "thread", ""), pool]
+        io,
+        current_model="multiprocessing",
+        matches=False,
+        sites=[Site("app.py", 3, "thread", ""), pool],
     )
     findings = evaluate("io", m, Rules(), "app.py")
     assert outcomes(findings) == {"model-contradiction": "failed"}

@@ -87,22 +87,22 @@ def test_gil_contention_is_a_reason_above_its_share() -> None:
 
 def test_pool_overhead_names_arguments_or_tasks() -> None:
     pickling = inputs(python_cpu_s=3.0, serialise_held_s=1.0, dispatch_held_s=0.1)
-    work = rules.useful_work(pickling, "processes")
+    work = rules.useful_work(pickling, "multiprocessing")
     assert work.python_cpu_s == pytest.approx(1.9)
     assert work.ipc_s == pytest.approx(1.1)
     reason = rules.pool_overhead(pickling, work)
     assert reason is not None and reason.rule == "arguments_too_large"
     dispatching = inputs(python_cpu_s=2.0, serialise_held_s=0.5, dispatch_held_s=0.5)
-    reason = rules.pool_overhead(dispatching, rules.useful_work(dispatching, "processes"))
+    reason = rules.pool_overhead(dispatching, rules.useful_work(dispatching, "multiprocessing"))
     assert reason is not None and reason.rule == "tasks_too_small"
     # without a process pool now nothing is taken out of the work: 1.1 s against 3 s is no reason
-    assert rules.useful_work(pickling, "threads").ipc_s == 0.0
-    assert rules.pool_overhead(pickling, rules.useful_work(pickling, "threads")) is None
+    assert rules.useful_work(pickling, "threading").ipc_s == 0.0
+    assert rules.pool_overhead(pickling, rules.useful_work(pickling, "threading")) is None
 
 
 def test_recommendation_rules_in_order() -> None:
     locked = inputs(lock_s=1.0)
-    work = rules.useful_work(locked, "threads")
+    work = rules.useful_work(locked, "threading")
     rec, reason = rules.recommend(locked, "sync", work, predict(work))
     assert (rec, reason and reason.rule) == ("serial", "fix_lock_first")
     short = inputs(python_cpu_s=thresholds.MIN_WORK_S / 2)
@@ -133,7 +133,7 @@ def test_asyncio_and_free_threaded_notes() -> None:
 
 
 def test_decide_keeps_the_rules_order() -> None:
-    v = decide(inputs(python_cpu_s=1.5, gil_wait_s=0.5), "threads", "4 threads", [])
+    v = decide(inputs(python_cpu_s=1.5, gil_wait_s=0.5), "threading", "4 threads", [])
     assert [r.rule for r in v.reasons] == [
         "time_split",
         "cpu_bound_python",

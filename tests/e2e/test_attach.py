@@ -93,7 +93,7 @@ def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Pa
     assert sum(1 for n in names if n.startswith("load-")) >= 3, names
     v = data["verdict"]
     assert (v["bound"], v["recommendation"]) == ("io", "threading"), v["summary"]
-    assert v["current_model"]["kind"] == "threads"
+    assert v["current_model"]["kind"] == "threading"
     assert 2.0 <= data["run"]["duration_s"] <= 10.0
     load = [t for p in data["processes"] for t in p["threads"] if t["name"].startswith("load-")]
     assert all(t["hot_functions"] for t in load)

@@ -53,8 +53,8 @@ def tree_of(profile: Profile) -> ProcessTree | None:
         busy = proc.cpu_user_s + proc.cpu_system_s
         if busy <= 0:
             busy = sum(t.state_seconds.gil_held + t.state_seconds.native for t in proc.threads)
-        wall = max(proc.wall_s, 1e-9)
-        workers.append(WorkerProcess(proc.pid, proc.wall_s, busy, min(busy / wall, 64.0)))
+        wall = max(proc.alive_s, 1e-9)
+        workers.append(WorkerProcess(proc.pid, proc.alive_s, busy, min(busy / wall, 64.0)))
     pickling_s = send_wait_s = 0.0
     for stack in profile.stacks:
         if stack.pid != root_pid:

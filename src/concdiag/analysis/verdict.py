@@ -42,7 +42,7 @@ from concdiag.analysis.verdict_thresholds import (
     NO_STACKS_CONFIDENCE,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict
+from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict, model_noun
 
 #: How many creation sites the advice names (the report lists them all): a stated choice, to
 #: keep the advice one sentence.
@@ -141,7 +141,7 @@ def _confidence(inputs: Inputs, bound: str, s: Shares) -> float:
     return max(MIN_CONFIDENCE, result)
 
 
-_MATCHES = {"threading": {"threads", "asyncio"}, "multiprocessing": {"processes"}}
+_MATCHES = {"threading": {"threading", "asyncio"}, "multiprocessing": {"multiprocessing"}}
 
 
 def _current_model(
@@ -154,13 +154,13 @@ def _current_model(
     where = ", ".join(f"{s.file.rsplit('/', 1)[-1]}:{s.line}" for s in sites[:SITES_IN_ADVICE])
     if matches:
         advice = "The current model fits the measurements."
-    elif recommendation == "multiprocessing" and kind == "threads":
+    elif recommendation == "multiprocessing" and kind == "threading":
         advice = (
             "Replace the threads with a process pool (concurrent.futures.ProcessPoolExecutor)"
             + (f" at {where}" if where else "")
             + ": the work holds the GIL."
         )
-    elif recommendation == "threading" and kind == "processes":
+    elif recommendation == "threading" and kind == "multiprocessing":
         advice = (
             "Use a thread pool (concurrent.futures.ThreadPoolExecutor) instead of processes"
             + (f" at {where}" if where else "")
@@ -206,6 +206,6 @@ def _summary(
     }[recommendation]
     return (
         f"This program is {what} ({pct(shares.cpu_share)} CPU, {pct(shares.io_share)} I/O, "
-        f"{pct(shares.sync_share)} lock waits): {rec}. It runs {current.kind} now. "
+        f"{pct(shares.sync_share)} lock waits): {rec}. It runs {model_noun(current.kind)} now. "
         + current.advice
     )

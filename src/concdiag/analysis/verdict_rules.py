@@ -220,7 +220,7 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
     held = inputs.python_cpu_s
     native = inputs.native_cpu_s
     ipc_s = 0.0
-    if current_kind == "processes":
+    if current_kind == "multiprocessing":
         held = max(0.0, held - inputs.serialise_held_s - inputs.dispatch_held_s)
         native = max(0.0, native - inputs.serialise_native_s - inputs.dispatch_native_s)
         ipc_s = inputs.serialise_s + inputs.dispatch_s
@@ -232,7 +232,7 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         cores=inputs.cores,
         ipc_s=ipc_s,
         free_threaded=not inputs.gil_enabled,
-        dispatch_s=inputs.dispatch_s if current_kind == "processes" else 0.0,
+        dispatch_s=inputs.dispatch_s if current_kind == "multiprocessing" else 0.0,
     )
 
 

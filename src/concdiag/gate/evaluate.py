@@ -18,7 +18,7 @@ from concdiag.errors import (
 )
 from concdiag.gate.policy import Rules
 from concdiag.gate.result import Finding, Measurement, Site, TargetResult
-from concdiag.model import JsonScalar
+from concdiag.model import JsonScalar, model_noun
 
 #: Site kinds that create threads, and those that create processes.
 THREAD_KINDS = ("thread", "thread_pool")
@@ -32,12 +32,12 @@ def contradiction(m: Measurement) -> str | None:
     cannot run it in parallel), and processes where threads would serve better.
     """
     if (
-        m.current_model == "threads"
+        m.current_model == "threading"
         and m.recommendation == "multiprocessing"
         and m.cpu_kind == "python"
     ):
         return "threads carry CPU work that holds the GIL, so they cannot run it in parallel"
-    if m.current_model == "processes" and m.recommendation == "threading":
+    if m.current_model == "multiprocessing" and m.recommendation == "threading":
         return "the work runs in processes, but threads overlap it without start-up and pickling"
     return None
 
@@ -53,7 +53,7 @@ def mismatch_fails(m: Measurement, mode: str) -> bool:
 
 def model_kinds(m: Measurement) -> tuple[str, ...]:
     """The site kinds of the model in use: where a finding about that model points."""
-    return PROCESS_KINDS if m.current_model == "processes" else THREAD_KINDS
+    return PROCESS_KINDS if m.current_model == "multiprocessing" else THREAD_KINDS
 
 
 def sites_for(m: Measurement, script: str | None, kinds: tuple[str, ...] = ()) -> list[Site]:
@@ -111,13 +111,12 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
         failing = mismatch_fails(m, mode)
         if failing:
             text = (
-                f"{m.current_model} in use, but the measurements recommend {m.recommendation}"
-                + (f": {why}." if why else ".")
-                + f" {m.advice}{note}"
+                f"{model_noun(m.current_model)} in use, but the measurements recommend "
+                f"{m.recommendation}" + (f": {why}." if why else ".") + f" {m.advice}{note}"
             )
         else:
             text = (
-                f"The {m.current_model} model is not contradicted by the verdict "
+                f"The {model_noun(m.current_model)} model is not contradicted by the verdict "
                 f"({m.recommendation})."
             )
         findings.append(
@@ -137,8 +136,8 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 "advice",
                 "advice",
                 name,
-                f"Runs {m.current_model} now; the measurements recommend {m.recommendation}. "
-                + m.advice,
+                f"Runs {model_noun(m.current_model)} now; the measurements recommend "
+                f"{m.recommendation}. " + m.advice,
                 verdict_figures,
                 sites_for(m, script, kinds),
             )

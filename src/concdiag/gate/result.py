@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from concdiag.errors import ProfileFormatError
+from concdiag.migrations import result_from_v1
 from concdiag.model import JsonScalar, from_jsonable, to_jsonable
 
 RESULT_SCHEMA = "concdiag-gate-result"
-RESULT_VERSION = 1
+RESULT_VERSION = 2  # 2: current models in the recommendation's words (threading, ...)
 
 #: Outcomes of one check. Only "failed" fails the gate; "warning" would have failed but the
 #: evidence was too weak (low confidence, inside the noise margin); "advice" is information.
@@ -66,7 +67,7 @@ class Measurement:
     recommendation: str
     agreement: int  # runs whose recommendation is ``recommendation``
     confidence: float  # median confidence of those runs, times agreement / runs
-    current_model: str
+    current_model: str  # one of concdiag.model.CURRENT_MODELS
     matches: bool | None
     summary: str
     advice: str
@@ -137,7 +138,9 @@ class GateResult:
     def from_dict(data: Any) -> GateResult:
         if not isinstance(data, dict) or data.get("schema") != RESULT_SCHEMA:
             raise ProfileFormatError("not a concdiag result")
-        if data.get("schema_version") != RESULT_VERSION:
+        if data.get("schema_version") == 1:
+            data = result_from_v1(data)
+        elif data.get("schema_version") != RESULT_VERSION:
             raise ProfileFormatError(
                 f"result schema version {data.get('schema_version')!r} is not supported"
             )

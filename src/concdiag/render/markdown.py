@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
 
@@ -40,7 +40,8 @@ class MarkdownRenderer:
         cm = v.current_model
         out += [
             "",
-            f"**Current model:** {cm.kind} ({'matches' if cm.matches else 'does not match'}"
+            f"**Current model:** {model_noun(cm.kind)} "
+            f"({'matches' if cm.matches else 'does not match'}"
             f" the recommendation). {md_escape(cm.advice)}",
         ]
         for site in cm.sites[:8]:
@@ -58,7 +59,7 @@ class MarkdownRenderer:
                     continue
                 cells = " | ".join(pct(t.states.get(k)) for k in STATE_KEYS)
                 out.append(
-                    f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.wall_s:.2f} | "
+                    f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.alive_s:.2f} | "
                     f"{t.cpu_user_s + t.cpu_system_s:.2f} | {cells} |"
                 )
         out += _deep_lines(profile)
