@@ -205,6 +205,11 @@ def find_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | Non
     """
     if target.debug_offsets is not None:
         return _gil_from_offsets(target, target.debug_offsets)
+    return scan_for_gil(target, attempts)
+
+
+def scan_for_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | None, str]:
+    """Scan the runtime state for the head of the GIL state (3.10-3.12, any GIL build)."""
     why = "no GIL state with a recognisable holder in the runtime state"
     for attempt in range(attempts):
         try:
