@@ -40,6 +40,9 @@ from concdiag.interrupts import SIGNALS, Interrupted
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 #: How often the launcher checks on the target, the duration and the collector.
 POLL_S = 0.05
+#: py-spy failures after which the in-process collector runs instead: tracing denied, or a
+#: Python version this py-spy cannot read (its words: "Unsupported version of Python: X").
+PYSPY_GIVES_WAY = ("not permitted", "Unsupported version of Python")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +255,10 @@ class _Run:
             )
             tracing.start()
             error = tracing.pyspy_error
-            if not (error and "not permitted" in error):
+            if not (error and any(sign in error for sign in PYSPY_GIVES_WAY)):
                 return tracing
-            reason = error  # tracing is denied: let the target sample itself instead
+            # tracing is denied, or py-spy cannot read this Python: the target samples itself
+            reason = error
             tracing.stop_before_go()
         self.recording.notes.append(f"in-process collector used: {reason}")
         return InProcessCollector(self.recording, inprocess_path, self.t0)
