@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import warnings
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from concdiag.collectors import bootstrap_events
-from helpers import PID, profile_of, synthetic
+from helpers import PID, load_script, profile_of, synthetic
 
 BOOTSTRAP = Path(bootstrap_events.__file__).with_name("_bootstrap.py")
 
@@ -29,16 +27,8 @@ def test_cpu_bound_python_threads_with_the_gil_off_get_threading() -> None:
     assert any(reason.rule == "free_threaded" for reason in verdict.reasons)
 
 
-def _bootstrap() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_concdiag_bootstrap_test", BOOTSTRAP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_import_that_turns_the_gil_on_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _bootstrap()
+    module = load_script(BOOTSTRAP, "_concdiag_bootstrap_test")
     read_fd, write_fd = os.pipe()
     monkeypatch.setattr(module, "_EVENT_FD", write_fd)
     original = warnings._showwarnmsg  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from concdiag.collectors.remote_interpreter import find_gil, inspect_target, scan_for_gil
 from concdiag.collectors.runtime_reader import ProcMemory, RuntimeReader
-from e2e.conftest import SAMPLES, concdiag
+from e2e.conftest import SAMPLES, concdiag, running
 
 pytestmark = pytest.mark.e2e
 
@@ -36,21 +35,8 @@ def pyenv_python(minor: int) -> str:
     return str(found[-1])
 
 
-def _wait_threads(pid: int, count: int) -> None:
-    deadline = time.monotonic() + 15
-    while len(os.listdir(f"/proc/{pid}/task")) < count:
-        assert time.monotonic() < deadline, f"process {pid} never reached {count} threads"
-        time.sleep(0.05)
-
-
 def _spin(python: str, seconds: float = 20) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([python, str(SPIN), str(seconds)], stdin=subprocess.DEVNULL)
-    try:
-        _wait_threads(proc.pid, 4)
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
+    yield from running([python, str(SPIN), str(seconds)], 4)
 
 
 @pytest.fixture
