@@ -79,16 +79,24 @@ def test_the_sink_both_modes_feed_gives_the_replays_profile(name: str) -> None:
 def test_overlapping_stack_chunks_are_read_in_time_order() -> None:
     """Consecutive py-spy runs overlap: the stacks of a chunk reach past the handover and
     the next chunk's start before it. Each tick still gets the stack in force at its time."""
-    first = (("main", "a.py", 1), ("first", "a.py", 2))
-    second = (("main", "a.py", 1), ("second", "a.py", 3))
+
+    def stack(leaf: str) -> tuple[tuple[str, str, int], ...]:
+        return (("main", "a.py", 1), (leaf, "a.py", 2))
+
     rec = synthetic({PID: ["H"]}, ticks=200)  # 2 s, one thread
     sink = AccountingSink()
     live = dataclasses.replace(rec, ticks=[])
     key = (PID, PID)
-    old = [StackChange(0.0, first), StackChange(1.2, second)]  # ran until 1.2 s
-    new = [StackChange(0.9, first), StackChange(1.2, second)]  # started at 0.9 s
+    # The old run saw a, b, then c from 1.15 s until it stopped; the new one, started at
+    # 0.9 s, saw d, then c from 1.1 s.
+    old = [
+        StackChange(0.0, stack("a")),
+        StackChange(0.5, stack("b")),
+        StackChange(1.15, stack("c")),
+    ]
+    new = [StackChange(0.9, stack("d")), StackChange(1.1, stack("c"))]
     sink(live, Chunk([t for t in rec.ticks if t.t_s < 1.0], {key: old}))
     sink(live, Chunk([t for t in rec.ticks if t.t_s >= 1.0], {key: new}))
     acc = sink.finish(live)
     leaves = {acc.frames[s.frames[-1]].function: s.count for s in acc.stacks}
-    assert leaves == {"first": 120, "second": 80}
+    assert leaves == {"a": 50, "b": 40, "d": 20, "c": 90}
