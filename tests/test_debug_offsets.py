@@ -10,9 +10,10 @@ import pytest
 from concdiag.analysis.states import classify
 from concdiag.collectors.debug_offsets import DebugOffsetsError, parse, version_text
 from concdiag.collectors.gil_layout import read_head
-from concdiag.collectors.records import ThreadObservation, Tick
+from concdiag.collectors.records import Recording, ThreadObservation, Tick
 from concdiag.collectors.runtime_reader import RuntimeReader, read_thread_states
 from concdiag.collectors.syscalls import X86_64
+from helpers import target_info
 from process_images import (
     GIL_AT,
     INTERP_AT,
@@ -155,3 +156,13 @@ def test_an_unknown_version_and_a_misread_table_say_so() -> None:
 def test_version_text() -> None:
     assert version_text(0x030E02F0) == "3.14.2"
     assert version_text(version_hex(3, 15, 0, 0xC, 1)) == "3.15.0rc1"
+
+
+def test_recordings_carry_the_315_flags_only_where_read() -> None:
+    rec = Recording(rate_hz=100.0, target=target_info())
+    plain = ThreadObservation(1, "R", None, False, 3)
+    flagged = ThreadObservation(2, "R", None, False, 4, False, True)
+    rec.ticks.append(Tick(0.0, 1, True, 1, 0, 7, (plain, flagged)))
+    data = rec.to_dict()
+    assert [len(row) for row in data["ticks"][0][6]] == [5, 7]
+    assert Recording.from_dict(data).ticks[0].threads == (plain, flagged)
