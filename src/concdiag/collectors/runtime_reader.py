@@ -4,9 +4,9 @@ Everything goes through a `Memory` (``read(address, size)``), so the same reader
 live process (`ProcMemory`, ``/proc/PID/mem``) and the tests' synthetic process images laid
 out exactly as CPython's headers define them. It follows CPython's own remote reader
 (``Modules/_remote_debugging/``): the main interpreter is the head of the runtime's
-interpreter list; its GIL is the interpreter's own ``_gil``; ``locked`` is read before
-``last_holder``, which is stale while the GIL is free; threads are the interpreter's
-``threads.head`` list linked by ``next``.
+interpreter list; its GIL is the interpreter's own ``_gil``, read in one piece, and
+``last_holder`` counts only while ``locked`` says the GIL is held (it is stale while the
+GIL is free); threads are the interpreter's ``threads.head`` list linked by ``next``.
 """
 
 from __future__ import annotations
