@@ -39,7 +39,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -51,7 +50,7 @@ from bench.realprograms.programs import (  # noqa: E402
     relaunched_stacks,
     stack_depths,
 )
-from bench.verdicts import judge_truth  # noqa: E402
+from bench.verdicts import describe, judge_truth  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
@@ -114,25 +113,18 @@ def program_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def time_bare(argv: list[str], scratch: Path) -> float:
+def time_run(argv: list[str], scratch: Path) -> float:
+    """Wall seconds of one run of ``argv`` (its output discarded, its exit status ignored)."""
     start = time.perf_counter()
     subprocess.run(
         argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=program_env(scratch),
-        timeout=1800,
+        timeout=3600,
         check=False,
     )
     return time.perf_counter() - start
-
-
-def describe(profile: dict[str, Any]) -> tuple[str, str]:
-    v = profile["verdict"]
-    kind = f"/{v['cpu_kind']}" if v.get("cpu_kind") else ""
-    return v[
-        "recommendation"
-    ], f"{v['bound']}{kind} → {v['recommendation']} ({v['confidence']:.2f})"
 
 
 def profile_run(argv: list[str], scratch: Path) -> Profiled:
@@ -154,16 +146,7 @@ def profile_run(argv: list[str], scratch: Path) -> Profiled:
         script,
         *args,
     ]
-    start = time.perf_counter()
-    subprocess.run(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=program_env(scratch),
-        timeout=3600,
-        check=False,
-    )
-    wall_s = time.perf_counter() - start
+    wall_s = time_run(command, scratch)
     profile = json.loads((out / "p.json").read_text())
     recommendation, verdict = describe(profile)
     run_s = float(profile["run"]["duration_s"])
@@ -192,7 +175,7 @@ def measure(
         times = {str(n): [] for n in WORKERS}
         for rep in range(reps):
             for n in WORKERS if rep % 2 == 0 else tuple(reversed(WORKERS)):
-                times[str(n)].append(time_bare(program.argv(python, bin_dir, n, corpus), scratch))
+                times[str(n)].append(time_run(program.argv(python, bin_dir, n, corpus), scratch))
     profiled = {n: profile_run(program.argv(python, bin_dir, n, corpus), scratch) for n in WORKERS}
     return files, times, profiled
 
