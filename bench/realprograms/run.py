@@ -10,10 +10,10 @@ of a corpus copied from the interpreter's standard library:
    50 ms), and the truth is *stable* as in ``bench/verdicts.py`` (`judge_truth`);
 2. profiles it once at each worker count with ``concdiag profile`` (through its entry point,
    ``concdiag profile --python VENV/bin/python VENV/bin/black ARGS``, as a user would) and
-   reads the verdict, the target's run time under concdiag (its ratio to bare is the
-   overhead), concdiag's time after the run (its whole wall time less the run's: start-up,
-   analysis and writing), and the deepest stored stack, with the stacks whose first frame
-   comes back deeper in them (`programs.relaunched_stacks`: a stack pasted onto itself);
+   reads the verdict, concdiag's time beyond the sampled run (its whole wall time less the
+   run's: start-up, then analysis and writing), and the deepest stored stack, with the
+   stacks whose first frame comes back deeper in them (`programs.relaunched_stacks`: a
+   stack pasted onto itself);
 3. prints a Markdown table with the load average, and with ``--out docs/verdicts.md``
    writes it into that page between its markers.
 
@@ -66,10 +66,10 @@ Printed by `python bench/realprograms/run.py --out docs/verdicts.md` (see its do
 programs nobody on this project wrote, each run with its own worker flag at 1 and 2 workers
 on a corpus copied from the interpreter's standard library. *Right* is `multiprocessing`
 when 2 workers ran fastest and `serial` when 1 did (both when within 10% or 50 ms);
-*stable* as above. Then concdiag's verdict on the run at each worker count, the target's
-run time under concdiag over bare (overhead), concdiag's time after the run (its whole wall
-time less the run's: start-up, analysis, writing), and the deepest stored stack
-(`relaunched` counts stacks whose first frame comes back deeper in them: none should).
+*stable* as above. Then concdiag's verdict on the run at each worker count, concdiag's time
+beyond the sampled run (its whole wall time less the run's: its start-up and the target's,
+then analysis and writing), and the deepest stored stack (`relaunched` counts stacks whose
+first frame comes back deeper in them: none should).
 The programs run through their entry points (`concdiag profile --python VENV/bin/python
 VENV/bin/black --check ...`), and `compileall` as `python .../compileall.py -q -f -j N`.
 
@@ -83,7 +83,7 @@ class Profiled:
     recommendation: str
     verdict: str
     run_s: float
-    after_s: float
+    beyond_s: float
     deepest: int
     relaunched: int
 
@@ -154,7 +154,7 @@ def profile_run(argv: list[str], scratch: Path) -> Profiled:
         recommendation=recommendation,
         verdict=verdict,
         run_s=run_s,
-        after_s=wall_s - run_s,
+        beyond_s=wall_s - run_s,
         deepest=max(stack_depths(profile), default=0),
         relaunched=relaunched_stacks(profile),
     )
@@ -193,8 +193,7 @@ def row(
         f"| {program.name} | {files} | {medians['1']:.2f} | {medians['2']:.2f} | "
         f"{'/'.join(sorted(right))} | {'yes' if stable else 'no'} | "
         f"{p1.verdict} {mark[1]} | {p2.verdict} {mark[2]} | "
-        f"{p1.run_s / medians['1']:.2f}x / {p2.run_s / medians['2']:.2f}x | "
-        f"{p1.after_s:.1f} / {p2.after_s:.1f} | "
+        f"{p1.beyond_s:.1f} / {p2.beyond_s:.1f} | "
         f"{p1.deepest} / {p2.deepest} ({p1.relaunched + p2.relaunched} relaunched) |"
     )
     return text, stable, ok[1], ok[2]
@@ -260,8 +259,8 @@ def main() -> None:
             "start and after each program).",
             "",
             "| program | files | 1 worker s | 2 workers s | right | stable | verdict at 1 | "
-            "verdict at 2 | overhead at 1 / 2 | after the run s | deepest stack |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "verdict at 2 | concdiag beyond the run s | deepest stack |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
             f"Right at 1 worker: {right_1}/{n}; at 2 workers: {right_2}/{n}. Stable truths: "
