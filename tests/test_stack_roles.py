@@ -156,6 +156,8 @@ def test_a_process_pool_running_compiled_tasks_recommends_processes() -> None:
     as_child_process(rec, PID + 2)
     acc = analyse(rec)
     assert acc.child_python_processes == 2
+    roles = {(t.tid, t.role) for p in acc.processes for t in p.threads}
+    assert roles == {(PID, "coordinator"), (PID + 1, "worker"), (PID + 2, "worker")}
     assert acc.pool_overhead_s == {}
     v = decide(inputs_from(acc, 2, True, True), "multiprocessing", "2 child processes", [])
     assert (v.bound, v.cpu_kind, v.recommendation) == ("cpu", "python", "multiprocessing")
