@@ -94,6 +94,7 @@ def test_the_programs_own_code_includes_installed_packages() -> None:
     assert not is_library("/usr/lib/python3/dist-packages/flake8/main.py")
     assert not is_library("/home/user/app.py")
     assert is_library(f"{LIB}/ast.py")
+    assert is_library("/usr/lib64/python3.12/lib-dynload/_json.py")
     assert is_library("<frozen importlib._bootstrap>")
     assert is_library("/x/site-packages/concdiag/collectors/_bootstrap.py")
 

@@ -91,7 +91,7 @@ def is_stdlib(filename: str) -> bool:
     path = _path(filename)
     if "/site-packages/" in path or "/dist-packages/" in path:
         return False
-    return "/lib/python3" in path or path.startswith("<frozen")
+    return "/lib/python3" in path or "/lib64/python3" in path or path.startswith("<frozen")
 
 
 def is_library(filename: str) -> bool:
