@@ -18,6 +18,13 @@ OWN_SUFFIXES = (
     "/concdiag/collectors/inprocess_agent.py",
     "/concdiag/collectors/inprocess_wire.py",
 )
+#: The lock tracker's files: its frames sit between the user's code and the lock it waits
+#: for, so they are dropped and the wait stays the user's (not concdiag's own work).
+LOCK_TRACKER_SUFFIXES = (
+    "/concdiag/collectors/_lock_tracker.py",
+    "/concdiag/collectors/_lock_sites.py",
+    "/concdiag/collectors/_lock_asyncio.py",
+)
 #: How the bootstrap runs the script: runpy, frozen or not.
 RUNPY_FILES = ("<frozen runpy>",)
 RUNPY_SUFFIX = "/runpy.py"
@@ -32,7 +39,7 @@ Frame = tuple[str, str, int]  # function, file, line
 
 def is_own(file: str) -> bool:
     """A file of concdiag's that runs in the target (or the frame standing for its work)."""
-    return file == OWN_WORK_FILE or file.endswith(OWN_SUFFIXES)
+    return file == OWN_WORK_FILE or file.endswith(OWN_SUFFIXES + LOCK_TRACKER_SUFFIXES)
 
 
 def is_launcher(file: str) -> bool:
@@ -49,7 +56,10 @@ def strip_own(frames: Sequence[Frame]) -> tuple[Frame, ...]:
 
     A stack that runs concdiag's own work (sending events, saving tables, the in-process
     sampler) becomes the single `OWN_WORK_FRAME`, so its time shows as ours, not the user's.
+    The lock tracker's frames are simply dropped (see `LOCK_TRACKER_SUFFIXES`).
     """
+    if any(f[1].endswith(LOCK_TRACKER_SUFFIXES) for f in frames):
+        frames = [f for f in frames if not f[1].endswith(LOCK_TRACKER_SUFFIXES)]
     start = 0
     while start < len(frames) and is_launcher(frames[start][1]):
         if _short(frames[start][0]) not in PASS_THROUGH and is_own(frames[start][1]):

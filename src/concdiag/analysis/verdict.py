@@ -9,7 +9,10 @@ with the model the program uses now.
 
 from __future__ import annotations
 
+import dataclasses
+
 from concdiag.analysis.accounting import Accounting
+from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
 from concdiag.analysis.speedup import MODEL_TEXT, predict
 from concdiag.analysis.verdict_rules import (
     Inputs,
@@ -32,8 +35,10 @@ from concdiag.analysis.verdict_thresholds import (
     CONFIDENCE_SPAN,
     CPU_BOUND_SHARE,
     CPU_KIND_SPLIT,
+    DEADLOCK_CONFIDENCE,
     IDLE_STRENGTH,
     IO_BOUND_SHARE,
+    LIKELY_DEADLOCK_CONFIDENCE,
     LOW_SAMPLES_CONFIDENCE,
     MIN_CONFIDENCE,
     MIN_SAMPLES,
@@ -42,7 +47,14 @@ from concdiag.analysis.verdict_thresholds import (
     NO_STACKS_CONFIDENCE,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict, model_noun
+from concdiag.model import (
+    CodeSite,
+    CurrentModel,
+    LockReport,
+    SpeedupPoint,
+    Verdict,
+    model_noun,
+)
 
 #: How many creation sites the advice names (the report lists them all): a stated choice, to
 #: keep the advice one sentence.
@@ -79,8 +91,11 @@ def decide(
     current_kind: str,
     current_evidence: str,
     sites: list[CodeSite],
+    locks: LockReport | None = None,
 ) -> Verdict:
     shares = Shares.of(inputs)
+    if locks is not None and locks.deadlock is not None:
+        return _deadlock_verdict(inputs, shares, current_kind, current_evidence, sites, locks)
     bound, bound_reason = bound_of(inputs, shares)
     cpu_kind = cpu_kind_of(bound, shares)
     work = useful_work(inputs, current_kind)
@@ -89,6 +104,7 @@ def decide(
     found = (
         time_split(inputs, shares),
         bound_reason,
+        contended_lock(locks, bound),
         cpu_bound(inputs, shares, bound, cpu_kind),
         gil_contention(inputs),
         pool_overhead(inputs, work),
@@ -99,12 +115,49 @@ def decide(
     )
     reasons = [reason for reason in found if reason is not None]
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
+    summary = _summary(bound, cpu_kind, recommendation, shares, current)
+    named = next((r for r in reasons if r.rule == "contended_lock"), None)
+    if named is not None:
+        summary += " " + named.message
     return Verdict(
         bound=bound,
         cpu_kind=cpu_kind,
         recommendation=recommendation,
         confidence=round(_confidence(inputs, bound, shares), 2),
-        summary=_summary(bound, cpu_kind, recommendation, shares, current),
+        summary=summary,
+        reasons=reasons,
+        current_model=current,
+        speedup_model=MODEL_TEXT,
+        predicted_speedup=[
+            SpeedupPoint(p.workers, round(p.threads, 3), round(p.processes, 3)) for p in points
+        ],
+    )
+
+
+def _deadlock_verdict(
+    inputs: Inputs,
+    shares: Shares,
+    current_kind: str,
+    current_evidence: str,
+    sites: list[CodeSite],
+    locks: LockReport,
+) -> Verdict:
+    """A deadlocked run: nothing else matters until the deadlock is fixed."""
+    found = locks.deadlock
+    assert found is not None
+    points = predict(useful_work(inputs, current_kind))
+    reasons = [r for r in (deadlock(locks), time_split(inputs, shares)) if r is not None]
+    current = dataclasses.replace(
+        _current_model(current_kind, current_evidence, sites, "serial", "deadlock"),
+        matches=None,
+        advice="Fix the deadlock before choosing a concurrency model.",
+    )
+    return Verdict(
+        bound="deadlock",
+        cpu_kind=None,
+        recommendation="serial",
+        confidence=DEADLOCK_CONFIDENCE if found.confirmed else LIKELY_DEADLOCK_CONFIDENCE,
+        summary=deadlock_summary(found),
         reasons=reasons,
         current_model=current,
         speedup_model=MODEL_TEXT,
@@ -170,6 +223,7 @@ def _current_model(
         advice = (
             "Parallelism does not pay here"
             + (" until the lock is fixed" if bound == "sync" else "")
+            + (" until the deadlock is fixed" if bound == "deadlock" else "")
             + (f"; see {where}" if where else "")
             + "."
         )

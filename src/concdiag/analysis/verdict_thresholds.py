@@ -108,3 +108,35 @@ NO_STACKS_CONFIDENCE = 0.7
 #: Confidence never goes below this: a stated choice, so a verdict made almost blind (nearly
 #: all time unknown) still reads as a verdict, not as zero.
 MIN_CONFIDENCE = 0.05
+
+# -- locks and deadlocks (docs/measurement.md "Locks") ---------------------------------------
+#: A critical section *blocks* (I/O, sleep) when at least this share of the sampled time
+#: inside it was `io`: the advice is then to move the blocking call out of the lock or give
+#: each worker its own resource. A definition: the majority.
+CS_BLOCKED_SHARE = 0.5
+#: ... and it *computes natively* (zlib, hashlib, numpy: work threads could run in parallel,
+#: serialised by the lock) when at least this share of its sampled CPU inside had the GIL
+#: released: the advice is to give each worker its own instance. A definition: the majority.
+CS_NATIVE_SHARE = 0.5
+#: A critical section's states are judged from this many samples inside it, or not at all.
+#: A stated choice: three ticks (30 ms at 100 Hz) keep one stray sample from deciding.
+MIN_CS_SAMPLES = 3
+#: A lock taken at least this often (acquisitions per second of the run) ...
+HOT_LOCK_RATE_HZ = 200.0
+#: ... for less than this on average is *hot*: it costs through how often it is taken, and
+#: the advice is to take it less often. A stated choice: holds shorter than one GIL turn (the
+#: 5 ms switch interval) are too short to shorten further; their number is the cost.
+HOT_LOCK_MEAN_HOLD_S = 0.005
+#: Confidence of a `deadlock` verdict found by the lock tracker: a wait-for cycle that lasted
+#: --deadlock-after seconds. A stated choice: a cycle of untimed waits cannot end by itself,
+#: but a lock released by a thread that never acquired it is only seen when it happens.
+DEADLOCK_CONFIDENCE = 0.95
+#: attach infers a deadlock (no cycle is seen from outside) when, over its last
+#: --deadlock-after seconds, every Python thread spent at least this share of its observed
+#: samples blocked in `sync` ... A stated choice: nearly all, one stray tick allowed.
+STALL_SYNC_SHARE = 0.95
+#: ... while the process used less than this many cores: a stated choice, no progress.
+STALL_MAX_CORES = 0.05
+#: Confidence of such an inferred deadlock: a stated choice, the gate's default
+#: min_confidence (docs/ci.md): a thread pool idle on a lock-protected queue looks the same.
+LIKELY_DEADLOCK_CONFIDENCE = 0.6

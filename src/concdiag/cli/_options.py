@@ -49,6 +49,21 @@ def sampling_outputs(json_default: str) -> Callable[[F], F]:
     return decorate
 
 
+def deadlock_after(help_text: str) -> Callable[[F], F]:
+    """--deadlock-after SECONDS (default `lock_tables.DEADLOCK_AFTER_S`)."""
+    from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S
+
+    return click.option(
+        "--deadlock-after",
+        "deadlock_after_s",
+        type=click.FloatRange(min=0.1),
+        default=DEADLOCK_AFTER_S,
+        show_default=True,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
 class Progress:
     """A live progress line on a terminal only, refreshed twice a second."""
 

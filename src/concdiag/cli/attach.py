@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from concdiag.cli._options import Progress, sampling_outputs
+from concdiag.cli._options import Progress, deadlock_after, sampling_outputs
 from concdiag.render.text import summary_text
 from concdiag.session import AttachRequest, attach_pid
 
@@ -21,6 +21,10 @@ from concdiag.session import AttachRequest, attach_pid
     type=click.FloatRange(min=0.1),
     help="Stop after this many seconds (default: until Ctrl-C or the target exits).",
 )
+@deadlock_after(
+    "Every thread blocked on locks, with no progress, for the last SECONDS of the run is "
+    "reported as a likely deadlock."
+)
 def command(
     pid: int,
     duration_s: float | None,
@@ -28,6 +32,7 @@ def command(
     json_path: Path | None,
     html_path: Path | None,
     quiet: bool,
+    deadlock_after_s: float,
 ) -> None:
     """Sample the running Python process PID until --duration ends, Ctrl-C, or it exits.
 
@@ -36,7 +41,7 @@ def command(
     3 not permitted to read the target or py-spy missing, 130 interrupted (report written).
     """
     progress = Progress() if (not quiet and sys.stderr.isatty()) else None
-    request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path)
+    request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path, deadlock_after_s)
     try:
         outcome = attach_pid(request, progress)
     finally:

@@ -9,6 +9,8 @@ imports nothing from concdiag and only the standard library. It:
 - finds the interpreter's GIL state in its own memory so the out-of-process sampler can read
   who holds the GIL (see docs/measurement.md, "GIL holder");
 - reports thread starts and ends (OS id, Python ident, name) on the event pipe;
+- with lock tracking, replaces the lock types just before the script runs
+  (``_lock_tracker.py``), and forwards a deadlock it finds on the event pipe;
 - waits for concdiag's "go" so sampling covers the script from its first line;
 - runs the script or module the way ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would.
 """
@@ -255,6 +257,24 @@ def _load_deep():
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
 
 
+def _load_locks():
+    """Lock tracking (``_lock_tracker.py`` beside this file): loaded now, installed later."""
+    raw = os.environ.pop("CONCDIAG_LOCKS", "")
+    if not raw:
+        return None, None
+    try:
+        import importlib.util
+        import json
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lock_tracker.py")
+        spec = importlib.util.spec_from_file_location("_concdiag_lock_tracker", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return (module, json.loads(raw)), {"ok": True}
+    except Exception as exc:
+        return None, {"ok": False, "detail": f"lock tracker failed: {type(exc).__name__}: {exc}"}
+
+
 def main():
     global _EVENT_FD, _T0
     import time
@@ -308,6 +328,9 @@ def main():
     deep, deep_status = _load_deep()
     if deep_status is not None:
         hello["deep"] = deep_status
+    locks, locks_status = _load_locks()
+    if locks_status is not None:
+        hello["locks"] = locks_status
     import atexit
 
     atexit.register(_report_names_at_exit)
@@ -336,6 +359,11 @@ def main():
     _send({"type": "started", "t": time.monotonic()})
     if deep is not None:
         deep.start(target, module_mode)
+    if locks is not None:  # after deep mode: its SIGTERM handler is then chained, not skipped
+        try:
+            locks[0].install(locks[1], _send)
+        except Exception as exc:
+            _send({"type": "locks_failed", "detail": f"{type(exc).__name__}: {exc}"})
     try:
         runner()
     except (SystemExit, KeyboardInterrupt):

@@ -1,8 +1,9 @@
 """What the bootstrap inside a launched target says on its event pipe, read in a thread.
 
 The bootstrap sends JSON lines: ``hello`` (interpreter, GIL location), ``error`` (the target
-cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``
-and, at exit, the final thread names.
+cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``,
+``deadlock`` (the lock tracker found one), ``locks_failed`` and, at exit, the final thread
+names.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class BootstrapEvents:
         self.hello: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.started_t: float | None = None
+        #: The lock tracker's deadlock message, when it found one; why tracking failed.
+        self.deadlock: dict[str, Any] | None = None
+        self.locks_failed: str | None = None
         self.ready = threading.Event()
         self.threads: dict[tuple[int, int], dict[str, Any]] = {}
         self.exit_names: dict[int, dict[int, str]] = {}
@@ -63,6 +67,10 @@ class BootstrapEvents:
             entry = self.threads.setdefault((pid, tid), {"ident": int(message["ident"])})
             entry["name"] = str(message.get("name", ""))
             entry["start" if kind == "thread_start" else "end"] = float(message["t"])
+        elif kind == "deadlock" and self.deadlock is None:
+            self.deadlock = message
+        elif kind == "locks_failed":
+            self.locks_failed = str(message.get("detail", "lock tracking failed"))
         elif kind == "exit":
             names = message.get("names") or {}
             self.exit_names[pid] = {int(k): str(v) for k, v in names.items()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.lock_tables import LockTables
 from concdiag.collectors.syscalls import HOST, X86_64, SyscallTable
 from concdiag.collectors.yappi_tables import YappiRun
 from concdiag.fileio import write_atomic
@@ -124,6 +125,7 @@ class Recording:
     start_s: float = 0.0  # when the target's own code began (ticks before are start-up)
     notes: list[str] = field(default_factory=list)
     yappi: YappiRun | None = None  # deep mode's tables from inside the target
+    locks: LockTables | None = None  # the lock tracker's tables from inside the target
     #: How to read the observations: the recording machine's system call numbers, the unit
     #: of ``cpu_ticks`` (USER_HZ), and the platform. Defaults describe this machine, which is
     #: right for live collection; loaded recordings bring their own.
@@ -179,6 +181,7 @@ class Recording:
             "start_s": self.start_s,
             "notes": self.notes,
             "yappi": self.yappi.to_dict() if self.yappi is not None else None,
+            "locks": self.locks.to_dict() if self.locks is not None else None,
         }
 
     @staticmethod
@@ -220,6 +223,8 @@ class Recording:
         rec.notes = list(data["notes"])
         if data.get("yappi"):
             rec.yappi = YappiRun.from_dict(data["yappi"])
+        if data.get("locks"):
+            rec.locks = LockTables.from_dict(data["locks"])
         return rec
 
 

@@ -24,12 +24,25 @@ from concdiag.model.deep import (
     ProcessTree,
     WorkerProcess,
 )
+from concdiag.model.locks import (
+    LOCK_ADVICE,
+    CodeLine,
+    CriticalSection,
+    Deadlock,
+    DeadlockEdge,
+    LockProfile,
+    LockReport,
+    LockWaiter,
+    ThreadStack,
+    WaitLine,
+)
 from concdiag.model.states import STATE_KEYS, States
 
 SCHEMA_NAME = "concdiag-profile"
 SCHEMA_VERSION = 2
 
-BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
+#: ``deadlock``: the run ended in a deadlock (``Profile.locks.deadlock`` says which).
+BOUNDS = ("cpu", "io", "mixed", "sync", "idle", "deadlock")
 CPU_KINDS = ("python", "native")
 RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
 #: The model a program uses now, in the recommendation's words (plus asyncio), so the two
@@ -286,6 +299,7 @@ class Profile:
     schema: str = SCHEMA_NAME
     schema_version: int = SCHEMA_VERSION
     tree: ProcessTree | None = None  # the process tree, when the target started children
+    locks: LockReport | None = None  # lock tracking and deadlocks (optional: no version bump)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]
@@ -334,12 +348,22 @@ class Profile:
 
 __all__ = [
     "DEEP_BEHAVIOURS",
+    "LOCK_ADVICE",
     "STATE_KEYS",
+    "CodeLine",
+    "CriticalSection",
+    "Deadlock",
+    "DeadlockEdge",
     "DeepFunction",
     "DeepProfile",
     "DeepThread",
+    "LockProfile",
+    "LockReport",
+    "LockWaiter",
     "ProcessTree",
     "States",
+    "ThreadStack",
+    "WaitLine",
     "WorkerProcess",
     "from_jsonable",
     "to_jsonable",
