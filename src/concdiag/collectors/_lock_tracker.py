@@ -17,8 +17,9 @@ Deadlocks: a thread that waits without a timeout waits in slices; between slices
 the wait-for graph (thread waits for lock, lock is held by thread...). A cycle that leads back
 to it and has existed for ``deadlock_after`` seconds is a deadlock: the tracker writes its
 tables with the cycle and every thread's stack, then tells concdiag on the event pipe, once.
-concdiag then ends the target with SIGINT: the deadlocked threads raise KeyboardInterrupt at
-their next slice too, so the interpreter can exit instead of waiting for them forever.
+concdiag then ends the target with SIGINT; once the main thread has ended (the interpreter is
+shutting down), the deadlocked threads raise KeyboardInterrupt at their next slice, so the
+interpreter can exit instead of waiting for them for ever.
 A lock released by a thread other than its owner is a signal, not a mutex: it is left out of
 the graph.
 
@@ -66,7 +67,6 @@ _CONFIG = {
     "send": None,
     "out": None,
     "pid": 0,
-    "interrupts": 0,
     "stuck": frozenset(),
 }
 #: thread ident -> (lock wrapper, wait start, waiting site): waits in progress.
@@ -113,8 +113,10 @@ def _contended(lock, blocking_timeout, frame):
             while not ok:
                 ok = lock._lock.acquire(True, slice_s)
                 if not ok:
-                    if _CONFIG["interrupts"] and me in _CONFIG["stuck"]:
-                        raise KeyboardInterrupt  # concdiag is ending the deadlocked target
+                    if me in _CONFIG["stuck"] and not threading.main_thread().is_alive():
+                        # the interpreter is shutting down (concdiag ended the deadlocked
+                        # target): leave, or shutdown would wait for this thread for ever
+                        raise KeyboardInterrupt
                     _check_deadlock(me)
         else:
             ok = lock._lock.acquire(True, blocking_timeout)
@@ -479,29 +481,6 @@ def _chain_sigterm():
         pass
 
 
-def _count_sigint():
-    """Count SIGINTs (then do what the handler did): once a deadlock is reported, the
-    deadlocked threads take concdiag's SIGINT as their own KeyboardInterrupt, so the target
-    can exit instead of waiting for them forever in interpreter shutdown."""
-    import signal
-
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-    except (ValueError, OSError):
-        return
-    if not callable(previous):
-        return
-
-    def on_sigint(signum, frame):
-        _CONFIG["interrupts"] += 1
-        previous(signum, frame)
-
-    try:
-        signal.signal(signal.SIGINT, on_sigint)
-    except (ValueError, OSError):
-        pass
-
-
 def install(config, send):
     """Replace the lock types before the script runs. ``config``: out, deadlock_after, every."""
     global EVERY, _MASK
@@ -516,7 +495,6 @@ def install(config, send):
         every=EVERY,
         t0=_clock(),
         deadlock_after=None if after is None else float(after),
-        interrupts=0,
         stuck=frozenset(),
         slice=min(SLICE_S, max(0.01, float(after or SLICE_S) / 4)),
     )
@@ -531,7 +509,5 @@ def install(config, send):
 
     atexit.register(save)
     _chain_sigterm()
-    if after is not None:
-        _count_sigint()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=WAITING.clear)

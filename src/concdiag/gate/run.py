@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from concdiag.errors import (
+    EXIT_DEADLOCK,
     EXIT_INTERRUPTED,
     EXIT_TARGET_FAILED,
     ConcdiagError,
@@ -148,15 +149,20 @@ def _profile_target(
         profiles.append(outcome.profile)
         json_paths.append(str(outcome.json_path))
         html_paths.append(str(outcome.html_path))
-        if outcome.exit_code == EXIT_TARGET_FAILED and not any(
+        if outcome.exit_code in (EXIT_TARGET_FAILED, EXIT_DEADLOCK) and not any(
             f.rule == "target-failed" for f in findings
         ):
+            how = (
+                "deadlocked and was ended"
+                if outcome.exit_code == EXIT_DEADLOCK
+                else outcome.profile.run.exit.description
+            )
             findings.append(
                 Finding(
                     "target-failed",
                     "failed",
                     target.name,
-                    f"The target {outcome.profile.run.exit.description} (run {run} of {repeat}); "
+                    f"The target {how} (run {run} of {repeat}); "
                     f"its report is still written: {outcome.html_path}.",
                     {"exit_code": outcome.profile.run.exit.code},
                     where,

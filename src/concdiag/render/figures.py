@@ -32,6 +32,11 @@ def shares(seconds: States) -> dict[str, float]:
     return {k: seconds.get(k) / total for k in STATE_KEYS}
 
 
+def bound_words(bound: str) -> str:
+    """``cpu-bound``, ``io-bound``...; a deadlock is no bound: ``deadlock``."""
+    return bound if bound == "deadlock" else f"{bound}-bound"
+
+
 def key_figures(profile: Profile) -> list[Figure]:
     s = profile.summary
     v = profile.verdict
@@ -66,6 +71,13 @@ def key_figures(profile: Profile) -> list[Figure]:
         return [
             Figure("lock wait", pct(w["sync"]), "share of worker time waiting on locks"),
             Figure("lock wait seconds", f"{s.worker_seconds.sync:.2f} s", "thread-seconds"),
+            cores,
+        ]
+    if v.bound == "deadlock":
+        stuck = profile.locks.deadlock if profile.locks is not None else None
+        return [
+            Figure("threads stuck", str(len(stuck.stacks)) if stuck else "n/a", "in the cycle"),
+            Figure("stuck for", f"{stuck.lasted_s:.1f} s" if stuck else "n/a", "when reported"),
             cores,
         ]
     if v.bound == "idle":

@@ -20,6 +20,7 @@ from concdiag.redact import mask_args
 from concdiag.render.deep_view import html_deep_view, short_name
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
 from concdiag.render.html_charts import speedup_chart, timeline_charts
+from concdiag.render.locks_view import html_locks_view
 from concdiag.render.views import (
     hot_by_state,
     state_index,
@@ -48,7 +49,8 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "bound",
         "bound",
         "What limits the program: cpu (it computes), io (it waits for the "
-        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, or idle.",
+        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, idle, "
+        "or deadlock (its threads wait for each other's locks for ever).",
     ),
     (
         "recommendation",
@@ -162,6 +164,7 @@ BOUND_LABELS = {
     "mixed": "Mixed CPU and I/O",
     "sync": "Lock-bound (sync)",
     "idle": "Idle",
+    "deadlock": "Deadlock",
 }
 
 #: Key figures' labels to their glossary entry.
@@ -332,6 +335,7 @@ def _view(profile: Profile) -> dict[str, Any]:
         "flame_threads": _flame_threads(profile),
         "data": {"flame": flame, "states": list(STATE_KEYS), "labels": STATE_LABELS},
         "deep_view": deep_view,
+        "locks_view": html_locks_view(profile),
         "deep_link": deep_link,
         "speedup": speedup_chart(profile),
         "glossary": GLOSSARY,

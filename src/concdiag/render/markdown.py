@@ -6,7 +6,8 @@ import re
 
 from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
-from concdiag.render.figures import STATE_LABELS, key_figures, pct
+from concdiag.render.figures import STATE_LABELS, bound_words, key_figures, pct
+from concdiag.render.locks_view import markdown_lines
 
 DEEP_ROWS_PER_THREAD = 5
 
@@ -18,6 +19,9 @@ def md_escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text.replace("\n", " ").replace("\r", " "))
 
 
+_MATCH_WORDS = {True: "matches", False: "does not match", None: "no comparison with"}
+
+
 class MarkdownRenderer:
     extension = ".md"
 
@@ -26,7 +30,7 @@ class MarkdownRenderer:
         run = profile.run
         kind = f" ({v.cpu_kind})" if v.cpu_kind else ""
         out = [
-            f"### concdiag: {v.bound}-bound{kind}, recommend **{v.recommendation}** "
+            f"### concdiag: {bound_words(v.bound)}{kind}, recommend **{v.recommendation}** "
             f"(confidence {v.confidence:.2f})",
             "",
             md_escape(v.summary),
@@ -41,7 +45,7 @@ class MarkdownRenderer:
         out += [
             "",
             f"**Current model:** {model_noun(cm.kind)} "
-            f"({'matches' if cm.matches else 'does not match'}"
+            f"({_MATCH_WORDS[cm.matches]}"
             f" the recommendation). {md_escape(cm.advice)}",
         ]
         for site in cm.sites[:8]:
@@ -62,6 +66,7 @@ class MarkdownRenderer:
                     f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.alive_s:.2f} | "
                     f"{t.cpu_user_s + t.cpu_system_s:.2f} | {cells} |"
                 )
+        out += markdown_lines(profile, md_escape)
         out += _deep_lines(profile)
         out += [
             "",
