@@ -24,6 +24,8 @@ LOCK_TRACKER_SUFFIXES = (
     "/concdiag/collectors/_lock_tracker.py",
     "/concdiag/collectors/_lock_sites.py",
     "/concdiag/collectors/_lock_asyncio.py",
+    "/concdiag/collectors/_lock_classes.py",
+    "/concdiag/collectors/_lock_deadlock.py",
 )
 #: How the bootstrap runs the script: runpy, frozen or not.
 RUNPY_FILES = ("<frozen runpy>",)

@@ -121,7 +121,8 @@ CS_NATIVE_SHARE = 0.5
 #: A critical section's states are judged from this many samples inside it, or not at all.
 #: A stated choice: three ticks (30 ms at 100 Hz) keep one stray sample from deciding.
 MIN_CS_SAMPLES = 3
-#: A lock taken at least this often (acquisitions per second of the run) ...
+#: A lock taken at least this often (acquisitions per second of the run) ... A stated choice:
+#: a few hundred a second is far above what a lock guarding slow work sees.
 HOT_LOCK_RATE_HZ = 200.0
 #: ... for less than this on average is *hot*: it costs through how often it is taken, and
 #: the advice is to take it less often. A stated choice: holds shorter than one GIL turn (the

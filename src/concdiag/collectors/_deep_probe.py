@@ -34,6 +34,8 @@ _OWN_FILES = (
     "_lock_tracker.py",
     "_lock_sites.py",
     "_lock_asyncio.py",
+    "_lock_classes.py",
+    "_lock_deadlock.py",
 )
 #: concdiag's functions that call the user's code (main, the runner, the thread hook, runpy);
 #: everything else of ours, and what only it calls (json for the event pipe), is left out.

@@ -51,7 +51,7 @@ def line_at(code, lasti):
     return line
 
 
-def _name(code):
+def name_of(code):
     return getattr(code, "co_qualname", code.co_name)
 
 
@@ -61,13 +61,13 @@ def site_of(frame, lasti, live=False):
         return None
     code = frame.f_code
     if not is_library(code.co_filename):
-        return (code.co_filename, line_at(code, lasti), _name(code))
+        return (code.co_filename, line_at(code, lasti), name_of(code))
     outer = frame.f_back
     while outer is not None and is_library(outer.f_code.co_filename):
         outer = outer.f_back
     if outer is None:
-        return (code.co_filename, line_at(code, lasti), _name(code))
-    return (outer.f_code.co_filename, outer.f_lineno, _name(outer.f_code))
+        return (code.co_filename, line_at(code, lasti), name_of(code))
+    return (outer.f_code.co_filename, outer.f_lineno, name_of(outer.f_code))
 
 
 def _inside(frame):
@@ -79,7 +79,7 @@ def _inside(frame):
     module = module[:-3] if module.endswith(".py") else module
     module = module.replace(os.sep, ".").replace(".__init__", "")
     owner = frame.f_locals.get("self")
-    cls = type(owner).__name__ if owner is not None else _name(code).split(".")[0]
+    cls = type(owner).__name__ if owner is not None else name_of(code).split(".")[0]
     return f"{module}.{cls}"
 
 
@@ -96,7 +96,7 @@ def creation_site(frame, kind):
     key = (code.co_filename, frame.f_lineno)
     site = SITES.get(key)
     if site is None:
-        site = SITES[key] = Site(key[0], key[1], _name(code), kind, inside)
+        site = SITES[key] = Site(key[0], key[1], name_of(code), kind, inside)
     elif inside is None and site.inside is not None:
         site.kind, site.inside = kind, None  # the line the user wrote names the primitive
     site.instances += 1
@@ -249,59 +249,29 @@ def tables(config, waiting, deadlock, now):
     }
 
 
-def _thread_of(ident):
-    thread = threading._active.get(ident)
-    return {
-        "ident": ident,
-        "native_id": getattr(thread, "native_id", None),
-        "name": getattr(thread, "name", f"thread {ident}"),
-    }
+def chain_sigterm(save):
+    """On SIGTERM write the tables, then do what SIGTERM would have done."""
+    import signal
 
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, OSError):
+        return
 
-def _stack(frame):
-    frames = []
-    while frame is not None:
-        code = frame.f_code
-        frames.append([code.co_filename, frame.f_lineno, _name(code)])
-        frame = frame.f_back
-    frames.reverse()
-    return frames
+    def on_sigterm(signum, frame):
+        save()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
-
-def report_deadlock(edges, formed, after, config, save):
-    """Write the tables with the cycle and the stacks, then tell concdiag (once)."""
-    import time
-
-    now = time.monotonic()
-    current = sys._current_frames()
-    cycle = []
-    for ident, entry, owner in edges:
-        lock = entry[0]
-        site = lock._site
-        cycle.append(
-            {
-                "thread": _thread_of(ident),
-                "lock": {"file": site.file, "line": site.line, "instance": id(lock)},
-                "waiting_at": list(entry[2]),
-                "waiting_s": now - entry[1],
-                "held_by": _thread_of(owner),
-                "held_since": list(site_of(lock._frame, lock._lasti) or ()),
-            }
-        )
-    deadlock = {
-        "cycle": cycle,
-        "formed_s": formed - config["t0"],
-        "detected_s": now - config["t0"],
-        "deadlock_after_s": after,
-        "stacks": [
-            {**_thread_of(ident), "frames": _stack(current.get(ident))}
-            for ident in sorted({e[0] for e in edges})
-        ],
-    }
-    save(deadlock)
-    send = config.get("send")
-    if send is not None:
-        send({"type": "deadlock", "t": now, "threads": len(cycle)})
+    if previous is signal.SIG_IGN:
+        return
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError):
+        pass
 
 
 def write_atomic(path, data):

@@ -1,27 +1,21 @@
 """Lock tracking inside the target: which lock, who held it, who waited, and deadlocks.
 
-The bootstrap loads this file by path before the user's script runs, so like the bootstrap it
-uses only the standard library and runs under any Python from 3.10 to 3.13.
-
-``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and ``BoundedSemaphore`` (and so
-``queue.Queue``, ``Event`` and ``Barrier``, built on them) are replaced by thin wrappers, and
-``asyncio.Lock`` by a subclass when asyncio is imported. Locks created before the script
-starts (the interpreter's own) stay as they were.
+Loaded by the bootstrap (by path) before the user's script runs: standard library only, any
+Python from 3.10 to 3.13. ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
+``BoundedSemaphore`` (so ``queue.Queue``, ``Event`` and ``Barrier`` too) become thin wrappers,
+``asyncio.Lock`` a subclass; locks made before the script starts stay as they were.
 
 Cost: an uncontended acquisition takes a fast path that records the owner, the acquiring
-frame and a count; one in ``sample_every`` of them (per creation site) is also timed, and the
-timed holds are scaled by that rate. A contended acquisition is always timed, exactly: its
-wait, the waiting thread and line, and the line where the holder acquired the lock.
+frame and a count; one in ``EVERY`` of them is also timed, its hold scaled by that rate. A
+contended acquisition is always timed, exactly: its wait, the waiting thread and line; the
+holder charges the waits it caused to the line where it took the lock when it releases it.
 
-Deadlocks: a thread that waits without a timeout waits in slices; between slices it follows
-the wait-for graph (thread waits for lock, lock is held by thread...). A cycle that leads back
-to it and has existed for ``deadlock_after`` seconds is a deadlock: the tracker writes its
-tables with the cycle and every thread's stack, then tells concdiag on the event pipe, once.
-concdiag then ends the target with SIGINT; once the main thread has ended (the interpreter is
-shutting down), the deadlocked threads raise KeyboardInterrupt at their next slice, so the
-interpreter can exit instead of waiting for them for ever.
-A lock released by a thread other than its owner is a signal, not a mutex: it is left out of
-the graph.
+Deadlocks: a thread that waits without a timeout waits in slices and between slices follows
+the wait-for graph (`_lock_deadlock.py`). A cycle back to it that has lasted
+``deadlock_after`` seconds is reported once: the tables are written with the cycle and the
+stacks, and concdiag is told on the event pipe. concdiag then ends the target with SIGINT;
+once the main thread has ended, the deadlocked threads raise KeyboardInterrupt at their next
+slice, so the interpreter can exit instead of waiting for them for ever.
 
 Statistics are per creation site (file and line): the locks one line creates are one entry.
 Tables are written (JSON, to ``out``) at exit, on SIGTERM and when a deadlock is found, by the
@@ -32,6 +26,7 @@ import os
 import sys
 import threading
 import time
+import types
 from _thread import allocate_lock as _raw_lock
 from _thread import get_ident as _ident
 
@@ -52,6 +47,8 @@ def _load_sibling(name):
 
 
 _sites = _load_sibling("_lock_sites")
+_deadlock = _load_sibling("_lock_deadlock")
+_deadlock._sites = _sites
 Site = _sites.Site
 site_of = _sites.site_of
 creation_site = _sites.creation_site
@@ -230,21 +227,6 @@ class TrackedRLock(TrackedLock):
         TrackedLock._take(self, me, frame, now)
         self._depth = 1
 
-    def __enter__(self):
-        if self._lock.acquire(False):
-            d = self._depth = self._depth + 1
-            if d == 1:
-                self._owner = _ident()
-                f = self._frame = _getframe(1)
-                self._lasti = f.f_lasti
-                s = self._site
-                n = s.n = s.n + 1
-                if not n & _MASK:
-                    self._t = _clock()
-                    self._tw = EVERY
-            return True
-        return _contended(self, -1, _getframe(1))
-
     def acquire(self, blocking=True, timeout=-1):
         if timeout != -1 and (not blocking or timeout < 0):
             return self._lock.acquire(blocking, timeout)
@@ -263,6 +245,8 @@ class TrackedRLock(TrackedLock):
         if not blocking:
             return False
         return _contended(self, timeout, _getframe(1))
+
+    __enter__ = acquire  # called with no arguments: the same as acquire()
 
     def release(self):
         if self._owner != _ident():
@@ -315,31 +299,21 @@ class TrackedRLock(TrackedLock):
 
 
 def _check_deadlock(me):
-    """Follow the wait-for graph from this waiting thread; report a lasting cycle through it."""
-    after = _CONFIG["deadlock_after"]
-    edges = []
-    thread = me
-    while True:
-        entry = WAITING.get(thread)
-        if entry is None or not entry[3]:
+    """Follow the wait-for graph from this waiting thread; report a lasting cycle through it.
+
+    Never raises: the thread is the user's, waiting for the user's lock."""
+    try:
+        edges = _deadlock.cycle_through(me, WAITING)
+        if edges is None:
             return
-        lock = entry[0]
-        owner = lock._owner
-        if owner is None or lock._handoff:
+        formed = max(entry[1] for _, entry, _ in edges)
+        after = _CONFIG["deadlock_after"]
+        if _clock() - formed < after or not _report_lock.acquire(False):
             return
-        edges.append((thread, entry, owner))
-        if owner == me:
-            break
-        if len(edges) > len(WAITING):
-            return  # a cycle that does not pass through this thread: its members report it
-        thread = owner
-    formed = max(entry[1] for _, entry, _ in edges)
-    if _clock() - formed < after:
-        return
-    if not _report_lock.acquire(False):
-        return
-    _CONFIG["stuck"] = frozenset(thread for thread, _, _ in edges)
-    _sites.report_deadlock(edges, formed, after, _CONFIG, save)
+        _CONFIG["stuck"] = frozenset(thread for thread, _, _ in edges)
+        _deadlock.report(edges, formed, after, _CONFIG, save)
+    except Exception:
+        pass
 
 
 # -- the other primitives ---------------------------------------------------------------------
@@ -353,81 +327,6 @@ def _make_factories(original_rlock):
         return TrackedRLock(creation_site(_getframe(1), "RLock"), original_rlock)
 
     return Lock, RLock
-
-
-def _make_classes(original):
-    class Condition(original["Condition"]):
-        """Times waits for a notify; the lock's acquisitions are timed by the lock."""
-
-        def __init__(self, lock=None):
-            if lock is None:
-                lock = TrackedRLock(creation_site(_getframe(1), "Condition"), original["RLock"])
-            original["Condition"].__init__(self, lock)
-            self._cd_site = getattr(lock, "_site", None) or creation_site(_getframe(1), "Condition")
-
-        def __enter__(self):
-            lock = self._lock
-            if type(lock) is TrackedLock or type(lock) is TrackedRLock:
-                # name the caller's line, not this method's, as where the lock was taken
-                if lock.acquire(False):
-                    if getattr(lock, "_depth", 1) == 1:
-                        lock._frame = _getframe(1)
-                        lock._lasti = lock._frame.f_lasti
-                    return True
-                return _contended(lock, -1, _getframe(1))
-            return lock.__enter__()
-
-        def wait(self, timeout=None):
-            t0 = _clock()
-            try:
-                return original["Condition"].wait(self, timeout)
-            finally:
-                waited = _clock() - t0
-                with _stats_lock:
-                    self._cd_site.add_notify_wait(waited)
-
-    def semaphore(base, kind):
-        class Semaphore(base):
-            def __init__(self, value=1):
-                if value < 0:
-                    raise ValueError("semaphore initial value must be >= 0")
-                # the semaphore is tracked as one: its own condition stays untracked
-                self._cond = original["Condition"](_raw_lock())
-                self._value = value
-                if kind == "BoundedSemaphore":
-                    self._initial_value = value
-                self._cd_site = creation_site(_getframe(1), kind)
-
-            def acquire(self, blocking=True, timeout=None):
-                site = self._cd_site
-                if base.acquire(self, False):
-                    site.n += 1
-                    return True
-                if not blocking:
-                    return False
-                frame = _getframe(1)
-                waiting_at = site_of(frame, frame.f_lasti, live=True)
-                t0 = _clock()
-                ok = base.acquire(self, True, timeout)
-                thread = threading.current_thread()
-                with _stats_lock:
-                    site.add_wait(
-                        _clock() - t0, _ident(), thread.native_id, thread.name, waiting_at
-                    )
-                    if ok:
-                        site.n += 1
-                return ok
-
-            __enter__ = acquire
-
-        Semaphore.__name__ = Semaphore.__qualname__ = kind
-        return Semaphore
-
-    return (
-        Condition,
-        semaphore(original["Semaphore"], "Semaphore"),
-        semaphore(original["BoundedSemaphore"], "BoundedSemaphore"),
-    )
 
 
 def _install_asyncio():
@@ -447,38 +346,13 @@ def save(deadlock=None):
     if deadlock is not None:
         _CONFIG["deadlock"] = deadlock  # kept for the writes that follow (at exit)
     now = _clock()
-    with _stats_lock:
-        waiting = [
-            (ident, entry[0]._site, now - entry[1], entry[2])
-            for ident, entry in list(WAITING.items())
-        ]
-        data = _sites.tables(_CONFIG, waiting, _CONFIG.get("deadlock"), now)
+    try:
+        with _stats_lock:
+            waits = [(i, e[0]._site, now - e[1], e[2]) for i, e in list(WAITING.items())]
+            data = _sites.tables(_CONFIG, waits, _CONFIG.get("deadlock"), now)
+    except Exception as exc:  # never break the target's exit; concdiag says why
+        data = {"format": "concdiag-locks", "error": f"{type(exc).__name__}: {exc}"}
     _sites.write_atomic(out, data)
-
-
-def _chain_sigterm():
-    """On SIGTERM write the tables, then do what SIGTERM would have done."""
-    import signal
-
-    try:
-        previous = signal.getsignal(signal.SIGTERM)
-    except (ValueError, OSError):
-        return
-
-    def on_sigterm(signum, frame):
-        save()
-        if callable(previous):
-            previous(signum, frame)
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    if previous is signal.SIG_IGN:
-        return
-    try:
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except (ValueError, OSError):
-        pass
 
 
 def install(config, send):
@@ -503,11 +377,22 @@ def install(config, send):
         for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
     }
     threading.Lock, threading.RLock = _make_factories(original["RLock"])
-    threading.Condition, threading.Semaphore, threading.BoundedSemaphore = _make_classes(original)
+    tracking = types.SimpleNamespace(
+        TrackedLock=TrackedLock,
+        TrackedRLock=TrackedRLock,
+        creation_site=creation_site,
+        site_of=site_of,
+        contended=_contended,
+        clock=_clock,
+        stats_lock=_stats_lock,
+        raw_lock=_raw_lock,
+    )
+    classes = _load_sibling("_lock_classes").make_classes(tracking, original)
+    threading.Condition, threading.Semaphore, threading.BoundedSemaphore = classes
     _install_asyncio()
     import atexit
 
     atexit.register(save)
-    _chain_sigterm()
+    _sites.chain_sigterm(save)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=WAITING.clear)

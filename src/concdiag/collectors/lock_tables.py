@@ -135,6 +135,8 @@ class LockTables:
             data = data["tables"]
         elif data.get("format") != "concdiag-locks":
             raise ValueError("not a concdiag lock table")
+        if data.get("error"):
+            raise ValueError(str(data["error"]))
         try:
             return _tables(data)
         except (KeyError, TypeError, IndexError, ValueError) as exc:
