@@ -1,11 +1,11 @@
-"""Eight threads queue on one hot lock around a shared compressor: a lock convoy.
+"""Twelve threads queue on one hot lock around a shared compressor: a lock convoy.
 
-What it shows: every worker formats small records and appends each to one shared compressed
-log; a `zlib` compressor cannot be used by two threads at once, so one `threading.Lock` guards
-it. Compressing a record takes a fraction of a millisecond with the GIL released, which lets
-the other threads run straight into the lock and queue: seven of the eight are nearly always
-waiting. The fix is to take the lock less often: each worker compresses its own records and
-the compressed pieces are joined once at the end (gzip members concatenate).
+What it shows: every worker appends records to one shared compressed log; a `zlib` compressor
+cannot be used by two threads at once, so one `threading.Lock` guards it. Compressing a record
+takes under a millisecond with the GIL released, which lets the other threads run straight
+into the lock and queue: nearly all of them are waiting at any moment. The fix is to take the
+lock less often: each worker compresses its own records and the compressed pieces are joined
+once at the end (gzip members concatenate).
 Expected verdict: bound=sync cpu_kind=none recommendation=serial
 Current model: threading
 """

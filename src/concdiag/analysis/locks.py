@@ -95,11 +95,24 @@ def label(lock: LockProfile) -> str:
 
 
 def _thread_seconds(processes: Sequence[ProcessProfile], pid: int) -> dict[int, float]:
-    """OS thread id -> its sampled `sync` seconds, in the tracked process."""
+    """OS thread id -> its sampled `sync` seconds over its observed time, in the tracked
+    process: the sync share of the ticks the sampler saw, times the alive time (ticks it
+    missed are `unknown`; the tracker saw those waits too)."""
     for process in processes:
         if process.pid == pid:
-            return {t.tid: t.state_seconds.sync for t in process.threads}
+            return {
+                t.tid: t.state_seconds.sync * t.alive_s / (t.alive_s - t.state_seconds.unknown)
+                for t in process.threads
+                if t.alive_s > t.state_seconds.unknown
+            }
     return {}
+
+
+def _waiters_sync(site: LockSiteRecord, sync_by_tid: dict[int, float]) -> float | None:
+    """The sampled sync seconds of every thread that waited for the site's locks."""
+    tids = {w.native_id for w in site.waiters if w.native_id is not None}
+    found = [sync_by_tid[tid] for tid in tids if tid in sync_by_tid]
+    return sum(found) if found and site.kind != "asyncio.Lock" else None
 
 
 def _advice(
@@ -114,25 +127,17 @@ def _advice(
     # holder's stack across a state change (the join's one-tick error; measurement.md).
     states = {k: v for k, v in top.states.items() if k in _HOLDER_STATES} if top else {}
     inside = sum(states.values())
-    if inside * rate_hz >= MIN_CS_SAMPLES:
-        blocked = states.get("io", 0.0) / inside
-        cpu = inside - states.get("io", 0.0)
-        native = states.get("native", 0.0) / cpu if cpu > 0 else 0.0
-        if blocked >= CS_BLOCKED_SHARE:
-            return "move_blocking_call", (
-                f"The critical section at {where} blocks (I/O or sleep) for "
-                f"{100 * blocked:.0f}% of its sampled time while holding the lock: move the "
-                "blocking call out of the lock, or give each worker its own resource (a "
-                "connection or file per worker) so that no lock is needed."
-            )
-        if native >= CS_NATIVE_SHARE:
-            return "own_resource", (
-                f"The critical section at {where} runs native code with the GIL released "
-                f"({100 * native:.0f}% of its CPU), which threads could run in parallel, but "
-                "the lock serialises it: give each worker its own instance of what the lock "
-                "guards (its own compressor, parser or connection) and merge the results at "
-                "the end."
-            )
+    sampled = inside * rate_hz >= MIN_CS_SAMPLES
+    blocked = states.get("io", 0.0) / inside if sampled else 0.0
+    cpu = inside - states.get("io", 0.0)
+    native = states.get("native", 0.0) / cpu if sampled and cpu > 0 else 0.0
+    if blocked >= CS_BLOCKED_SHARE:
+        return "move_blocking_call", (
+            f"The critical section at {where} blocks (I/O or sleep) for "
+            f"{100 * blocked:.0f}% of its sampled time while holding the lock: move the "
+            "blocking call out of the lock, or give each worker its own resource (a "
+            "connection or file per worker) so that no lock is needed."
+        )
     rate = site.acquisitions / duration_s if duration_s > 0 else 0.0
     mean_hold = site.hold_s / site.acquisitions if site.acquisitions else 0.0
     if rate >= HOT_LOCK_RATE_HZ and mean_hold < HOT_LOCK_MEAN_HOLD_S:
@@ -140,6 +145,14 @@ def _advice(
             f"The lock is taken {rate:.0f} times a second for {1e6 * mean_hold:.0f} µs on "
             f"average (at {where}): take it less often. Let each worker accumulate its own "
             "results and merge them at the end, or batch the updates, or split the lock."
+        )
+    if native >= CS_NATIVE_SHARE:
+        return "own_resource", (
+            f"The critical section at {where} runs native code with the GIL released "
+            f"({100 * native:.0f}% of its CPU), which threads could run in parallel, but "
+            "the lock serialises it: give each worker its own instance of what the lock "
+            "guards (its own compressor, parser or connection) and merge the results at "
+            "the end."
         )
     return "shorten_or_split", (
         f"Shorten the critical section at {where} or split the lock; if the lock only "
@@ -206,6 +219,8 @@ def _lock(
         contended=site.contended,
         wait_s=site.wait_s,
         wait_max_s=site.wait_max_s,
+        wake_s=site.wake_s,
+        waiters_sync_s=_waiters_sync(site, sync_by_tid),
         hold_s=site.hold_s if site.timed_holds else None,
         hold_max_s=site.hold_max_s if site.timed_holds else None,
         timed_holds=site.timed_holds,

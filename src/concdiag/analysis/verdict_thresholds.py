@@ -122,8 +122,8 @@ CS_NATIVE_SHARE = 0.5
 #: A stated choice: three ticks (30 ms at 100 Hz) keep one stray sample from deciding.
 MIN_CS_SAMPLES = 3
 #: A lock taken at least this often (acquisitions per second of the run) ... A stated choice:
-#: a few hundred a second is far above what a lock guarding slow work sees.
-HOT_LOCK_RATE_HZ = 200.0
+#: a hundred a second is far above what a lock guarding slow work (I/O, 10 ms and more) sees.
+HOT_LOCK_RATE_HZ = 100.0
 #: ... for less than this on average is *hot*: it costs through how often it is taken, and
 #: the advice is to take it less often. A stated choice: holds shorter than one GIL turn (the
 #: 5 ms switch interval) are too short to shorten further; their number is the cost.

@@ -36,16 +36,16 @@ def make_classes(t, original):
                         lock._frame = _getframe(1)
                         lock._lasti = lock._frame.f_lasti
                     return True
-                return t.contended(lock, -1, _getframe(1))
+                return t._contended(lock, -1, _getframe(1))
             return lock.__enter__()
 
         def wait(self, timeout=None):
-            t0 = t.clock()
+            t0 = t._clock()
             try:
                 return original["Condition"].wait(self, timeout)
             finally:
-                waited = t.clock() - t0
-                with t.stats_lock:
+                waited = t._clock() - t0
+                with t._stats_lock:
                     self._cd_site.add_notify_wait(waited)
 
     def semaphore(base, kind):
@@ -54,7 +54,7 @@ def make_classes(t, original):
                 if value < 0:
                     raise ValueError("semaphore initial value must be >= 0")
                 # the semaphore is tracked as one: its own condition stays untracked
-                self._cond = original["Condition"](t.raw_lock())
+                self._cond = original["Condition"](t._raw_lock())
                 self._value = value
                 if kind == "BoundedSemaphore":
                     self._initial_value = value
@@ -69,12 +69,12 @@ def make_classes(t, original):
                     return False
                 frame = _getframe(1)
                 waiting_at = t.site_of(frame, frame.f_lasti, live=True)
-                t0 = t.clock()
+                t0 = t._clock()
                 ok = base.acquire(self, True, timeout)
                 thread = threading.current_thread()
-                with t.stats_lock:
+                with t._stats_lock:
                     site.add_wait(
-                        t.clock() - t0, _ident(), thread.native_id, thread.name, waiting_at
+                        t._clock() - t0, _ident(), thread.native_id, thread.name, waiting_at
                     )
                     if ok:
                         site.n += 1

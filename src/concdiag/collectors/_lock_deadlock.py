@@ -14,6 +14,24 @@ import time
 _sites = None  # the sibling _lock_sites module, set by the tracker
 
 
+def check(me, waiting, config, report_lock, save):
+    """Report a cycle through ``me`` that has lasted ``deadlock_after`` seconds, once.
+
+    Never raises: the thread is the user's, waiting for the user's lock."""
+    try:
+        edges = cycle_through(me, waiting)
+        if edges is None:
+            return
+        formed = max(entry[1] for _, entry, _ in edges)
+        after = config["deadlock_after"]
+        if time.monotonic() - formed < after or not report_lock.acquire(False):
+            return
+        config["stuck"] = frozenset(thread for thread, _, _ in edges)
+        report(edges, formed, after, config, save)
+    except Exception:
+        pass
+
+
 def cycle_through(me, waiting):
     """The edges (thread, its wait entry, the lock's owner) of a cycle through ``me``, or None."""
     edges = []

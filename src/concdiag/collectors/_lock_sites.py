@@ -59,6 +59,13 @@ def site_of(frame, lasti, live=False):
     """(file, line, function) of the user's line at ``frame``: library frames stepped over."""
     if frame is None:
         return None
+    try:
+        return _site_of(frame, lasti)
+    except Exception:  # a frame in an odd state: never fail the user's thread for it
+        return ("?", 0, "?")
+
+
+def _site_of(frame, lasti):
     code = frame.f_code
     if not is_library(code.co_filename):
         return (code.co_filename, line_at(code, lasti), name_of(code))
@@ -126,6 +133,7 @@ class Site:
         "wait_s",
         "wait_sites",
         "waiters",
+        "wake_s",
     )
 
     def __init__(self, file, line, function, kind, inside):
@@ -133,7 +141,7 @@ class Site:
         self.kind, self.inside = kind, inside
         self.instances = self.n = self.contended = self.timed_holds = self.notify_waits = 0
         self.wait_s = self.wait_max_s = self.hold_s = self.hold_max_s = 0.0
-        self.notify_wait_s = 0.0
+        self.notify_wait_s = self.wake_s = 0.0
         self.waiters = {}  # ident -> [native_id, name, waits, seconds, longest]
         self.wait_sites = {}  # line -> [waits, seconds, longest]
         self.holder_sites = {}  # line where the holder took it -> [waiters, seconds waited]
@@ -211,6 +219,7 @@ def _site_table(site, index, waiting):
         "waiting_now": len(waiting),
         "wait_s": wait_s,
         "wait_max_s": longest,
+        "wake_s": site.wake_s,
         "timed_holds": site.timed_holds,
         "hold_s": site.hold_s,
         "hold_max_s": site.hold_max_s,

@@ -78,14 +78,18 @@ def _flush_hold(lock, now):
     started = lock._t
     weight = lock._tw
     lock._t = 0.0
-    where = site_of(lock._frame, lock._lasti)
-    waits = [now - max(started, e[1]) for e in list(WAITING.values()) if e[0] is lock]
-    with _stats_lock:
-        site = lock._site
-        if weight:
-            site.add_hold(now - started, weight, where)
-        if waits:
-            site.add_caused(where, len(waits), sum(waits))
+    lock._released = now  # a waiter granted the lock now knows when its wait ended
+    try:
+        where = site_of(lock._frame, lock._lasti)
+        waits = [now - max(started, e[1]) for e in list(WAITING.values()) if e[0] is lock]
+        with _stats_lock:
+            site = lock._site
+            if weight:
+                site.add_hold(now - started, weight, where)
+            if waits:
+                site.add_caused(where, len(waits), sum(waits))
+    except Exception:  # never into the user's thread
+        pass
 
 
 def _contended(lock, blocking_timeout, frame):
@@ -123,16 +127,34 @@ def _contended(lock, blocking_timeout, frame):
     finally:
         del WAITING[me]
         t1 = _clock() if not ok else t1
+        # The wait for the lock ended when its holder handed it over; from then until now the
+        # thread waited for the GIL and a CPU (the sampler's gil_wait or runnable time).
+        granted = lock._released if ok and t0 < lock._released <= t1 else t1
         thread = threading.current_thread()
-        with _stats_lock:
-            lock._site.add_wait(t1 - t0, me, thread.native_id, thread.name, waiting_at)
+        try:
+            with _stats_lock:
+                site = lock._site
+                site.add_wait(granted - t0, me, thread.native_id, thread.name, waiting_at)
+                site.wake_s += t1 - granted
+        except Exception:  # never into the user's thread
+            pass
     return ok
 
 
 class TrackedLock:
     """``threading.Lock``: the C lock, its owner, acquiring frame and sampled hold timing."""
 
-    __slots__ = ("_frame", "_handoff", "_lasti", "_lock", "_owner", "_site", "_t", "_tw")
+    __slots__ = (
+        "_frame",
+        "_handoff",
+        "_lasti",
+        "_lock",
+        "_owner",
+        "_released",
+        "_site",
+        "_t",
+        "_tw",
+    )
 
     def __init__(self, site):
         self._lock = _raw_lock()
@@ -142,6 +164,7 @@ class TrackedLock:
         self._lasti = 0
         self._t = 0.0
         self._tw = 0
+        self._released = 0.0
         self._handoff = False
 
     def _take(self, me, frame, now):
@@ -299,21 +322,8 @@ class TrackedRLock(TrackedLock):
 
 
 def _check_deadlock(me):
-    """Follow the wait-for graph from this waiting thread; report a lasting cycle through it.
-
-    Never raises: the thread is the user's, waiting for the user's lock."""
-    try:
-        edges = _deadlock.cycle_through(me, WAITING)
-        if edges is None:
-            return
-        formed = max(entry[1] for _, entry, _ in edges)
-        after = _CONFIG["deadlock_after"]
-        if _clock() - formed < after or not _report_lock.acquire(False):
-            return
-        _CONFIG["stuck"] = frozenset(thread for thread, _, _ in edges)
-        _deadlock.report(edges, formed, after, _CONFIG, save)
-    except Exception:
-        pass
+    """Report a lasting wait-for cycle through this thread (`_lock_deadlock.check`)."""
+    _deadlock.check(me, WAITING, _CONFIG, _report_lock, save)
 
 
 # -- the other primitives ---------------------------------------------------------------------
@@ -377,16 +387,7 @@ def install(config, send):
         for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
     }
     threading.Lock, threading.RLock = _make_factories(original["RLock"])
-    tracking = types.SimpleNamespace(
-        TrackedLock=TrackedLock,
-        TrackedRLock=TrackedRLock,
-        creation_site=creation_site,
-        site_of=site_of,
-        contended=_contended,
-        clock=_clock,
-        stats_lock=_stats_lock,
-        raw_lock=_raw_lock,
-    )
+    tracking = types.SimpleNamespace(**globals())  # what _lock_classes builds on
     classes = _load_sibling("_lock_classes").make_classes(tracking, original)
     threading.Condition, threading.Semaphore, threading.BoundedSemaphore = classes
     _install_asyncio()

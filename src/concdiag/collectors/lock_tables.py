@@ -68,6 +68,7 @@ class LockSiteRecord:
     waiting_now: int
     wait_s: float
     wait_max_s: float
+    wake_s: float  # after the lock was handed over, until the thread ran (GIL, CPU)
     timed_holds: int
     hold_s: float
     hold_max_s: float
@@ -163,6 +164,7 @@ def _site(raw: dict[str, Any]) -> LockSiteRecord:
         waiting_now=int(raw.get("waiting_now", 0)),
         wait_s=float(raw["wait_s"]),
         wait_max_s=float(raw["wait_max_s"]),
+        wake_s=float(raw.get("wake_s", 0.0)),
         timed_holds=int(raw["timed_holds"]),
         hold_s=float(raw["hold_s"]),
         hold_max_s=float(raw["hold_max_s"]),
@@ -255,6 +257,7 @@ def _plain(value: Any) -> Any:
             "waiting_now": value.waiting_now,
             "wait_s": value.wait_s,
             "wait_max_s": value.wait_max_s,
+            "wake_s": value.wake_s,
             "timed_holds": value.timed_holds,
             "hold_s": value.hold_s,
             "hold_max_s": value.hold_max_s,

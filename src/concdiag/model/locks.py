@@ -36,7 +36,7 @@ class LockWaiter:
     waits: int
     wait_s: float
     wait_max_s: float
-    sync_s: float | None  # the thread's sampled lock-wait (`sync`) seconds, when matched
+    sync_s: float | None  # the thread's sampled `sync` seconds over its observed time
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +81,14 @@ class LockProfile:
     instances: int
     acquisitions: int
     contended: int
-    wait_s: float  # every contended acquisition's wait, exact
+    wait_s: float  # every contended acquisition's wait until the lock was handed over, exact
     wait_max_s: float
+    #: After the hand-over, until the waiter ran: waiting for the GIL and a CPU (not counted
+    #: in wait_s; the sampler sees it as gil_wait, or as runnable).
+    wake_s: float
+    #: The sampler's `sync` seconds of every thread that waited for it, over their observed
+    #: time: to compare with wait_s (they include the threads' other lock waits too).
+    waiters_sync_s: float | None
     hold_s: float | None  # estimated (see CriticalSection); None when no hold was timed
     hold_max_s: float | None
     timed_holds: int
