@@ -168,14 +168,17 @@ class Site:
         h[1] += seconds
 
     def add_hold(self, held, weight, where):
-        self.timed_holds += 1
-        self.hold_s += held * weight
+        """A timed hold; weight 0: timed only from a waiter's arrival (a lower bound that
+        counts towards the longest hold, not towards the scaled total)."""
+        h = self.hold_sites.setdefault(where or ("?", 0, "?"), [0, 0.0, 0.0])
         if held > self.hold_max_s:
             self.hold_max_s = held
-        h = self.hold_sites.setdefault(where or ("?", 0, "?"), [0, 0.0, 0.0])
-        h[0] += 1
-        h[1] += held * weight
         h[2] = max(h[2], held)
+        if weight:
+            self.timed_holds += 1
+            self.hold_s += held * weight
+            h[0] += 1
+            h[1] += held * weight
 
     def add_notify_wait(self, waited):
         self.notify_waits += 1

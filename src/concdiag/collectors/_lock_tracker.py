@@ -84,8 +84,7 @@ def _flush_hold(lock, now):
         waits = [now - max(started, e[1]) for e in list(WAITING.values()) if e[0] is lock]
         with _stats_lock:
             site = lock._site
-            if weight:
-                site.add_hold(now - started, weight, where)
+            site.add_hold(now - started, weight, where)
             if waits:
                 site.add_caused(where, len(waits), sum(waits))
     except Exception:  # never into the user's thread
@@ -206,7 +205,7 @@ class TrackedLock:
             return False
         return _contended(self, timeout, _getframe(1))
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         # a with block releases in the thread that acquired: no owner check needed
         if self._t:
             _flush_hold(self, _clock())
@@ -224,6 +223,10 @@ class TrackedLock:
         self._lock.release()
 
     def locked(self):
+        return self._lock.locked()
+
+    def _is_owned(self):
+        # what Condition asks before notify(); its own test would acquire and release
         return self._lock.locked()
 
     def _at_fork_reinit(self):
@@ -283,7 +286,7 @@ class TrackedRLock(TrackedLock):
             self._frame = None
         self._lock.release()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.release()
 
     def _is_owned(self):
