@@ -29,7 +29,8 @@ def cli() -> None:
     """Measure a Python program and say whether threads, processes or neither would pay.
 
     Exit codes: 0 success, 1 policy failed, 2 usage or input error, 3 the target could
-    not be profiled, 4 the target failed (report still written), 130 interrupted.
+    not be profiled, 4 the target failed (report still written), 5 the target deadlocked
+    (ended, report written), 130 interrupted.
     """
 
 

@@ -239,20 +239,26 @@ def _strip_bootstrap(tb):
     return tb
 
 
+def _load_beside(name):
+    """A module of ours beside this file, by path (the target's Python may not have concdiag)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_concdiag" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load_deep():
     """Deep mode (``--deep``): yappi, driven by ``_deep_probe.py`` beside this file."""
     raw = os.environ.pop("CONCDIAG_DEEP", "")
     if not raw:
         return None, None
     try:
-        import importlib.util
         import json
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_deep_probe.py")
-        spec = importlib.util.spec_from_file_location("_concdiag_deep_probe", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.prepare(json.loads(raw))
+        return _load_beside("_deep_probe").prepare(json.loads(raw))
     except Exception as exc:
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
 
@@ -263,14 +269,9 @@ def _load_locks():
     if not raw:
         return None, None
     try:
-        import importlib.util
         import json
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lock_tracker.py")
-        spec = importlib.util.spec_from_file_location("_concdiag_lock_tracker", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return (module, json.loads(raw)), {"ok": True}
+        return (_load_beside("_lock_tracker"), json.loads(raw)), {"ok": True}
     except Exception as exc:
         return None, {"ok": False, "detail": f"lock tracker failed: {type(exc).__name__}: {exc}"}
 

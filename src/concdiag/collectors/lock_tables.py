@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.target_tables import read_tables
+
 #: Default seconds a wait-for cycle must last before it is reported as a deadlock.
 DEADLOCK_AFTER_S = 3.0
 #: One uncontended acquisition in this many is timed (a power of two).
@@ -320,19 +322,7 @@ class LockSession:
 
     def read(self) -> tuple[LockTables | None, str | None]:
         """The tables, or None and why not."""
-        try:
-            data = json.loads(self.output.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None, (
-                "the lock tracker's tables were not saved: the target ended without running "
-                "its exit handlers (os._exit or SIGKILL)"
-            )
-        except (OSError, ValueError) as exc:
-            return None, f"the lock tracker's tables could not be read: {exc}"
-        try:
-            return LockTables.from_dict(data), None
-        except ValueError as exc:
-            return None, f"the lock tracker's tables are incomplete: {exc}"
+        return read_tables(self.output, LockTables.from_dict, "the lock tracker's")
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
