@@ -293,9 +293,7 @@ def _load_locks():
     if not raw:
         return None, None
     try:
-        import json
-
-        return (_load_beside("_lock_tracker"), json.loads(raw)), {"ok": True}
+        return (_load_beside("_lock_tracker"), __import__("json").loads(raw)), {"ok": True}
     except Exception as exc:
         return None, {"ok": False, "detail": f"lock tracker failed: {type(exc).__name__}: {exc}"}
 
@@ -387,10 +385,7 @@ def main():
     if deep is not None:
         deep.start(target, module_mode)
     if locks is not None:  # after deep mode: its SIGTERM handler is then chained, not skipped
-        try:
-            locks[0].install(locks[1], _send)
-        except Exception as exc:
-            _send({"type": "locks_failed", "detail": f"{type(exc).__name__}: {exc}"})
+        locks[0].install(locks[1], _send)
     try:
         runner()
     except (SystemExit, KeyboardInterrupt):

@@ -286,6 +286,26 @@ def chain_sigterm(save):
         pass
 
 
+def save(config, waiting, stats_lock, deadlock=None):
+    """Write the tables (atomically), with the waits in progress; only in the tracker's
+    process (a forked child is not tracked). Never raises: it runs at the target's exit."""
+    import time
+
+    out = config["out"]
+    if not out or os.getpid() != config["pid"]:
+        return
+    if deadlock is not None:
+        config["deadlock"] = deadlock  # kept for the writes that follow (at exit)
+    now = time.monotonic()
+    try:
+        with stats_lock:
+            waits = [(i, e[0]._site, now - e[1], e[2]) for i, e in list(waiting.items())]
+            data = tables(config, waits, config.get("deadlock"), now)
+    except Exception as exc:  # concdiag says why there are no tables
+        data = {"format": "concdiag-locks", "error": f"{type(exc).__name__}: {exc}"}
+    write_atomic(out, data)
+
+
 def write_atomic(path, data):
     tmp = path + ".tmp"
     try:

@@ -352,24 +352,20 @@ def _install_asyncio():
 
 
 def save(deadlock=None):
-    """Write the tables (atomically); only in the process that installed the tracker."""
-    out = _CONFIG["out"]
-    if not out or os.getpid() != _CONFIG["pid"]:
-        return
-    if deadlock is not None:
-        _CONFIG["deadlock"] = deadlock  # kept for the writes that follow (at exit)
-    now = _clock()
-    try:
-        with _stats_lock:
-            waits = [(i, e[0]._site, now - e[1], e[2]) for i, e in list(WAITING.items())]
-            data = _sites.tables(_CONFIG, waits, _CONFIG.get("deadlock"), now)
-    except Exception as exc:  # never break the target's exit; concdiag says why
-        data = {"format": "concdiag-locks", "error": f"{type(exc).__name__}: {exc}"}
-    _sites.write_atomic(out, data)
+    """Write the tables (`_lock_sites.save`); only in the process that installed the tracker."""
+    _sites.save(_CONFIG, WAITING, _stats_lock, deadlock)
 
 
 def install(config, send):
-    """Replace the lock types before the script runs. ``config``: out, deadlock_after, every."""
+    """Replace the lock types before the script runs; a failure is reported, never raised."""
+    try:
+        _install(config, send)
+    except Exception as exc:
+        send({"type": "locks_failed", "detail": f"{type(exc).__name__}: {exc}"})
+
+
+def _install(config, send):
+    """``config``: out, deadlock_after, every (one uncontended acquisition timed in every)."""
     global EVERY, _MASK
     every = int(config.get("every", EVERY))
     if every > 0 and every & (every - 1) == 0:
