@@ -320,7 +320,7 @@ def deadlock_message(edges: Sequence[DeadlockEdge]) -> str:
             f"{e.thread} waits at {_line_ref(e.waiting_at, e.waiting_code)} for {e.lock}, "
             f"held by {holder}{since}"
         )
-    return "Deadlock: " + "; ".join(parts) + "."
+    return "; ".join(parts) + "."
 
 
 def lock_report(
@@ -353,8 +353,8 @@ def lock_report(
     notes = []
     if tables.sites_total > len(locks):
         notes.append(
-            f"{tables.sites_total} lines created tracked locks; the {len(locks)} with the "
-            "most waiting are listed"
+            f"{tables.sites_total} lines created tracked locks; {len(locks)} are listed, the "
+            "most waited for first"
         )
     return LockReport(
         tracked=True,
