@@ -175,6 +175,8 @@ class TrackedLock:
         self._tw = 1
         self._site.n += 1
 
+    # The fast path is written out in __enter__, acquire and TrackedRLock.acquire: a shared
+    # helper would add a Python call to every acquisition, its main cost (performance.md).
     def __enter__(self):
         if self._lock.acquire(False):
             self._owner = _ident()
