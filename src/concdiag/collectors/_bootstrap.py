@@ -36,6 +36,8 @@ def _send(message):
 
 
 def _fail(kind, text):
+    if _EVENT_FD < 0:
+        sys.stderr.write(f"concdiag bootstrap: {text}\n")
     _send({"type": "error", "kind": kind, "message": text})
     sys.exit(2)
 
@@ -255,20 +257,41 @@ def _load_deep():
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
 
 
+def _load_pool_swap():
+    """``concdiag whatif``: swap the program's pools (``_pool_swap.py`` beside this file)."""
+    raw = os.environ.pop("CONCDIAG_POOL_SWAP", "")
+    if not raw:
+        return
+    try:
+        import importlib.util
+        import json
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pool_swap.py")
+        spec = importlib.util.spec_from_file_location("_concdiag_pool_swap", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.install(json.loads(raw))
+    except Exception as exc:
+        sys.stderr.write(f"concdiag: pools not swapped: {type(exc).__name__}: {exc}\n")
+
+
 def main():
     global _EVENT_FD, _T0
     import time
 
     _T0 = time.monotonic()
     spec = os.environ.pop("CONCDIAG_PROBE", "")
-    try:
-        control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
-    except ValueError:
-        sys.stderr.write("concdiag bootstrap: started without concdiag\n")
-        sys.exit(2)
-    for fd in (control_fd, event_fd):
-        os.set_inheritable(fd, False)
-    _EVENT_FD = event_fd
+    # `concdiag whatif` times its reruns with no samplers and no event pipe: only the swap.
+    bare = os.environ.pop("CONCDIAG_BARE", "") == "1"
+    if not bare:
+        try:
+            control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
+        except ValueError:
+            sys.stderr.write("concdiag bootstrap: started without concdiag\n")
+            sys.exit(2)
+        for fd in (control_fd, event_fd):
+            os.set_inheritable(fd, False)
+        _EVENT_FD = event_fd
 
     args = sys.argv[1:]
     module_mode = bool(args) and args[0] == "-m"
@@ -282,6 +305,10 @@ def main():
         _check_module(target)
     else:
         _check_script(target)
+    if bare:
+        _load_pool_swap()
+        _run_target(target, args, module_mode, None)
+        return
 
     _allow_tracing(tracer_pid)
     gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -308,6 +335,7 @@ def main():
     deep, deep_status = _load_deep()
     if deep_status is not None:
         hello["deep"] = deep_status
+    _load_pool_swap()
     import atexit
 
     atexit.register(_report_names_at_exit)
@@ -323,7 +351,13 @@ def main():
     if go == b"i" and inprocess:
         _start_inprocess(inprocess, hello)
 
+    _run_target(target, args, module_mode, deep)
+
+
+def _run_target(target, args, module_mode, deep):
+    """Run the script or module as ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would."""
     import runpy
+    import time
 
     if module_mode:
         sys.argv = [target, *args[1:]]
