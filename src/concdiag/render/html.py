@@ -25,6 +25,7 @@ from concdiag.render.views import (
     state_index,
     trimmed_stacks,
 )
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, site_rows
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -334,7 +335,19 @@ def _view(profile: Profile) -> dict[str, Any]:
         "deep_view": deep_view,
         "deep_link": deep_link,
         "speedup": speedup_chart(profile),
+        "whatif": _whatif_view(profile),
         "glossary": GLOSSARY,
+    }
+
+
+def _whatif_view(profile: Profile) -> dict[str, Any]:
+    w = profile.whatif
+    if w is None:
+        return {}
+    return {
+        "outcome_label": OUTCOME_LABELS.get(w.outcome, w.outcome),
+        "rows": alternative_rows(w),
+        "sites": site_rows(w),
     }
 
 
