@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def _unmeasured(status: str, why: str, first: SwapReport, profile: Profile, repe
         outcome="not_measured",
         measured_recommendation=None,
         message=f"Not measured: {why}.",
+        cpu_count=profile.run.cpu_count,
     )
 
 
@@ -164,6 +166,7 @@ def _measure(
     total = request.repeat * len(variants)
     done = 0
     interrupted = False
+    load = [round(os.getloadavg()[0], 2)]
     with guarded_run():
         try:
             for round_ in range(request.repeat):
@@ -182,6 +185,7 @@ def _measure(
                     break  # nothing left to compare with
         except Interrupted:
             interrupted = True
+    load.append(round(os.getloadavg()[0], 2))
     measured = [Runs(v, runs[v.label]) for v in variants]
     alts = alternatives(profile.verdict, measured)
     outcome, winner, message = confirm(profile.verdict, alts)
@@ -201,5 +205,7 @@ def _measure(
         outcome=outcome,
         measured_recommendation=winner,
         message=message,
+        cpu_count=profile.run.cpu_count,
+        load_average=load,
     )
     return part, interrupted

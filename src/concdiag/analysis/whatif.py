@@ -153,6 +153,7 @@ def alternatives(verdict: Verdict, measured: list[Runs]) -> list[Alternative]:
                 note=note,
                 wall=wall,
                 cpu=cpu,
+                cores_used=_round(cpu.median_s / wall.median_s) if cpu and wall else None,
                 speedup=_round(speed),
                 speedup_low=_round(low),
                 speedup_high=_round(high),
@@ -208,6 +209,10 @@ def _seconds(a: Alternative) -> str:
     return f"{a.wall.median_s:.2f} s ± {a.wall.margin_s:.2f}"
 
 
+def _cores(a: Alternative) -> str:
+    return "? cores" if a.cores_used is None else f"{a.cores_used:.2f} cores"
+
+
 def confirm(verdict: Verdict, alts: list[Alternative]) -> tuple[str, str | None, str]:
     """(outcome, the model measured fastest when it beats the recommendation, the sentence)."""
     rec = verdict.recommendation
@@ -238,8 +243,9 @@ def confirm(verdict: Verdict, alts: list[Alternative]) -> tuple[str, str | None,
             return (
                 "inconclusive",
                 None,
-                f"Not confirmed: {ours.label} ran in {_seconds(ours)} against "
-                f"{_seconds(written)} as written ({predicted}): no gain past the spread.",
+                f"Not confirmed: {ours.label} ran in {_seconds(ours)} on {_cores(ours)} "
+                f"against {_seconds(written)} on {_cores(written)} as written ({predicted}): "
+                "no gain past the spread.",
             )
         return (
             "confirmed",

@@ -61,6 +61,7 @@ class Alternative:
     note: str
     wall: Timing | None
     cpu: Timing | None  # CPU seconds of the whole process tree (user + system)
+    cores_used: float | None  # median CPU over median wall: the cores the machine gave it
     speedup: float | None  # as-written median wall / this median wall
     speedup_low: float | None  # the same with both spreads against it ...
     speedup_high: float | None  # ... and for it
@@ -93,3 +94,7 @@ class WhatIf:
     outcome: str  # one of WHATIF_OUTCOMES
     measured_recommendation: str | None  # the model measured fastest, when it beat the verdict
     message: str  # one sentence: does the measurement confirm the prediction
+    cpu_count: int = 0  # the machine's cores
+    #: The 1-minute load average when the reruns started and when they ended: other programs
+    #: competing for the cores change what an alternative can gain.
+    load_average: list[float] = field(default_factory=list)

@@ -25,7 +25,7 @@ from concdiag.render.views import (
     state_index,
     trimmed_stacks,
 )
-from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, site_rows
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -348,6 +348,7 @@ def _whatif_view(profile: Profile) -> dict[str, Any]:
         "outcome_label": OUTCOME_LABELS.get(w.outcome, w.outcome),
         "rows": alternative_rows(w),
         "sites": site_rows(w),
+        "load": load_text(w),
     }
 
 

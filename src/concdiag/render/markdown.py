@@ -7,7 +7,7 @@ import re
 from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
 from concdiag.render.figures import STATE_LABELS, key_figures, pct
-from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, site_rows
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 DEEP_ROWS_PER_THREAD = 5
 
@@ -124,12 +124,13 @@ def _whatif_lines(profile: Profile) -> list[str]:
     if w.alternatives:
         out += [
             "",
-            "| alternative | model | wall (median ± spread) | speedup | predicted | status |",
-            "| --- | --- | ---: | ---: | ---: | --- |",
+            "| alternative | model | wall (median ± spread) | cores used | speedup | predicted "
+            "| status |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
         ]
         for r in alternative_rows(w):
             out.append(
-                f"| {md_escape(r.label)} | {r.model} | {r.wall} | {md_escape(r.speedup)} | "
+                f"| {md_escape(r.label)} | {r.model} | {r.wall} | {r.cores} | {md_escape(r.speedup)} | "
                 f"{r.predicted} | {md_escape(r.status)} |"
             )
     for f in w.failures:
@@ -144,4 +145,6 @@ def _whatif_lines(profile: Profile) -> list[str]:
             out.append(f"- not swapped: {md_escape(s.what)}{at}: {md_escape(s.note)}")
     if w.note:
         out.append(f"- {md_escape(w.note)}")
+    if load_text(w):
+        out.append(f"- {md_escape(load_text(w))}")
     return out

@@ -43,6 +43,7 @@ class AlternativeRow:
     status: str
     wall: str
     cpu: str
+    cores: str
     speedup: str
     predicted: str
     prediction: str
@@ -90,6 +91,7 @@ def alternative_rows(whatif: WhatIf) -> list[AlternativeRow]:
                 status=a.status.replace("_", " "),
                 wall=seconds(a.wall),
                 cpu=seconds(a.cpu),
+                cores="" if a.cores_used is None else f"{a.cores_used:.2f}",
                 speedup=_speedup(a),
                 predicted="" if a.predicted_speedup is None else f"{a.predicted_speedup:.2f}x",
                 prediction=PREDICTION_LABELS.get(a.prediction, a.prediction),
@@ -123,6 +125,17 @@ def _asked(site: SwapSite) -> str:
     return "default" if site.workers is None else str(site.workers)
 
 
+def load_text(whatif: WhatIf) -> str:
+    """The machine's load while the alternatives ran, in words."""
+    if not whatif.load_average:
+        return ""
+    loads = " and ".join(f"{x:.2f}" for x in whatif.load_average)
+    text = f"load average {loads} (start and end) on {whatif.cpu_count} cores"
+    if max(whatif.load_average) > whatif.cpu_count:
+        text += ": other programs competed for the cores, which limits what parallelism gains"
+    return text
+
+
 def summary_lines(profile: Profile) -> list[str]:
     """The terminal summary's lines for the measured alternatives."""
     w = profile.whatif
@@ -130,7 +143,7 @@ def summary_lines(profile: Profile) -> list[str]:
         return []
     lines = [f"  measured ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): {w.message}"]
     for row in alternative_rows(w):
-        figures = row.wall or row.status
+        figures = f"{row.wall} on {row.cores} cores" if row.wall else row.status
         extra = f", {row.speedup}" if row.speedup and not row.as_written else ""
         guess = f", predicted {row.predicted}" if row.predicted and not row.as_written else ""
         lines.append(f"    {row.label}: {figures}{extra}{guess}")
@@ -142,4 +155,6 @@ def summary_lines(profile: Profile) -> list[str]:
         lines.append(f"    not swapped: {s.what}" + (f" at {s.where}" if s.where else ""))
     if w.note:
         lines.append(f"    note: {w.note}")
+    if load_text(w):
+        lines.append(f"    {load_text(w)}")
     return lines
