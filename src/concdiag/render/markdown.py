@@ -130,8 +130,8 @@ def _whatif_lines(profile: Profile) -> list[str]:
         ]
         for r in alternative_rows(w):
             out.append(
-                f"| {md_escape(r.label)} | {r.model} | {r.wall} | {r.cores} | {md_escape(r.speedup)} | "
-                f"{r.predicted} | {md_escape(r.status)} |"
+                f"| {md_escape(r.label)} | {r.model} | {r.wall} | {r.cores} | "
+                f"{md_escape(r.speedup)} | {r.predicted} | {md_escape(r.status)} |"
             )
     for f in w.failures:
         where = f"{f.file.rsplit('/', 1)[-1]}:{f.line}" if f.file else "unknown line"
