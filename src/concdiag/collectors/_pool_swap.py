@@ -1,28 +1,22 @@
 """Runs inside the target for ``concdiag whatif``: swaps the kind and size of its pools.
 
-Loaded by the bootstrap, by file path, when ``CONCDIAG_POOL_SWAP`` holds a JSON config
-(``kind``: ``as_written``, ``threads``, ``processes`` or ``interpreters``; ``workers``: a
-number or null; ``report``: a file to append JSON lines to; ``watch``: also note reads of
-standard input and task errors of unswapped pools). Standard library only, Python 3.10 to
-3.13 (``InterpreterPoolExecutor`` where the interpreter has it), nothing from concdiag.
+Loaded by the bootstrap by file path when ``CONCDIAG_POOL_SWAP`` holds a JSON config (``kind``:
+as_written, threads, processes or interpreters; ``workers``; ``report``: where to append JSON
+lines; ``watch``: also note reads of stdin and failed tasks of unswapped pools). Standard
+library only, Python 3.10 to 3.13, nothing from concdiag.
 
 It rebinds ``concurrent.futures.ThreadPoolExecutor`` / ``ProcessPoolExecutor`` and
-``multiprocessing.pool.ThreadPool`` / ``Pool`` (which ``multiprocessing.Pool()`` and
-``multiprocessing.dummy.Pool()`` create) to subclasses whose ``__new__`` builds the pool the
-config asks for, so the program's source is untouched. ``isinstance`` and ``issubclass``
-against the rebound names still answer for the originals. Only the launched process swaps;
-a subclass of a pool keeps its kind, and so do pools the standard library makes for itself
-(asyncio's default executor). What it records, one JSON line each:
-
-- ``pool``: each line that created a pool (kind, workers asked, what it became, or why not);
-- ``thread`` / ``process``: lines that started a bare ``threading.Thread`` or
-  ``multiprocessing.Process`` (these cannot be swapped);
-- ``task_error``: a task that failed, with the line that submitted it (a lambda or local
-  function cannot be pickled for a process; a shared object is not shared);
-- ``stdin``: the program read standard input; ``counts``: repeats of the above, at exit.
+``multiprocessing.pool.ThreadPool`` / ``Pool`` (which ``multiprocessing.Pool()`` creates) to
+subclasses whose ``__new__`` builds the pool asked for; ``isinstance`` still answers for the
+originals. Only the launched process swaps; a pool subclass keeps its kind, and so do pools the
+standard library makes (asyncio's default executor). It records one JSON line per ``pool``
+line (what it became, or why not), bare ``thread`` / ``process`` start (not swappable),
+``task_error`` (with the submitting line: a lambda cannot be pickled, a shared object is not
+shared) and ``stdin`` read; ``counts`` of repeats at exit.
 """
 
 import json
+import linecache
 import os
 import re
 import sys
@@ -43,15 +37,9 @@ _PASS_THROUGH = (
 _MAX_TEXT = 300
 
 
-def _stdlib_roots():
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    roots = {paths.get("stdlib"), paths.get("platstdlib")}
-    return tuple(os.path.join(r, "") for r in roots if r)
-
-
-_STDLIB = _stdlib_roots()
+_STDLIB = tuple(
+    os.path.join(__import__("sysconfig").get_paths()[k], "") for k in ("stdlib", "platstdlib")
+)
 
 
 def _is_stdlib(filename):
@@ -70,13 +58,9 @@ def _write(record):
     path = _CONFIG.get("report")
     if not path:
         return
-    data = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", "replace")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        with open(path, "a", encoding="utf-8", errors="replace") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")  # one write: appends whole
     except OSError:
         pass
 
@@ -99,10 +83,7 @@ def _write_counts():
 
 
 def _line_text(frame):
-    import linecache
-
-    text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-    return text[:_MAX_TEXT]
+    return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:_MAX_TEXT]
 
 
 def _walk():
@@ -159,16 +140,12 @@ def _task_error(exc, site, fn):
 
 # -- what each pool becomes ------------------------------------------------------------------
 
-_EXECUTOR_ARGS = ("max_workers", "thread_name_prefix", "initializer", "initargs")
-_PROCESS_EXECUTOR_ARGS = ("max_workers", "mp_context", "initializer", "initargs")
-_POOL_ARGS = ("processes", "initializer", "initargs", "maxtasksperchild", "context")
-_THREAD_POOL_ARGS = ("processes", "initializer", "initargs")
 #: Per written kind: the family it belongs to and the names of its positional parameters.
 _KINDS = {
-    "thread_pool_executor": ("threads", _EXECUTOR_ARGS),
-    "process_pool_executor": ("processes", _PROCESS_EXECUTOR_ARGS),
-    "thread_pool": ("threads", _THREAD_POOL_ARGS),
-    "process_pool": ("processes", _POOL_ARGS),
+    "thread_pool_executor": ("threads", "max_workers thread_name_prefix initializer initargs"),
+    "process_pool_executor": ("processes", "max_workers mp_context initializer initargs"),
+    "thread_pool": ("threads", "processes initializer initargs"),
+    "process_pool": ("processes", "processes initializer initargs maxtasksperchild context"),
 }
 _ORIGINALS = {}
 
@@ -179,8 +156,7 @@ def _default_workers(kind):
 
 
 def _bind(kind, args, kwargs):
-    names = _KINDS[kind][1]
-    bound = dict(zip(names, args))
+    bound = dict(zip(_KINDS[kind][1].split(), args))
     bound.update(kwargs)
     return bound
 
@@ -196,34 +172,37 @@ def _is_default(name, value):
     return False
 
 
+#: What each family keeps of a pool's arguments besides the workers, for executors (True)
+#: and multiprocessing pools (False).
+_KEPT = {
+    ("threads", True): ("thread_name_prefix",),
+    ("processes", True): ("mp_context", "max_tasks_per_child"),
+    ("interpreters", True): (),
+    ("threads", False): (),
+    ("processes", False): ("maxtasksperchild", "context"),
+}
+
+
 def _build(kind, family, bound, workers):
     """The pool of ``family`` standing in for a ``kind`` created with ``bound`` arguments."""
-    init = {k: bound[k] for k in ("initializer", "initargs") if k in bound}
+    executor = kind.endswith("_executor")
+    if family == "interpreters":
+        import concurrent.futures
+
+        pool_class = concurrent.futures.InterpreterPoolExecutor
+    else:
+        name = ("thread" if family == "threads" else "process") + "_pool"
+        pool_class = _ORIGINALS[name + ("_executor" if executor else "")]
+    keys = ("initializer", "initargs", *_KEPT[(family, executor)])
+    kept = {k: bound[k] for k in keys if k in bound}
     dropped = sorted(
         k
         for k, v in bound.items()
-        if k not in init and k not in ("max_workers", "processes") and not _is_default(k, v)
+        if k not in kept and k not in ("max_workers", "processes") and not _is_default(k, v)
     )
-    if kind.endswith("_executor"):
-        if family == "threads":
-            extra = {k: bound[k] for k in ("thread_name_prefix",) if k in bound}
-            pool_class = _ORIGINALS["thread_pool_executor"]
-        elif family == "processes":
-            extra = {k: bound[k] for k in ("mp_context", "max_tasks_per_child") if k in bound}
-            pool_class = _ORIGINALS["process_pool_executor"]
-        else:
-            import concurrent.futures
-
-            extra, pool_class = {}, concurrent.futures.InterpreterPoolExecutor
-        dropped = [k for k in dropped if k not in extra]
-        return pool_class(max_workers=workers, **init, **extra), dropped
-    if family == "threads":
-        pool_class, extra = _ORIGINALS["thread_pool"], {}
-    else:
-        extra = {k: bound[k] for k in ("maxtasksperchild", "context") if k in bound}
-        pool_class = _ORIGINALS["process_pool"]
-    dropped = [k for k in dropped if k not in extra]
-    return pool_class(workers, **init, **extra), dropped
+    return (
+        pool_class(max_workers=workers, **kept) if executor else pool_class(workers, **kept)
+    ), dropped
 
 
 def _create(kind, args, kwargs):
@@ -233,10 +212,8 @@ def _create(kind, args, kwargs):
     asked = bound.get("max_workers", bound.get("processes"))
     immediate, user = _creator()
     site = _site(user)
-    record = {"type": "pool", "kind": kind, "workers": asked, **site}
+    record = {"type": "pool", "kind": kind, "workers": asked, "became": None, "note": "", **site}
     record["default_workers"] = _default_workers(kind)
-    record["became"] = None
-    record["note"] = ""
     if immediate is not None and _is_stdlib(immediate.f_code.co_filename):
         where = os.path.basename(immediate.f_code.co_filename)
         record["note"] = f"created by the standard library ({where}); kept as written"
