@@ -141,7 +141,10 @@ def summary_lines(profile: Profile) -> list[str]:
     w = profile.whatif
     if w is None:
         return []
-    lines = [f"  measured ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): {w.message}"]
+    if not w.alternatives:
+        lines = [f"  whatif: {w.message}"]
+    else:
+        lines = [f"  measured ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): {w.message}"]
     for row in alternative_rows(w):
         figures = f"{row.wall} on {row.cores} cores" if row.wall else row.status
         extra = f", {row.speedup}" if row.speedup and not row.as_written else ""
@@ -153,7 +156,7 @@ def summary_lines(profile: Profile) -> list[str]:
     unswapped = [s for s in site_rows(w) if not s.swappable]
     for s in unswapped:
         lines.append(f"    not swapped: {s.what}" + (f" at {s.where}" if s.where else ""))
-    if w.note:
+    if w.note and w.alternatives:
         lines.append(f"    note: {w.note}")
     if load_text(w):
         lines.append(f"    {load_text(w)}")
