@@ -173,8 +173,10 @@ def _round(x: float | None) -> float | None:
 
 
 def _prediction(guess: float | None, low: float | None, high: float | None) -> str:
-    if guess is None or low is None:
+    if guess is None:
         return "none"
+    if low is None:
+        return "unmeasured"
     if guess < low:
         return "pessimistic"
     if high is not None and guess > high:

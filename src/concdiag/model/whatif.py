@@ -66,7 +66,9 @@ class Alternative:
     speedup_low: float | None  # the same with both spreads against it ...
     speedup_high: float | None  # ... and for it
     predicted_speedup: float | None  # from verdict.predicted_speedup, against as written
-    prediction: str  # agrees (within the measured range), optimistic, pessimistic, none
+    #: agrees (within the measured range), optimistic (predicted more), pessimistic (less),
+    #: none (no prediction), unmeasured (no timing to compare with)
+    prediction: str
 
 
 @dataclass(frozen=True, slots=True)

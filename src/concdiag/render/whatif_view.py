@@ -23,6 +23,7 @@ PREDICTION_LABELS = {
     "optimistic": "predicted more than measured",
     "pessimistic": "predicted less than measured",
     "none": "no prediction",
+    "unmeasured": "not measured",
 }
 SITE_LABELS = {
     "thread_pool_executor": "ThreadPoolExecutor",
