@@ -35,6 +35,8 @@ MODELS = ("serial", "threading", "multiprocessing")
 #: MIN_MARGIN (when some model is not right).
 MAX_SPREAD = 1.5
 MIN_MARGIN = 1.2
+#: Where bench/whatif.py's section starts in the same file.
+WHATIF_HEADING = "## Measured alternatives vs prediction"
 
 
 PREAMBLE = """# Verdicts vs measured truth
@@ -177,7 +179,10 @@ def main() -> None:
     if args.out:
         from concdiag.fileio import write_atomic
 
-        write_atomic(args.out, (PREAMBLE + text).encode())
+        # bench/whatif.py's section (measured alternatives) follows this table: keep it
+        old = args.out.read_text() if args.out.exists() else ""
+        tail = old[old.index(WHATIF_HEADING) :] if WHATIF_HEADING in old else ""
+        write_atomic(args.out, (PREAMBLE + text + ("\n" + tail if tail else "")).encode())
 
 
 if __name__ == "__main__":

@@ -63,14 +63,14 @@ def measured(written: list[float], **others: list[float]) -> list[Runs]:
 
 
 PROCESSES = "processes, 2 workers (as asked)"
-SERIAL = "threads, 1 worker (serial baseline)"
+SERIAL = "serial: tasks run inline (the baseline)"
 
 
 def test_plan_swaps_the_kind_and_sweeps_the_workers() -> None:
     variants = plan([pool(workers=4)], cores=2, interpreters=False, sweep=True)
     assert [(v.kind, v.workers, v.model) for v in variants] == [
         ("as_written", None, "threading"),
-        ("as_written", 1, "serial"),
+        ("serial", None, "serial"),
         ("as_written", 2, "threading"),
         ("processes", None, "multiprocessing"),
         ("processes", 2, "multiprocessing"),

@@ -16,6 +16,7 @@ OWN_SUFFIXES = (
     "/concdiag/collectors/_bootstrap.py",
     "/concdiag/collectors/_deep_probe.py",
     "/concdiag/collectors/_pool_swap.py",
+    "/concdiag/collectors/_pool_watch.py",
     "/concdiag/collectors/inprocess_agent.py",
     "/concdiag/collectors/inprocess_wire.py",
 )

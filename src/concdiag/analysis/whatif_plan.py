@@ -19,13 +19,13 @@ FAMILY_MODELS = {"threads": "threading", "processes": "multiprocessing"}
 class Variant:
     """One way to run the program: its pools as ``kind``, with ``workers`` each."""
 
-    kind: str  # as_written, threads, processes, interpreters
+    kind: str  # as_written, serial, threads, processes, interpreters
     workers: int | None  # None: as each pool asked
     label: str
     model: str  # serial, threading, multiprocessing, interpreters, mixed
     as_written: bool
     effective_workers: int  # the number of workers that decides the model and prediction
-    family: str  # threads, processes, interpreters, mixed: what the pools are in this run
+    family: str  # serial, threads, processes, interpreters, mixed: the pools in this run
 
 
 def _plural(n: int) -> str:
@@ -41,8 +41,9 @@ def _model(family: str, workers: int) -> str:
 def plan(pools: list[PoolSeen], cores: int, interpreters: bool, sweep: bool) -> list[Variant]:
     """The program as written first, then each alternative that can be swapped in.
 
-    With ``sweep``: also 1 worker (the serial baseline) and one worker per core, of the kind
-    as written and of the other kind; without it, only the number the program asked for.
+    With ``sweep``: also serial (each task run inline where it is submitted: the baseline)
+    and one worker per core, of the kind as written and of the other kind; without it, only
+    the number the program asked for.
     """
     swappable = [p for p in pools if p.swappable]
     if not swappable:
@@ -65,13 +66,13 @@ def plan(pools: list[PoolSeen], cores: int, interpreters: bool, sweep: bool) -> 
     if sweep and asked != 1:
         variants.append(
             Variant(
-                "as_written",
-                1,
-                f"{shown}, 1 worker (serial baseline)",
+                "serial",
+                None,
+                "serial: tasks run inline (the baseline)",
                 "serial",
                 False,
                 1,
-                written,
+                "serial",
             )
         )
     if sweep and cores not in (1, asked):

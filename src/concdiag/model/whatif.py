@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 WHATIF_STATUSES = ("measured", "skipped", "nothing_to_swap", "interrupted")
 #: What the measurement says of the verdict's recommendation.
 WHATIF_OUTCOMES = ("confirmed", "refuted", "inconclusive", "not_measured")
-#: The kinds an alternative can make the program's pools: as written, or all of one kind.
-SWAP_KINDS = ("as_written", "threads", "processes", "interpreters")
+#: The kinds an alternative can make the program's pools: as written, or all of one kind
+#: (serial: an executor's tasks run inline, in the thread that submits them).
+SWAP_KINDS = ("as_written", "serial", "threads", "processes", "interpreters")
 #: How one alternative's runs went.
 ALTERNATIVE_STATUSES = ("ok", "failed", "timed_out", "output_differs", "not_run")
 #: The models an alternative stands for, in the recommendation's words (plus the interpreter

@@ -1,0 +1,228 @@
+"""Runs inside the target for ``concdiag whatif``: notes what the program does with pools.
+
+Loaded by ``_pool_swap.py`` (by file path, standard library only, Python 3.10 to 3.13). It
+appends one JSON line to the report file per line of the program that created a ``pool``,
+started a bare ``thread`` or ``process`` (these cannot be swapped), submitted a task that
+failed (``task_error``, with the error: a lambda cannot be pickled, a shared object is not
+shared), and on the first read of standard input (``stdin``); at exit, ``counts`` of repeats.
+Only the launched process records; forked pool workers inherit this module but stay quiet.
+"""
+
+import atexit
+import json
+import linecache
+import os
+import re
+import sys
+import threading
+
+CONFIG = {}
+PID = -1
+_COUNTS = {}
+_LOCK = threading.Lock()
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+#: Standard-library folders whose frames only pass a pool's creation or a task through.
+_PASS_THROUGH = (
+    os.sep + os.path.join("concurrent", "futures") + os.sep,
+    os.sep + "multiprocessing" + os.sep,
+)
+#: Characters of an error or a source line kept in a record: a stated choice, one line.
+_MAX_TEXT = 300
+
+
+_STDLIB = tuple(
+    os.path.join(__import__("sysconfig").get_paths()[k], "") for k in ("stdlib", "platstdlib")
+)
+
+
+def is_stdlib(filename):
+    if filename.startswith("<frozen"):
+        return True
+    if "site-packages" in filename or "dist-packages" in filename:
+        return False
+    return filename.startswith(_STDLIB)
+
+
+def _is_ours(filename):
+    return os.path.dirname(os.path.abspath(filename)) == _HERE if filename else False
+
+
+def write(record):
+    path = CONFIG.get("report")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8", errors="replace") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")  # one write: appends whole
+    except OSError:
+        pass
+
+
+def note(record, key):
+    """Write a record the first time ``key`` is seen; count repeats for the exit summary."""
+    if os.getpid() != PID:
+        return
+    with _LOCK:
+        seen = key in _COUNTS
+        _COUNTS[key] = _COUNTS.get(key, 0) + 1
+    if not seen:
+        record["key"] = key
+        write(record)
+
+
+def _write_counts():
+    if os.getpid() == PID:
+        write({"type": "counts", "counts": {k: n for k, n in _COUNTS.items() if n > 1}})
+
+
+def _line_text(frame):
+    return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:_MAX_TEXT]
+
+
+def _walk():
+    """The frames of the running thread, innermost first, without concdiag's own."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not _is_ours(frame.f_code.co_filename):
+            yield frame
+        frame = frame.f_back
+
+
+def _passes(filename):
+    """A frame of the standard library's pool machinery (it only passes a call through)."""
+    return is_stdlib(filename) and any(p in filename for p in _PASS_THROUGH)
+
+
+def creator():
+    """(the frame that asked the pool machinery for a pool or task, the first user frame)."""
+    immediate = None
+    for frame in _walk():
+        name = frame.f_code.co_filename
+        if _passes(name):
+            continue
+        immediate = immediate or frame
+        if not is_stdlib(name):
+            return immediate, frame
+    return immediate, immediate
+
+
+def site_of(frame):
+    if frame is None:
+        return {"file": None, "line": None, "code": ""}
+    name = frame.f_code.co_filename
+    name = name if name.startswith("<") else os.path.abspath(name)
+    return {"file": name, "line": frame.f_lineno, "code": _line_text(frame)}
+
+
+def error_text(exc):
+    return _ADDRESS.sub("", f"{type(exc).__name__}: {exc}")[:_MAX_TEXT]
+
+
+def _task_name(fn):
+    inner = getattr(fn, "args", None)
+    if getattr(fn, "func", None) is not None and inner:  # ProcessPoolExecutor.map's partial
+        fn = inner[0] if callable(inner[0]) else fn.func
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def _task_error(exc, site, fn):
+    error = error_text(exc)
+    key = f"task:{site['file']}:{site['line']}:{error.split(':', 1)[0]}"
+    note({"type": "task_error", "error": error, "task": _task_name(fn), **site}, key)
+
+
+def track(pool):
+    """Note each failed task with the line that submitted it."""
+    if hasattr(pool, "submit"):
+        submit = pool.submit
+
+        def tracked_submit(fn, /, *args, **kwargs):
+            site = site_of(creator()[1])
+            future = submit(fn, *args, **kwargs)
+
+            def done(f):
+                if not f.cancelled() and f.exception() is not None:
+                    _task_error(f.exception(), site, fn)
+
+            future.add_done_callback(done)
+            return future
+
+        pool.submit = tracked_submit
+        return
+    for method in ("map", "starmap", "apply"):
+        original = getattr(pool, method)
+
+        def tracked(func, *args, _original=original, **kwargs):
+            site = site_of(creator()[1])
+            try:
+                return _original(func, *args, **kwargs)
+            except Exception as exc:
+                _task_error(exc, site, func)
+                raise
+
+        setattr(pool, method, tracked)
+
+
+def _watch_starts():
+    """Note bare threads and processes the program starts itself: they cannot be swapped."""
+    import multiprocessing.process
+
+    def wrap(owner, what):
+        start = owner.start
+
+        def tracked_start(self):
+            first = next(_walk(), None)
+            if first is not None and not _passes(first.f_code.co_filename):
+                immediate, user = creator()
+                name = immediate.f_code.co_filename if immediate is not None else ""
+                site = site_of(user)
+                record = {"type": what, **site}
+                if immediate is not None and is_stdlib(name):
+                    record["via"] = os.path.basename(name)
+                note(record, f"{what}:{site['file']}:{site['line']}")
+            return start(self)
+
+        owner.start = tracked_start
+
+    wrap(threading.Thread, "thread")
+    wrap(multiprocessing.process.BaseProcess, "process")
+
+
+class _StdinWatch:
+    """Stands in for sys.stdin and notes the first read (reruns get /dev/null instead)."""
+
+    _READS = frozenset({"read", "readline", "readlines", "buffer", "fileno", "detach"})
+
+    def __init__(self, stream):
+        object.__setattr__(self, "_stream", stream)
+
+    def _seen(self):
+        note({"type": "stdin"}, "stdin")
+
+    def __getattr__(self, name):
+        if name in self._READS:
+            self._seen()
+        return getattr(self._stream, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._stream, name, value)
+
+    def __iter__(self):
+        self._seen()
+        return iter(self._stream)
+
+    def __next__(self):
+        self._seen()
+        return next(self._stream)
+
+
+def start(config):
+    """Start watching: called by ``_pool_swap.install`` before the script runs."""
+    global CONFIG, PID
+    CONFIG = dict(config)
+    PID = os.getpid()
+    _watch_starts()
+    if CONFIG.get("watch") and sys.stdin is not None:
+        sys.stdin = _StdinWatch(sys.stdin)
+    atexit.register(_write_counts)
