@@ -50,10 +50,11 @@ DEFAULT_REPEAT = 3
 METHOD = (
     "Each alternative and the program as written ran {repeat} time(s), interleaved (the "
     "order rotates every round), under the bare interpreter with concdiag's pool swap loaded "
-    "at start-up and no sampler, standard input from /dev/null. Wall time is the whole "
-    "process's (interpreter start-up included, alike for all); CPU time is the process tree's "
-    "(user + system). Medians; the spread is half the range over the runs; a difference "
-    "counts only past both spreads and past a tie of 10% or 50 ms."
+    "at start-up and no sampler, standard input from /dev/null. Wall time runs from the "
+    "script's first line to the process's exit (the interpreter's start-up left out); CPU "
+    "time is the process tree's (user + system, start-up included). Medians; the spread is "
+    "half the range over the runs; a difference counts only past both spreads and past a tie "
+    "of 10% or 50 ms."
 )
 
 Echo = Callable[[str], None]

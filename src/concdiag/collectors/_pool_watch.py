@@ -222,6 +222,9 @@ def start(config):
     global CONFIG, PID
     CONFIG = dict(config)
     PID = os.getpid()
+    # when the script is about to start, on the system-wide monotonic clock: concdiag times a
+    # rerun from here, leaving out the interpreter's own start-up
+    write({"type": "started", "t": __import__("time").monotonic()})
     _watch_starts()
     if CONFIG.get("watch") and sys.stdin is not None:
         sys.stdin = _StdinWatch(sys.stdin)

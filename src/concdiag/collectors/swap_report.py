@@ -85,6 +85,7 @@ class SwapReport:
     starts: list[StartSeen] = field(default_factory=list)
     task_errors: list[TaskErrorSeen] = field(default_factory=list)
     read_stdin: bool = False
+    started_t: float | None = None  # time.monotonic() in the target just before the script
 
 
 def swap_env(kind: str, workers: int | None, report: Path, watch: bool = False) -> str:
@@ -129,6 +130,7 @@ def read_swap_report(path: Path) -> SwapReport:
 
     pools, starts, errors = [], [], []
     read_stdin = False
+    started_t = None
     for r in records:
         kind = r.get("type")
         where = (r.get("file") if isinstance(r.get("file"), str) else None, _int(r.get("line")))
@@ -160,6 +162,8 @@ def read_swap_report(path: Path) -> SwapReport:
             )
         elif kind == "stdin":
             read_stdin = True
+        elif kind == "started" and isinstance(r.get("t"), (int, float)):
+            started_t = float(r["t"])
     return SwapReport(
         installed=installed is not None,
         interpreters=bool(installed and installed.get("interpreters")),
@@ -168,4 +172,5 @@ def read_swap_report(path: Path) -> SwapReport:
         starts=starts,
         task_errors=errors,
         read_stdin=read_stdin,
+        started_t=started_t,
     )

@@ -1,10 +1,11 @@
 """``concdiag whatif``'s reruns: the target under the bare interpreter plus the pool swap.
 
 No sampler, py-spy or event pipe runs: the bootstrap (``CONCDIAG_BARE=1``) only loads
-``_pool_swap.py`` and runs the script, so what is timed is the program, not concdiag. Each
-run's wall time is taken around the process (interpreter start-up included, the same for
-every alternative) and its CPU time from the kernel's accounting of the process and the
-children it waited for (pool workers). Standard input is /dev/null; standard output is
+``_pool_swap.py`` and runs the script, so what is timed is the program, not concdiag. A
+run's wall time goes from the moment the script is about to start (the target notes it on
+the system-wide monotonic clock) to the process's exit, so the interpreter's own start-up is
+left out; its CPU time is the kernel's accounting of the process and the children it waited
+for (pool workers), start-up included. Standard input is /dev/null; standard output is
 kept only as a digest, to compare results between alternatives; the end of standard error
 is kept to say why a run failed.
 """
@@ -47,7 +48,7 @@ class RerunTarget:
 
 @dataclass(frozen=True, slots=True)
 class TimedRun:
-    wall_s: float
+    wall_s: float  # from the script's start to the process's exit
     cpu_s: float  # user + system of the target and the children it waited for
     exit_code: int | None  # None when killed by a signal
     exit_signal: int | None
@@ -132,7 +133,7 @@ def timed_run(
     done = threading.Event()
     fired: list[bool] = []
     with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
-        start = time.perf_counter()
+        start = time.monotonic()
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
         SIGNALS.children.add(child.pid)
         timer = threading.Thread(
@@ -147,18 +148,21 @@ def timed_run(
             stop_gently(child, grace_s=1.0)  # a terminal's Ctrl-C reached it too
             raise
         finally:
-            wall_s = time.perf_counter() - start
+            ended = time.monotonic()
             done.set()
             SIGNALS.children.discard(child.pid)
         child.returncode = os.waitstatus_to_exitcode(status)
     signalled = os.WIFSIGNALED(status)
+    seen = read_swap_report(report)
+    if seen.started_t is not None and start <= seen.started_t <= ended:
+        start = seen.started_t
     return TimedRun(
-        wall_s=wall_s,
+        wall_s=ended - start,
         cpu_s=usage.ru_utime + usage.ru_stime,
         exit_code=None if signalled else os.waitstatus_to_exitcode(status),
         exit_signal=os.WTERMSIG(status) if signalled else None,
         timed_out=bool(fired),
         stdout_digest=_digest(folder / "stdout"),
         stderr_last=_last_line(folder / "stderr"),
-        report=read_swap_report(report),
+        report=seen,
     )
