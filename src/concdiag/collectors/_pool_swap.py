@@ -105,6 +105,22 @@ class _InlineExecutor(concurrent.futures.Executor):
             future.set_exception(exc)
         return future
 
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        """Every task at once, as Executor.map submits them; an error raised where its result
+        is read. No futures: a serial loop should not pay for them."""
+        where, done = _watch.where_now(), []
+        for args in zip(*iterables):
+            try:
+                done.append((fn(*args), None))
+            except Exception as exc:
+                _watch.task_error(exc, where, fn)
+                done.append((None, exc))
+        return (_raise(exc) if exc is not None else value for value, exc in done)
+
+
+def _raise(exc):
+    raise exc
+
 
 def _create(kind, args, kwargs):
     original = _ORIGINALS[kind]

@@ -76,43 +76,63 @@ def _write_counts():
         write({"type": "counts", "counts": {k: n for k, n in _COUNTS.items() if n > 1}})
 
 
-def _line_text(frame):
-    return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()[:_MAX_TEXT]
+_KINDS = {}  # file name -> ours, pass (pool machinery), stdlib or user: asked once per file
+
+
+def _kind(filename):
+    kind = _KINDS.get(filename)
+    if kind is None:
+        if _is_ours(filename):
+            kind = "ours"
+        elif is_stdlib(filename):
+            kind = "pass" if any(p in filename for p in _PASS_THROUGH) else "stdlib"
+        else:
+            kind = "user"
+        _KINDS[filename] = kind
+    return kind
 
 
 def _walk():
     """The frames of the running thread, innermost first, without concdiag's own."""
     frame = sys._getframe(1)
     while frame is not None:
-        if not _is_ours(frame.f_code.co_filename):
+        if _kind(frame.f_code.co_filename) != "ours":
             yield frame
         frame = frame.f_back
 
 
 def _passes(filename):
     """A frame of the standard library's pool machinery (it only passes a call through)."""
-    return is_stdlib(filename) and any(p in filename for p in _PASS_THROUGH)
+    return _kind(filename) == "pass"
 
 
 def creator():
     """(the frame that asked the pool machinery for a pool or task, the first user frame)."""
     immediate = None
     for frame in _walk():
-        name = frame.f_code.co_filename
-        if _passes(name):
+        kind = _kind(frame.f_code.co_filename)
+        if kind == "pass":
             continue
         immediate = immediate or frame
-        if not is_stdlib(name):
+        if kind == "user":
             return immediate, frame
     return immediate, immediate
 
 
-def site_of(frame):
-    if frame is None:
+def where_now():
+    """(file, line) of the first user frame: cheap, for every task submitted."""
+    frame = creator()[1]
+    return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else (None, None)
+
+
+def site_of(frame=None, where=None):
+    """The file, line and source text of ``frame`` (or of a ``where_now()`` taken earlier)."""
+    name, line = (frame.f_code.co_filename, frame.f_lineno) if frame else (where or (None, 0))
+    if name is None:
         return {"file": None, "line": None, "code": ""}
-    name = frame.f_code.co_filename
+    text = linecache.getline(name, line).strip()[:_MAX_TEXT]
     name = name if name.startswith("<") else os.path.abspath(name)
-    return {"file": name, "line": frame.f_lineno, "code": _line_text(frame)}
+    return {"file": name, "line": line, "code": text}
 
 
 def error_text(exc):
@@ -126,7 +146,8 @@ def _task_name(fn):
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
-def _task_error(exc, site, fn):
+def task_error(exc, where, fn):
+    site = site_of(where=where)
     error = error_text(exc)
     key = f"task:{site['file']}:{site['line']}:{error.split(':', 1)[0]}"
     note({"type": "task_error", "error": error, "task": _task_name(fn), **site}, key)
@@ -138,12 +159,12 @@ def track(pool):
         submit = pool.submit
 
         def tracked_submit(fn, /, *args, **kwargs):
-            site = site_of(creator()[1])
+            where = where_now()
             future = submit(fn, *args, **kwargs)
 
             def done(f):
                 if not f.cancelled() and f.exception() is not None:
-                    _task_error(f.exception(), site, fn)
+                    task_error(f.exception(), where, fn)
 
             future.add_done_callback(done)
             return future
@@ -154,11 +175,11 @@ def track(pool):
         original = getattr(pool, method)
 
         def tracked(func, *args, _original=original, **kwargs):
-            site = site_of(creator()[1])
+            where = where_now()
             try:
                 return _original(func, *args, **kwargs)
             except Exception as exc:
-                _task_error(exc, site, func)
+                task_error(exc, where, func)
                 raise
 
         setattr(pool, method, tracked)
