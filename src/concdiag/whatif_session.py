@@ -64,7 +64,9 @@ Echo = Callable[[str], None]
 class WhatIfRequest:
     profile: ProfileRequest
     repeat: int = DEFAULT_REPEAT
-    sweep: bool = True  # also 1 worker and one per core, not only as asked
+    #: True: also serial and one worker per core, not only as asked; None: only what tests
+    #: the recommendation (as asked, and serial when it recommends serial), for `check`.
+    sweep: bool | None = True
     time_limit_s: float | None = None  # per rerun
 
 
@@ -105,7 +107,14 @@ def _whatif(
     if why is not None:
         part = _unmeasured("skipped", why, first, profile, request.repeat)
     else:
-        variants = plan(first.pools, profile.run.cpu_count, first.interpreters, request.sweep)
+        serial = request.sweep is None and profile.verdict.recommendation == "serial"
+        variants = plan(
+            first.pools,
+            profile.run.cpu_count,
+            first.interpreters,
+            bool(request.sweep),
+            serial=serial if request.sweep is None else None,
+        )
         if not variants:
             why = "the program created no pool that can be swapped"
             part = _unmeasured("nothing_to_swap", why, first, profile, request.repeat)

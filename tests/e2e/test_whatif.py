@@ -146,3 +146,39 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     ]
     proc = concdiag("whatif", "--repeat", "0", "x.py", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_check_confirm_warns_when_the_measurement_shows_no_gain(tmp_path: Path) -> None:
+    """processes where threads serve: a contradiction by default; with --confirm it fails
+    only when threads are measured faster past confirm_margin (here a 50% gain, which eight
+    I/O-bound threads never show over eight processes) and the spread: a warning, exit 0."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text("confirm_margin = 0.5\n")
+    result = tmp_path / "result.json"
+    proc = concdiag(
+        "check",
+        "--confirm",
+        "--policy",
+        str(policy),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--result",
+        str(result),
+        str(SAMPLES / "io_process_pool.py"),
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (target,) = json.loads(result.read_text())["targets"]
+    c = target["measurement"]["confirmation"]
+    assert c["alternative"] == "threads, 8 workers (as asked)"
+    assert c["as_written_s"] > 0 and c["alternative_s"] > 0
+    (finding,) = [f for f in target["findings"] if f["rule"] == "model-contradiction"]
+    assert finding["outcome"] == "warning"
+    assert "Measured: threads, 8 workers" in finding["message"]
+    profile = json.loads(Path(target["profiles"][0]).read_text())
+    assert [a["label"] for a in profile["whatif"]["alternatives"]] == [
+        "as written: processes, 8 workers",
+        "threads, 8 workers (as asked)",
+    ]

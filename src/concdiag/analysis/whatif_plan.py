@@ -38,12 +38,19 @@ def _model(family: str, workers: int) -> str:
     return FAMILY_MODELS.get(family, family)
 
 
-def plan(pools: list[PoolSeen], cores: int, interpreters: bool, sweep: bool) -> list[Variant]:
+def plan(
+    pools: list[PoolSeen],
+    cores: int,
+    interpreters: bool,
+    sweep: bool,
+    serial: bool | None = None,
+) -> list[Variant]:
     """The program as written first, then each alternative that can be swapped in.
 
     With ``sweep``: also serial (each task run inline where it is submitted: the baseline)
     and one worker per core, of the kind as written and of the other kind; without it, only
-    the number the program asked for.
+    the number the program asked for. ``serial`` (default: ``sweep``) adds the serial
+    baseline on its own.
     """
     swappable = [p for p in pools if p.swappable]
     if not swappable:
@@ -63,7 +70,7 @@ def plan(pools: list[PoolSeen], cores: int, interpreters: bool, sweep: bool) -> 
             written,
         )
     ]
-    if sweep and asked != 1:
+    if (sweep if serial is None else serial) and asked != 1:
         variants.append(
             Variant(
                 "serial",

@@ -129,7 +129,7 @@ def _profile_target(
         try:
             if run == 1 and (request.confirm or target.rules.confirm):
                 outcome = whatif_script(
-                    WhatIfRequest(profile_request, repeat=max(repeat, DEFAULT_REPEAT)),
+                    WhatIfRequest(profile_request, repeat=max(repeat, DEFAULT_REPEAT), sweep=None),
                     echo=echo,
                 )
             else:
