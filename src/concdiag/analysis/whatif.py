@@ -255,9 +255,10 @@ def confirm(verdict: Verdict, alts: list[Alternative]) -> tuple[str, str | None,
             f"Confirmed: {ours.label} ran {ours.speedup or 0:.2f}x faster than as written "
             f"({_seconds(ours)} against {_seconds(written)}; {predicted}).",
         )
+    also = "" if fastest is ours else f"; fastest: {fastest.label}, {_seconds(fastest)}"
     return (
         "confirmed",
         None,
         f"Confirmed: no alternative ran faster than {rec} past the spread "
-        f"({ours.label}: {_seconds(ours)}; fastest: {fastest.label}, {_seconds(fastest)}).",
+        f"({ours.label}: {_seconds(ours)}{also}).",
     )

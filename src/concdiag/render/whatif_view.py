@@ -19,9 +19,9 @@ OUTCOME_LABELS = {
     "not_measured": "not measured",
 }
 PREDICTION_LABELS = {
-    "agrees": "within the measured range",
-    "optimistic": "predicted more than measured",
-    "pessimistic": "predicted less than measured",
+    "agrees": "inside the measured range",
+    "optimistic": "over: predicted more",
+    "pessimistic": "under: predicted less",
     "none": "no prediction",
     "unmeasured": "not measured",
 }
