@@ -16,16 +16,15 @@ appended). Timings are taken side by side in one run; on a shared machine they a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from verdicts import profile  # bench/ is the script's folder
 
 from concdiag.analysis.current_model import scan_source
 
@@ -53,30 +52,7 @@ def pooled(path: Path) -> bool:
 
 
 def whatif(path: Path, repeat: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="concdiag-bench-whatif-") as tmp:
-        json_path = Path(tmp) / "p.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "concdiag",
-                "whatif",
-                "-q",
-                "--repeat",
-                str(repeat),
-                "--json",
-                str(json_path),
-                "-o",
-                str(Path(tmp) / "p.html"),
-                str(path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=3600,
-            cwd=tmp,
-        )
-        data: dict[str, Any] = json.loads(json_path.read_text())
-        return data
+    return profile(path, command="whatif", options=("--repeat", str(repeat)))
 
 
 def rows(name: str, data: dict[str, Any]) -> tuple[list[str], list[tuple[float, float, bool]]]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from concdiag.cli._options import Progress, sampling_outputs
-from concdiag.errors import UsageError
-from concdiag.render.text import summary_text
+from concdiag.cli._options import run_and_report, sampling_outputs, split_target
 from concdiag.session import ProfileRequest
 from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
 
@@ -31,8 +28,8 @@ from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
     type=click.Choice(["all", "asked"]),
     default="all",
     show_default=True,
-    help="all: also 1 worker (the serial baseline) and one per core; asked: only the number "
-    "the program asked for.",
+    help="all: also serial (each task run inline: the baseline) and one worker per core; "
+    "asked: only the number the program asked for.",
 )
 @click.option(
     "--time-limit",
@@ -63,21 +60,17 @@ def command(
     """Run SCRIPT (or -m MODULE) once under the samplers, then again with its pools swapped.
 
     The program runs many times: once profiled, then as written and with each alternative
-    (threads for processes and back, 1 worker, one per core), --repeat times each,
+    (threads for processes and back, serial, one worker per core), --repeat times each,
     interleaved, with standard input from /dev/null. A program that reads standard input or
     whose first run fails is not rerun. Exit codes as for profile: 0, 2 usage, 3 could not
     profile, 4 the first run failed (report written), 130 interrupted.
     """
-    if module is None and not target_args:
-        raise UsageError("give a script to run, or -m MODULE")
-    target = module if module is not None else target_args[0]
-    args = target_args if module is not None else target_args[1:]
-    progress = Progress() if (not quiet and sys.stderr.isatty()) else None
+    target, args = split_target(module, target_args, "run")
     request = WhatIfRequest(
         profile=ProfileRequest(
             target=target,
             module=module is not None,
-            args=tuple(args),
+            args=args,
             python=python,
             rate_hz=rate_hz,
             duration_s=None,
@@ -93,11 +86,4 @@ def command(
         if not quiet:
             click.echo(line if line.startswith("concdiag:") else f"concdiag: {line}", err=True)
 
-    try:
-        outcome = whatif_script(request, progress, say, say)
-    finally:
-        if progress is not None:
-            progress.clear()
-    if not quiet:
-        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
-    sys.exit(outcome.exit_code)
+    run_and_report(lambda progress: whatif_script(request, progress, say, say), quiet)
