@@ -271,7 +271,7 @@ def test_the_part_is_in_the_schema_and_every_renderer() -> None:
     md = MarkdownRenderer().render(profile)
     assert "**Measured alternatives**" in md and "processes, 2 workers" in md
     text = summary_text(profile, [])
-    assert "measured (measurement confirms the verdict)" in text
+    assert "whatif (measurement confirms the verdict)" in text
     assert "could not run under threads" in text
 
 

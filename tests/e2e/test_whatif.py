@@ -92,7 +92,7 @@ def test_io_process_pool_is_served_as_well_by_threads(tmp_path: Path) -> None:
     # threads within the spread of the process pool, or faster
     assert not slower_past_spread(threads, written)
     assert data["whatif"]["outcome"] == "confirmed", data["whatif"]["message"]
-    assert "measured (measurement confirms the verdict)" in proc.stderr
+    assert "whatif (measurement confirms the verdict)" in proc.stderr
     html = (tmp_path / "p.html").read_text()
     assert 'id="whatif"' in html and "threads, 8 workers (as asked)" in html
 

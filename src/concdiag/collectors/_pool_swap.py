@@ -219,6 +219,10 @@ def install(config):
     _watch = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(_watch)
     _watch.start(config)
+    try:  # 3.14+: InterpreterPoolExecutor subclasses ThreadPoolExecutor; bind it first
+        import concurrent.futures.interpreter
+    except ImportError:
+        pass
     modules = {
         "thread_pool_executor": (concurrent.futures.thread, "ThreadPoolExecutor"),
         "process_pool_executor": (concurrent.futures.process, "ProcessPoolExecutor"),

@@ -145,7 +145,7 @@ def summary_lines(profile: Profile) -> list[str]:
     if not w.alternatives:
         lines = [f"  whatif: {w.message}"]
     else:
-        lines = [f"  measured ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): {w.message}"]
+        lines = [f"  whatif ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): {w.message}"]
     for row in alternative_rows(w):
         figures = f"{row.wall} on {row.cores} cores" if row.wall else row.status
         extra = f", {row.speedup}" if row.speedup and not row.as_written else ""
