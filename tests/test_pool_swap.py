@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from concdiag.collectors.launch import BOOTSTRAP
 from concdiag.collectors.swap_report import BARE_ENV, SWAP_ENV, read_swap_report, swap_env
 
@@ -144,3 +146,36 @@ def test_bare_mode_reports_a_missing_script_in_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         f"concdiag bootstrap: no such file: {tmp_path}/absent.py"
     ]
+
+
+def _python(version: str) -> str | None:
+    import shutil
+
+    candidates = sorted(Path("/root/.pyenv/versions").glob(f"{version}.*/bin/python{version}"))
+    return str(candidates[-1]) if candidates else shutil.which(f"python{version}")
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_the_swap_runs_on_other_interpreters(version: str, tmp_path: Path) -> None:
+    python = _python(version)
+    if python is None:
+        pytest.skip(f"python{version} not installed")
+    target = tmp_path / "target.py"
+    target.write_text(SCRIPT)
+    report = tmp_path / "swap.jsonl"
+    env = {**os.environ, BARE_ENV: "1", SWAP_ENV: swap_env("processes", None, report)}
+    proc = subprocess.run(
+        [python, str(BOOTSTRAP), str(target)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["executor"], out["sum"], out["asyncio"]) == ("ProcessPoolExecutor", 285, 9)
+    seen = read_swap_report(report)
+    assert seen.python.startswith(version)
+    assert [e.task for e in seen.task_errors] == ["main.<locals>.<lambda>"]
