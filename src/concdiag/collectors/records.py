@@ -32,6 +32,9 @@ class ThreadObservation:
     syscall: int | None  # the blocking system call number, None when running or unknown
     futex_on_gil: bool  # blocked in futex() on an address inside the GIL state
     cpu_ticks: int  # utime + stime in clock ticks, cumulative
+    # Python 3.15+: the thread state's own flags (None where the interpreter has none)
+    holds_gil: bool | None = None
+    gil_requested: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +156,7 @@ class Recording:
                     t.gil_holder_tid,
                     t.gil_switches,
                     t.process_cpu_ticks,
-                    [
-                        [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
-                        for o in t.threads
-                    ],
+                    [_observation_row(o) for o in t.threads],
                 ]
                 for t in self.ticks
             ],
@@ -197,7 +197,7 @@ class Recording:
             rec.clock_ticks_hz = 100
             rec.platform = "Linux x86_64 (version 1 recording)"
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
-            obs = tuple(ThreadObservation(o[0], o[1], o[2], o[3], o[4]) for o in threads)
+            obs = tuple(ThreadObservation(*o) for o in threads)
             rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
         for item in data["threads"]:
             info = ThreadInfo(**item)
@@ -221,6 +221,14 @@ class Recording:
         if data.get("yappi"):
             rec.yappi = YappiRun.from_dict(data["yappi"])
         return rec
+
+
+def _observation_row(o: ThreadObservation) -> list[Any]:
+    """Five fields, and the two 3.15 GIL flags only where they were read."""
+    row: list[Any] = [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
+    if o.holds_gil is not None or o.gil_requested is not None:
+        row += [o.holds_gil, o.gil_requested]
+    return row
 
 
 def vars_of(obj: Any) -> dict[str, Any]:
