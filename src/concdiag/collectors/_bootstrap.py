@@ -203,15 +203,20 @@ def _report_names_at_exit():
     _send({"type": "exit", "names": names, "gil_enabled": gil_enabled})
 
 
-def _start_inprocess(spec, hello):
+def _beside(filename):
+    """Load one of concdiag's in-target modules by its path beside this file."""
     import importlib.util
 
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+    spec = importlib.util.spec_from_file_location("_concdiag_" + filename[:-3].lstrip("_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_inprocess(spec, hello):
     path, rate = spec.rsplit(",", 1)
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inprocess_agent.py")
-    module_spec = importlib.util.spec_from_file_location("_concdiag_inprocess", here)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    module.start(path, float(rate), hello)
+    _beside("inprocess_agent.py").start(path, float(rate), hello)
 
 
 def _check_script(path):
@@ -269,14 +274,9 @@ def _load_deep():
     if not raw:
         return None, None
     try:
-        import importlib.util
         import json
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_deep_probe.py")
-        spec = importlib.util.spec_from_file_location("_concdiag_deep_probe", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.prepare(json.loads(raw))
+        return _beside("_deep_probe.py").prepare(json.loads(raw))
     except Exception as exc:
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
 
@@ -284,17 +284,9 @@ def _load_deep():
 def _load_pool_swap():
     """``concdiag whatif``: swap the program's pools (``_pool_swap.py`` beside this file)."""
     raw = os.environ.pop("CONCDIAG_POOL_SWAP", "")
-    if not raw:
-        return
     try:
-        import importlib.util
-        import json
-
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pool_swap.py")
-        spec = importlib.util.spec_from_file_location("_concdiag_pool_swap", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.install(json.loads(raw))
+        if raw:
+            _beside("_pool_swap.py").install(__import__("json").loads(raw))
     except Exception as exc:
         sys.stderr.write(f"concdiag: pools not swapped: {type(exc).__name__}: {exc}\n")
 
@@ -305,8 +297,7 @@ def main():
 
     _T0 = time.monotonic()
     spec = os.environ.pop("CONCDIAG_PROBE", "")
-    # `concdiag whatif` times its reruns with no samplers and no event pipe: only the swap.
-    bare = os.environ.pop("CONCDIAG_BARE", "") == "1"
+    bare = os.environ.pop("CONCDIAG_BARE", "") == "1"  # whatif's timed reruns: no samplers
     if not bare:
         try:
             control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
@@ -385,12 +376,11 @@ def _run_target(target, args, module_mode, deep):
     import runpy
     import time
 
+    sys.argv = [target, *args[1:]]
     if module_mode:
-        sys.argv = [target, *args[1:]]
         sys.path[0] = os.getcwd()
         runner = lambda: runpy.run_module(target, run_name="__main__", alter_sys=True)  # noqa: E731
     else:
-        sys.argv = [target, *args[1:]]
         sys.path[0] = os.path.dirname(os.path.abspath(target))
         runner = lambda: runpy.run_path(target, run_name="__main__")  # noqa: E731
     _send({"type": "started", "t": time.monotonic()})
