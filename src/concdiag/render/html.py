@@ -137,6 +137,18 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "time with N workers, from the measured time split (the model is stated below the chart).",
     ),
     (
+        "whatif",
+        "measured alternatives",
+        "concdiag whatif ran the program again with its pools swapped (threads for processes "
+        "and back, serial, other numbers of workers) and timed each, without a sampler.",
+    ),
+    (
+        "spread",
+        "spread",
+        "Half the range of an alternative's repeated run times: differences smaller than both "
+        "spreads (or than 10% / 50 ms) are noise.",
+    ),
+    (
         "flame",
         "flame graph",
         "Sampled Python stacks merged: each bar is a function, as wide "
