@@ -107,14 +107,10 @@ def _whatif(
     if why is not None:
         part = _unmeasured("skipped", why, first, profile, request.repeat)
     else:
-        serial = request.sweep is None and profile.verdict.recommendation == "serial"
-        variants = plan(
-            first.pools,
-            profile.run.cpu_count,
-            first.interpreters,
-            bool(request.sweep),
-            serial=serial if request.sweep is None else None,
-        )
+        sweep = bool(request.sweep)
+        serial = sweep if request.sweep is not None else profile.verdict.recommendation == "serial"
+        cores = profile.run.cpu_count
+        variants = plan(first.pools, cores, first.interpreters, sweep, serial=serial)
         if not variants:
             why = "the program created no pool that can be swapped"
             part = _unmeasured("nothing_to_swap", why, first, profile, request.repeat)
