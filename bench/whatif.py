@@ -38,11 +38,12 @@ PREAMBLE = f"""{HEADING}
 Printed by `python bench/whatif.py --out docs/verdicts.md` (see its docstring). For every
 workload that creates a pool, `concdiag whatif` ran the program as written and with its pools
 swapped (threads for processes and back; serial, with each task run inline; one worker per
-core; the number asked), each `--repeat` times, interleaved, with no sampler. *Measured* is the speedup over the program as
-written (median; in brackets the range both spreads allow); *predicted* is what the verdict's
-`predicted_speedup` said for that kind and number of workers, relative to as written;
-*inside* says whether the prediction falls in the measured range; *outcome* is whatif's test of
-the recommendation (confirmed, refuted: the measurement wins, inconclusive, not measured).
+core; the number asked), each `--repeat` times, interleaved, with no sampler. *Measured* is
+the speedup over the program as written (median; in brackets the range both spreads allow);
+*predicted* is what the verdict's `predicted_speedup` said for that kind and number of
+workers, relative to as written; *inside* says whether the prediction falls in the measured
+range; *outcome* is whatif's test of the recommendation (confirmed, refuted: the measurement
+wins, inconclusive, not measured).
 
 """
 
