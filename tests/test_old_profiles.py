@@ -58,8 +58,9 @@ def test_a_version_1_profile_loads_renamed(name: str) -> None:
 def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(data)
     doc["schema_version"] = 1
-    if doc.get("locks") is None:  # optional, added to version 2 after these were written
-        doc.pop("locks", None)
+    for part in ("locks", "whatif"):  # optional parts added to version 2 later
+        if doc.get(part) is None:
+            doc.pop(part, None)
     for proc in doc["processes"]:
         proc["wall_s"] = proc.pop("alive_s")
         for thread in proc["threads"]:

@@ -57,6 +57,7 @@ class ProfileRequest:
     collector: str = "auto"
     locks: bool = True  # track locks in the target (and detect deadlocks)
     deadlock_after_s: float = DEADLOCK_AFTER_S
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ def profile_script(
                 collector=request.collector,
                 locks=request.locks,
                 deadlock_after_s=request.deadlock_after_s,
+                extra_env=request.extra_env,
             ),
             sink,
             progress=progress if callable(progress) else None,
@@ -250,6 +252,11 @@ def _build_and_write(
         raise CannotProfileError(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}"
         ) from exc
+    return write_profile(profile, json_path, html_path)
+
+
+def write_profile(profile: Profile, json_path: Path, html_path: Path) -> Profile:
+    """Write the JSON atomically, then the HTML rendered from the document as written."""
     document = profile.to_json()
     write_atomic(json_path, document)
     # Render from the document as written, so `concdiag report` reproduces it exactly.

@@ -59,6 +59,7 @@ class LaunchRequest:
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
     locks: bool = True  # track locks inside the target (collectors/_lock_tracker.py)
     deadlock_after_s: float | None = DEADLOCK_AFTER_S  # None: no deadlock detection
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 def check_interpreter(python: str) -> None:
@@ -91,6 +92,7 @@ def launch(
     event_r, event_w = os.pipe()
     env = dict(os.environ)
     env["CONCDIAG_PROBE"] = f"{control_r},{event_w},{os.getpid()}"
+    env.update(request.extra_env)
     deep = DeepSession(request.deep_clock) if request.deep_clock else None
     if deep is not None:
         env["CONCDIAG_DEEP"] = deep.env_value()

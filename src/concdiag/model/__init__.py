@@ -37,6 +37,7 @@ from concdiag.model.locks import (
     WaitLine,
 )
 from concdiag.model.states import STATE_KEYS, States
+from concdiag.model.whatif import WhatIf
 
 SCHEMA_NAME = "concdiag-profile"
 SCHEMA_VERSION = 2
@@ -299,6 +300,7 @@ class Profile:
     schema: str = SCHEMA_NAME
     schema_version: int = SCHEMA_VERSION
     tree: ProcessTree | None = None  # the process tree, when the target started children
+    whatif: WhatIf | None = None  # measured alternatives (`concdiag whatif`)
     locks: LockReport | None = None  # lock tracking and deadlocks (optional: no version bump)
 
     def to_dict(self) -> dict[str, Any]:
@@ -364,6 +366,7 @@ __all__ = [
     "States",
     "ThreadStack",
     "WaitLine",
+    "WhatIf",
     "WorkerProcess",
     "from_jsonable",
     "to_jsonable",

@@ -8,6 +8,7 @@ from concdiag.model import Profile
 from concdiag.render.deep_view import highlights
 from concdiag.render.figures import bound_words, key_figures
 from concdiag.render.locks_view import text_lines
+from concdiag.render.whatif_view import summary_lines
 
 
 def summary_text(profile: Profile, written: list[Path]) -> str:
@@ -29,6 +30,7 @@ def summary_text(profile: Profile, written: list[Path]) -> str:
     lines += [f"  deep: {h.sentence()}" for h in waits + computes]
     if profile.tree is not None:
         lines.append(f"  process tree: {profile.tree.note}")
+    lines += summary_lines(profile)
     if run.overhead.note:
         lines.append(f"  note: {run.overhead.note}")
     for path in written:

@@ -32,6 +32,15 @@ from concdiag.model import (
     Verdict,
 )
 from concdiag.model.locks import LOCK_KINDS
+from concdiag.model.whatif import (
+    ALTERNATIVE_STATUSES,
+    SWAP_KINDS,
+    WHATIF_MODELS,
+    WHATIF_OUTCOMES,
+    WHATIF_STATUSES,
+    Alternative,
+    WhatIf,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("profile.schema.json")
 
@@ -45,10 +54,16 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (DeepProfile, "cpu_source"): ["yappi", "sampler"],
     (LockProfile, "kind"): list(LOCK_KINDS),
     (LockProfile, "advice_kind"): list(LOCK_ADVICE),
+    (WhatIf, "status"): list(WHATIF_STATUSES),
+    (WhatIf, "outcome"): list(WHATIF_OUTCOMES),
+    (WhatIf, "measured_recommendation"): [*WHATIF_MODELS, None],
+    (Alternative, "kind"): list(SWAP_KINDS),
+    (Alternative, "status"): list(ALTERNATIVE_STATUSES),
+    (Alternative, "model"): list(WHATIF_MODELS),
 }
 #: Fields added to schema version 2 after its first release: optional, so profiles written
 #: before them stay valid (they are read with the field's default).
-_ADDED_IN_V2 = ("locks",)
+_ADDED_IN_V2 = ("locks", "whatif")
 
 
 def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
