@@ -19,8 +19,10 @@ from concdiag.fileio import write_atomic
 
 #: Version 2 added what a recording needs to be read anywhere: the architecture's system call
 #: table, the kernel's clock tick and the platform. Version 1 recordings were all made on
-#: x86_64 Linux with a 100 Hz clock tick, which `Recording.load` assumes for them.
-RECORDING_VERSION = 2
+#: x86_64 Linux with a 100 Hz clock tick, which `Recording.load` assumes for them. Version 3
+#: added each thread's scheduler clocks (``/proc/<pid>/task/<tid>/schedstat``) to its
+#: observations; older observations load with them unknown (None).
+RECORDING_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,12 @@ class ThreadObservation:
     syscall: int | None  # the blocking system call number, None when running or unknown
     futex_on_gil: bool  # blocked in futex() on an address inside the GIL state
     cpu_ticks: int  # utime + stime in clock ticks, cumulative
+    #: The scheduler's own clocks for the thread (``schedstat``), cumulative nanoseconds: time
+    #: on a CPU, and time runnable but waiting in a run queue for one; and how many times it
+    #: was put on a CPU. None where not read (in-process collector, recordings before v3).
+    run_ns: int | None = None
+    run_delay_ns: int | None = None
+    timeslices: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +161,7 @@ class Recording:
                     t.gil_holder_tid,
                     t.gil_switches,
                     t.process_cpu_ticks,
-                    [
-                        [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
-                        for o in t.threads
-                    ],
+                    [_observation_row(o) for o in t.threads],
                 ]
                 for t in self.ticks
             ],
@@ -197,7 +202,8 @@ class Recording:
             rec.clock_ticks_hz = 100
             rec.platform = "Linux x86_64 (version 1 recording)"
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
-            obs = tuple(ThreadObservation(o[0], o[1], o[2], o[3], o[4]) for o in threads)
+            # five fields up to version 2, eight when the scheduler clocks were read
+            obs = tuple(ThreadObservation(*o) for o in threads)
             rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
         for item in data["threads"]:
             info = ThreadInfo(**item)
@@ -221,6 +227,13 @@ class Recording:
         if data.get("yappi"):
             rec.yappi = YappiRun.from_dict(data["yappi"])
         return rec
+
+
+def _observation_row(o: ThreadObservation) -> list[Any]:
+    row: list[Any] = [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
+    if o.run_ns is not None:
+        row += [o.run_ns, o.run_delay_ns, o.timeslices]
+    return row
 
 
 def vars_of(obj: Any) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from concdiag.model.deep import (
 from concdiag.model.states import STATE_KEYS, States
 
 SCHEMA_NAME = "concdiag-profile"
-SCHEMA_VERSION = 2
+#: Version 3 added the clock check, error bars and the starved share (all with defaults, so
+#: version-2 profiles load unchanged); version 2 renamed version 1's fields (`migrations`).
+SCHEMA_VERSION = 3
 
 BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
 CPU_KINDS = ("python", "native")
@@ -83,6 +85,21 @@ class ThreadProfile:
     role: str  # worker, coordinator (mostly waits for other threads) or idle
     hot_functions: list[HotFunction] = field(default_factory=list)
     ident: int | None = None  # Python's threading.get_ident()
+    #: Samples less the ticks the sampler missed (those are ``unknown``).
+    observed_samples: int = 0
+    #: Half-width of each share's sampling error bar (about 95%), from the thread's ticks and
+    #: the length of its runs in each state (docs/measurement.md "Error bars").
+    share_errors: States | None = None
+    #: Its error bars are wider than the calibration's 10 points: too few ticks to go by.
+    few_samples: bool = False
+    #: Share of its alive time runnable but waiting for a CPU (counted in ``unknown``).
+    starved_share: float = 0.0
+    #: Its own CPU clock (the scheduler's run time, or CPU ticks) over its observed span.
+    cpu_clock_share: float | None = None
+    #: How far its states disagree with that clock: ``native`` above it, or ``gil_held +
+    #: native`` below it (shares of observed time); None when not checked.
+    clock_disagreement: float | None = None
+    clock_error: float | None = None  # the sampling error that disagreement is judged by
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +191,22 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockCheck:
+    """Every thread's states against its own CPU clock: the largest disagreement found."""
+
+    source: str  # "schedstat" (the scheduler's nanosecond clocks) or "stat" (CPU ticks)
+    threads_checked: int  # threads with a clock and error bars within the 10-point bound
+    largest_disagreement: float  # share of the thread's observed time
+    pid: int | None
+    tid: int | None
+    thread: str | None
+    error: float  # that thread's sampling error
+    #: Threads disagreeing by more than `warn_share` and their own sampling error.
+    threads_over: int
+    warn_share: float
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Figures over the whole run (all processes) that the verdict and renderers quote."""
 
@@ -188,6 +221,9 @@ class Summary:
     gil_utilisation: float | None
     gil_wait_share: float  # gil_wait / all worker thread time
     ctx_switches_per_s: float
+    #: Thread-seconds Python threads were runnable but waiting for a CPU (inside ``unknown``).
+    starved_s: float = 0.0
+    clock_check: ClockCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,10 +336,12 @@ class Profile:
         version = data.get("schema_version")
         if version == 1:
             data = profile_from_v1(data)
+        if version in (1, 2):  # version 3 only added fields, with defaults
+            data = {**data, "schema_version": SCHEMA_VERSION}
         elif version != SCHEMA_VERSION:
             raise ProfileFormatError(
                 f"profile schema version {version!r} is not supported (this concdiag reads "
-                f"1 and {SCHEMA_VERSION})"
+                f"1 to {SCHEMA_VERSION})"
             )
         try:
             profile: Profile = load_typed(Profile, data, "profile")

@@ -23,6 +23,7 @@ from concdiag.model import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     STATE_KEYS,
+    ClockCheck,
     DeepFunction,
     DeepProfile,
     Profile,
@@ -40,6 +41,7 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (DeepFunction, "behaviour"): list(DEEP_BEHAVIOURS),
     (DeepProfile, "clock"): ["cpu", "wall"],
     (DeepProfile, "cpu_source"): ["yappi", "sampler"],
+    (ClockCheck, "source"): ["schedstat", "stat"],
 }
 
 

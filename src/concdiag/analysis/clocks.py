@@ -1,0 +1,257 @@
+"""States checked against each thread's own clocks, and the sampling error of every share.
+
+The kernel keeps, per thread, nanosecond clocks of its time on a CPU and of its time runnable
+but waiting in a run queue for one (``/proc/<pid>/task/<tid>/schedstat``). They settle what
+one sample cannot: whether a runnable thread that does not hold the GIL was running native
+code (``native``) or waiting for a CPU (*starved*: the machine's load, not the program's
+concurrency). After accounting, every thread's states are reconciled with its CPU clock:
+``native`` may not exceed its CPU share, and ``gil_held + native`` must cover it, both up to
+the sampling error. docs/measurement.md "Per-thread states" gives the rules and their bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from concdiag.model import STATE_KEYS, ClockCheck, ProcessProfile, States
+
+if TYPE_CHECKING:
+    from concdiag.analysis.counters import ThreadCounters
+
+#: The label the on-CPU rule gives a runnable tick in which the thread was waiting for a CPU.
+#: The accounting counts it as ``unknown`` (neither the program's CPU nor its waiting) and
+#: keeps its own figure, ``starved_share``: a seventh state key would change the schema's
+#: state vocabulary and every renderer for time the verdict sets aside anyway.
+STARVED = "starved"
+
+#: Sampling error bars are this many standard errors wide on each side (about 95%).
+ERROR_Z = 2.0
+#: A thread whose widest share error bar exceeds this is marked ``few_samples``: its figures
+#: are outside the 10-point bound the calibration suite holds the states to
+#: (tests/calibration, docs/measurement.md "Calibration").
+FEW_SAMPLES_ERROR = 0.10
+#: The report warns when a thread's states disagree with its CPU clock by more than this and
+#: by more than the thread's sampling error: the bound set in issue 12, half the calibration
+#: suite's 10 points.
+CLOCK_WARN_SHARE = 0.05
+
+_NS = 1e9
+#: Golden-ratio step of the low-discrepancy sequence the on-CPU rule dithers with.
+_PHI = 0.6180339887498949
+
+
+def on_cpu_fraction(
+    span_s: float, ran_ns: int, delay_ns: int, runnable_points: int, points: int
+) -> float:
+    """Of the time a runnable thread spent runnable over a window, the share it ran.
+
+    ``ran_ns`` is exact (the scheduler's clock). Runnable time is what the clocks counted
+    (run + run-queue delay), but the kernel adds a wait to the delay clock only when it ends,
+    so a thread still queued at the window's end shows none: runnable time is also at least
+    the window's share of sampled points at which the thread was runnable. A thread runnable
+    at every point was runnable throughout, and a wait that ended inside the window but began
+    before it does not count against it.
+    """
+    span_ns = span_s * _NS
+    if span_ns <= 0 or ran_ns <= 0:
+        return 0.0
+    runnable_ns = max(min(ran_ns + delay_ns, span_ns), span_ns * runnable_points / points)
+    return min(1.0, ran_ns / runnable_ns)
+
+
+def dither(tick_index: int, tid: int) -> float:
+    """A deterministic point in [0, 1) for the tick: a low-discrepancy sequence per thread,
+    so a run of ticks with on-CPU fraction f is labelled on-CPU in about f of them, and the
+    same tick gets the same label however the run was chunked."""
+    return (tid * _PHI + tick_index * _PHI) % 1.0
+
+
+def resolve_on_cpu(
+    states: list[str],
+    runnable: Sequence[bool],
+    times_s: Sequence[float],
+    run_ns: Sequence[int],
+    delay_ns: Sequence[int],
+    tick_indexes: Sequence[int],
+    tid: int,
+) -> int:
+    """Re-label ``native`` ticks in which the thread waited for a CPU as `STARVED`.
+
+    A ``native`` tick is runnable without the GIL. Over the window from the thread's previous
+    to its next tick, its clocks say what share of its runnable time it ran
+    (`on_cpu_fraction`); the tick stays ``native`` with that probability, drawn from a
+    deterministic low-discrepancy sequence (`dither`), so over a run the ``native`` ticks
+    follow the CPU the thread got. This replaces the hand-off and starved-run guesses wherever
+    the clocks were read: a native call of any length that ran stays ``native``, and waiting
+    for a CPU is never ``gil_wait``. Returns how many ticks were re-labelled.
+    """
+    changed = 0
+    last = len(states) - 1
+    for k, state in enumerate(states):
+        if state != "native":
+            continue
+        a, b = max(0, k - 1), min(last, k + 1)
+        if a == b:
+            continue  # a thread seen once: nothing to measure against
+        points = b - a + 1
+        fraction = on_cpu_fraction(
+            times_s[b] - times_s[a],
+            run_ns[b] - run_ns[a],
+            delay_ns[b] - delay_ns[a],
+            sum(1 for i in range(a, b + 1) if runnable[i]),
+            points,
+        )
+        if dither(tick_indexes[k], tid) >= fraction:
+            states[k] = STARVED
+            changed += 1
+    return changed
+
+
+def share_error(share: float, samples: int, runs: int) -> float:
+    """The half-width of a share's error bar (`ERROR_Z` standard errors, Wilson interval).
+
+    ``samples`` observed ticks, ``runs`` the times the thread entered the state. States come
+    in runs longer than a tick (a 5 ms GIL turn, a 40 ms native call), which makes neighbouring
+    samples alike and the error larger than a binomial's: the samples are worth
+    ``samples / deff``, with ``deff = (1 + rho) / (1 - rho)`` from the lag-one correlation
+    ``rho = 1 - 1/L_in - 1/L_out`` of a two-state chain with the measured mean run lengths
+    (never below 1: a sequence more regular than chance is not credited).
+    """
+    if samples <= 0:
+        return 1.0
+    n_eff = float(samples)
+    if 0.0 < share < 1.0 and runs > 0:
+        inside = share * samples / runs
+        outside = (1.0 - share) * samples / runs
+        rho = 1.0 - 1.0 / inside - 1.0 / outside
+        if rho > 0:
+            deff = min(float(samples), (1.0 + rho) / max(1e-9, 1.0 - rho))
+            n_eff = samples / deff
+    z2 = ERROR_Z * ERROR_Z
+    centre_spread = share * (1.0 - share) / n_eff + z2 / (4.0 * n_eff * n_eff)
+    return min(1.0, ERROR_Z / (1.0 + z2 / n_eff) * math.sqrt(centre_spread))
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """One thread's states against its CPU clock, as shares of its observed time."""
+
+    cpu_share: float  # its CPU clock over its observed span
+    disagreement: float  # by how much native exceeds it, or gil_held + native fall short
+    error: float  # the sampling error of the shares compared
+
+
+def reconcile(
+    gil_held: float, native: float, cpu_share: float, held_error: float, native_error: float
+) -> Reconciled:
+    """The invariant: ``native <= cpu_share`` and ``gil_held + native >= cpu_share``, each
+    up to the sampling error; ``gil_held`` may exceed the clock (a thread pre-empted while
+    holding the GIL holds it without running)."""
+    over = native - cpu_share
+    short = cpu_share - (gil_held + native)
+    error = max(native_error, math.hypot(held_error, native_error))
+    return Reconciled(cpu_share, max(0.0, over, short), error)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadClockFigures:
+    """What the clocks and the sampling error add to one thread's profile."""
+
+    observed_samples: int
+    share_errors: States
+    few_samples: bool
+    starved_share: float
+    cpu_clock_share: float | None
+    clock_disagreement: float | None
+    clock_error: float | None
+    clock_source: str | None  # "schedstat", "stat" (CPU ticks), or None
+    #: Variance of each state's seconds from sampling (s^2), for the verdict's confidence.
+    seconds_variance: States
+
+
+def thread_figures(
+    acc: ThreadCounters, interval_s: float, clock_ticks_hz: int
+) -> ThreadClockFigures:
+    """Error bars, the starved share and the clock check of one thread's counters."""
+    samples = acc.samples
+    total = float(samples) or 1.0
+    runs = dict(acc.runs)
+    runs["unknown"] = runs.get("unknown", 0) + runs.get(STARVED, 0)
+    errors = {}
+    variances = {}
+    alive_s = samples * interval_s
+    for key in STATE_KEYS:
+        share = acc.counts.get(key, 0) / total
+        errors[key] = share_error(share, samples, runs.get(key, 0))
+        variances[key] = (alive_s * errors[key] / ERROR_Z) ** 2
+    observed = samples - acc.missed
+    few = max(errors.values(), default=1.0) > FEW_SAMPLES_ERROR
+    cpu_share, source = _cpu_clock_share(acc, clock_ticks_hz)
+    disagreement = error = None
+    if cpu_share is not None and observed > 0 and not few:
+        held = acc.counts.get("gil_held", 0) / observed
+        native = acc.counts.get("native", 0) / observed
+        checked = reconcile(
+            held,
+            native,
+            cpu_share,
+            share_error(held, observed, acc.runs.get("gil_held", 0)),
+            share_error(native, observed, acc.runs.get("native", 0)),
+        )
+        disagreement, error = checked.disagreement, checked.error
+    return ThreadClockFigures(
+        observed_samples=observed,
+        share_errors=States.from_counts(errors),
+        few_samples=few,
+        starved_share=acc.starved / total,
+        cpu_clock_share=cpu_share,
+        clock_disagreement=disagreement,
+        clock_error=error,
+        clock_source=source,
+        seconds_variance=States.from_counts(variances),
+    )
+
+
+def _cpu_clock_share(acc: ThreadCounters, clock_ticks_hz: int) -> tuple[float | None, str | None]:
+    """The thread's CPU time over its observed span, from the scheduler's clock where read,
+    else from its CPU ticks (``utime + stime``, one clock tick of resolution)."""
+    first, last = acc.first_clock, acc.last_clock
+    if first is None or last is None or last[0] <= first[0]:
+        return None, None
+    span_s = last[0] - first[0]
+    if first[1] is not None and last[1] is not None:
+        return (last[1] - first[1]) / _NS / span_s, "schedstat"
+    return (last[2] - first[2]) / clock_ticks_hz / span_s, "stat"
+
+
+def clock_check(
+    processes: list[ProcessProfile], figures: dict[tuple[int, int], ThreadClockFigures]
+) -> ClockCheck | None:
+    """The largest disagreement between a thread's states and its CPU clock, over all threads
+    checked (None when no thread had a clock and enough samples)."""
+    checked = []
+    for process in processes:
+        for thread in process.threads:
+            f = figures.get((process.pid, thread.tid))
+            if f is None or f.clock_disagreement is None or f.clock_error is None:
+                continue
+            checked.append((f.clock_disagreement, f.clock_error, process.pid, thread, f))
+    if not checked:
+        return None
+    worst = max(checked, key=lambda c: (c[0], -c[2], -c[3].tid))
+    disagreement, error, pid, thread, f = worst
+    over = sum(1 for d, e, *_ in checked if d > max(CLOCK_WARN_SHARE, e))
+    return ClockCheck(
+        source=f.clock_source or "stat",
+        threads_checked=len(checked),
+        largest_disagreement=disagreement,
+        pid=pid,
+        tid=thread.tid,
+        thread=thread.name,
+        error=error,
+        threads_over=over,
+        warn_share=CLOCK_WARN_SHARE,
+    )
