@@ -43,7 +43,7 @@ def test_the_fixtures_are_version_1() -> None:
 def test_a_version_1_profile_loads_renamed(name: str) -> None:
     old = _old(name)
     profile = Profile.load(OLD[name])
-    assert profile.schema_version == SCHEMA_VERSION == 2
+    assert profile.schema_version == SCHEMA_VERSION == 3
     assert profile.verdict.current_model.kind == "threading"
     for old_proc, proc in zip(old["processes"], profile.processes, strict=True):
         assert proc.alive_s == old_proc["wall_s"]
@@ -57,6 +57,7 @@ def test_a_version_1_profile_loads_renamed(name: str) -> None:
 
 def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(data)
+    _as_v2(doc)
     doc["schema_version"] = 1
     for proc in doc["processes"]:
         proc["wall_s"] = proc.pop("alive_s")
@@ -67,6 +68,43 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
         current["kind"], current["kind"]
     )
     return doc
+
+
+#: What version 3 added: the clock check, error bars and the starved share.
+V3_THREAD_FIELDS = (
+    "observed_samples",
+    "share_errors",
+    "few_samples",
+    "starved_share",
+    "cpu_clock_share",
+    "clock_disagreement",
+    "clock_error",
+)
+V3_SUMMARY_FIELDS = ("starved_s", "clock_check")
+
+
+def _as_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (today's) without what version 3 added, in place."""
+    doc["schema_version"] = 2
+    for proc in doc["processes"]:
+        for thread in proc["threads"]:
+            for key in V3_THREAD_FIELDS:
+                thread.pop(key)
+    for key in V3_SUMMARY_FIELDS:
+        doc["summary"].pop(key)
+    return doc
+
+
+def test_a_version_2_profile_loads_with_the_new_figures_unknown() -> None:
+    today = profile_of(load_recording("cpu_threads"), "cpu_threads.py")
+    old = _as_v2(today.to_dict())
+    profile = Profile.from_dict(old)
+    assert profile.schema_version == SCHEMA_VERSION
+    assert profile.summary.clock_check is None
+    thread = profile.processes[0].threads[0]
+    assert thread.share_errors is None and thread.cpu_clock_share is None
+    assert profile.verdict == today.verdict
+    jsonschema.validate(profile.to_dict(), load_schema())
 
 
 def test_migration_renames_every_alive_time_and_model_word() -> None:
@@ -116,7 +154,7 @@ def test_the_report_of_an_old_profile_is_the_report_of_the_same_profile_saved_to
 ) -> None:
     today = tmp_path / "today.json"
     today.write_text(Profile.load(OLD["cpu_threads"]).to_json())
-    assert json.loads(today.read_text())["schema_version"] == 2
+    assert json.loads(today.read_text())["schema_version"] == 3
     html = HtmlRenderer().render(Profile.load(OLD["cpu_threads"]))
     assert html == HtmlRenderer().render(Profile.load(today))
     assert "runs</a> <b>threads</b> now" in html  # prose keeps its wording
@@ -132,7 +170,7 @@ def test_report_renders_an_old_profile_in_every_format(tmp_path: Path, fmt: str)
     assert out.stat().st_size > 0
     if fmt == "json":
         data = json.loads(out.read_text())
-        assert data["schema_version"] == 2
+        assert data["schema_version"] == 3
         jsonschema.validate(data, load_schema())
 
 

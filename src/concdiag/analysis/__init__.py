@@ -77,7 +77,8 @@ def build_profile(
     kind, evidence = detect_kind(
         acc.side_workers, acc.child_python_processes, acc.asyncio_seen, acc.asyncio_main
     )
-    stacks_ok = bool(recording.stacks)
+    # the stacks the accounting joined (a streamed run's recording keeps none of its own)
+    stacks_ok = bool(acc.stacks)
     verdict = decide(
         inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok), kind, evidence, sites
     )

@@ -92,7 +92,6 @@ def assemble(
         cpu = recording.thread_cpu.get(key)
         clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
         if python:
-            worker_variance = worker_variance.plus(clocks.seconds_variance)
             summary_seconds = summary_seconds.plus(seconds)
             coordination_s += acc.coordination * interval
             for (kind, state), count in acc.overhead.items():
@@ -101,6 +100,7 @@ def assemble(
             sleep_s += acc.sleep * interval
             worker = without_coordination(counts, acc, interval)
             worker_seconds = worker_seconds.plus(worker)
+            worker_variance = worker_variance.plus(clocks.worker_variance(seconds, worker))
             lock_sync_s += worker.sync
             if role == "worker":
                 worker_threads += 1

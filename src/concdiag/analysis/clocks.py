@@ -29,9 +29,9 @@ STARVED = "starved"
 
 #: Sampling error bars are this many standard errors wide on each side (about 95%).
 ERROR_Z = 2.0
-#: A thread whose widest share error bar exceeds this is marked ``few_samples``: its figures
-#: are outside the 10-point bound the calibration suite holds the states to
-#: (tests/calibration, docs/measurement.md "Calibration").
+#: A thread with too few observed ticks for a share near one half to be known within this is
+#: marked ``few_samples`` (fewer than about 100 ticks): the 10-point bound the calibration
+#: suite holds the states to (tests/calibration, docs/measurement.md "Calibration").
 FEW_SAMPLES_ERROR = 0.10
 #: The report warns when a thread's states disagree with its CPU clock by more than this and
 #: by more than the thread's sampling error: the bound set in issue 12, half the calibration
@@ -50,16 +50,17 @@ def on_cpu_fraction(
 
     ``ran_ns`` is exact (the scheduler's clock). Runnable time is what the clocks counted
     (run + run-queue delay), but the kernel adds a wait to the delay clock only when it ends,
-    so a thread still queued at the window's end shows none: runnable time is also at least
-    the window's share of sampled points at which the thread was runnable. A thread runnable
-    at every point was runnable throughout, and a wait that ended inside the window but began
-    before it does not count against it.
+    so a thread still queued at the window's end shows none of it: runnable time is also at
+    least the stretch between the window's consecutive runnable sample points (all of it
+    when the thread was runnable at every point; then a wait that ended inside the window
+    but began before it does not count against it either).
     """
     span_ns = span_s * _NS
     if span_ns <= 0 or ran_ns <= 0:
         return 0.0
-    runnable_ns = max(min(ran_ns + delay_ns, span_ns), span_ns * runnable_points / points)
-    return min(1.0, ran_ns / runnable_ns)
+    between = max(0, runnable_points - 1) / max(1, points - 1)
+    runnable_ns = max(min(ran_ns + delay_ns, span_ns), span_ns * between)
+    return min(1.0, ran_ns / runnable_ns) if runnable_ns > 0 else 1.0
 
 
 def dither(tick_index: int, tid: int) -> float:
@@ -110,29 +111,20 @@ def resolve_on_cpu(
     return changed
 
 
-def share_error(share: float, samples: int, runs: int) -> float:
-    """The half-width of a share's error bar (`ERROR_Z` standard errors, Wilson interval).
+def share_error(share: float, samples: int) -> float:
+    """The half-width of a share's error bar: `ERROR_Z` standard errors of a proportion over
+    the thread's observed ticks (Wilson's interval, so a share of 0 or 1 still gets one).
 
-    ``samples`` observed ticks, ``runs`` the times the thread entered the state. States come
-    in runs longer than a tick (a 5 ms GIL turn, a 40 ms native call), which makes neighbouring
-    samples alike and the error larger than a binomial's: the samples are worth
-    ``samples / deff``, with ``deff = (1 + rho) / (1 - rho)`` from the lag-one correlation
-    ``rho = 1 - 1/L_in - 1/L_out`` of a two-state chain with the measured mean run lengths
-    (never below 1: a sequence more regular than chance is not credited).
+    It takes the ticks as independent draws. States that come in runs longer than a tick
+    make the error somewhat larger; the calibration measured how much (docs/measurement.md
+    "Error bars").
     """
     if samples <= 0:
         return 1.0
-    n_eff = float(samples)
-    if 0.0 < share < 1.0 and runs > 0:
-        inside = share * samples / runs
-        outside = (1.0 - share) * samples / runs
-        rho = 1.0 - 1.0 / inside - 1.0 / outside
-        if rho > 0:
-            deff = min(float(samples), (1.0 + rho) / max(1e-9, 1.0 - rho))
-            n_eff = samples / deff
+    n = float(samples)
     z2 = ERROR_Z * ERROR_Z
-    centre_spread = share * (1.0 - share) / n_eff + z2 / (4.0 * n_eff * n_eff)
-    return min(1.0, ERROR_Z / (1.0 + z2 / n_eff) * math.sqrt(centre_spread))
+    spread = share * (1.0 - share) / n + z2 / (4.0 * n * n)
+    return min(1.0, ERROR_Z / (1.0 + z2 / n) * math.sqrt(spread))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,24 +163,35 @@ class ThreadClockFigures:
     #: Variance of each state's seconds from sampling (s^2), for the verdict's confidence.
     seconds_variance: States
 
+    def worker_variance(self, seconds: States, worker: States) -> States:
+        """The variance of the thread's worker seconds: coordination waits taken out of a
+        state take their share of its variance with them."""
+        return States.from_counts(
+            {
+                k: self.seconds_variance.get(k) * (worker.get(k) / seconds.get(k)) ** 2
+                if seconds.get(k) > 0
+                else 0.0
+                for k in STATE_KEYS
+            }
+        )
+
 
 def thread_figures(
     acc: ThreadCounters, interval_s: float, clock_ticks_hz: int
 ) -> ThreadClockFigures:
     """Error bars, the starved share and the clock check of one thread's counters."""
     samples = acc.samples
+    observed = samples - acc.missed
     total = float(samples) or 1.0
-    runs = dict(acc.runs)
-    runs["unknown"] = runs.get("unknown", 0) + runs.get(STARVED, 0)
     errors = {}
     variances = {}
     alive_s = samples * interval_s
     for key in STATE_KEYS:
+        # a share of the alive time, known from the ticks observed (missed ones tell nothing)
         share = acc.counts.get(key, 0) / total
-        errors[key] = share_error(share, samples, runs.get(key, 0))
+        errors[key] = share_error(share, observed)
         variances[key] = (alive_s * errors[key] / ERROR_Z) ** 2
-    observed = samples - acc.missed
-    few = max(errors.values(), default=1.0) > FEW_SAMPLES_ERROR
+    few = share_error(0.5, observed) > FEW_SAMPLES_ERROR
     cpu_share, source = _cpu_clock_share(acc, clock_ticks_hz)
     disagreement = error = None
     if cpu_share is not None and observed > 0 and not few:
@@ -198,8 +201,8 @@ def thread_figures(
             held,
             native,
             cpu_share,
-            share_error(held, observed, acc.runs.get("gil_held", 0)),
-            share_error(native, observed, acc.runs.get("native", 0)),
+            share_error(held, observed),
+            share_error(native, observed),
         )
         disagreement, error = checked.disagreement, checked.error
     return ThreadClockFigures(

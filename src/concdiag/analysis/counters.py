@@ -48,10 +48,6 @@ class ThreadCounters:
     starved: int = 0
     #: Ticks the sampler missed while the thread was alive (counted in ``unknown`` too).
     missed: int = 0
-    #: How many times the thread entered each state (labels as classified, `STARVED`
-    #: included): the length of its runs, for the error bars.
-    runs: Counter[str] = field(default_factory=Counter)
-    last_label: str | None = None
     #: Its clocks at its first and last observation: (time, run ns or None, CPU ticks).
     first_clock: tuple[float, int | None, int] | None = None
     last_clock: tuple[float, int | None, int] | None = None
@@ -66,9 +62,6 @@ class ThreadCounters:
         syscalls: SyscallTable,
     ) -> None:
         """Count one sample of this thread: its state, bin, wait kind, stack and clocks."""
-        if state != self.last_label:
-            self.runs[state] += 1
-            self.last_label = state
         clock = (t_s, obs.run_ns, obs.cpu_ticks)
         if self.first_clock is None:
             self.first_clock = clock

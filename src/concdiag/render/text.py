@@ -6,7 +6,7 @@ from pathlib import Path
 
 from concdiag.model import Profile
 from concdiag.render.deep_view import highlights
-from concdiag.render.figures import key_figures
+from concdiag.render.figures import clock_notes, key_figures
 
 
 def summary_text(profile: Profile, written: list[Path]) -> str:
@@ -29,6 +29,7 @@ def summary_text(profile: Profile, written: list[Path]) -> str:
         lines.append(f"  process tree: {profile.tree.note}")
     if run.overhead.note:
         lines.append(f"  note: {run.overhead.note}")
+    lines += [f"  note: {note}" for note in clock_notes(profile)]
     for path in written:
         lines.append(f"  wrote {path}")
     return "\n".join(lines)
