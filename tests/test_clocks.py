@@ -224,3 +224,23 @@ def test_recording_keeps_the_clocks_and_reads_older_observations() -> None:
         tick[6] = [row[:5] for row in tick[6]]  # a version-2 recording: five fields
     old = Recording.from_dict(data)
     assert all(o.run_ns is None for t in old.ticks for o in t.threads)
+
+
+def test_gil_held_while_pre_empted_stays_in_the_states_but_not_in_the_work() -> None:
+    # a pure-Python thread holding the GIL at every tick, on a CPU only every other one
+    rec = clocked({PID: "H"}, 400)
+    for i, tick in enumerate(rec.ticks):
+        obs = tuple(
+            dataclasses.replace(o, run_ns=(i // 2) * TICK_NS, run_delay_ns=(i // 2) * TICK_NS)
+            for o in tick.threads
+        )
+        rec.ticks[i] = dataclasses.replace(tick, threads=obs)
+    profile = profile_of(rec)
+    t = thread(profile, PID)
+    assert t.states.gil_held == 1.0  # it holds the GIL: that is what other threads see
+    assert t.cpu_clock_share == pytest.approx(0.5, abs=0.01)
+    assert t.pre_empted_share == pytest.approx(0.5, abs=0.01)
+    work = profile.summary.worker_seconds
+    assert work.gil_held == pytest.approx(0.5 * t.alive_s, abs=0.05)
+    assert work.unknown == pytest.approx(0.5 * t.alive_s, abs=0.05)
+    assert "held the GIL while pre-empted for about 50%" in summary_text(profile, [])

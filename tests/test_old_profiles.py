@@ -76,6 +76,7 @@ V3_THREAD_FIELDS = (
     "share_errors",
     "few_samples",
     "starved_share",
+    "pre_empted_share",
     "cpu_clock_share",
     "clock_disagreement",
     "clock_error",

@@ -98,7 +98,7 @@ def assemble(
                 by_state = overhead_s.setdefault(kind, {})
                 by_state[state] = by_state.get(state, 0.0) + count * interval
             sleep_s += acc.sleep * interval
-            worker = without_coordination(counts, acc, interval)
+            worker = clocks.without_pre_empted(without_coordination(counts, acc, interval), alive_s)
             worker_seconds = worker_seconds.plus(worker)
             worker_variance = worker_variance.plus(clocks.worker_variance(seconds, worker))
             lock_sync_s += worker.sync
@@ -137,6 +137,7 @@ def assemble(
                 share_errors=clocks.share_errors,
                 few_samples=clocks.few_samples,
                 starved_share=clocks.starved_share,
+                pre_empted_share=clocks.pre_empted_share,
                 cpu_clock_share=clocks.cpu_clock_share,
                 clock_disagreement=clocks.clock_disagreement,
                 clock_error=clocks.clock_error,

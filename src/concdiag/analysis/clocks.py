@@ -11,6 +11,7 @@ the sampling error. docs/measurement.md "Per-thread states" gives the rules and 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,12 +157,21 @@ class ThreadClockFigures:
     share_errors: States
     few_samples: bool
     starved_share: float
+    pre_empted_share: float
     cpu_clock_share: float | None
     clock_disagreement: float | None
     clock_error: float | None
     clock_source: str | None  # "schedstat", "stat" (CPU ticks), or None
     #: Variance of each state's seconds from sampling (s^2), for the verdict's confidence.
     seconds_variance: States
+
+    def without_pre_empted(self, worker: States, alive_s: float) -> States:
+        """Worker seconds with the GIL-held time spent pre-empted moved to ``unknown``: it is
+        the machine's load, not the program's Python work (like waiting for a CPU)."""
+        moved = min(worker.gil_held, self.pre_empted_share * alive_s)
+        return dataclasses.replace(
+            worker, gil_held=worker.gil_held - moved, unknown=worker.unknown + moved
+        )
 
     def worker_variance(self, seconds: States, worker: States) -> States:
         """The variance of the thread's worker seconds: coordination waits taken out of a
@@ -194,6 +204,7 @@ def thread_figures(
     few = share_error(0.5, observed) > FEW_SAMPLES_ERROR
     cpu_share, source = _cpu_clock_share(acc, clock_ticks_hz)
     disagreement = error = None
+    pre_empted = 0.0
     if cpu_share is not None and observed > 0 and not few:
         held = acc.counts.get("gil_held", 0) / observed
         native = acc.counts.get("native", 0) / observed
@@ -205,11 +216,17 @@ def thread_figures(
             share_error(native, observed),
         )
         disagreement, error = checked.disagreement, checked.error
+        # GIL held beyond the CPU the thread got, by more than the sampling error: held
+        # while pre-empted (a runnable thread that holds the GIL reads as gil_held)
+        excess = held + native - cpu_share
+        if excess > checked.error:
+            pre_empted = min(held, excess) * observed / total
     return ThreadClockFigures(
         observed_samples=observed,
         share_errors=States.from_counts(errors),
         few_samples=few,
         starved_share=acc.starved / total,
+        pre_empted_share=pre_empted,
         cpu_clock_share=cpu_share,
         clock_disagreement=disagreement,
         clock_error=error,

@@ -94,6 +94,10 @@ class ThreadProfile:
     few_samples: bool = False
     #: Share of its alive time runnable but waiting for a CPU (counted in ``unknown``).
     starved_share: float = 0.0
+    #: Share of its alive time it held the GIL while waiting for a CPU (pre-empted): GIL held
+    #: beyond its CPU clock, by more than the sampling error. Still ``gil_held`` in its states;
+    #: left out of the worker time the verdict weighs (see `Summary.worker_seconds`).
+    pre_empted_share: float = 0.0
     #: Its own CPU clock (the scheduler's run time, or CPU ticks) over its observed span.
     cpu_clock_share: float | None = None
     #: How far its states disagree with that clock: ``native`` above it, or ``gil_held +
@@ -214,7 +218,9 @@ class Summary:
     python_threads: int
     processes: int
     thread_seconds: States  # summed over Python threads
-    worker_seconds: States  # the same, without coordinator threads' waits on others
+    #: The same, without waits for other workers (coordination), and with GIL-held time spent
+    #: pre-empted counted as ``unknown``: the time the verdict weighs.
+    worker_seconds: States
     cpu_s: float
     cores_used_mean: float
     cores_used_peak: float

@@ -108,17 +108,12 @@ def clock_notes(profile: Profile) -> list[str]:
         )
     for process in profile.processes:
         for t in process.threads:
-            if not t.python or t.cpu_clock_share is None or t.clock_error is None:
-                continue
-            observed = t.observed_samples / t.samples if t.samples else 1.0
-            held = t.states.gil_held / observed if observed else 0.0
-            native = t.states.native / observed if observed else 0.0
-            pre_empted = held + native - t.cpu_clock_share
-            if pre_empted > max(NOTE_SHARE, t.clock_error):
+            if t.pre_empted_share >= NOTE_SHARE and t.cpu_clock_share is not None:
                 notes.append(
-                    f"{t.name} held the GIL while pre-empted for about {pct(pre_empted)} of its "
-                    f"time (GIL held {pct(held)}, its CPU clock {pct(t.cpu_clock_share)}): "
-                    "other load took its CPU, and other threads waited for the GIL meanwhile."
+                    f"{t.name} held the GIL while pre-empted for about {pct(t.pre_empted_share)} "
+                    f"of its time (GIL held {pct(t.states.gil_held)}, its CPU clock "
+                    f"{pct(t.cpu_clock_share)}): other load took its CPU, and other threads "
+                    "waited for the GIL meanwhile. The verdict leaves that time out of the work."
                 )
     python_s = profile.summary.thread_seconds.total()
     if python_s and profile.summary.starved_s / python_s >= NOTE_SHARE:
