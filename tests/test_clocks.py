@@ -31,14 +31,17 @@ TICK_NS = int(1e9 / RATE)
 def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Recording:
     """Threads cycling through ``pattern[tid]``, one tick per letter, with their clocks.
 
-    "H" runs holding the GIL, "N" runs native code, "Q" is runnable but queued for a CPU (its
-    run clock does not move; its delay clock moves when it next runs, as the kernel's does),
-    "W" waits for the GIL in futex. The run clock grows a full tick over each running tick.
+    "H" runs holding the GIL, "N" runs native code, "Q" is runnable but queued for a CPU, "W"
+    waits for the GIL in futex. Each letter holds for the tick around its sample (half an
+    interval each side), so the run clock grows by half a tick for each running end of an
+    interval; the delay clock grows by a queued stretch when the thread next runs, as the
+    kernel's does.
     """
     rec = Recording(rate_hz=RATE, target=target_info())
     run = dict.fromkeys(pattern, 0)
     delay = dict.fromkeys(pattern, 0)
     queued = dict.fromkeys(pattern, 0)
+    half = TICK_NS // 2
     for tid in pattern:
         rec.threads[(PID, tid)] = ThreadInfo(PID, tid, f"t{tid}", tid, True, tid == PID)
     for i in range(ticks):
@@ -46,12 +49,13 @@ def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Re
         observations = []
         for tid, seq in pattern.items():
             code = seq[i % len(seq)]
-            if code in "HN":
-                run[tid] += TICK_NS
-                delay[tid] += queued[tid]  # a wait is added when it ends
-                queued[tid] = 0
-            elif code == "Q":
-                queued[tid] += TICK_NS
+            for end in ([seq[(i - 1) % len(seq)]] if i else []) + [code]:
+                if end in "HN":
+                    run[tid] += half
+                    delay[tid] += queued[tid]  # a wait is added when it ends
+                    queued[tid] = 0
+                elif end == "Q":
+                    queued[tid] += half
             if code == "H":
                 holder = tid
             clocks = (run[tid], delay[tid], i) if with_clocks else (None, None, None)
@@ -67,7 +71,13 @@ def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Re
             )
         rec.ticks.append(
             Tick(
-                i / RATE, PID, holder is not None, holder, i, sum(run.values()), tuple(observations)
+                i / RATE,
+                PID,
+                holder is not None,
+                holder,
+                i,
+                sum(run.values()) // TICK_NS,
+                tuple(observations),
             )
         )
     rec.duration_s = ticks / RATE
@@ -98,10 +108,11 @@ def test_native_calls_of_any_length_stay_native_when_the_clock_ran() -> None:
     # issue 12: a hashing thread's 2-tick native calls between GIL waits, the GIL moving
     states = ["gil_wait", "native", "native", "gil_wait", "native", "native", "gil_wait"]
     runnable = [s == "native" for s in states]
-    run = [0, TICK_NS, 2 * TICK_NS, 2 * TICK_NS, 3 * TICK_NS, 4 * TICK_NS, 4 * TICK_NS]
+    half = TICK_NS // 2
+    run = [0, half, 3 * half, 4 * half, 5 * half, 7 * half, 8 * half]
     n = len(states)
     times = [i / RATE for i in range(n)]
-    assert resolve_on_cpu(states, runnable, times, run, [0] * n, range(n), 7) == 0
+    assert resolve_on_cpu(states, runnable, times, run, [0] * n, range(n), 7, range(n)) == 0
     assert states.count("native") == 4
 
 
@@ -110,7 +121,7 @@ def test_runnable_without_running_is_starved_never_gil_wait() -> None:
     n = len(states)
     times = [i / RATE for i in range(n)]
     run = [0, 0, 0, 0, 0, TICK_NS]
-    changed = resolve_on_cpu(states, [True] * n, times, run, [0] * n, range(n), 7)
+    changed = resolve_on_cpu(states, [True] * n, times, run, [0] * n, range(n), 7, [0] * n)
     assert changed == 4
     assert states == ["gil_wait"] + [STARVED] * 4 + ["gil_held"]
 
@@ -122,7 +133,7 @@ def test_native_ticks_follow_the_cpu_share_of_a_thread_sharing_a_core() -> None:
     run = [int(i * 0.4 * TICK_NS) for i in range(n)]
     delay = [int(i * 0.6 * TICK_NS) for i in range(n)]
     times = [i / RATE for i in range(n)]
-    resolve_on_cpu(states, [True] * n, times, run, delay, range(n), 1234)
+    resolve_on_cpu(states, [True] * n, times, run, delay, range(n), 1234, [0] * n)
     assert states.count("native") == pytest.approx(0.4 * n, abs=3)
 
 
@@ -244,3 +255,23 @@ def test_gil_held_while_pre_empted_stays_in_the_states_but_not_in_the_work() -> 
     assert work.gil_held == pytest.approx(0.5 * t.alive_s, abs=0.05)
     assert work.unknown == pytest.approx(0.5 * t.alive_s, abs=0.05)
     assert "held the GIL while pre-empted for about 50%" in summary_text(profile, [])
+
+
+def test_the_cpu_beside_a_gil_held_tick_is_not_taken_for_native_code() -> None:
+    # a pure-Python thread ran holding the GIL, lost it at the tick and waits for a CPU to ask
+    # for it again: the CPU before the tick was Python; after it, the thread did not run
+    states = ["gil_held", "native", "gil_wait"]
+    run = [0, TICK_NS, TICK_NS]
+    times = [0.0, 0.01, 0.02]
+    assert resolve_on_cpu(states, [True, True, False], times, run, [0] * 3, range(3), 5, [0] * 3)
+    assert states == ["gil_held", STARVED, "gil_wait"]
+
+
+def test_a_tick_between_two_gil_held_ticks_keeps_the_hand_off_guess() -> None:
+    states = ["gil_held", "native", "gil_held", "native", "gil_held"]
+    run = [0, 1, 2, 3, 4]
+    switches = [0, 0, 0, 1, 1]  # the GIL changed hands across the second native tick only
+    resolve_on_cpu(
+        states, [True] * 5, [i / RATE for i in range(5)], run, [0] * 5, range(5), 5, switches
+    )
+    assert states == ["gil_held", "native", "gil_held", "gil_wait", "gil_held"]

@@ -79,6 +79,7 @@ def resolve_on_cpu(
     delay_ns: Sequence[int],
     tick_indexes: Sequence[int],
     tid: int,
+    switches: Sequence[int | None],
 ) -> int:
     """Re-label ``native`` ticks in which the thread waited for a CPU as `STARVED`.
 
@@ -86,30 +87,59 @@ def resolve_on_cpu(
     to its next tick, its clocks say what share of its runnable time it ran
     (`on_cpu_fraction`); the tick stays ``native`` with that probability, drawn from a
     deterministic low-discrepancy sequence (`dither`), so over a run the ``native`` ticks
-    follow the CPU the thread got. This replaces the hand-off and starved-run guesses wherever
-    the clocks were read: a native call of any length that ran stays ``native``, and waiting
-    for a CPU is never ``gil_wait``. Returns how many ticks were re-labelled.
+    follow the CPU the thread got. A neighbouring ``gil_held`` tick is left out of the window:
+    the CPU beside it may be Python code, which says nothing of the tick (a thread that has
+    just lost the GIL and waits for a CPU to ask for it again ran Python up to it). Beside a
+    ``gil_wait`` tick the thread may have held the GIL between the samples, so it must have
+    run on both sides of the tick (the smaller side's share counts). This
+    replaces the hand-off and starved-run guesses wherever the clocks were read: a native call
+    of any length that ran stays ``native``, and waiting for a CPU is never ``gil_wait``. Only
+    a single tick between two ``gil_held`` ticks has no window left; there the hand-off guess
+    stays (`states.resolve_handoffs`: ``gil_wait`` when the GIL changed hands across it).
+    Returns how many ticks were re-labelled.
     """
     changed = 0
     last = len(states) - 1
-    for k, state in enumerate(states):
-        if state != "native":
-            continue
-        a, b = max(0, k - 1), min(last, k + 1)
-        if a == b:
-            continue  # a thread seen once: nothing to measure against
-        points = b - a + 1
-        fraction = on_cpu_fraction(
+    labels = list(states)  # as the per-tick rule gave them, whatever is re-labelled here
+
+    def fraction(a: int, b: int) -> float:
+        return on_cpu_fraction(
             times_s[b] - times_s[a],
             run_ns[b] - run_ns[a],
             delay_ns[b] - delay_ns[a],
             sum(1 for i in range(a, b + 1) if runnable[i]),
-            points,
+            b - a + 1,
         )
-        if dither(tick_indexes[k], tid) >= fraction:
+
+    for k, state in enumerate(labels):
+        if state != "native":
+            continue
+        before = labels[k - 1] if k > 0 else None
+        after = labels[k + 1] if k < last else None
+        sides = [(k - 1, k)] if before not in (None, "gil_held") else []
+        sides += [(k, k + 1)] if after not in (None, "gil_held") else []
+        if not sides:
+            if 0 < k < last and _moved(switches[k - 1], switches[k + 1]):
+                states[k] = "gil_wait"
+                changed += 1
+            continue  # between two GIL-held ticks, or seen once: nothing to measure
+        if before in _GIL_STATES or after in _GIL_STATES:
+            # beside a GIL state, the CPU on one side may be Python the thread ran while it
+            # held the GIL between two samples: it must have run on both sides of the tick
+            on_cpu = min(fraction(a, b) for a, b in sides)
+        else:
+            on_cpu = fraction(sides[0][0], sides[-1][1])
+        if dither(tick_indexes[k], tid) >= on_cpu:
             states[k] = STARVED
             changed += 1
     return changed
+
+
+_GIL_STATES = ("gil_held", "gil_wait")
+
+
+def _moved(before: int | None, after: int | None) -> bool:
+    return before is not None and after is not None and before != after
 
 
 def share_error(share: float, samples: int) -> float:
