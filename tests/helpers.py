@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.collectors.protocol import CollectorNote
@@ -104,3 +107,12 @@ def context(target: str = "script.py") -> RunContext:
 
 def profile_of(rec: Recording, target: str = "script.py") -> Profile:
     return build_profile(rec, context(target))
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """A module concdiag runs inside targets by path (bootstrap, probes), loaded for a test."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -58,7 +58,6 @@ def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Re
                     queued[tid] += half
             if code == "H":
                 holder = tid
-            clocks = (run[tid], delay[tid], i) if with_clocks else (None, None, None)
             observations.append(
                 ThreadObservation(
                     tid,
@@ -66,7 +65,9 @@ def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Re
                     FUTEX if code == "W" else None,
                     code == "W",
                     run[tid] // TICK_NS,
-                    *clocks,
+                    run_ns=run[tid] if with_clocks else None,
+                    run_delay_ns=delay[tid] if with_clocks else None,
+                    timeslices=i if with_clocks else None,
                 )
             )
         rec.ticks.append(
@@ -230,6 +231,9 @@ def test_recording_keeps_the_clocks_and_reads_older_observations() -> None:
     rec = clocked({PID: "HN"}, 5)
     again = Recording.from_dict(rec.to_dict())
     assert again.ticks == rec.ticks
+    flagged = dataclasses.replace(rec.ticks[0].threads[0], holds_gil=True, gil_requested=False)
+    rec.ticks[0] = dataclasses.replace(rec.ticks[0], threads=(flagged,))
+    assert Recording.from_dict(rec.to_dict()).ticks[0].threads == (flagged,)
     data = rec.to_dict()
     for tick in data["ticks"]:
         tick[6] = [row[:5] for row in tick[6]]  # a version-2 recording: five fields

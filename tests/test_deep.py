@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -19,17 +18,13 @@ from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.schema import load_schema
 from conftest import load_recording
-from helpers import PID, context, synthetic
+from helpers import PID, context, load_script, synthetic
 
 PROBE = Path(__file__).resolve().parents[1] / "src/concdiag/collectors/_deep_probe.py"
 
 
 def probe_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_probe_under_test", PROBE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(PROBE, "_probe_under_test")
 
 
 def deep_profile(name: str) -> Profile:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from e2e.conftest import SAMPLES, concdiag
+from e2e.conftest import SAMPLES, concdiag, running, wait_threads
 from e2e.test_cli_errors import one_line_error
 
 pytestmark = pytest.mark.e2e
@@ -22,26 +22,9 @@ pytestmark = pytest.mark.e2e
 SERVICE = SAMPLES / "service_with_load.py"
 
 
-def _wait_threads(pid: int, count: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if len(os.listdir(f"/proc/{pid}/task")) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} never reached {count} threads")
-
-
 @pytest.fixture
 def service() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVICE), "60"], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL
-    )
-    try:
-        _wait_threads(proc.pid, 8)
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
+    yield from running([sys.executable, str(SERVICE), "60"], 8)
 
 
 def _attach(
@@ -140,7 +123,7 @@ def test_killed_concdiag_leaves_the_target_running_and_no_sampler_behind(
 def test_target_exiting_midway_is_reported(tmp_path: Path) -> None:
     target = subprocess.Popen([sys.executable, str(SERVICE), "3"], stdout=subprocess.DEVNULL)
     try:
-        _wait_threads(target.pid, 8)
+        wait_threads(target.pid, 8)
         run = _attach(target.pid, tmp_path, "--duration", "60")
         _, err = run.communicate(timeout=60)
     finally:

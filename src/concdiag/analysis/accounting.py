@@ -14,6 +14,7 @@ merged into the display width, so a run gets the same bins whichever way it was 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -107,12 +108,23 @@ class StreamingAccounting:
         for source in (self.held_stacks, stacks or {}):
             for key, changes in source.items():
                 merged.setdefault(key, []).extend(changes)
+        for changes in merged.values():
+            # Consecutive py-spy runs overlap (the next starts before the last stops): keep
+            # each thread's changes in time order (a stable sort of two sorted runs: linear).
+            changes.sort(key=lambda change: change.t_s)
         pending = self.held + fresh
         cut = max(0, len(pending) - EDGE_TICKS)
         self._account(self.context, pending[:cut], pending, merged)
         self.context = (self.context + pending[:cut])[-EDGE_TICKS:]
         self.held = pending[cut:]
-        self.held_stacks = stacks or {}
+        # Held ticks may reach back past this chunk (a chunk shorter than EDGE_TICKS): keep
+        # every stack change from the one in force at the first held tick on.
+        first_held = self.held[0].t_s if self.held else float("inf")
+        self.held_stacks = {}
+        for key, changes in merged.items():
+            start = max(0, bisect.bisect_right([c.t_s for c in changes], first_held) - 1)
+            if changes[start:]:
+                self.held_stacks[key] = changes[start:]
 
     def _account(
         self,

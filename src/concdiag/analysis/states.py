@@ -10,6 +10,11 @@ The rules (documented with their error bounds in docs/measurement.md):
 - blocked in any other system call (read, recv, poll, sleep, wait4...): ``io``;
 - anything else (stopped, zombie, unreadable): ``unknown``.
 
+On Python 3.15+ each thread state says itself whether it holds the GIL and whether it asked
+for it (``holds_gil``, ``gil_requested``); where read, they come first: holding is
+``gil_held`` (both may briefly be set together: holding wins, as in CPython's own sampler),
+asking without holding is ``gil_wait`` whatever the scheduler state.
+
 Separately, a wait is *coordination* when the thread waits for other workers rather than
 for a contended resource: joins, futures, pool results, an idle pool worker waiting for a
 task. Coordination is still counted in its state, but the verdict looks at worker time
@@ -69,6 +74,11 @@ Frames = tuple[tuple[str, str, int], ...]
 
 def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: SyscallTable) -> str:
     """The state of one thread at one tick, by the per-tick rules above."""
+    if gil_enabled and obs.holds_gil is not None and obs.proc_state in ("R", "S", "D", "I"):
+        if obs.holds_gil and obs.proc_state == "R":
+            return "gil_held"
+        if obs.gil_requested and not obs.holds_gil:
+            return "gil_wait"
     if obs.proc_state == "R":
         if not gil_enabled:
             return "native"

@@ -1,13 +1,15 @@
 """Runs inside the target's interpreter before the user's script, then runs the script.
 
-This file is executed by path under whatever Python the user profiles (3.10 to 3.13), so it
+This file is executed by path under whatever Python the user profiles (3.10 to 3.15), so it
 imports nothing from concdiag and only the standard library. It:
 
 - checks the target (missing file, directory, syntax error, unknown module) and reports the
   problem to concdiag instead of starting;
 - lets concdiag's process tree trace it under Yama ``ptrace_scope=1`` (``PR_SET_PTRACER``);
-- finds the interpreter's GIL state in its own memory so the out-of-process sampler can read
-  who holds the GIL (see docs/measurement.md, "GIL holder");
+- on 3.10-3.12, finds the interpreter's GIL state in its own memory so the out-of-process
+  sampler can read who holds the GIL (see docs/measurement.md, "GIL holder"); 3.13+ need no
+  search: concdiag reads the interpreter's debug offsets from outside;
+- on a free-threaded build running without the GIL, reports the import that turns it back on;
 - reports thread starts and ends (OS id, Python ident, name) on the event pipe;
 - waits for concdiag's "go" so sampling covers the script from its first line;
 - runs the script or module the way ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would.
@@ -134,6 +136,27 @@ def _find_gil():
     return info
 
 
+#: The start of CPython's warning when importing a module turns the GIL back on (3.13+).
+_GIL_WARNING = "The global interpreter lock (GIL) has been enabled to load module '"
+
+
+def _watch_gil_enabling():
+    """Free-threaded build, GIL off: say which import turns it back on, from its warning."""
+    import time
+    import warnings
+
+    shown = warnings._showwarnmsg
+
+    def _showwarnmsg(msg):
+        text = str(msg.message)
+        if text.startswith(_GIL_WARNING):
+            module = text[len(_GIL_WARNING) :].split("'", 1)[0]
+            _send({"type": "gil_enabled", "module": module, "t": time.monotonic()})
+        shown(msg)
+
+    warnings._showwarnmsg = _showwarnmsg
+
+
 def _hook_threads():
     """Report each thread's OS id, ident and name when it starts and ends."""
     import threading
@@ -174,7 +197,8 @@ def _report_names_at_exit():
     for thread in threading.enumerate():
         if thread.native_id is not None:
             names[str(thread.native_id)] = thread.name
-    _send({"type": "exit", "names": names})
+    gil_enabled = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+    _send({"type": "exit", "names": names, "gil_enabled": gil_enabled})
 
 
 def _start_inprocess(spec, hello):
@@ -299,11 +323,13 @@ def main():
         "main_ident": __import__("threading").get_ident(),
         "t0_monotonic": _T0,
     }
-    if gil_enabled:
+    if gil_enabled and sys.version_info < (3, 13):
         try:
             hello.update(_find_gil())
         except Exception as exc:
             hello["gil_error"] = f"{type(exc).__name__}: {exc}"
+    if not gil_enabled:
+        _watch_gil_enabling()
     _hook_threads()
     deep, deep_status = _load_deep()
     if deep_status is not None:

@@ -28,7 +28,6 @@ import psutil
 
 from concdiag.collectors.children import descendants
 from concdiag.collectors.gil_layout import (
-    GIL_HEAD,
     GIL_STATE_SPAN,
     GilLocation,
     locate_in_child,
@@ -41,6 +40,7 @@ from concdiag.collectors.records import (
     ThreadObservation,
     Tick,
 )
+from concdiag.collectors.runtime_reader import FdMemory, read_thread_states
 from concdiag.collectors.syscalls import HOST
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
@@ -231,7 +231,7 @@ class ProcSampler:
         if gil is not None:
             try:
                 mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-                head = read_head(os.pread(mem_fd, GIL_HEAD.size, gil.address))
+                head = read_head(os.pread(mem_fd, gil.fields.span, gil.address), 0, gil.fields)
                 if head.interval_us != gil.interval_us:
                     gil = None
             except OSError:
@@ -291,7 +291,7 @@ class ProcSampler:
                 self._drop_process(pid)
                 continue
             locked, holder, switches = self._read_gil(proc)
-            observations = self._observe_threads(proc)
+            observations = self._observe_threads(proc, self._gil_flags(proc))
             if observations is None:
                 self._drop_process(pid)
                 continue
@@ -304,7 +304,7 @@ class ProcSampler:
         if gil is None or proc.mem_fd is None:
             return None, None, None
         try:
-            head = read_head(os.pread(proc.mem_fd, GIL_HEAD.size, gil.address))
+            head = read_head(os.pread(proc.mem_fd, gil.fields.span, gil.address), 0, gil.fields)
         except (OSError, struct.error):
             self.recording.errors += 1
             return None, None, None
@@ -327,7 +327,22 @@ class ProcSampler:
             self.recording.errors += 1
         return None
 
-    def _observe_threads(self, proc: _Process) -> tuple[ThreadObservation, ...] | None:
+    def _gil_flags(self, proc: _Process) -> dict[int, tuple[bool | None, bool | None]]:
+        """3.15+: each thread state's own ``holds_gil`` and ``gil_requested``, by OS thread."""
+        gil = proc.gil
+        if gil is None or gil.threads is None or proc.mem_fd is None:
+            return {}
+        interp = gil.address - gil.threads.gil_in_interp
+        try:
+            states = read_thread_states(FdMemory(proc.mem_fd), interp, gil.threads)
+        except (OSError, struct.error):
+            self.recording.errors += 1
+            return {}
+        return {s.native_thread_id: (s.holds_gil, s.gil_requested) for s in states}
+
+    def _observe_threads(
+        self, proc: _Process, gil_flags: dict[int, tuple[bool | None, bool | None]]
+    ) -> tuple[ThreadObservation, ...] | None:
         try:
             tids = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
         except OSError:
@@ -353,8 +368,11 @@ class ProcSampler:
                 self._forget_thread(proc, tid)
                 alive.discard(tid)
                 continue
+            holds, requested = gil_flags.get(tid, (None, None))
             observations.append(
-                ThreadObservation(tid, state, syscall, on_gil, utime + stime, *clocks)
+                ThreadObservation(
+                    tid, state, syscall, on_gil, utime + stime, holds, requested, *clocks
+                )
             )
             # the latest ticks only; records are made once, when sampling stops
             self._last_cpu[(proc.pid, tid)] = (utime, stime)

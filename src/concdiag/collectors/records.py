@@ -34,6 +34,9 @@ class ThreadObservation:
     syscall: int | None  # the blocking system call number, None when running or unknown
     futex_on_gil: bool  # blocked in futex() on an address inside the GIL state
     cpu_ticks: int  # utime + stime in clock ticks, cumulative
+    # Python 3.15+: the thread state's own flags (None where the interpreter has none)
+    holds_gil: bool | None = None
+    gil_requested: bool | None = None
     #: The scheduler's own clocks for the thread (``schedstat``), cumulative nanoseconds: time
     #: on a CPU, and time runnable but waiting in a run queue for one; and how many times it
     #: was put on a CPU. None where not read (in-process collector, recordings before v3).
@@ -202,7 +205,7 @@ class Recording:
             rec.clock_ticks_hz = 100
             rec.platform = "Linux x86_64 (version 1 recording)"
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
-            # five fields up to version 2, eight when the scheduler clocks were read
+            # five fields up to version 2; seven with the 3.15 GIL flags, ten with the clocks
             obs = tuple(ThreadObservation(*o) for o in threads)
             rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
         for item in data["threads"]:
@@ -230,7 +233,11 @@ class Recording:
 
 
 def _observation_row(o: ThreadObservation) -> list[Any]:
+    """Five fields; the two 3.15 GIL flags, and after them the three scheduler clocks, only
+    where they were read (the flags as null when only the clocks were)."""
     row: list[Any] = [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
+    if o.holds_gil is not None or o.gil_requested is not None or o.run_ns is not None:
+        row += [o.holds_gil, o.gil_requested]
     if o.run_ns is not None:
         row += [o.run_ns, o.run_delay_ns, o.timeslices]
     return row
