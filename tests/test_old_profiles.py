@@ -43,7 +43,7 @@ def test_the_fixtures_are_version_1() -> None:
 def test_a_version_1_profile_loads_renamed(name: str) -> None:
     old = _old(name)
     profile = Profile.load(OLD[name])
-    assert profile.schema_version == SCHEMA_VERSION == 3
+    assert profile.schema_version == SCHEMA_VERSION == 2
     assert profile.verdict.current_model.kind == "threading"
     for old_proc, proc in zip(old["processes"], profile.processes, strict=True):
         assert proc.alive_s == old_proc["wall_s"]
@@ -70,7 +70,8 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-#: What version 3 added: the clock check, error bars and the starved share.
+#: What issue 12 added to version 2 (with defaults): the clock check, error bars, the
+#: starved and pre-empted shares.
 V3_THREAD_FIELDS = (
     "observed_samples",
     "share_errors",
@@ -85,7 +86,7 @@ V3_SUMMARY_FIELDS = ("starved_s", "clock_check")
 
 
 def _as_v2(doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` (today's) without what version 3 added, in place."""
+    """``doc`` (today's) without the fields added to version 2 since, in place."""
     doc["schema_version"] = 2
     for proc in doc["processes"]:
         for thread in proc["threads"]:
@@ -96,7 +97,7 @@ def _as_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def test_a_version_2_profile_loads_with_the_new_figures_unknown() -> None:
+def test_a_profile_written_before_the_clock_figures_loads_without_them() -> None:
     today = profile_of(load_recording("cpu_threads"), "cpu_threads.py")
     old = _as_v2(today.to_dict())
     profile = Profile.from_dict(old)
@@ -155,7 +156,7 @@ def test_the_report_of_an_old_profile_is_the_report_of_the_same_profile_saved_to
 ) -> None:
     today = tmp_path / "today.json"
     today.write_text(Profile.load(OLD["cpu_threads"]).to_json())
-    assert json.loads(today.read_text())["schema_version"] == 3
+    assert json.loads(today.read_text())["schema_version"] == 2
     html = HtmlRenderer().render(Profile.load(OLD["cpu_threads"]))
     assert html == HtmlRenderer().render(Profile.load(today))
     assert "runs</a> <b>threads</b> now" in html  # prose keeps its wording
@@ -171,7 +172,7 @@ def test_report_renders_an_old_profile_in_every_format(tmp_path: Path, fmt: str)
     assert out.stat().st_size > 0
     if fmt == "json":
         data = json.loads(out.read_text())
-        assert data["schema_version"] == 3
+        assert data["schema_version"] == 2
         jsonschema.validate(data, load_schema())
 
 

@@ -27,9 +27,9 @@ from concdiag.model.deep import (
 from concdiag.model.states import STATE_KEYS, States
 
 SCHEMA_NAME = "concdiag-profile"
-#: Version 3 added the clock check, error bars and the starved share (all with defaults, so
-#: version-2 profiles load unchanged); version 2 renamed version 1's fields (`migrations`).
-SCHEMA_VERSION = 3
+#: Version 2 renamed version 1's fields (`migrations`). Fields added since have defaults, so
+#: profiles written before them load unchanged (docs/schema.md "Changes").
+SCHEMA_VERSION = 2
 
 BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
 CPU_KINDS = ("python", "native")
@@ -342,12 +342,10 @@ class Profile:
         version = data.get("schema_version")
         if version == 1:
             data = profile_from_v1(data)
-        if version in (1, 2):  # version 3 only added fields, with defaults
-            data = {**data, "schema_version": SCHEMA_VERSION}
         elif version != SCHEMA_VERSION:
             raise ProfileFormatError(
                 f"profile schema version {version!r} is not supported (this concdiag reads "
-                f"1 to {SCHEMA_VERSION})"
+                f"1 and {SCHEMA_VERSION})"
             )
         try:
             profile: Profile = load_typed(Profile, data, "profile")
