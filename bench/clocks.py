@@ -15,48 +15,18 @@ Usage: python bench/clocks.py [--runs 10] [--only hash_beside_python,...]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CALIBRATION = ROOT / "tests" / "calibration"
 sys.path.insert(0, str(ROOT / "tests"))
 
-from calibration.test_calibration import TARGETS, observed_shares  # noqa: E402
+from calibration.test_calibration import TARGETS, measure, observed_shares  # noqa: E402
 
 BOUNDS = (0.05, 0.10)
-
-
-def profile(name: str, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    truth_path, json_path = work / "truth.json", work / "profile.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "concdiag",
-            "profile",
-            "-q",
-            "--rate",
-            TARGETS[name],
-            "--json",
-            str(json_path),
-            "-o",
-            str(work / "report.html"),
-            str(CALIBRATION / f"{name}.py"),
-            str(truth_path),
-        ],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return json.loads(truth_path.read_text()), json.loads(json_path.read_text())
 
 
 def distance(measured: float, truth: float | list[float]) -> float:
@@ -80,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="concdiag-clocks-") as tmp:
         for run in range(1, args.runs + 1):
             for name in names:
-                truth, data = profile(name, Path(tmp))
+                truth, data = measure(name, Path(tmp))
                 threads = {t["name"]: t for t in data["processes"][0]["threads"]}
                 worst = 0.0
                 for thread_name, shares in truth["expected"].items():

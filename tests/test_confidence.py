@@ -13,23 +13,9 @@ from concdiag.analysis.verdict_rules import Inputs
 from concdiag.model import States
 from conftest import load_recording
 from helpers import context
+from test_verdict_rules import BASE
 
-PYTHON = Inputs(
-    python_cpu_s=2.0,
-    gil_wait_s=2.0,
-    native_cpu_s=0.0,
-    io_s=0.0,
-    lock_s=0.0,
-    unknown_s=0.0,
-    sleep_s=0.0,
-    wall_s=2.0,
-    cores=2,
-    worker_threads=2,
-    samples=400,
-    gil_measured=True,
-    gil_enabled=True,
-    stacks_available=True,
-)
+PYTHON = dataclasses.replace(BASE, python_cpu_s=2.0, gil_wait_s=2.0, worker_threads=2, samples=400)
 
 
 def confidence(inputs: Inputs) -> float:

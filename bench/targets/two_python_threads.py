@@ -5,18 +5,14 @@ start-up cost brings the predicted process speedup (about 1.3-1.5x) near the 1.2
 over threads. bench/confidence.py reruns it to see whether the verdict's confidence says so.
 """
 
+import sys
 import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sample_targets"))
+from cpu_threads import crunch
 
 ITERATIONS = 1_250_000  # per thread
-
-
-def crunch(seed: int, iterations: int) -> int:
-    x = seed & 0x7FFFFFFF
-    acc = 0
-    for _ in range(iterations):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        acc = (acc + (x >> 11)) & 0xFFFFFFFF
-    return acc
 
 
 def main() -> None:

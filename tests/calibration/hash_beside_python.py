@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from gil_threads import spin
 from truth import ThreadTruth, write_truth
 
 RUN_S = 3.0
@@ -26,20 +27,12 @@ def hasher(deadline: float, truth: ThreadTruth) -> None:
             h.update(BUFFER)
 
 
-def python(deadline: float, truth: ThreadTruth) -> None:
-    with truth:
-        x = 1
-        while time.monotonic() < deadline:
-            for _ in range(2000):
-                x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-
-
 def main() -> None:
     deadline = time.monotonic() + RUN_S
     truths = {"hasher": ThreadTruth(), "python": ThreadTruth()}
     threads = [
         threading.Thread(target=hasher, args=(deadline, truths["hasher"]), name="hasher"),
-        threading.Thread(target=python, args=(deadline, truths["python"]), name="python"),
+        threading.Thread(target=spin, args=(deadline, truths["python"]), name="python"),
     ]
     for t in threads:
         t.start()
