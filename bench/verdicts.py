@@ -175,9 +175,14 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
+        from confidence import BEGIN, END
+
         from concdiag.fileio import write_atomic
 
-        write_atomic(args.out, (PREAMBLE + text).encode())
+        # keep the section bench/confidence.py wrote into the same file
+        old = args.out.read_text() if args.out.exists() else ""
+        kept = old[old.index(BEGIN) : old.index(END) + len(END)] if END in old else ""
+        write_atomic(args.out, (PREAMBLE + text + ("\n" + kept + "\n" if kept else "")).encode())
 
 
 if __name__ == "__main__":
