@@ -181,7 +181,8 @@ def main() -> None:
 
         # keep the section bench/confidence.py wrote into the same file
         old = args.out.read_text() if args.out.exists() else ""
-        kept = old[old.index(BEGIN) : old.index(END) + len(END)] if END in old else ""
+        found = BEGIN in old and END in old
+        kept = old[old.index(BEGIN) : old.index(END) + len(END)] if found else ""
         write_atomic(args.out, (PREAMBLE + text + ("\n" + kept + "\n" if kept else "")).encode())
 
 
