@@ -279,3 +279,30 @@ def test_a_tick_between_two_gil_held_ticks_keeps_the_hand_off_guess() -> None:
         states, [True] * 5, [i / RATE for i in range(5)], run, [0] * 5, range(5), 5, switches
     )
     assert states == ["gil_held", "native", "gil_held", "gil_wait", "gil_held"]
+
+
+def test_a_short_thread_held_pre_empted_is_left_out_of_the_work_too() -> None:
+    # 60 ticks: too few for the clock check, not for a 50-point excess over the error bar
+    rec = clocked({PID: "H"}, 60)
+    for i, tick in enumerate(rec.ticks):
+        obs = tuple(dataclasses.replace(o, run_ns=(i // 2) * TICK_NS) for o in tick.threads)
+        rec.ticks[i] = dataclasses.replace(tick, threads=obs)
+    t = thread(profile_of(rec), PID)
+    assert t.few_samples and t.clock_disagreement is None
+    assert t.pre_empted_share == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_report_shows_error_bars_clock_notes_and_few_samples() -> None:
+    from concdiag.render.html import HtmlRenderer
+
+    rec = clocked({PID: "H"}, 60)
+    for i, tick in enumerate(rec.ticks):
+        obs = tuple(dataclasses.replace(o, run_ns=(i // 2) * TICK_NS) for o in tick.threads)
+        rec.ticks[i] = dataclasses.replace(tick, threads=obs)
+    html = HtmlRenderer().render(profile_of(rec))
+    assert 'data-testid="clock-notes"' in html
+    assert "held the GIL while pre-empted" in html
+    assert "few samples" in html
+    assert "100% ± 3" in html  # GIL held, with its error bar
+    quiet = HtmlRenderer().render(profile_of(clocked({PID: "HHW", PID + 1: "WWH"}, 300)))
+    assert 'data-testid="clock-notes"' not in quiet

@@ -235,7 +235,7 @@ def thread_figures(
     cpu_share, source = _cpu_clock_share(acc, clock_ticks_hz)
     disagreement = error = None
     pre_empted = 0.0
-    if cpu_share is not None and observed > 0 and not few:
+    if cpu_share is not None and observed > 0:
         held = acc.counts.get("gil_held", 0) / observed
         native = acc.counts.get("native", 0) / observed
         checked = reconcile(
@@ -245,9 +245,11 @@ def thread_figures(
             share_error(held, observed),
             share_error(native, observed),
         )
-        disagreement, error = checked.disagreement, checked.error
+        if not few:  # the check is recorded for threads whose shares mean something
+            disagreement, error = checked.disagreement, checked.error
         # GIL held beyond the CPU the thread got, by more than the sampling error: held
-        # while pre-empted (a runnable thread that holds the GIL reads as gil_held)
+        # while pre-empted (a runnable thread that holds the GIL reads as gil_held); the
+        # error bar alone decides, so a short thread's is left out of the work too
         excess = held + native - cpu_share
         if excess > checked.error:
             pre_empted = min(held, excess) * observed / total
