@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
@@ -35,6 +36,8 @@ MODELS = ("serial", "threading", "multiprocessing")
 #: MIN_MARGIN (when some model is not right).
 MAX_SPREAD = 1.5
 MIN_MARGIN = 1.2
+#: Where bench/whatif.py's section starts in the same file.
+WHATIF_HEADING = "## Measured alternatives vs prediction"
 
 
 PREAMBLE = """# Verdicts vs measured truth
@@ -62,7 +65,10 @@ def time_model(path: Path, model: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def profile(path: Path, *args: str) -> dict[str, object]:
+def profile(
+    path: Path, *args: str, command: str = "profile", options: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """concdiag ``command`` (profile, or whatif) on ``path`` with ``args``: the profile."""
     with tempfile.TemporaryDirectory(prefix="concdiag-verdicts-") as tmp:
         json_path = Path(tmp) / "p.json"
         subprocess.run(
@@ -70,7 +76,8 @@ def profile(path: Path, *args: str) -> dict[str, object]:
                 sys.executable,
                 "-m",
                 "concdiag",
-                "profile",
+                command,
+                *options,
                 "-q",
                 "--json",
                 str(json_path),
@@ -81,14 +88,14 @@ def profile(path: Path, *args: str) -> dict[str, object]:
             ],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=3600,
             cwd=tmp,
         )
-        data: dict[str, object] = json.loads(json_path.read_text())
+        data: dict[str, Any] = json.loads(json_path.read_text())
         return data
 
 
-def describe(profile_data: dict[str, object]) -> tuple[str, str]:
+def describe(profile_data: dict[str, Any]) -> tuple[str, str]:
     v = profile_data["verdict"]
     assert isinstance(v, dict)
     kind = f"/{v['cpu_kind']}" if v.get("cpu_kind") else ""
@@ -179,11 +186,13 @@ def main() -> None:
 
         from concdiag.fileio import write_atomic
 
-        # keep the section bench/confidence.py wrote into the same file
+        # bench/whatif.py's section (measured alternatives) follows this table, and
+        # bench/confidence.py's reliability section: keep them
         old = args.out.read_text() if args.out.exists() else ""
-        found = BEGIN in old and END in old
-        kept = old[old.index(BEGIN) : old.index(END) + len(END)] if found else ""
-        write_atomic(args.out, (PREAMBLE + text + ("\n" + kept + "\n" if kept else "")).encode())
+        tail = old[old.index(WHATIF_HEADING) :] if WHATIF_HEADING in old else ""
+        if BEGIN in old and END in old and BEGIN not in tail:
+            tail += "\n" + old[old.index(BEGIN) : old.index(END) + len(END)] + "\n"
+        write_atomic(args.out, (PREAMBLE + text + ("\n" + tail if tail else "")).encode())
 
 
 if __name__ == "__main__":

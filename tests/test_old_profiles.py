@@ -59,6 +59,8 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(data)
     _as_v2(doc)
     doc["schema_version"] = 1
+    if doc.get("whatif") is None:  # optional part added later (measured alternatives)
+        doc.pop("whatif", None)
     for proc in doc["processes"]:
         proc["wall_s"] = proc.pop("alive_s")
         for thread in proc["threads"]:

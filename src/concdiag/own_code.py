@@ -15,6 +15,8 @@ from collections.abc import Sequence
 OWN_SUFFIXES = (
     "/concdiag/collectors/_bootstrap.py",
     "/concdiag/collectors/_deep_probe.py",
+    "/concdiag/collectors/_pool_swap.py",
+    "/concdiag/collectors/_pool_watch.py",
     "/concdiag/collectors/inprocess_agent.py",
     "/concdiag/collectors/inprocess_wire.py",
 )
@@ -24,8 +26,21 @@ RUNPY_SUFFIX = "/runpy.py"
 #: The file name of the one frame that stands for concdiag's own work in the target.
 OWN_WORK_FILE = "<concdiag>"
 OWN_WORK_FRAME = ("(concdiag inside the target)", OWN_WORK_FILE, 0)
-#: Functions of ours that only pass control to the user's code (the script, a thread's run).
-PASS_THROUGH = frozenset({"<module>", "main", "<lambda>", "_bootstrap_inner"})
+#: Functions of ours that only pass control to the user's code (the script, a thread's run,
+#: and `whatif`'s wrappers around a pool's methods, a thread's start and sys.stdin).
+PASS_THROUGH = frozenset(
+    {
+        "<module>",
+        "main",
+        "<lambda>",
+        "_bootstrap_inner",
+        "_run_target",
+        "tracked",
+        "tracked_submit",
+        "tracked_start",
+        "__next__",
+    }
+)
 
 Frame = tuple[str, str, int]  # function, file, line
 

@@ -53,6 +53,7 @@ class ProfileRequest:
     html_path: Path | None
     deep_clock: str | None = None  # --deep: run yappi in the target with this clock
     collector: str = "auto"
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ def profile_script(
                 duration_s=request.duration_s,
                 deep_clock=request.deep_clock,
                 collector=request.collector,
+                extra_env=request.extra_env,
             ),
             sink,
             progress=progress if callable(progress) else None,
@@ -238,6 +240,11 @@ def _build_and_write(
         raise CannotProfileError(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}"
         ) from exc
+    return write_profile(profile, json_path, html_path)
+
+
+def write_profile(profile: Profile, json_path: Path, html_path: Path) -> Profile:
+    """Write the JSON atomically, then the HTML rendered from the document as written."""
     document = profile.to_json()
     write_atomic(json_path, document)
     # Render from the document as written, so `concdiag report` reproduces it exactly.

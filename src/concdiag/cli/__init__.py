@@ -12,6 +12,7 @@ from concdiag.cli import check as _check
 from concdiag.cli import diff as _diff
 from concdiag.cli import profile as _profile
 from concdiag.cli import report as _report
+from concdiag.cli import whatif as _whatif
 from concdiag.errors import EXIT_USAGE, ConcdiagError
 
 COMMANDS: list[click.Command] = [
@@ -20,6 +21,7 @@ COMMANDS: list[click.Command] = [
     _check.command,
     _diff.command,
     _attach.command,
+    _whatif.command,
 ]
 
 

@@ -38,6 +38,8 @@ def _send(message):
 
 
 def _fail(kind, text):
+    if _EVENT_FD < 0:
+        sys.stderr.write(f"concdiag bootstrap: {text}\n")
     _send({"type": "error", "kind": kind, "message": text})
     sys.exit(2)
 
@@ -201,15 +203,20 @@ def _report_names_at_exit():
     _send({"type": "exit", "names": names, "gil_enabled": gil_enabled})
 
 
-def _start_inprocess(spec, hello):
+def _beside(filename):
+    """Load one of concdiag's in-target modules by its path beside this file."""
     import importlib.util
 
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+    spec = importlib.util.spec_from_file_location("_concdiag_" + filename[:-3].lstrip("_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_inprocess(spec, hello):
     path, rate = spec.rsplit(",", 1)
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inprocess_agent.py")
-    module_spec = importlib.util.spec_from_file_location("_concdiag_inprocess", here)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    module.start(path, float(rate), hello)
+    _beside("inprocess_agent.py").start(path, float(rate), hello)
 
 
 def _check_script(path):
@@ -267,16 +274,21 @@ def _load_deep():
     if not raw:
         return None, None
     try:
-        import importlib.util
         import json
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_deep_probe.py")
-        spec = importlib.util.spec_from_file_location("_concdiag_deep_probe", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.prepare(json.loads(raw))
+        return _beside("_deep_probe.py").prepare(json.loads(raw))
     except Exception as exc:
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
+
+
+def _load_pool_swap():
+    """``concdiag whatif``: swap the program's pools (``_pool_swap.py`` beside this file)."""
+    raw = os.environ.pop("CONCDIAG_POOL_SWAP", "")
+    try:
+        if raw:
+            _beside("_pool_swap.py").install(__import__("json").loads(raw))
+    except Exception as exc:
+        sys.stderr.write(f"concdiag: pools not swapped: {type(exc).__name__}: {exc}\n")
 
 
 def main():
@@ -285,14 +297,16 @@ def main():
 
     _T0 = time.monotonic()
     spec = os.environ.pop("CONCDIAG_PROBE", "")
-    try:
-        control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
-    except ValueError:
-        sys.stderr.write("concdiag bootstrap: started without concdiag\n")
-        sys.exit(2)
-    for fd in (control_fd, event_fd):
-        os.set_inheritable(fd, False)
-    _EVENT_FD = event_fd
+    bare = os.environ.pop("CONCDIAG_BARE", "") == "1"  # whatif's timed reruns: no samplers
+    if not bare:
+        try:
+            control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
+        except ValueError:
+            sys.stderr.write("concdiag bootstrap: started without concdiag\n")
+            sys.exit(2)
+        for fd in (control_fd, event_fd):
+            os.set_inheritable(fd, False)
+        _EVENT_FD = event_fd
 
     args = sys.argv[1:]
     module_mode = bool(args) and args[0] == "-m"
@@ -306,6 +320,10 @@ def main():
         _check_module(target)
     else:
         _check_script(target)
+    if bare:
+        _load_pool_swap()
+        _run_target(target, args, module_mode, None)
+        return
 
     _allow_tracing(tracer_pid)
     gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -334,6 +352,7 @@ def main():
     deep, deep_status = _load_deep()
     if deep_status is not None:
         hello["deep"] = deep_status
+    _load_pool_swap()
     import atexit
 
     atexit.register(_report_names_at_exit)
@@ -349,14 +368,19 @@ def main():
     if go == b"i" and inprocess:
         _start_inprocess(inprocess, hello)
 
-    import runpy
+    _run_target(target, args, module_mode, deep)
 
+
+def _run_target(target, args, module_mode, deep):
+    """Run the script or module as ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would."""
+    import runpy
+    import time
+
+    sys.argv = [target, *args[1:]]
     if module_mode:
-        sys.argv = [target, *args[1:]]
         sys.path[0] = os.getcwd()
         runner = lambda: runpy.run_module(target, run_name="__main__", alter_sys=True)  # noqa: E731
     else:
-        sys.argv = [target, *args[1:]]
         sys.path[0] = os.path.dirname(os.path.abspath(target))
         runner = lambda: runpy.run_path(target, run_name="__main__")  # noqa: E731
     _send({"type": "started", "t": time.monotonic()})

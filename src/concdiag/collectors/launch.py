@@ -56,6 +56,7 @@ class LaunchRequest:
     use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 def check_interpreter(python: str) -> None:
@@ -88,6 +89,7 @@ def launch(
     event_r, event_w = os.pipe()
     env = dict(os.environ)
     env["CONCDIAG_PROBE"] = f"{control_r},{event_w},{os.getpid()}"
+    env.update(request.extra_env)
     deep = DeepSession(request.deep_clock) if request.deep_clock else None
     if deep is not None:
         env["CONCDIAG_DEEP"] = deep.env_value()

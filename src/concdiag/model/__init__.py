@@ -25,6 +25,7 @@ from concdiag.model.deep import (
     WorkerProcess,
 )
 from concdiag.model.states import STATE_KEYS, States
+from concdiag.model.whatif import WhatIf
 
 SCHEMA_NAME = "concdiag-profile"
 #: Version 2 renamed version 1's fields (`migrations`). Fields added since have defaults, so
@@ -328,6 +329,7 @@ class Profile:
     schema: str = SCHEMA_NAME
     schema_version: int = SCHEMA_VERSION
     tree: ProcessTree | None = None  # the process tree, when the target started children
+    whatif: WhatIf | None = None  # measured alternatives (`concdiag whatif`)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]
@@ -382,6 +384,7 @@ __all__ = [
     "DeepThread",
     "ProcessTree",
     "States",
+    "WhatIf",
     "WorkerProcess",
     "from_jsonable",
     "to_jsonable",

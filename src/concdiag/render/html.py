@@ -31,6 +31,7 @@ from concdiag.render.views import (
     state_index,
     trimmed_stacks,
 )
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -154,6 +155,18 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "predicted speedup",
         "Run time with one worker divided by the predicted run "
         "time with N workers, from the measured time split (the model is stated below the chart).",
+    ),
+    (
+        "whatif",
+        "measured alternatives",
+        "concdiag whatif ran the program again with its pools swapped (threads for processes "
+        "and back, serial, other numbers of workers) and timed each, without a sampler.",
+    ),
+    (
+        "spread",
+        "spread",
+        "Half the range of an alternative's repeated run times: differences smaller than both "
+        "spreads (or than 10% / 50 ms) are noise.",
     ),
     (
         "flame",
@@ -358,7 +371,20 @@ def _view(profile: Profile) -> dict[str, Any]:
         "deep_view": deep_view,
         "deep_link": deep_link,
         "speedup": speedup_chart(profile),
+        "whatif": _whatif_view(profile),
         "glossary": GLOSSARY,
+    }
+
+
+def _whatif_view(profile: Profile) -> dict[str, Any]:
+    w = profile.whatif
+    if w is None:
+        return {}
+    return {
+        "outcome_label": OUTCOME_LABELS.get(w.outcome, w.outcome),
+        "rows": alternative_rows(w),
+        "sites": site_rows(w),
+        "load": load_text(w),
     }
 
 

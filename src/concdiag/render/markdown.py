@@ -13,6 +13,7 @@ from concdiag.render.figures import (
     pct,
     share_with_error,
 )
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 DEEP_ROWS_PER_THREAD = 5
 
@@ -79,6 +80,7 @@ class MarkdownRenderer:
         if notes:
             out += ["", "**Measurement notes**", ""] + [f"- {md_escape(n)}" for n in notes]
         out += _deep_lines(profile)
+        out += _whatif_lines(profile)
         out += [
             "",
             f"Python {md_escape(run.python.version)}, {run.cpu_count} cores, "
@@ -122,4 +124,43 @@ def _deep_lines(profile: Profile) -> list[str]:
                 f"{num(r.cpu_s)} | {r.wall_s:.2f} | {r.state_seconds.gil_held:.2f} | "
                 f"{r.state_seconds.gil_wait:.2f} |"
             )
+    return out
+
+
+def _whatif_lines(profile: Profile) -> list[str]:
+    """The measured alternatives: the outcome, a table, what could not run or be swapped."""
+    w = profile.whatif
+    if w is None:
+        return []
+    out = [
+        "",
+        f"**Measured alternatives** ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): "
+        + md_escape(w.message),
+    ]
+    if w.alternatives:
+        out += [
+            "",
+            "| alternative | model | wall (median ± spread) | cores used | speedup | predicted "
+            "| status |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for r in alternative_rows(w):
+            out.append(
+                f"| {md_escape(r.label)} | {r.model} | {r.wall} | {r.cores} | "
+                f"{md_escape(r.speedup)} | {r.predicted} | {md_escape(r.status)} |"
+            )
+    for f in w.failures:
+        where = f"{f.file.rsplit('/', 1)[-1]}:{f.line}" if f.file else "unknown line"
+        out.append(
+            f"- could not run under {md_escape(f.alternative)}: {md_escape(f.error)} "
+            f"(task submitted at `{where}`)"
+        )
+    for s in site_rows(w):
+        if not s.swappable:
+            at = f" at `{s.where}`" if s.where else ""
+            out.append(f"- not swapped: {md_escape(s.what)}{at}: {md_escape(s.note)}")
+    if w.note:
+        out.append(f"- {md_escape(w.note)}")
+    if load_text(w):
+        out.append(f"- {md_escape(load_text(w))}")
     return out

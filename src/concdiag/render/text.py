@@ -7,6 +7,7 @@ from pathlib import Path
 from concdiag.model import Profile
 from concdiag.render.deep_view import highlights
 from concdiag.render.figures import clock_notes, key_figures
+from concdiag.render.whatif_view import summary_lines
 
 
 def summary_text(profile: Profile, written: list[Path]) -> str:
@@ -27,6 +28,7 @@ def summary_text(profile: Profile, written: list[Path]) -> str:
     lines += [f"  deep: {h.sentence()}" for h in waits + computes]
     if profile.tree is not None:
         lines.append(f"  process tree: {profile.tree.note}")
+    lines += summary_lines(profile)
     if run.overhead.note:
         lines.append(f"  note: {run.overhead.note}")
     lines += [f"  note: {note}" for note in clock_notes(profile)]

@@ -30,6 +30,15 @@ from concdiag.model import (
     States,
     Verdict,
 )
+from concdiag.model.whatif import (
+    ALTERNATIVE_STATUSES,
+    SWAP_KINDS,
+    WHATIF_MODELS,
+    WHATIF_OUTCOMES,
+    WHATIF_STATUSES,
+    Alternative,
+    WhatIf,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("profile.schema.json")
 
@@ -42,6 +51,12 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (DeepProfile, "clock"): ["cpu", "wall"],
     (DeepProfile, "cpu_source"): ["yappi", "sampler"],
     (ClockCheck, "source"): ["schedstat", "stat"],
+    (WhatIf, "status"): list(WHATIF_STATUSES),
+    (WhatIf, "outcome"): list(WHATIF_OUTCOMES),
+    (WhatIf, "measured_recommendation"): [*WHATIF_MODELS, None],
+    (Alternative, "kind"): list(SWAP_KINDS),
+    (Alternative, "status"): list(ALTERNATIVE_STATUSES),
+    (Alternative, "model"): list(WHATIF_MODELS),
 }
 
 
