@@ -182,11 +182,16 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
+        from confidence import BEGIN, END
+
         from concdiag.fileio import write_atomic
 
-        # bench/whatif.py's section (measured alternatives) follows this table: keep it
+        # bench/whatif.py's section (measured alternatives) follows this table, and
+        # bench/confidence.py's reliability section: keep them
         old = args.out.read_text() if args.out.exists() else ""
         tail = old[old.index(WHATIF_HEADING) :] if WHATIF_HEADING in old else ""
+        if BEGIN in old and END in old and BEGIN not in tail:
+            tail += "\n" + old[old.index(BEGIN) : old.index(END) + len(END)] + "\n"
         write_atomic(args.out, (PREAMBLE + text + ("\n" + tail if tail else "")).encode())
 
 

@@ -81,7 +81,8 @@ def build_profile(
     kind, evidence = detect_kind(
         acc.side_workers, acc.child_python_processes, acc.asyncio_seen, acc.asyncio_main
     )
-    stacks_ok = bool(recording.stacks)
+    # the stacks the accounting joined (a streamed run's recording keeps none of its own)
+    stacks_ok = bool(acc.stacks)
     frames, stacks, folded = bound_stacks(acc.frames, acc.stacks)
     locks = None
     if recording.locks is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from concdiag.analysis.accounting import Accounting
+from concdiag.analysis.confidence import confidence
 from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
 from concdiag.analysis.speedup import MODEL_TEXT, predict
 from concdiag.analysis.verdict_rules import (
@@ -30,23 +31,7 @@ from concdiag.analysis.verdict_rules import (
     time_split,
     useful_work,
 )
-from concdiag.analysis.verdict_thresholds import (
-    CONFIDENCE_AT_THRESHOLD,
-    CONFIDENCE_SPAN,
-    CPU_BOUND_SHARE,
-    CPU_KIND_SPLIT,
-    DEADLOCK_CONFIDENCE,
-    IDLE_STRENGTH,
-    IO_BOUND_SHARE,
-    LIKELY_DEADLOCK_CONFIDENCE,
-    LOW_SAMPLES_CONFIDENCE,
-    MIN_CONFIDENCE,
-    MIN_SAMPLES,
-    MIXED_STRENGTH_OFFSET,
-    NO_GIL_WORD_CONFIDENCE,
-    NO_STACKS_CONFIDENCE,
-    SYNC_BOUND_SHARE,
-)
+from concdiag.analysis.verdict_thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
 from concdiag.model import (
     CodeSite,
     CurrentModel,
@@ -83,7 +68,15 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         serialise_native_s=acc.pool_overhead_s.get("serialise", {}).get("native", 0.0),
         dispatch_held_s=acc.pool_overhead_s.get("dispatch", {}).get("gil_held", 0.0),
         dispatch_native_s=acc.pool_overhead_s.get("dispatch", {}).get("native", 0.0),
+        variance_s2=acc.worker_variance_s2,
     )
+
+
+def recommendation_of(inputs: Inputs, current_kind: str) -> str:
+    """The recommendation alone, by the same rules `decide` runs (for the confidence)."""
+    bound, _ = bound_of(inputs, Shares.of(inputs))
+    work = useful_work(inputs, current_kind)
+    return recommend(inputs, bound, work, predict(work))[0]
 
 
 def decide(
@@ -123,7 +116,9 @@ def decide(
         bound=bound,
         cpu_kind=cpu_kind,
         recommendation=recommendation,
-        confidence=round(_confidence(inputs, bound, shares), 2),
+        confidence=round(
+            confidence(inputs, recommendation, lambda i: recommendation_of(i, current_kind)), 2
+        ),
         summary=summary,
         reasons=reasons,
         current_model=current,
@@ -165,33 +160,6 @@ def _deadlock_verdict(
             SpeedupPoint(p.workers, round(p.threads, 3), round(p.processes, 3)) for p in points
         ],
     )
-
-
-def _confidence(inputs: Inputs, bound: str, s: Shares) -> float:
-    """How far the deciding figures are from their thresholds, discounted for blind spots."""
-    if bound == "cpu":
-        strength = (s.cpu_share - CPU_BOUND_SHARE) / (1 - CPU_BOUND_SHARE)
-        # 0 at the python/native split, 1 when the CPU is all one kind
-        strength = min(strength, abs(s.python_of_cpu - CPU_KIND_SPLIT) * 2)
-    elif bound == "io":
-        strength = (s.io_share - IO_BOUND_SHARE) / (1 - IO_BOUND_SHARE)
-    elif bound == "sync":
-        strength = (s.sync_share - SYNC_BOUND_SHARE) / (1 - SYNC_BOUND_SHARE)
-    elif bound == "idle":
-        strength = IDLE_STRENGTH
-    else:  # mixed: confident when far from both bounds
-        nearer = max(s.cpu_share / CPU_BOUND_SHARE, s.io_share / IO_BOUND_SHARE)
-        strength = 1 - nearer + MIXED_STRENGTH_OFFSET
-    result = CONFIDENCE_AT_THRESHOLD + CONFIDENCE_SPAN * max(0.0, min(1.0, strength))
-    unknown_share = inputs.unknown_s / (inputs.demand_s + inputs.unknown_s or 1.0)
-    result *= 1 - unknown_share
-    if inputs.samples < MIN_SAMPLES:
-        result = min(result, LOW_SAMPLES_CONFIDENCE)
-    if inputs.gil_enabled and not inputs.gil_measured:
-        result = min(result, NO_GIL_WORD_CONFIDENCE)
-    if not inputs.stacks_available:
-        result = min(result, NO_STACKS_CONFIDENCE)
-    return max(MIN_CONFIDENCE, result)
 
 
 _MATCHES = {"threading": {"threading", "asyncio"}, "multiprocessing": {"multiprocessing"}}

@@ -8,7 +8,7 @@ where each number came from, are in `verdict_thresholds`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from concdiag.analysis.speedup import Work
 from concdiag.analysis.verdict_thresholds import (
@@ -30,7 +30,7 @@ from concdiag.analysis.verdict_thresholds import (
     SERIALISE_DOMINANT,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import Reason, SpeedupPoint
+from concdiag.model import Reason, SpeedupPoint, States
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,8 @@ class Inputs:
     serialise_native_s: float = 0.0
     dispatch_held_s: float = 0.0
     dispatch_native_s: float = 0.0
+    #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
+    variance_s2: States = field(default_factory=States)
 
     @property
     def serialise_s(self) -> float:

@@ -77,36 +77,33 @@ MIN_POOL_WORKERS = 2
 MANY_THREADS_FOR_ASYNCIO = 50
 
 # -- confidence (docs/measurement.md "Confidence") -------------------------------------------
-#: Confidence with the deciding share at its threshold. A stated choice: there the verdict
-#: is a coin toss.
-CONFIDENCE_AT_THRESHOLD = 0.5
-#: What the deciding share reaching the far end of its range adds (0.5 + 0.45 = 0.95). A
-#: stated choice: a sampled verdict is never certain.
-CONFIDENCE_SPAN = 0.45
-#: Strength of an idle bound, which has no single deciding share (confidence 0.86 before the
-#: discounts): a stated choice.
-IDLE_STRENGTH = 0.8
-#: A mixed bound's strength is 1 - (its nearer bound's share over that threshold) + this: a
-#: stated choice, so a run at a bound's edge is still mixed with confidence 0.68, not 0.5
-#: (mixed is what lies between the bounds, not a threshold crossed).
-MIXED_STRENGTH_OFFSET = 0.4
-#: Under this many samples confidence is capped at LOW_SAMPLES_CONFIDENCE. A stated choice: at
-#: 50 ticks a share's sampling error sqrt(p(1-p)/n) (docs/measurement.md "Per-thread states")
-#: is up to 7 points (one sigma).
-MIN_SAMPLES = 50
-#: Cap under MIN_SAMPLES samples. A stated choice, below CONFIDENCE_AT_THRESHOLD: too few
-#: samples for any verdict to be trusted. Under the gate's default min_confidence of 0.6
-#: (docs/ci.md) such a verdict warns, never fails.
-LOW_SAMPLES_CONFIDENCE = 0.4
+#: Simulated reruns drawn per verdict: a stated choice; the agreement share then carries a
+#: binomial error of at most 2.5 points (one sigma), and deciding them costs ~20 ms.
+CONFIDENCE_DRAWS = 400
+#: The draws' seed, so a profile always gets the same confidence: a stated choice (any fixed
+#: number does).
+CONFIDENCE_SEED = 12
+#: Run-to-run spread of a program's worker time, as the standard deviation of its logarithm
+#: (about the relative spread): docs/measurement.md "Confidence" measured 0.20 (median over
+#: 4 targets, 6 reruns each, load ~6 on 2 cores; max 0.34) with bench/confidence.py.
+RERUN_SCALE_SD = 0.20
+#: Run-to-run spread of each state's share of the work beyond its sampling error, as the
+#: standard deviation of its logarithm: docs/measurement.md "Confidence" measured at most
+#: 0.04 (same runs).
+RERUN_STATE_SD = 0.04
+#: Confidence never exceeds this: a stated choice; a sampled verdict is never certain, and
+#: 400 draws cannot tell 0.995 from 1.
+MAX_CONFIDENCE = 0.99
 #: Cap when the interpreter has a GIL whose word could not be read: every runnable tick is
 #: then taken as GIL-held (analysis/states.py), so native CPU, which decides threads vs
-#: processes, goes unseen. A stated choice.
+#: processes, goes unseen, and reruns would agree on the same blind guess. A stated choice.
 NO_GIL_WORD_CONFIDENCE = 0.6
 #: Cap without stacks: no coordination, pool overhead or hot code (docs/measurement.md "Known
-#: limits"), so waits for other workers count as work. A stated choice.
+#: limits"), so waits for other workers count as work, the same way in every rerun. A
+#: stated choice.
 NO_STACKS_CONFIDENCE = 0.7
-#: Confidence never goes below this: a stated choice, so a verdict made almost blind (nearly
-#: all time unknown) still reads as a verdict, not as zero.
+#: Confidence never goes below this: a stated choice, so a verdict made almost blind still
+#: reads as a verdict, not as zero.
 MIN_CONFIDENCE = 0.05
 
 # -- locks and deadlocks (docs/measurement.md "Locks") ---------------------------------------

@@ -18,7 +18,13 @@ from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.own_code import user_command
 from concdiag.redact import mask_args
 from concdiag.render.deep_view import html_deep_view, short_name
-from concdiag.render.figures import STATE_LABELS, key_figures, pct
+from concdiag.render.figures import (
+    STATE_LABELS,
+    clock_notes,
+    key_figures,
+    pct,
+    share_with_error,
+)
 from concdiag.render.html_charts import speedup_chart, timeline_charts
 from concdiag.render.locks_view import html_locks_view
 from concdiag.render.views import (
@@ -62,8 +68,9 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "confidence",
         "confidence",
-        "How clearly the figures support the verdict, from 0 to 1: "
-        "high (0.75 and above), medium (0.5 to 0.75), low (below 0.5).",
+        "The probability that profiling the program again gives the same recommendation, "
+        "from the margins the verdict rests on and their error bars: high (0.75 and above), "
+        "medium (0.5 to 0.75), low (below 0.5).",
     ),
     (
         "current_model",
@@ -100,7 +107,20 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "unknown",
         "unknown",
-        "Not observed: the sampler missed the tick or could not read the thread.",
+        "Not observed (the sampler missed the tick or could not read the thread), or "
+        "runnable but waiting for a CPU: the machine was busier than its cores.",
+    ),
+    (
+        "cpu_clock",
+        "CPU clock",
+        "The thread's own CPU time over its observed time, from the scheduler: GIL held plus "
+        "native CPU must cover it, and native CPU may not exceed it.",
+    ),
+    (
+        "error",
+        "±",
+        "A share's sampling error bar (about 95%), from the thread's samples and how long "
+        "its runs in each state were.",
     ),
     (
         "gil_utilisation",
@@ -224,6 +244,9 @@ def template_environment() -> jinja2.Environment:
     env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
     env.filters["model_noun"] = model_noun
+    env.filters["share_cell"] = lambda t, k: share_with_error(
+        t.states.get(k), t.share_errors.get(k) if t.share_errors else None
+    )
     return env
 
 
@@ -336,6 +359,7 @@ def _view(profile: Profile) -> dict[str, Any]:
         "run": profile.run,
         "command": " ".join(mask_args(profile.run.command)),
         "confidence_word": confidence_word(v.confidence),
+        "clock_notes": clock_notes(profile),
         "bound_labels": BOUND_LABELS,
         "figures": figures,
         "state_keys": STATE_KEYS,

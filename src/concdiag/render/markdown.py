@@ -6,7 +6,14 @@ import re
 
 from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
-from concdiag.render.figures import STATE_LABELS, bound_words, key_figures, pct
+from concdiag.render.figures import (
+    STATE_LABELS,
+    bound_words,
+    clock_notes,
+    key_figures,
+    pct,
+    share_with_error,
+)
 from concdiag.render.locks_view import markdown_lines
 from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
@@ -53,20 +60,30 @@ class MarkdownRenderer:
             out.append(f"- `{site.file.rsplit('/', 1)[-1]}:{site.line}` {md_escape(site.code)}")
         out += [
             "",
-            "| process | thread | role | wall s | CPU s | "
+            "| process | thread | role | wall s | CPU s | CPU clock | "
             + " | ".join(STATE_LABELS[k] for k in STATE_KEYS)
             + " |",
-            "| --- | --- | --- | ---: | ---: | " + " | ".join("---:" for _ in STATE_KEYS) + " |",
+            "| --- | --- | --- | ---: | ---: | ---: | "
+            + " | ".join("---:" for _ in STATE_KEYS)
+            + " |",
         ]
         for proc in profile.processes:
             for t in proc.threads:
                 if not t.python:
                     continue
-                cells = " | ".join(pct(t.states.get(k)) for k in STATE_KEYS)
-                out.append(
-                    f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.alive_s:.2f} | "
-                    f"{t.cpu_user_s + t.cpu_system_s:.2f} | {cells} |"
+                errors = t.share_errors
+                cells = " | ".join(
+                    share_with_error(t.states.get(k), errors.get(k) if errors else None) or "0%"
+                    for k in STATE_KEYS
                 )
+                few = " (few samples)" if t.few_samples else ""
+                out.append(
+                    f"| {proc.pid} | {md_escape(t.name)}{few} | {t.role} | {t.alive_s:.2f} | "
+                    f"{t.cpu_user_s + t.cpu_system_s:.2f} | {pct(t.cpu_clock_share)} | {cells} |"
+                )
+        notes = clock_notes(profile)
+        if notes:
+            out += ["", "**Measurement notes**", ""] + [f"- {md_escape(n)}" for n in notes]
         out += markdown_lines(profile, md_escape)
         out += _deep_lines(profile)
         out += _whatif_lines(profile)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from concdiag.model import Profile
 from concdiag.render.deep_view import highlights
-from concdiag.render.figures import bound_words, key_figures
+from concdiag.render.figures import bound_words, clock_notes, key_figures
 from concdiag.render.locks_view import text_lines
 from concdiag.render.whatif_view import summary_lines
 
@@ -33,6 +33,7 @@ def summary_text(profile: Profile, written: list[Path]) -> str:
     lines += summary_lines(profile)
     if run.overhead.note:
         lines.append(f"  note: {run.overhead.note}")
+    lines += [f"  note: {note}" for note in clock_notes(profile)]
     for path in written:
         lines.append(f"  wrote {path}")
     return "\n".join(lines)
