@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from concdiag.analysis.locks import label
-from concdiag.model import Deadlock, LockProfile, LockReport, Reason
+from concdiag.model import Reason
+from concdiag.model.locks import Deadlock, LockProfile, LockReport
 
 
 def deadlock(locks: LockReport | None) -> Reason | None:

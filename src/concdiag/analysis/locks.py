@@ -28,17 +28,15 @@ from concdiag.collectors.lock_tables import (
     LockTables,
     ThreadRef,
 )
-from concdiag.model import (
+from concdiag.model import Frame, ProcessProfile, StackCount
+from concdiag.model.locks import (
     CodeLine,
     CriticalSection,
     Deadlock,
     DeadlockEdge,
-    Frame,
     LockProfile,
     LockReport,
     LockWaiter,
-    ProcessProfile,
-    StackCount,
     ThreadStack,
     WaitLine,
 )

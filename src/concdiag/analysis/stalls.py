@@ -17,15 +17,8 @@ from pathlib import PurePath
 from concdiag.analysis.counters import Accounting
 from concdiag.analysis.states import is_coordination
 from concdiag.analysis.verdict_thresholds import STALL_MAX_CORES, STALL_SYNC_SHARE
-from concdiag.model import (
-    CodeLine,
-    Deadlock,
-    Frame,
-    Lane,
-    LockReport,
-    StackCount,
-    ThreadStack,
-)
+from concdiag.model import Frame, Lane, StackCount
+from concdiag.model.locks import CodeLine, Deadlock, LockReport, ThreadStack
 
 _WAITS = ("gil_held", "gil_wait", "native", "io", "sync")
 

@@ -32,14 +32,8 @@ from concdiag.analysis.verdict_rules import (
     useful_work,
 )
 from concdiag.analysis.verdict_thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
-from concdiag.model import (
-    CodeSite,
-    CurrentModel,
-    LockReport,
-    SpeedupPoint,
-    Verdict,
-    model_noun,
-)
+from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict, model_noun
+from concdiag.model.locks import LockReport
 
 #: How many creation sites the advice names (the report lists them all): a stated choice, to
 #: keep the advice one sentence.

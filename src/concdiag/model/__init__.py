@@ -24,18 +24,7 @@ from concdiag.model.deep import (
     ProcessTree,
     WorkerProcess,
 )
-from concdiag.model.locks import (
-    LOCK_ADVICE,
-    CodeLine,
-    CriticalSection,
-    Deadlock,
-    DeadlockEdge,
-    LockProfile,
-    LockReport,
-    LockWaiter,
-    ThreadStack,
-    WaitLine,
-)
+from concdiag.model.locks import LockReport
 from concdiag.model.states import STATE_KEYS, States
 from concdiag.model.whatif import WhatIf
 
@@ -392,22 +381,12 @@ class Profile:
 
 __all__ = [
     "DEEP_BEHAVIOURS",
-    "LOCK_ADVICE",
     "STATE_KEYS",
-    "CodeLine",
-    "CriticalSection",
-    "Deadlock",
-    "DeadlockEdge",
     "DeepFunction",
     "DeepProfile",
     "DeepThread",
-    "LockProfile",
-    "LockReport",
-    "LockWaiter",
     "ProcessTree",
     "States",
-    "ThreadStack",
-    "WaitLine",
     "WhatIf",
     "WorkerProcess",
     "from_jsonable",

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from concdiag.model import CodeLine, CriticalSection, LockProfile, LockReport, Profile
+from concdiag.model import Profile
+from concdiag.model.locks import CodeLine, CriticalSection, LockProfile, LockReport
 
 #: Contended locks shown in detail (waiters, lines, critical sections); the table lists all.
 DETAILED = 5

@@ -19,7 +19,6 @@ from concdiag.model import (
     CPU_KINDS,
     CURRENT_MODELS,
     DEEP_BEHAVIOURS,
-    LOCK_ADVICE,
     RECOMMENDATIONS,
     SCHEMA_NAME,
     SCHEMA_VERSION,
@@ -27,12 +26,11 @@ from concdiag.model import (
     ClockCheck,
     DeepFunction,
     DeepProfile,
-    LockProfile,
     Profile,
     States,
     Verdict,
 )
-from concdiag.model.locks import LOCK_KINDS
+from concdiag.model.locks import LOCK_ADVICE, LOCK_KINDS, LockProfile
 from concdiag.model.whatif import (
     ALTERNATIVE_STATUSES,
     SWAP_KINDS,
