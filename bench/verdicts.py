@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
@@ -35,6 +36,8 @@ MODELS = ("serial", "threading", "multiprocessing")
 #: MIN_MARGIN (when some model is not right).
 MAX_SPREAD = 1.5
 MIN_MARGIN = 1.2
+#: Where bench/whatif.py's section starts in the same file.
+WHATIF_HEADING = "## Measured alternatives vs prediction"
 
 
 PREAMBLE = """# Verdicts vs measured truth
@@ -85,7 +88,10 @@ def time_model(path: Path, model: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def profile(path: Path, *args: str) -> dict[str, object]:
+def profile(
+    path: Path, *args: str, command: str = "profile", options: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """concdiag ``command`` (profile, or whatif) on ``path`` with ``args``: the profile."""
     with tempfile.TemporaryDirectory(prefix="concdiag-verdicts-") as tmp:
         json_path = Path(tmp) / "p.json"
         subprocess.run(
@@ -93,7 +99,8 @@ def profile(path: Path, *args: str) -> dict[str, object]:
                 sys.executable,
                 "-m",
                 "concdiag",
-                "profile",
+                command,
+                *options,
                 "-q",
                 "--json",
                 str(json_path),
@@ -104,14 +111,14 @@ def profile(path: Path, *args: str) -> dict[str, object]:
             ],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=3600,
             cwd=tmp,
         )
-        data: dict[str, object] = json.loads(json_path.read_text())
+        data: dict[str, Any] = json.loads(json_path.read_text())
         return data
 
 
-def describe(profile_data: dict[str, object]) -> tuple[str, str]:
+def describe(profile_data: dict[str, Any]) -> tuple[str, str]:
     v = profile_data["verdict"]
     assert isinstance(v, dict)
     kind = f"/{v['cpu_kind']}" if v.get("cpu_kind") else ""
@@ -189,22 +196,24 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
+        from confidence import BEGIN, END
+
         from concdiag.fileio import write_atomic
 
-        write_atomic(args.out, (PREAMBLE + text + kept_sections(args.out)).encode())
+        # bench/whatif.py's section (measured alternatives) follows this table, and
+        # bench/confidence.py's reliability section: keep them
+        old = args.out.read_text() if args.out.exists() else ""
+        tail = old[old.index(WHATIF_HEADING) :] if WHATIF_HEADING in old else ""
+        if BEGIN in old and END in old and BEGIN not in tail:
+            tail += "\n" + old[old.index(BEGIN) : old.index(END) + len(END)] + "\n"
+        # and bench/realprograms/run.py's real-program section, last
+        if REALPROGRAMS in old and REALPROGRAMS not in tail:
+            tail += "\n" + old[old.index(REALPROGRAMS) :]
+        write_atomic(args.out, (PREAMBLE + text + ("\n" + tail if tail else "")).encode())
 
 
-#: Where the sections another bench writes into the same page begin (bench/realprograms).
-OTHER_SECTIONS = "<!-- realprograms:start -->"
-
-
-def kept_sections(page: Path) -> str:
-    """What follows this bench's table in ``page`` (the real-program table), kept as it is."""
-    if not page.exists():
-        return ""
-    text = page.read_text()
-    at = text.find(OTHER_SECTIONS)
-    return "" if at < 0 else "\n" + text[at:]
+#: Where bench/realprograms/run.py's section begins in the same page.
+REALPROGRAMS = "<!-- realprograms:start -->"
 
 
 if __name__ == "__main__":

@@ -150,5 +150,5 @@ def test_new_mismatch_and_verdict_change(tmp_path: Path) -> None:
     _, findings = compare("t", threads, native, DiffLimits(), Rules(), "t.py")
     assert "new-mismatch" not in by_rule(findings)
     assert by_rule(findings)["verdict-changed"].outcome == "advice"
-    _, findings = compare("t", native, threads, DiffLimits(), Rules(min_confidence=0.99), "t.py")
+    _, findings = compare("t", native, threads, DiffLimits(), Rules(min_confidence=1.0), "t.py")
     assert by_rule(findings)["new-mismatch"].outcome == "warning"

@@ -57,7 +57,11 @@ def test_a_version_1_profile_loads_renamed(name: str) -> None:
 
 def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(data)
+    _as_v2(doc)
     doc["schema_version"] = 1
+    for part in ("locks", "whatif"):  # optional parts added to version 2 later
+        if doc.get(part) is None:
+            doc.pop(part, None)
     for proc in doc["processes"]:
         proc["wall_s"] = proc.pop("alive_s")
         for thread in proc["threads"]:
@@ -67,6 +71,45 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
         current["kind"], current["kind"]
     )
     return doc
+
+
+#: What issue 12 added to version 2 (with defaults): the clock check, error bars, the
+#: starved and pre-empted shares.
+V3_THREAD_FIELDS = (
+    "observed_samples",
+    "share_errors",
+    "few_samples",
+    "starved_share",
+    "pre_empted_share",
+    "cpu_clock_share",
+    "clock_disagreement",
+    "clock_error",
+)
+V3_SUMMARY_FIELDS = ("starved_s", "clock_check")
+
+
+def _as_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (today's) without the fields added to version 2 since, in place."""
+    doc["schema_version"] = 2
+    for proc in doc["processes"]:
+        for thread in proc["threads"]:
+            for key in V3_THREAD_FIELDS:
+                thread.pop(key)
+    for key in V3_SUMMARY_FIELDS:
+        doc["summary"].pop(key)
+    return doc
+
+
+def test_a_profile_written_before_the_clock_figures_loads_without_them() -> None:
+    today = profile_of(load_recording("cpu_threads"), "cpu_threads.py")
+    old = _as_v2(today.to_dict())
+    profile = Profile.from_dict(old)
+    assert profile.schema_version == SCHEMA_VERSION
+    assert profile.summary.clock_check is None
+    thread = profile.processes[0].threads[0]
+    assert thread.share_errors is None and thread.cpu_clock_share is None
+    assert profile.verdict == today.verdict
+    jsonschema.validate(profile.to_dict(), load_schema())
 
 
 def test_migration_renames_every_alive_time_and_model_word() -> None:

@@ -81,10 +81,10 @@ def test_a_process_trees_banner_gives_the_trees_figures_and_each_processs_gil() 
     as_child_process(rec, PID + 2)
     profile = profile_of(rec)
     text = summary_text(profile, [])
-    assert "GIL utilisation per process: parent 0%, workers 100% / 75%" in text
+    assert "GIL utilisation: parent 0%, workers 100% / 75%" in text
     assert "Python CPU (GIL held): 100%" in text
-    assert "cores used (process tree)" in text
-    assert "GIL utilisation per process" in MarkdownRenderer().render(profile)
+    assert "of 2 across 3 processes" in text
+    assert "parent 0%, workers 100% / 75%" in MarkdownRenderer().render(profile)
     html = HtmlRenderer().render(profile)
     assert "parent 0%, workers 100% / 75%" in html
     assert "the 3 processes' samples pooled" in html

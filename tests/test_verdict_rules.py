@@ -162,17 +162,6 @@ def test_decide_keeps_the_rules_order() -> None:
     assert v.recommendation == "multiprocessing"
 
 
-def test_confidence_caps() -> None:
-    cpu = inputs(python_cpu_s=2.0)
-    assert decide(cpu, "serial", "", []).confidence == 0.95
-    few = dataclasses.replace(cpu, samples=thresholds.MIN_SAMPLES - 1)
-    assert decide(few, "serial", "", []).confidence == thresholds.LOW_SAMPLES_CONFIDENCE
-    blind = dataclasses.replace(cpu, gil_measured=False)
-    assert decide(blind, "serial", "", []).confidence == thresholds.NO_GIL_WORD_CONFIDENCE
-    no_stacks = dataclasses.replace(cpu, stacks_available=False)
-    assert decide(no_stacks, "serial", "", []).confidence == thresholds.NO_STACKS_CONFIDENCE
-
-
 def test_every_threshold_says_where_its_number_came_from() -> None:
     path = Path(thresholds.__file__)
     lines = path.read_text().splitlines()

@@ -3,7 +3,8 @@
 Exit codes are a public interface (documented in docs/exit-codes.md):
 0 success, 1 policy failed, 2 usage or input error, 3 the target could not be profiled,
 4 the target failed (non-zero exit or killed by a signal; the report is still written),
-130 interrupted by the user (partial report written).
+5 the target deadlocked (concdiag ended it; the report is written), 130 interrupted by the
+user (partial report written).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ EXIT_POLICY_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANNOT_PROFILE = 3
 EXIT_TARGET_FAILED = 4
+EXIT_DEADLOCK = 5
 EXIT_INTERRUPTED = 130
 
 

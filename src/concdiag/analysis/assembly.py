@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from concdiag.analysis.clocks import ThreadClockFigures, clock_check, thread_figures
 from concdiag.analysis.counters import Accounting, ProcessTally, ThreadCounters
 from concdiag.collectors.records import Recording
 from concdiag.model import (
@@ -70,6 +71,8 @@ def assemble(
     worker_threads = side_workers = 0
     lanes: list[Lane] = []
     task_bins = {b for acc in threads.values() for b, c in acc.flags.items() if c["task"]}
+    clock_figures: dict[tuple[int, int], ThreadClockFigures] = {}
+    worker_variance = States()
 
     for key in sorted(threads):
         acc = threads[key]
@@ -90,6 +93,7 @@ def assemble(
         else:
             role = "worker"
         cpu = recording.thread_cpu.get(key)
+        clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
         if python:
             summary_seconds = summary_seconds.plus(seconds)
             coordination_s += sum(waits_for_workers.values()) * interval
@@ -99,8 +103,11 @@ def assemble(
                 if acc.pid != recording.target.pid:
                     overhead_in_workers_s += count * interval
             sleep_s += acc.sleep * interval
-            worker = without_coordination(counts, waits_for_workers, interval)
+            worker = clocks.without_pre_empted(
+                without_coordination(counts, waits_for_workers, interval), alive_s
+            )
             worker_seconds = worker_seconds.plus(worker)
+            worker_variance = worker_variance.plus(clocks.worker_variance(seconds, worker))
             lock_sync_s += worker.sync
             if role == "worker":
                 worker_threads += 1
@@ -133,6 +140,14 @@ def assemble(
                 role=role,
                 hot_functions=hot_functions(acc),
                 ident=info.ident if info is not None else None,
+                observed_samples=clocks.observed_samples,
+                share_errors=clocks.share_errors,
+                few_samples=clocks.few_samples,
+                starved_share=clocks.starved_share,
+                pre_empted_share=clocks.pre_empted_share,
+                cpu_clock_share=clocks.cpu_clock_share,
+                clock_disagreement=clocks.clock_disagreement,
+                clock_error=clocks.clock_error,
             )
         )
         lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=name, shares=series.lanes[key]))
@@ -161,6 +176,10 @@ def assemble(
         gil_utilisation=root.gil.utilisation if root is not None else None,
         gil_wait_share=worker_seconds.gil_wait / worker_total,
         ctx_switches_per_s=ctx / wall_s if wall_s else 0.0,
+        starved_s=sum(
+            t.starved_share * t.alive_s for ps in thread_profiles.values() for t in ps if t.python
+        ),
+        clock_check=clock_check(profiles, clock_figures),
     )
     child_python = sum(1 for p in profiles if not p.is_root and any(t.python for t in p.threads))
     return Accounting(
@@ -182,6 +201,7 @@ def assemble(
         pool_overhead_s=overhead_s,
         pool_overhead_in_workers_s=overhead_in_workers_s,
         asyncio_main=asyncio_main,
+        worker_variance_s2=worker_variance,
     )
 
 

@@ -10,6 +10,7 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
+from concdiag.analysis.clocks import STARVED
 from concdiag.analysis.stack_roles import roles_of
 from concdiag.analysis.states import is_sleep
 from concdiag.collectors.records import StackChange, ThreadObservation
@@ -18,6 +19,7 @@ from concdiag.model import (
     Frame,
     ProcessProfile,
     StackCount,
+    States,
     Summary,
     Timeline,
 )
@@ -47,6 +49,13 @@ class ThreadCounters:
     #: Per timeline bin: samples running a pool's task (``task``) and samples of an event
     #: loop blocked in its selector (``loop_wait``), to tell whether the loop waited for them.
     flags: dict[int, Counter[str]] = field(default_factory=dict)
+    #: Observed samples runnable but waiting for a CPU (counted in ``unknown`` too).
+    starved: int = 0
+    #: Ticks the sampler missed while the thread was alive (counted in ``unknown`` too).
+    missed: int = 0
+    #: Its clocks at its first and last observation: (time, run ns or None, CPU ticks).
+    first_clock: tuple[float, int | None, int] | None = None
+    last_clock: tuple[float, int | None, int] | None = None
 
     def add(
         self,
@@ -57,7 +66,14 @@ class ThreadCounters:
         frames: StackKey,
         syscalls: SyscallTable,
     ) -> None:
-        """Count one sample of this thread: its state, bin, wait kind and stack."""
+        """Count one sample of this thread: its state, bin, wait kind, stack and clocks."""
+        clock = (t_s, obs.run_ns, obs.cpu_ticks)
+        if self.first_clock is None:
+            self.first_clock = clock
+        self.last_clock = clock
+        if state == STARVED:
+            self.starved += 1
+            state = "unknown"
         self.samples += 1
         self.counts[state] += 1
         self.first_s = min(self.first_s, t_s)
@@ -84,6 +100,7 @@ class ThreadCounters:
         """Ticks the sampler missed while this thread was alive: unknown, so shares stay whole."""
         self.counts["unknown"] += count
         self.samples += count
+        self.missed += count
 
 
 @dataclass
@@ -154,3 +171,6 @@ class Accounting:
     asyncio_main: bool = False
     #: Sampling instants accounted (one per process per tick).
     ticks: int = 0
+    #: Sampling variance of the Python threads' seconds per state (s^2): the error bars,
+    #: summed, for the verdict's confidence.
+    worker_variance_s2: States = field(default_factory=States)

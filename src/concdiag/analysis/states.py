@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from concdiag.analysis.clocks import resolve_on_cpu
 from concdiag.collectors.records import Recording, ThreadObservation, Tick
 from concdiag.collectors.syscalls import SyscallTable
 
@@ -157,15 +158,16 @@ def resolve_starved(
 def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int], list[str]]:
     """Each thread's state at each of its ticks, in order, with the sequence rules applied.
 
-    The per-tick rule (`classify`) first; then, for Python threads, GIL hand-offs and starved
-    runs, which look at a thread's neighbouring ticks.
+    The per-tick rule (`classify`) first; then the rules that look at a thread's neighbouring
+    ticks: where its scheduler clocks were read, the on-CPU rule (`clocks.resolve_on_cpu`:
+    running native code, or waiting for a CPU); without them, for Python threads, the
+    guesses it replaces (GIL hand-offs, starved runs judged by coarse CPU ticks).
     """
     gil_enabled = recording.target.gil_enabled
     syscalls = recording.syscalls
     per_sample = recording.clock_ticks_hz / recording.rate_hz
     states: dict[tuple[int, int], list[str]] = defaultdict(list)
-    switch_numbers: dict[tuple[int, int], list[int | None]] = defaultdict(list)
-    cpu_ticks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    seen: dict[tuple[int, int], list[tuple[Tick, ThreadObservation]]] = defaultdict(list)
     for tick in ticks:
         for obs in tick.threads:
             key = (tick.pid, obs.tid)
@@ -174,14 +176,28 @@ def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int
             if info is not None and not info.python and state == "gil_held":
                 state = "native"  # a native-only thread cannot hold the GIL
             states[key].append(state)
-            switch_numbers[key].append(tick.gil_switches)
-            cpu_ticks[key].append(obs.cpu_ticks)
+            seen[key].append((tick, obs))
     for key, sequence in states.items():
+        observed = seen[key]
+        import os
+
+        if not os.environ.get("XX_NO_CLOCKS") and all(o.run_ns is not None for _, o in observed):
+            resolve_on_cpu(
+                sequence,
+                [o.proc_state == "R" for _, o in observed],
+                [t.t_s for t, _ in observed],
+                [o.run_ns or 0 for _, o in observed],
+                [o.run_delay_ns or 0 for _, o in observed],
+                [round(t.t_s * recording.rate_hz) for t, _ in observed],
+                key[1],
+                [t.gil_switches if gil_enabled else None for t, _ in observed],
+            )
+            continue
         info = recording.threads.get(key)
         if info is not None and info.python:
             if gil_enabled:
-                resolve_handoffs(sequence, switch_numbers[key])
-            resolve_starved(sequence, cpu_ticks[key], per_sample)
+                resolve_handoffs(sequence, [t.gil_switches for t, _ in observed])
+            resolve_starved(sequence, [o.cpu_ticks for _, o in observed], per_sample)
     return states
 
 

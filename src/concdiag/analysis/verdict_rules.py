@@ -8,7 +8,7 @@ where each number came from, are in `verdict_thresholds`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from concdiag.analysis.speedup import Work
 from concdiag.analysis.verdict_thresholds import (
@@ -30,7 +30,7 @@ from concdiag.analysis.verdict_thresholds import (
     SERIALISE_DOMINANT,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import Reason, SpeedupPoint
+from concdiag.model import Reason, SpeedupPoint, States
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,8 @@ class Inputs:
     dispatch_native_s: float = 0.0
     #: The part of that pool overhead spent in worker processes rather than in the parent.
     overhead_in_workers_s: float = 0.0
+    #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
+    variance_s2: States = field(default_factory=States)
 
     @property
     def serialise_s(self) -> float:

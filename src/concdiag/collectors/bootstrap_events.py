@@ -2,8 +2,9 @@
 
 The bootstrap sends JSON lines: ``hello`` (interpreter, GIL location), ``error`` (the target
 cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``,
-``gil_enabled`` (a free-threaded build turned the GIL back on to import a module) and, at
-exit, the final thread names and whether the GIL was on.
+``gil_enabled`` (a free-threaded build turned the GIL back on to import a module),
+``deadlock`` (the lock tracker found one), ``locks_failed`` and, at exit, the final thread
+names and whether the GIL was on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class BootstrapEvents:
         self.hello: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.started_t: float | None = None
+        #: The lock tracker's deadlock message, when it found one; why tracking failed.
+        self.deadlock: dict[str, Any] | None = None
+        self.locks_failed: str | None = None
         self.ready = threading.Event()
         self.threads: dict[tuple[int, int], dict[str, Any]] = {}
         self.exit_names: dict[int, dict[int, str]] = {}
@@ -67,6 +71,10 @@ class BootstrapEvents:
             entry = self.threads.setdefault((pid, tid), {"ident": int(message["ident"])})
             entry["name"] = str(message.get("name", ""))
             entry["start" if kind == "thread_start" else "end"] = float(message["t"])
+        elif kind == "deadlock" and self.deadlock is None:
+            self.deadlock = message
+        elif kind == "locks_failed":
+            self.locks_failed = str(message.get("detail", "lock tracking failed"))
         elif kind == "gil_enabled":
             self.gil_enabled_by.append((float(message["t"]), str(message.get("module", "?"))))
         elif kind == "exit":

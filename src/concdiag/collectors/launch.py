@@ -22,6 +22,7 @@ from typing import Any
 from concdiag.collectors.bootstrap_events import BootstrapEvents
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.inprocess import InProcessCollector
+from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S, LockSession
 from concdiag.collectors.protocol import Chunk, ChunkSink, Collected, Collector, CollectorNote
 from concdiag.collectors.records import Recording, TargetInfo
 from concdiag.collectors.remote_interpreter import (
@@ -56,6 +57,9 @@ class LaunchRequest:
     use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
+    locks: bool = True  # track locks inside the target (collectors/_lock_tracker.py)
+    deadlock_after_s: float | None = DEADLOCK_AFTER_S  # None: no deadlock detection
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 def check_interpreter(python: str) -> None:
@@ -88,9 +92,13 @@ def launch(
     event_r, event_w = os.pipe()
     env = dict(os.environ)
     env["CONCDIAG_PROBE"] = f"{control_r},{event_w},{os.getpid()}"
+    env.update(request.extra_env)
     deep = DeepSession(request.deep_clock) if request.deep_clock else None
     if deep is not None:
         env["CONCDIAG_DEEP"] = deep.env_value()
+    locks = LockSession(request.deadlock_after_s) if request.locks else None
+    if locks is not None:
+        env["CONCDIAG_LOCKS"] = locks.env_value()
     inprocess_dir = Path(tempfile.mkdtemp(prefix="concdiag-inprocess-"))
     inprocess_path = inprocess_dir / "samples.jsonl"
     env["CONCDIAG_INPROCESS"] = f"{inprocess_path},{request.rate_hz:g}"
@@ -105,6 +113,8 @@ def launch(
         for fd in (control_r, control_w, event_r, event_w):
             os.close(fd)
         shutil.rmtree(inprocess_dir, ignore_errors=True)
+        if locks is not None:
+            locks.cleanup()
         raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
@@ -116,6 +126,8 @@ def launch(
         collected = run.supervise(control_w, progress, inprocess_path)
         if deep is not None:
             _read_deep(deep, events, collected, notice)
+        if locks is not None:
+            _read_locks(locks, events, collected)
         return collected
     except BaseException:
         end_target(target)
@@ -124,6 +136,8 @@ def launch(
         SIGNALS.children.discard(target.pid)
         if deep is not None:
             deep.cleanup()
+        if locks is not None:
+            locks.cleanup()
         SIGNALS.temp_dirs.discard(str(inprocess_dir))
         shutil.rmtree(inprocess_dir, ignore_errors=True)
 
@@ -151,6 +165,27 @@ def _read_deep(
     collected.recording.yappi = run
     detail = f"{status.get('detail', 'yappi')}, {run.clock} clock ({run.clock_reason})"
     collected.notes.append(CollectorNote("yappi", True, detail))
+
+
+def _read_locks(locks: LockSession, events: BootstrapEvents, collected: Collected) -> None:
+    """The lock tracker's tables, or a note saying why there are none; never fails the run."""
+    status = (events.hello or {}).get("locks") or {"ok": False, "detail": "no answer"}
+    if not status.get("ok") or events.locks_failed:
+        detail = events.locks_failed or str(status.get("detail", "lock tracker unavailable"))
+        collected.notes.append(CollectorNote("locks", False, detail))
+        return
+    tables, why = locks.read()
+    if tables is None:
+        collected.notes.append(CollectorNote("locks", False, why or "no tables"))
+        return
+    collected.recording.locks = tables
+    after = tables.deadlock_after_s
+    detail = (
+        f"lock tracker: {len(tables.sites)} lock sites, 1 in {tables.sample_every} "
+        "uncontended acquisitions timed, "
+        + (f"deadlock after {after:g} s" if after is not None else "no deadlock detection")
+    )
+    collected.notes.append(CollectorNote("locks", True, detail))
 
 
 def _gil_location(hello: dict[str, Any], pid: int) -> tuple[GilLocation | None, str]:
@@ -297,6 +332,13 @@ class _Run:
                     elapsed = time.monotonic() - self.t0
                     if progress is not None:
                         progress(elapsed, collector.ticks_done)
+                    if self.events.deadlock is not None:
+                        collected.deadlock = True
+                        collected.partial_reasons.append(
+                            "a deadlock was found (a wait-for cycle lasting "
+                            f"{request.deadlock_after_s:g} s); the target was ended"
+                        )
+                        return stop_gently(target)
                     if request.duration_s is not None and elapsed >= request.duration_s:
                         collected.stopped_by_duration = True
                         collected.partial_reasons.append(

@@ -4,9 +4,11 @@ At each tick, for every process in the target's tree, it reads:
 
 - the GIL word (``locked``, ``last_holder``, ``switch_number``) from the target's memory
   through ``/proc/<pid>/mem``, at the address the bootstrap found;
-- for every OS thread, ``/proc/<pid>/task/<tid>/stat`` (state letter, CPU ticks) and, when
-  the thread is not running, ``/proc/<pid>/task/<tid>/syscall`` (which system call it is
-  blocked in, and for ``futex`` whether the address lies inside the GIL state).
+- for every OS thread, ``/proc/<pid>/task/<tid>/stat`` (state letter, CPU ticks),
+  ``/proc/<pid>/task/<tid>/schedstat`` (the scheduler's nanosecond clocks: time on a CPU,
+  time runnable waiting for one, timeslices) and, when the thread is not running,
+  ``/proc/<pid>/task/<tid>/syscall`` (which system call it is blocked in, and for ``futex``
+  whether the address lies inside the GIL state).
 
 It only observes; turning observations into states is the analysis' job. Files are kept
 open and re-read with ``pread`` so a tick costs a few system calls per thread. psutil is used
@@ -68,20 +70,32 @@ def parse_syscall(text: str, gil_address: int | None) -> tuple[int | None, bool]
     return number, on_gil
 
 
-class _ThreadFiles:
-    __slots__ = ("stat_fd", "syscall_fd")
+def parse_schedstat(text: str) -> tuple[int, int, int]:
+    """Run time (ns), run-queue delay (ns) and timeslices from a /proc schedstat line."""
+    run_ns, delay_ns, slices = text.split(None, 3)[:3]
+    return int(run_ns), int(delay_ns), int(slices)
 
-    def __init__(self, base: str) -> None:
+
+def _open_optional(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+class _ThreadFiles:
+    __slots__ = ("schedstat_fd", "stat_fd", "syscall_fd")
+
+    def __init__(self, base: str, schedstat: bool) -> None:
         self.stat_fd = os.open(f"{base}/stat", os.O_RDONLY)
-        try:
-            self.syscall_fd: int | None = os.open(f"{base}/syscall", os.O_RDONLY)
-        except OSError:
-            self.syscall_fd = None
+        self.syscall_fd = _open_optional(f"{base}/syscall")
+        # absent on kernels built without CONFIG_SCHED_INFO: states then use stat's CPU ticks
+        self.schedstat_fd = _open_optional(f"{base}/schedstat") if schedstat else None
 
     def close(self) -> None:
-        os.close(self.stat_fd)
-        if self.syscall_fd is not None:
-            os.close(self.syscall_fd)
+        for fd in (self.stat_fd, self.syscall_fd, self.schedstat_fd):
+            if fd is not None:
+                os.close(fd)
 
 
 @dataclass
@@ -134,8 +148,11 @@ class ProcSampler:
         follow_children: bool = True,
         clock: Callable[[], float] = time.monotonic,
         t0: float | None = None,
+        schedstat: bool = True,
     ) -> None:
         self.recording = recording
+        #: Read each thread's scheduler clocks every tick (off only to measure their cost).
+        self.schedstat = schedstat
         self.root_pid = root_pid
         self.root_gil = gil
         self.ident_to_tid = ident_to_tid
@@ -337,20 +354,25 @@ class ProcSampler:
             files = proc.threads.get(tid)
             try:
                 if files is None:
-                    files = _ThreadFiles(f"/proc/{proc.pid}/task/{tid}")
+                    files = _ThreadFiles(f"/proc/{proc.pid}/task/{tid}", self.schedstat)
                     proc.threads[tid] = files
                 state, utime, stime = parse_stat(_read(files.stat_fd))
                 syscall: int | None = None
                 on_gil = False
                 if state != "R" and files.syscall_fd is not None:
                     syscall, on_gil = parse_syscall(_read(files.syscall_fd, 256), gil_address)
+                clocks: tuple[int | None, int | None, int | None] = (None, None, None)
+                if files.schedstat_fd is not None:
+                    clocks = parse_schedstat(_read(files.schedstat_fd, 128))
             except (OSError, ValueError):
                 self._forget_thread(proc, tid)
                 alive.discard(tid)
                 continue
             holds, requested = gil_flags.get(tid, (None, None))
             observations.append(
-                ThreadObservation(tid, state, syscall, on_gil, utime + stime, holds, requested)
+                ThreadObservation(
+                    tid, state, syscall, on_gil, utime + stime, holds, requested, *clocks
+                )
             )
             # the latest ticks only; records are made once, when sampling stops
             self._last_cpu[(proc.pid, tid)] = (utime, stime)

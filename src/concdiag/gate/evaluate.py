@@ -109,7 +109,16 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     kinds = model_kinds(m)
     if mode != "never":
         failing = mismatch_fails(m, mode)
-        if failing:
+        figures = verdict_figures
+        if failing and rules.confirm:
+            # --confirm: the measured alternatives decide, not the verdict's confidence
+            confident, measured, figures = measured_gain(m, rules)
+            figures = {**verdict_figures, **figures}
+            text = (
+                f"{model_noun(m.current_model)} in use, but the measurements recommend "
+                f"{m.recommendation}. {measured}"
+            )
+        elif failing:
             text = (
                 f"{model_noun(m.current_model)} in use, but the measurements recommend "
                 f"{m.recommendation}" + (f": {why}." if why else ".") + f" {m.advice}{note}"
@@ -126,7 +135,7 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 failing,
                 confident,
                 text,
-                figures=verdict_figures,
+                figures=figures,
                 sites=sites_for(m, script, kinds) if failing else [],
             )
         )
@@ -163,6 +172,38 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     if rules.max_gil_wait_share is not None:
         findings.append(_gil_wait(name, m, rules.max_gil_wait_share, script))
     return findings
+
+
+def measured_gain(m: Measurement, rules: Rules) -> tuple[bool, str, dict[str, JsonScalar]]:
+    """Whether the measured alternative of the recommended model ran faster than the program
+    as written by more than ``confirm_margin`` and both spreads (`check --confirm`)."""
+    c = m.confirmation
+    if c is None or c.alternative_s is None or c.as_written_s is None:
+        why = c.message if c is not None else "no alternative was measured"
+        return False, f"Not failing: not confirmed by a measurement ({why})", {}
+    spread = (c.as_written_margin_s or 0.0) + (c.alternative_margin_s or 0.0)
+    needed = rules.confirm_margin * c.as_written_s + spread
+    gain = c.as_written_s - c.alternative_s
+    figures: dict[str, JsonScalar] = {
+        "as_written_s": c.as_written_s,
+        "alternative": c.alternative,
+        "alternative_s": c.alternative_s,
+        "spread_s": round(spread, 6),
+        "confirm_margin": rules.confirm_margin,
+    }
+    measured = (
+        f"Measured: {c.alternative} ran in {c.alternative_s:.2f} s ± "
+        f"{c.alternative_margin_s or 0:.2f} against {c.as_written_s:.2f} s ± "
+        f"{c.as_written_margin_s or 0:.2f} as written"
+    )
+    if gain > needed:
+        return True, f"{measured}: faster by more than confirm_margin and the spread.", figures
+    return (
+        False,
+        f"{measured}. Not failing: not faster by more than confirm_margin "
+        f"{100 * rules.confirm_margin:.0f}% and the spread ({needed:.2f} s).",
+        figures,
+    )
 
 
 def _gil_wait(name: str, m: Measurement, limit: float, script: str | None) -> Finding:

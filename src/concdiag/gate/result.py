@@ -58,6 +58,20 @@ class ThreadShares:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What `concdiag whatif` measured: the program as written against the best alternative
+    of the recommended model (`check --confirm`)."""
+
+    outcome: str  # the profile's whatif outcome: confirmed, refuted, inconclusive, ...
+    message: str
+    as_written_s: float | None  # median wall seconds
+    as_written_margin_s: float | None
+    alternative: str | None  # the alternative's label
+    alternative_s: float | None
+    alternative_margin_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Measurement:
     """What one target's runs showed: the verdict they agree on and each figure's spread."""
 
@@ -76,6 +90,7 @@ class Measurement:
     worker_shares: dict[str, Spread]  # state key -> share of worker time
     threads: list[ThreadShares]
     target_exit: str  # the target's exit description (of the first run that failed, if any)
+    confirmation: Confirmation | None = None  # measured alternatives, when there were any
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,17 @@ from concdiag.model.deep import (
     ProcessTree,
     WorkerProcess,
 )
+from concdiag.model.locks import LockReport
 from concdiag.model.states import STATE_KEYS, States
+from concdiag.model.whatif import WhatIf
 
 SCHEMA_NAME = "concdiag-profile"
+#: Version 2 renamed version 1's fields (`migrations`). Fields added since have defaults, so
+#: profiles written before them load unchanged (docs/schema.md "Changes").
 SCHEMA_VERSION = 2
 
-BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
+#: ``deadlock``: the run ended in a deadlock (``Profile.locks.deadlock`` says which).
+BOUNDS = ("cpu", "io", "mixed", "sync", "idle", "deadlock")
 CPU_KINDS = ("python", "native")
 RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
 #: The model a program uses now, in the recommendation's words (plus asyncio), so the two
@@ -83,6 +88,25 @@ class ThreadProfile:
     role: str  # worker, coordinator (mostly waits for other threads) or idle
     hot_functions: list[HotFunction] = field(default_factory=list)
     ident: int | None = None  # Python's threading.get_ident()
+    #: Samples less the ticks the sampler missed (those are ``unknown``).
+    observed_samples: int = 0
+    #: Half-width of each share's sampling error bar (about 95%), from the thread's ticks and
+    #: the length of its runs in each state (docs/measurement.md "Error bars").
+    share_errors: States | None = None
+    #: Its error bars are wider than the calibration's 10 points: too few ticks to go by.
+    few_samples: bool = False
+    #: Share of its alive time runnable but waiting for a CPU (counted in ``unknown``).
+    starved_share: float = 0.0
+    #: Share of its alive time it held the GIL while waiting for a CPU (pre-empted): GIL held
+    #: beyond its CPU clock, by more than the sampling error. Still ``gil_held`` in its states;
+    #: left out of the worker time the verdict weighs (see `Summary.worker_seconds`).
+    pre_empted_share: float = 0.0
+    #: Its own CPU clock (the scheduler's run time, or CPU ticks) over its observed span.
+    cpu_clock_share: float | None = None
+    #: How far its states disagree with that clock: ``native`` above it, or ``gil_held +
+    #: native`` below it (shares of observed time); None when not checked.
+    clock_disagreement: float | None = None
+    clock_error: float | None = None  # the sampling error that disagreement is judged by
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +198,22 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockCheck:
+    """Every thread's states against its own CPU clock: the largest disagreement found."""
+
+    source: str  # "schedstat" (the scheduler's nanosecond clocks) or "stat" (CPU ticks)
+    threads_checked: int  # threads with a clock and error bars within the 10-point bound
+    largest_disagreement: float  # share of the thread's observed time
+    pid: int | None
+    tid: int | None
+    thread: str | None
+    error: float  # that thread's sampling error
+    #: Threads disagreeing by more than `warn_share` and their own sampling error.
+    threads_over: int
+    warn_share: float
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Figures over the whole run (all processes) that the verdict and renderers quote."""
 
@@ -181,13 +221,18 @@ class Summary:
     python_threads: int
     processes: int
     thread_seconds: States  # summed over Python threads
-    worker_seconds: States  # the same, without coordinator threads' waits on others
+    #: The same, without waits for other workers (coordination), and with GIL-held time spent
+    #: pre-empted counted as ``unknown``: the time the verdict weighs.
+    worker_seconds: States
     cpu_s: float
     cores_used_mean: float
     cores_used_peak: float
     gil_utilisation: float | None
     gil_wait_share: float  # gil_wait / all worker thread time
     ctx_switches_per_s: float
+    #: Thread-seconds Python threads were runnable but waiting for a CPU (inside ``unknown``).
+    starved_s: float = 0.0
+    clock_check: ClockCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +331,8 @@ class Profile:
     schema: str = SCHEMA_NAME
     schema_version: int = SCHEMA_VERSION
     tree: ProcessTree | None = None  # the process tree, when the target started children
+    whatif: WhatIf | None = None  # measured alternatives (`concdiag whatif`)
+    locks: LockReport | None = None  # lock tracking and deadlocks (optional: no version bump)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]
@@ -340,6 +387,7 @@ __all__ = [
     "DeepThread",
     "ProcessTree",
     "States",
+    "WhatIf",
     "WorkerProcess",
     "from_jsonable",
     "to_jsonable",

@@ -55,7 +55,12 @@ def gil_figure(profile: Profile) -> Figure:
         value += ", workers " + " / ".join(pct(u) for u in workers)
     elif workers:
         value += f", {len(workers)} workers {pct(min(workers))}-{pct(max(workers))}"
-    return Figure("GIL utilisation per process", value, help_text + ", in each process")
+    return Figure("GIL utilisation", value, help_text + ", in each process")
+
+
+def bound_words(bound: str) -> str:
+    """``cpu-bound``, ``io-bound``...; a deadlock is no bound: ``deadlock``."""
+    return bound if bound == "deadlock" else f"{bound}-bound"
 
 
 def key_figures(profile: Profile) -> list[Figure]:
@@ -69,8 +74,8 @@ def key_figures(profile: Profile) -> list[Figure]:
     tree = len(profile.processes) > 1
     across = f" across {len(profile.processes)} processes" if tree else ""
     cores = Figure(
-        "cores used" + (" (process tree)" if tree else ""),
-        f"{s.cores_used_mean:.2f} of {profile.run.cpu_count}",
+        "cores used",
+        f"{s.cores_used_mean:.2f} of {profile.run.cpu_count}{across}",
         "mean CPU seconds per second of wall time, all processes",
     )
     if v.bound == "cpu" and v.cpu_kind == "python":
@@ -97,6 +102,13 @@ def key_figures(profile: Profile) -> list[Figure]:
             Figure("lock wait seconds", f"{s.worker_seconds.sync:.2f} s", "thread-seconds"),
             cores,
         ]
+    if v.bound == "deadlock":
+        stuck = profile.locks.deadlock if profile.locks is not None else None
+        return [
+            Figure("threads stuck", str(len(stuck.stacks)) if stuck else "n/a", "in the cycle"),
+            Figure("stuck for", f"{stuck.lasted_s:.1f} s" if stuck else "n/a", "when reported"),
+            cores,
+        ]
     if v.bound == "idle":
         return [
             Figure("CPU", pct(cpu), "share of worker time on CPU"),
@@ -108,3 +120,58 @@ def key_figures(profile: Profile) -> list[Figure]:
         Figure("I/O wait", pct(w["io"]), "share of worker time blocked in I/O"),
         gil,
     ]
+
+
+#: Notes below this share of a thread's (or the threads') time are not worth a line.
+NOTE_SHARE = 0.05
+
+
+def share_with_error(share: float, error: float | None) -> str:
+    """ "34% ± 6" where the error bar is a point or more, else "34%" (0 shows as "")."""
+    if share <= 0:
+        return ""
+    text = "<1%" if share < 0.005 else pct(share)
+    if error is None or round(100 * error) < 1:
+        return text
+    return f"{text} ± {100 * error:.0f}"
+
+
+def clock_notes(profile: Profile) -> list[str]:
+    """What the clock check and the error bars say about how far the states can be trusted."""
+    notes = []
+    check = profile.summary.clock_check
+    if check is not None and check.threads_over:
+        notes.append(
+            f"{check.threads_over} thread(s) disagree with their own CPU clock by more than "
+            f"{pct(check.warn_share)} and their sampling error: the most, {check.thread} "
+            f"(tid {check.tid}), by {100 * check.largest_disagreement:.0f} points "
+            f"(± {100 * check.error:.0f}). Its states are less reliable than the error bars say."
+        )
+    for process in profile.processes:
+        for t in process.threads:
+            if t.pre_empted_share >= NOTE_SHARE and t.cpu_clock_share is not None:
+                notes.append(
+                    f"{t.name} held the GIL while pre-empted for about {pct(t.pre_empted_share)} "
+                    f"of its time (GIL held {pct(t.states.gil_held)}, its CPU clock "
+                    f"{pct(t.cpu_clock_share)}): other load took its CPU, and other threads "
+                    "waited for the GIL meanwhile. The verdict leaves that time out of the work."
+                )
+    python_s = profile.summary.thread_seconds.total()
+    if python_s and profile.summary.starved_s / python_s >= NOTE_SHARE:
+        notes.append(
+            f"Threads were runnable but waiting for a CPU for {profile.summary.starved_s:.2f} "
+            f"thread-seconds ({pct(profile.summary.starved_s / python_s)} of their time), "
+            "counted as unknown: the machine was busier than its cores."
+        )
+    few = [
+        t.name
+        for p in profile.processes
+        for t in p.threads
+        if t.few_samples and t.python and t.role == "worker"
+    ]
+    if few:
+        notes.append(
+            f"{len(few)} worker thread(s) had too few samples for their shares to be within 10 "
+            f"points ({', '.join(few[:4])}{', ...' if len(few) > 4 else ''})."
+        )
+    return notes

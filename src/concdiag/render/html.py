@@ -18,13 +18,21 @@ from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.own_code import user_command
 from concdiag.redact import mask_args
 from concdiag.render.deep_view import html_deep_view, short_name
-from concdiag.render.figures import STATE_LABELS, key_figures, pct
+from concdiag.render.figures import (
+    STATE_LABELS,
+    clock_notes,
+    key_figures,
+    pct,
+    share_with_error,
+)
 from concdiag.render.html_charts import speedup_chart, timeline_charts
+from concdiag.render.locks_view import html_locks_view
 from concdiag.render.views import (
     hot_by_state,
     state_index,
     trimmed_stacks,
 )
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -48,7 +56,8 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "bound",
         "bound",
         "What limits the program: cpu (it computes), io (it waits for the "
-        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, or idle.",
+        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, idle, "
+        "or deadlock (its threads wait for each other's locks for ever).",
     ),
     (
         "recommendation",
@@ -59,8 +68,9 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "confidence",
         "confidence",
-        "How clearly the figures support the verdict, from 0 to 1: "
-        "high (0.75 and above), medium (0.5 to 0.75), low (below 0.5).",
+        "The probability that profiling the program again gives the same recommendation, "
+        "from the margins the verdict rests on and their error bars: high (0.75 and above), "
+        "medium (0.5 to 0.75), low (below 0.5).",
     ),
     (
         "current_model",
@@ -97,14 +107,26 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "unknown",
         "unknown",
-        "Not observed: the sampler missed the tick or could not read the thread.",
+        "Not observed (the sampler missed the tick or could not read the thread), or "
+        "runnable but waiting for a CPU: the machine was busier than its cores.",
+    ),
+    (
+        "cpu_clock",
+        "CPU clock",
+        "The thread's own CPU time over its observed time, from the scheduler: GIL held plus "
+        "native CPU must cover it, and native CPU may not exceed it.",
+    ),
+    (
+        "error",
+        "±",
+        "A share's sampling error bar (about 95%), from the thread's samples and how long "
+        "its runs in each state were.",
     ),
     (
         "gil_utilisation",
         "GIL utilisation",
-        "Share of samples in which some thread held the "
-        "GIL. Near 100% with several busy threads means their Python code ran one at a time. "
-        "Each process has its own GIL: a process tree gets one figure per process.",
+        "Share of samples in which some thread held the GIL, per process (each has its own). "
+        "Near 100% with several busy threads means their Python code ran one at a time.",
     ),
     (
         "cores_used",
@@ -137,6 +159,18 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "time with N workers, from the measured time split (the model is stated below the chart).",
     ),
     (
+        "whatif",
+        "measured alternatives",
+        "concdiag whatif ran the program again with its pools swapped (threads for processes "
+        "and back, serial, other numbers of workers) and timed each, without a sampler.",
+    ),
+    (
+        "spread",
+        "spread",
+        "Half the range of an alternative's repeated run times: differences smaller than both "
+        "spreads (or than 10% / 50 ms) are noise.",
+    ),
+    (
         "flame",
         "flame graph",
         "Sampled Python stacks merged: each bar is a function, as wide "
@@ -163,14 +197,13 @@ BOUND_LABELS = {
     "mixed": "Mixed CPU and I/O",
     "sync": "Lock-bound (sync)",
     "idle": "Idle",
+    "deadlock": "Deadlock",
 }
 
 #: Key figures' labels to their glossary entry.
 _FIGURE_TERMS = {
     "GIL utilisation": "gil_utilisation",
-    "GIL utilisation per process": "gil_utilisation",
     "cores used": "cores_used",
-    "cores used (process tree)": "cores_used",
     "Python CPU (GIL held)": "gil_held",
     "native CPU": "native",
     "I/O wait": "io",
@@ -211,6 +244,9 @@ def template_environment() -> jinja2.Environment:
     env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
     env.filters["model_noun"] = model_noun
+    env.filters["share_cell"] = lambda t, k: share_with_error(
+        t.states.get(k), t.share_errors.get(k) if t.share_errors else None
+    )
     return env
 
 
@@ -323,6 +359,7 @@ def _view(profile: Profile) -> dict[str, Any]:
         "run": profile.run,
         "command": " ".join(mask_args(profile.run.command)),
         "confidence_word": confidence_word(v.confidence),
+        "clock_notes": clock_notes(profile),
         "bound_labels": BOUND_LABELS,
         "figures": figures,
         "state_keys": STATE_KEYS,
@@ -335,9 +372,23 @@ def _view(profile: Profile) -> dict[str, Any]:
         "flame_threads": _flame_threads(profile),
         "data": {"flame": flame, "states": list(STATE_KEYS), "labels": STATE_LABELS},
         "deep_view": deep_view,
+        "locks_view": html_locks_view(profile),
         "deep_link": deep_link,
         "speedup": speedup_chart(profile),
+        "whatif": _whatif_view(profile),
         "glossary": GLOSSARY,
+    }
+
+
+def _whatif_view(profile: Profile) -> dict[str, Any]:
+    w = profile.whatif
+    if w is None:
+        return {}
+    return {
+        "outcome_label": OUTCOME_LABELS.get(w.outcome, w.outcome),
+        "rows": alternative_rows(w),
+        "sites": site_rows(w),
+        "load": load_text(w),
     }
 
 
