@@ -97,15 +97,19 @@ def assemble(
         if python:
             summary_seconds = summary_seconds.plus(seconds)
             coordination_s += sum(waits_for_workers.values()) * interval
-            for (kind, state), count in acc.overhead.items():
-                by_state = overhead_s.setdefault(kind, {})
-                by_state[state] = by_state.get(state, 0.0) + count * interval
-                if acc.pid != recording.target.pid:
-                    overhead_in_workers_s += count * interval
             sleep_s += acc.sleep * interval
             worker = clocks.without_pre_empted(
                 without_coordination(counts, waits_for_workers, interval), alive_s
             )
+            # GIL held while pre-empted is not the program's work, nor the pool's: the pool's
+            # GIL-held seconds shrink with the thread's
+            held_kept = worker.gil_held / (counts["gil_held"] * interval or 1.0)
+            for (kind, state), count in acc.overhead.items():
+                overhead = count * interval * (held_kept if state == "gil_held" else 1.0)
+                by_state = overhead_s.setdefault(kind, {})
+                by_state[state] = by_state.get(state, 0.0) + overhead
+                if acc.pid != recording.target.pid:
+                    overhead_in_workers_s += overhead
             worker_seconds = worker_seconds.plus(worker)
             worker_variance = worker_variance.plus(clocks.worker_variance(seconds, worker))
             lock_sync_s += worker.sync
