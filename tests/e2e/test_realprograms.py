@@ -53,9 +53,10 @@ def test_compileall_is_told_to_use_processes_at_either_worker_count(  # type: ig
     if os.getloadavg()[0] <= QUIET_LOAD_PER_CORE * (os.cpu_count() or 1):
         assert v["recommendation"] == "multiprocessing", v["summary"]
     else:
-        # Loaded, the workers' wake-ups between tasks wait for a CPU and read as native CPU
-        # (docs/measurement.md, "Known limits"), which threads would overlap: processes vs
-        # threads can flip. That parallelism pays must hold at any load.
+        # Loaded, the GIL time the workers hold while pre-empted leaves the work, so their file
+        # I/O (GIL released) weighs more and threads, which would overlap it, come within the
+        # processes-vs-threads margin (docs/measurement.md, "Known limits"): they can flip.
+        # That parallelism pays must hold at any load.
         assert v["recommendation"] != "serial", v["summary"]
     expected_model = "multiprocessing" if workers > 1 else "serial"
     assert v["current_model"]["kind"] == expected_model
