@@ -1,6 +1,6 @@
 """Run one workload's items under one model and print the wall seconds (for verdicts.py).
 
-Usage: python bench/_run_model.py WORKLOAD.py serial|threads|processes
+Usage: python bench/_run_model.py WORKLOAD.py serial|threading|multiprocessing
 The timed span covers the pool's creation, the work and the pool's shutdown, not items().
 """
 
@@ -30,7 +30,7 @@ def main() -> None:
     if model == "serial":
         for item in data:
             module.work(item)
-    elif model == "threads":
+    elif model == "threading":
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(module.work, data))
     else:

@@ -1,6 +1,6 @@
 """The cost of measuring: each target bare vs under concdiag, --deep, py-spy and yappi alone.
 
-    python bench/overhead.py [--runs 5] [--part all|targets|render]
+    python bench/overhead.py [--runs 5] [--part all|targets|render|procfs]
 
 Targets part: every mode runs the target through ``bench/_timed.py``, which reports the
 target's own run time (first line to last), so modes compare like with like; the command's
@@ -12,6 +12,12 @@ script row shows what concdiag adds around a script: start-up, analysis and repo
 Render part: a synthetic 10-minute, 50-thread recording (100 Hz ticks, changing stacks, deep
 tables) goes through the real analysis; the bench prints the time to render its HTML and the
 size of its JSON profile.
+
+Procfs part: the state sampler's own CPU per tick, reading each thread's scheduler clocks
+(``schedstat``) and not, against a live target of 8 threads (half sleeping, half spinning in
+pure Python), in interleaved rounds: the sampler runs flat out for ``PROCFS_SECONDS`` and its
+thread's CPU time is divided by the ticks it made. Printed: per tick, per thread, and what the
+schedstat reads add at the default rate, as a share of one core.
 
 Timings depend on the machine and its load: the script prints ``uptime`` beside them.
 """
@@ -305,10 +311,81 @@ def bench_render() -> None:
     print(f"| building the synthetic recording | {built_s:.1f} s |")
 
 
+# -- procfs part ------------------------------------------------------------------------------
+
+PROCFS_SECONDS = 2.0
+PROCFS_TARGET = """
+import threading, time
+def sleeper():
+    while True:
+        time.sleep(0.05)
+def spinner():
+    x = 1
+    while True:
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+for i in range(8):
+    threading.Thread(target=sleeper if i % 2 else spinner, daemon=True).start()
+time.sleep(3600)
+"""
+
+
+def sampler_cost(pid: int, schedstat: bool) -> tuple[float, int]:
+    """The sampler thread's CPU seconds per tick, and the threads it read, flat out."""
+    from concdiag.collectors.procfs import ProcSampler
+    from concdiag.collectors.records import Recording, TargetInfo
+
+    target = TargetInfo(pid, PY, "", "cpython", True, False, None, False, pid)
+    recording = Recording(rate_hz=100_000.0, target=target)  # no waiting between ticks
+    sampler = ProcSampler(recording, pid, None, {}, follow_children=False, schedstat=schedstat)
+    sampler.start()
+    time.sleep(PROCFS_SECONDS)
+    sampler.stop()
+    threads = max((len(t.threads) for t in recording.ticks), default=0)
+    return recording.sampler_cpu_s / max(1, sampler.ticks_done), threads
+
+
+def bench_procfs(runs: int) -> None:
+    target = subprocess.Popen([PY, "-c", PROCFS_TARGET])
+    try:
+        time.sleep(0.5)
+        costs: dict[bool, list[float]] = {True: [], False: []}
+        threads = 0
+        for round_index in range(runs):
+            order = (True, False) if round_index % 2 == 0 else (False, True)
+            for schedstat in order:
+                cost, threads = sampler_cost(target.pid, schedstat)
+                costs[schedstat].append(cost)
+    finally:
+        target.kill()
+        target.wait()
+    with_s = statistics.median(costs[True])
+    without_s = statistics.median(costs[False])
+    added = [a - b for a, b in zip(costs[True], costs[False])]
+    print(f"\n### State sampler CPU per tick, {threads} threads, {runs} interleaved rounds\n")
+    print("| reads | CPU per tick (median, min–max) | per thread |")
+    print("| --- | ---: | ---: |")
+    for label, values in (
+        ("stat + syscall + schedstat", costs[True]),
+        ("stat + syscall", costs[False]),
+    ):
+        med = statistics.median(values)
+        print(
+            f"| {label} | {1e6 * med:.0f} µs ({1e6 * min(values):.0f}–{1e6 * max(values):.0f}) "
+            f"| {1e6 * med / max(1, threads):.1f} µs |"
+        )
+    per_thread = (with_s - without_s) / max(1, threads)
+    print(
+        f"\nschedstat adds {1e6 * (with_s - without_s):.0f} µs per tick (per-round differences "
+        f"{1e6 * min(added):.0f} to {1e6 * max(added):.0f} µs), {1e6 * per_thread:.1f} µs per "
+        f"thread: at {RATE_HZ} Hz, {100 * (with_s - without_s) * RATE_HZ:.2f}% of one core for "
+        f"{threads} threads ({100 * per_thread * RATE_HZ:.3f}% per thread)."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--part", choices=["all", "targets", "render"], default="all")
+    parser.add_argument("--part", choices=["all", "targets", "render", "procfs"], default="all")
     args = parser.parse_args()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {os.cpu_count()} cores; uptime: {load}")
@@ -316,6 +393,8 @@ def main() -> None:
         bench_targets(args.runs)
     if args.part in ("all", "render"):
         bench_render()
+    if args.part in ("all", "procfs"):
+        bench_procfs(args.runs)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"\nafter: uptime: {load}")
 

@@ -25,16 +25,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
-MODELS = ("serial", "threads", "processes")
+#: The models timed, in the recommendation's words, so a verdict compares with them directly.
+MODELS = ("serial", "threading", "multiprocessing")
 #: A workload's truth is stable when every repetition's fastest model is a right one, no
 #: model's repetitions differ by more than MAX_SPREAD, and the right models beat the rest by
 #: MIN_MARGIN (when some model is not right).
 MAX_SPREAD = 1.5
 MIN_MARGIN = 1.2
-RECOMMENDATION_MODEL = {"serial": "serial", "threading": "threads", "multiprocessing": "processes"}
+#: Where bench/whatif.py's section starts in the same file.
+WHATIF_HEADING = "## Measured alternatives vs prediction"
 
 
 PREAMBLE = """# Verdicts vs measured truth
@@ -51,6 +54,29 @@ serial run (`--serial`), marked ✓ when the recommendation is a right model.
 """
 
 
+def judge_truth(
+    times: dict[str, list[float]], tie_share: float, tie_s: float
+) -> tuple[dict[str, float], set[str], bool]:
+    """Medians, the right models (within the tie of the fastest), and whether that is stable.
+
+    ``times`` holds each model's interleaved repetitions. Stable: every repetition's fastest
+    model is a right one, no model's repetitions differ by more than MAX_SPREAD, and the right
+    models beat the rest by MIN_MARGIN (when some model is not right).
+    """
+    models = list(times)
+    reps = min(len(ts) for ts in times.values())
+    medians = {m: statistics.median(ts) for m, ts in times.items()}
+    fastest = min(medians.values())
+    tie = max(fastest * tie_share, tie_s)
+    right = {m for m, t in medians.items() if t <= fastest + tie}
+    rep_winners = {min(models, key=lambda m, r=r: times[m][r]) for r in range(reps)}
+    excluded = [t for m, t in medians.items() if m not in right]
+    margin = min(excluded) / fastest if excluded else float("inf")
+    spread = max(max(ts) / max(min(ts), 1e-9) for ts in times.values())
+    stable = rep_winners <= right and spread <= MAX_SPREAD and margin >= MIN_MARGIN
+    return medians, right, stable
+
+
 def time_model(path: Path, model: str) -> float:
     out = subprocess.run(
         [sys.executable, str(HERE / "_run_model.py"), str(path), model],
@@ -62,7 +88,10 @@ def time_model(path: Path, model: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def profile(path: Path, *args: str) -> dict[str, object]:
+def profile(
+    path: Path, *args: str, command: str = "profile", options: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """concdiag ``command`` (profile, or whatif) on ``path`` with ``args``: the profile."""
     with tempfile.TemporaryDirectory(prefix="concdiag-verdicts-") as tmp:
         json_path = Path(tmp) / "p.json"
         subprocess.run(
@@ -70,7 +99,8 @@ def profile(path: Path, *args: str) -> dict[str, object]:
                 sys.executable,
                 "-m",
                 "concdiag",
-                "profile",
+                command,
+                *options,
                 "-q",
                 "--json",
                 str(json_path),
@@ -81,14 +111,14 @@ def profile(path: Path, *args: str) -> dict[str, object]:
             ],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=3600,
             cwd=tmp,
         )
-        data: dict[str, object] = json.loads(json_path.read_text())
+        data: dict[str, Any] = json.loads(json_path.read_text())
         return data
 
 
-def describe(profile_data: dict[str, object]) -> tuple[str, str]:
+def describe(profile_data: dict[str, Any]) -> tuple[str, str]:
     v = profile_data["verdict"]
     assert isinstance(v, dict)
     kind = f"/{v['cpu_kind']}" if v.get("cpu_kind") else ""
@@ -117,7 +147,8 @@ def main() -> None:
     rows = []
     written_ok = serial_ok = stable_n = stable_written_ok = stable_serial_ok = 0
     for path in paths:
-        times: dict[str, list[float]] = cache.get(path.stem) or {m: [] for m in MODELS}
+        cached = cache.get(path.stem) or {}
+        times: dict[str, list[float]] = {m: cached.get(m) or [] for m in MODELS}
         if not all(times[m] for m in MODELS):
             for rep in range(args.reps):
                 order = MODELS[rep % 3 :] + MODELS[: rep % 3]
@@ -126,20 +157,11 @@ def main() -> None:
             cache[path.stem] = times
             if args.timings:
                 args.timings.write_text(json.dumps(cache, indent=1))
-        reps = min(len(ts) for ts in times.values())
-        medians = {m: statistics.median(ts) for m, ts in times.items()}
-        fastest = min(medians.values())
-        tie = max(fastest * args.tie, args.tie_s)
-        right = {m for m, t in medians.items() if t <= fastest + tie}
-        rep_winners = {min(MODELS, key=lambda m, r=r: times[m][r]) for r in range(reps)}
-        excluded = [t for m, t in medians.items() if m not in right]
-        margin = min(excluded) / fastest if excluded else float("inf")
-        spread = max(max(ts) / max(min(ts), 1e-9) for ts in times.values())
-        stable = rep_winners <= right and spread <= MAX_SPREAD and margin >= MIN_MARGIN
+        medians, right, stable = judge_truth(times, args.tie, args.tie_s)
         written_rec, written = describe(profile(path))
         serial_rec, serial = describe(profile(path, "--serial"))
-        w_ok = RECOMMENDATION_MODEL[written_rec] in right
-        s_ok = RECOMMENDATION_MODEL[serial_rec] in right
+        w_ok = written_rec in right
+        s_ok = serial_rec in right
         written_ok += w_ok
         serial_ok += s_ok
         if stable:
@@ -147,8 +169,8 @@ def main() -> None:
             stable_written_ok += w_ok
             stable_serial_ok += s_ok
         rows.append(
-            f"| {path.stem} | {medians['serial']:.2f} | {medians['threads']:.2f} | "
-            f"{medians['processes']:.2f} | {'/'.join(sorted(right))} | "
+            f"| {path.stem} | {medians['serial']:.2f} | {medians['threading']:.2f} | "
+            f"{medians['multiprocessing']:.2f} | {'/'.join(sorted(right))} | "
             f"{'yes' if stable else 'no'} | "
             f"{written} {'✓' if w_ok else '✗'} | {serial} {'✓' if s_ok else '✗'} |"
         )
@@ -174,9 +196,24 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
+        from confidence import BEGIN, END
+
         from concdiag.fileio import write_atomic
 
-        write_atomic(args.out, (PREAMBLE + text).encode())
+        # bench/whatif.py's section (measured alternatives) follows this table, and
+        # bench/confidence.py's reliability section: keep them
+        old = args.out.read_text() if args.out.exists() else ""
+        tail = old[old.index(WHATIF_HEADING) :] if WHATIF_HEADING in old else ""
+        if BEGIN in old and END in old and BEGIN not in tail:
+            tail += "\n" + old[old.index(BEGIN) : old.index(END) + len(END)] + "\n"
+        # and bench/realprograms/run.py's real-program section, last
+        if REALPROGRAMS in old and REALPROGRAMS not in tail:
+            tail += "\n" + old[old.index(REALPROGRAMS) :]
+        write_atomic(args.out, (PREAMBLE + text + ("\n" + tail if tail else "")).encode())
+
+
+#: Where bench/realprograms/run.py's section begins in the same page.
+REALPROGRAMS = "<!-- realprograms:start -->"
 
 
 if __name__ == "__main__":

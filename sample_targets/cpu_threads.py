@@ -3,7 +3,7 @@
 What it shows: four threading.Thread workers each run an arithmetic loop written in Python, so every
 step needs the GIL; the threads take turns holding it and the run is no faster than serial.
 Expected verdict: bound=cpu cpu_kind=python recommendation=multiprocessing
-Current model: threads
+Current model: threading
 """
 
 import threading

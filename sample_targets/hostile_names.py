@@ -4,7 +4,7 @@ What it shows: two threads named with markup and quoting characters (<script>, q
 an entity) run an ordinary pure-Python arithmetic loop for about a second in total, so a report
 must escape every name it shows; command-line arguments are accepted and ignored.
 Expected verdict: bound=cpu cpu_kind=python recommendation=multiprocessing
-Current model: threads
+Current model: threading
 """
 
 import sys

@@ -5,7 +5,7 @@ backend delay; eight client threads fetch from it with urllib, so nearly all thr
 blocked on sockets (or sleeping in the handler), the GIL is almost idle, and threads overlap the
 waits well.
 Expected verdict: bound=io cpu_kind=none recommendation=threading
-Current model: threads
+Current model: threading
 """
 
 import http.server

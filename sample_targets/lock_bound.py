@@ -5,7 +5,7 @@ the one shared threading.Lock and keeps it across a 20 ms blocking call, so only
 progress at a time and the others spend ~3/4 of their time waiting on the lock; more threads or
 processes would not help, only a narrower critical section would.
 Expected verdict: bound=sync cpu_kind=none recommendation=serial
-Current model: threads
+Current model: threading
 """
 
 import threading

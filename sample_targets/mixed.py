@@ -7,7 +7,7 @@ is right because the critical path is the strictly sequential chain of fetches, 
 can shorten, and the shorter parsing hides under it with the GIL well short of saturated, so
 threads already reach that floor and worker processes could only add start-up and pickling.
 Expected verdict: bound=mixed cpu_kind=python recommendation=threading
-Current model: threads
+Current model: threading
 """
 
 # Why the verdict is threading, in numbers. Serial: 9 x (0.2 + ~0.17) s = ~3.3 s. Threads (this

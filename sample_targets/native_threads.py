@@ -4,7 +4,7 @@ What it shows: four threads hash large in-memory buffers with hashlib.sha256 and
 of them with zlib; both run in C with the GIL released, so the threads really run in parallel and
 use every core without leaving the process.
 Expected verdict: bound=cpu cpu_kind=native recommendation=threading
-Current model: threads
+Current model: threading
 """
 
 import hashlib

@@ -4,7 +4,7 @@ What it shows: a multiprocessing.Pool(2) maps a pure-Python work function over i
 of ~150 ms each; every worker process has its own interpreter and GIL, so both cores are busy and
 the run takes about half the serial time, which is already the right model for this workload.
 Expected verdict: bound=cpu cpu_kind=python recommendation=multiprocessing
-Current model: processes
+Current model: multiprocessing
 """
 
 import multiprocessing

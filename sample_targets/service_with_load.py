@@ -6,7 +6,7 @@ for SECONDS seconds (default 2, first argument), then the service shuts down. Al
 time is blocked on sockets, the GIL is mostly free, so threads overlap the waits well. It is the
 target for `concdiag attach`: start it with a longer SECONDS and attach to its PID.
 Expected verdict: bound=io cpu_kind=none recommendation=threading
-Current model: threads
+Current model: threading
 """
 
 import http.server

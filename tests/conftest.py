@@ -54,6 +54,10 @@ class SampleRun:
         return json.loads(self.json_path.read_text())  # type: ignore[no-any-return]
 
 
+#: Options some sample targets are profiled with, to keep their runs short.
+SAMPLE_OPTIONS = {"deadlock.py": ("--deadlock-after", "1")}
+
+
 @pytest.fixture(scope="session")
 def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], SampleRun]:
     """Profile each sample target once per session: the verdict, report and browser tests
@@ -74,6 +78,7 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Sa
                     str(json_path),
                     "-o",
                     str(html_path),
+                    *SAMPLE_OPTIONS.get(script.name, ()),
                     str(script),
                 ],
                 capture_output=True,

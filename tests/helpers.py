@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.collectors.protocol import CollectorNote
@@ -104,3 +107,57 @@ def context(target: str = "script.py") -> RunContext:
 
 def profile_of(rec: Recording, target: str = "script.py") -> Profile:
     return build_profile(rec, context(target))
+
+
+def as_child_process(rec: Recording, tid: int) -> int:
+    """Move thread ``tid`` of a synthetic recording into a process of its own (pid = tid).
+
+    Each tick becomes two: the parent's without the thread, and the child's with it, so one
+    pattern describes a process tree. Alone in its process, the thread holds its own GIL
+    whenever it runs (a worker running Python code).
+    """
+    rec.threads.pop((PID, tid))
+    rec.threads[(tid, tid)] = ThreadInfo(tid, tid, "MainThread", tid, True, True)
+    if (PID, tid) in rec.stacks:
+        rec.stacks[(tid, tid)] = rec.stacks.pop((PID, tid))
+    ticks = []
+    for tick in rec.ticks:
+        if tick.pid != PID:
+            ticks.append(tick)
+            continue
+        mine = tuple(o for o in tick.threads if o.tid == tid)
+        rest = tuple(o for o in tick.threads if o.tid != tid)
+        holds = any(o.proc_state == "R" for o in mine)
+        ticks.append(
+            Tick(
+                tick.t_s,
+                PID,
+                tick.gil_locked and tick.gil_holder_tid != tid,
+                None if tick.gil_holder_tid == tid else tick.gil_holder_tid,
+                tick.gil_switches,
+                tick.process_cpu_ticks - sum(o.cpu_ticks for o in mine),
+                rest,
+            )
+        )
+        ticks.append(
+            Tick(
+                tick.t_s,
+                tid,
+                holds,
+                tid if holds else None,
+                0,
+                sum(o.cpu_ticks for o in mine),
+                mine,
+            )
+        )
+    rec.ticks = ticks
+    return tid
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """A module concdiag runs inside targets by path (bootstrap, probes), loaded for a test."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -25,7 +25,7 @@ def test_shares_sum_to_one_and_match_construction() -> None:
         assert t.states.total() == pytest.approx(1.0)
         assert t.states.gil_held == pytest.approx(0.5)
         assert t.states.gil_wait == pytest.approx(0.5)
-        assert t.state_seconds.total() == pytest.approx(t.wall_s)
+        assert t.state_seconds.total() == pytest.approx(t.alive_s)
     assert profile.summary.gil_utilisation == pytest.approx(1.0)
 
 
@@ -66,7 +66,7 @@ def test_join_wait_is_coordination_not_lock_contention() -> None:
     assert profile.verdict.bound == "cpu"
     assert profile.verdict.cpu_kind == "python"
     assert profile.verdict.recommendation == "multiprocessing"
-    assert profile.verdict.current_model.kind == "threads"
+    assert profile.verdict.current_model.kind == "threading"
     assert profile.verdict.current_model.matches is False
 
 

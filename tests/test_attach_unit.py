@@ -87,6 +87,22 @@ def test_tree_says_when_ipc_eats_the_gain() -> None:
     assert [w.pid for w in cheap.workers] == [PID + 10]
 
 
+def test_an_idle_feeder_thread_is_not_blocked_sending() -> None:
+    profile = _pool_profile(feeding_samples=0)
+    q = "/usr/lib/python3.12/multiprocessing/queues.py"
+    frames = [
+        Frame("Queue._feed", q, 231),
+        Frame("Condition.wait", "/usr/lib/python3.12/threading.py", 327),
+        Frame("send_bytes", "/usr/lib/python3.12/multiprocessing/connection.py", 200),
+        Frame("_send", "/usr/lib/python3.12/multiprocessing/connection.py", 384),
+    ]
+    idle = StackCount(PID, PID, "sync", [0, 1], 300)  # waiting for something to send
+    sending = StackCount(PID, PID, "io", [0, 2, 3], 20)  # writing a full pipe
+    tree = tree_of(dataclasses.replace(profile, frames=frames, stacks=[idle, sending]))
+    assert tree is not None
+    assert tree.parent_send_wait_s == pytest.approx(0.2)
+
+
 def test_single_process_has_no_tree() -> None:
     assert tree_of(profile_of(synthetic({PID: ["H"]}))) is None
 

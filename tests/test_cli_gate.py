@@ -208,7 +208,7 @@ def test_check_with_a_baseline_adds_the_diff_rules(tmp_path: Path) -> None:
     rules = {f["rule"]: f["outcome"] for f in target["findings"]}
     assert rules["model-contradiction"] == "failed"
     assert rules["gil-wait-regression"] == "failed"
-    assert target["baseline"]["current_model"] == "processes"
+    assert target["baseline"]["current_model"] == "multiprocessing"
 
 
 def test_check_with_a_missing_baseline_says_so(tmp_path: Path) -> None:

@@ -30,8 +30,8 @@ def test_real_profiles_thread_pool_makes_gil_contention_worse() -> None:
     assert result.exit_code == 1
     (target,) = result.targets
     assert target.baseline is not None and target.measurement is not None
-    assert target.baseline.current_model == "processes"
-    assert target.measurement.current_model == "threads"
+    assert target.baseline.current_model == "multiprocessing"
+    assert target.measurement.current_model == "threading"
     findings = by_rule(target.findings)
     assert findings["gil-wait-regression"].outcome == "failed"
     assert findings["new-mismatch"].outcome == "failed"
@@ -150,5 +150,5 @@ def test_new_mismatch_and_verdict_change(tmp_path: Path) -> None:
     _, findings = compare("t", threads, native, DiffLimits(), Rules(), "t.py")
     assert "new-mismatch" not in by_rule(findings)
     assert by_rule(findings)["verdict-changed"].outcome == "advice"
-    _, findings = compare("t", native, threads, DiffLimits(), Rules(min_confidence=0.99), "t.py")
+    _, findings = compare("t", native, threads, DiffLimits(), Rules(min_confidence=1.0), "t.py")
     assert by_rule(findings)["new-mismatch"].outcome == "warning"

@@ -70,10 +70,10 @@ def test_fail_on_mismatch_never(tmp_path: Path) -> None:
 
 def test_min_confidence_turns_a_failure_into_a_warning(tmp_path: Path) -> None:
     m = recorded_measurement("cpu_threads", tmp_path)
-    assert 0.6 <= m.confidence < 0.99
-    findings = evaluate("t", m, Rules(min_confidence=0.99), "t.py")
+    assert 0.6 <= m.confidence < 1.0
+    findings = evaluate("t", m, Rules(min_confidence=1.0), "t.py")
     assert outcomes(findings) == {"model-contradiction": "warning"}
-    assert "below min_confidence 0.99" in findings[0].message
+    assert "below min_confidence 1.00" in findings[0].message
     assert target_status(findings) == "passed"
 
 
@@ -81,7 +81,10 @@ def test_processes_where_threads_serve_better_is_a_contradiction(tmp_path: Path)
     io = recorded_measurement("io_threads", tmp_path)
     pool = Site("app.py", 12, "process_pool", "with Pool(8) as pool:")
     m = replace(
-        io, current_model="processes", matches=False, sites=[Site("app.py", 3, "thread", ""), pool]
+        io,
+        current_model="multiprocessing",
+        matches=False,
+        sites=[Site("app.py", 3, "thread", ""), pool],
     )
     findings = evaluate("io", m, Rules(), "app.py")
     assert outcomes(findings) == {"model-contradiction": "failed"}
@@ -97,7 +100,7 @@ def test_expected_recommendation(tmp_path: Path, expect: str, outcome: str) -> N
 
 
 def test_expected_recommendation_respects_min_confidence(tmp_path: Path) -> None:
-    rules = Rules(fail_on_mismatch="never", expect="serial", min_confidence=0.99)
+    rules = Rules(fail_on_mismatch="never", expect="serial", min_confidence=1.0)
     assert outcomes(check("io_threads", tmp_path, rules))["expected-recommendation"] == "warning"
 
 

@@ -41,7 +41,7 @@ def test_public_names_are_stable(profile: Profile) -> None:
     thread = data["processes"][0]["threads"][0]
     assert set(thread["states"]) == set(STATE_KEYS)
     assert set(thread["state_seconds"]) == set(STATE_KEYS)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
 
 
 def test_schema_rejects_an_unknown_bound(profile: Profile) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from concdiag.analysis.accounting import analyse
-from concdiag.analysis.states import classify, is_coordination, pool_overhead
+from concdiag.analysis.stack_roles import is_coordination, pool_overhead
+from concdiag.analysis.states import classify
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.collectors.records import ThreadObservation, Tick
 from concdiag.collectors.syscalls import AARCH64, X86_64
@@ -69,7 +70,7 @@ def test_process_pool_whose_cost_is_moving_arguments_recommends_serial() -> None
     )
     acc = analyse(rec)
     assert acc.pool_overhead_s["serialise"]["gil_held"] > 2.0
-    v = decide(inputs_from(acc, 2, True, True), "processes", "2 child processes", [])
+    v = decide(inputs_from(acc, 2, True, True), "multiprocessing", "2 child processes", [])
     rules = {r.rule: r.figures for r in v.reasons}
     assert "arguments_too_large" in rules or "tasks_too_small" in rules
     assert v.recommendation == "serial"

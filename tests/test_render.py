@@ -9,7 +9,7 @@ from concdiag.model import Profile
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
-from helpers import PID, profile_of, synthetic
+from helpers import PID, as_child_process, profile_of, synthetic
 
 HOSTILE = "<script>alert(1)</script>\"'</style>&amp;"
 
@@ -65,3 +65,26 @@ def test_terminal_summary_names_the_paths() -> None:
     text = summary_text(profile, [Path("r/a.json"), Path("r/a.html")])
     assert "recommend multiprocessing" in text
     assert "wrote r/a.json" in text
+
+
+def test_a_process_trees_banner_gives_the_trees_figures_and_each_processs_gil() -> None:
+    # a parent waiting on two busy worker processes: the parent's GIL is idle, theirs is not
+    futures = "/usr/lib/python3.11/concurrent/futures"
+    waits = (("main", "/app/main.py", 9), ("Future.result", f"{futures}/_base.py", 451))
+    pool = (("_process_worker", f"{futures}/process.py", 261),)
+    rec = synthetic(
+        {PID: ["L"], PID + 1: ["H"], PID + 2: ["H", "H", "H", "I"]},
+        ticks=400,
+        stacks={PID: waits, PID + 1: pool, PID + 2: pool},
+    )
+    as_child_process(rec, PID + 1)
+    as_child_process(rec, PID + 2)
+    profile = profile_of(rec)
+    text = summary_text(profile, [])
+    assert "GIL utilisation: parent 0%, workers 100% / 75%" in text
+    assert "Python CPU (GIL held): 100%" in text
+    assert "of 2 across 3 processes" in text
+    assert "parent 0%, workers 100% / 75%" in MarkdownRenderer().render(profile)
+    html = HtmlRenderer().render(profile)
+    assert "parent 0%, workers 100% / 75%" in html
+    assert "the 3 processes' samples pooled" in html

@@ -9,10 +9,10 @@ from conftest import load_recording
 from helpers import context
 
 CASES = {
-    "cpu_threads": ("cpu", "python", "multiprocessing", "threads"),
+    "cpu_threads": ("cpu", "python", "multiprocessing", "threading"),
     "cpu_serial": ("cpu", "python", "multiprocessing", "serial"),
-    "native_threads": ("cpu", "native", "threading", "threads"),
-    "io_threads": ("io", None, "threading", "threads"),
+    "native_threads": ("cpu", "native", "threading", "threading"),
+    "io_threads": ("io", None, "threading", "threading"),
 }
 
 

@@ -2,8 +2,9 @@
 
 Exit codes are a public interface (documented in docs/exit-codes.md):
 0 success, 1 policy failed, 2 usage or input error, 3 the target could not be profiled,
-4 a target failed under `check` (the report is still written), 130 interrupted by the user
-(partial report written). `profile` exits with the target's own status instead
+4 a target failed under `check` or `whatif` (the report is still written), 5 the target
+deadlocked (concdiag ended it; the report is written), 130 interrupted by the user (partial
+report written). `profile` otherwise exits with the target's own status
 (`target_exit_code`), so it can stand in for ``python`` in CI.
 """
 
@@ -14,6 +15,7 @@ EXIT_POLICY_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANNOT_PROFILE = 3
 EXIT_TARGET_FAILED = 4
+EXIT_DEADLOCK = 5
 EXIT_INTERRUPTED = 130
 #: How a shell reports a process killed by signal N: 128 + N.
 EXIT_SIGNAL_BASE = 128

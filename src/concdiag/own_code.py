@@ -15,8 +15,19 @@ from collections.abc import Sequence
 OWN_SUFFIXES = (
     "/concdiag/collectors/_bootstrap.py",
     "/concdiag/collectors/_deep_probe.py",
+    "/concdiag/collectors/_pool_swap.py",
+    "/concdiag/collectors/_pool_watch.py",
     "/concdiag/collectors/inprocess_agent.py",
     "/concdiag/collectors/inprocess_wire.py",
+)
+#: The lock tracker's files: its frames sit between the user's code and the lock it waits
+#: for, so they are dropped and the wait stays the user's (not concdiag's own work).
+LOCK_TRACKER_SUFFIXES = (
+    "/concdiag/collectors/_lock_tracker.py",
+    "/concdiag/collectors/_lock_sites.py",
+    "/concdiag/collectors/_lock_asyncio.py",
+    "/concdiag/collectors/_lock_classes.py",
+    "/concdiag/collectors/_lock_deadlock.py",
 )
 #: How the bootstrap runs the script: runpy, frozen or not.
 RUNPY_FILES = ("<frozen runpy>",)
@@ -24,15 +35,28 @@ RUNPY_SUFFIX = "/runpy.py"
 #: The file name of the one frame that stands for concdiag's own work in the target.
 OWN_WORK_FILE = "<concdiag>"
 OWN_WORK_FRAME = ("(concdiag inside the target)", OWN_WORK_FILE, 0)
-#: Functions of ours that only pass control to the user's code (the script, a thread's run).
-PASS_THROUGH = frozenset({"<module>", "main", "<lambda>", "_bootstrap_inner"})
+#: Functions of ours that only pass control to the user's code (the script, a thread's run,
+#: and `whatif`'s wrappers around a pool's methods, a thread's start and sys.stdin).
+PASS_THROUGH = frozenset(
+    {
+        "<module>",
+        "main",
+        "<lambda>",
+        "_bootstrap_inner",
+        "_run_target",
+        "tracked",
+        "tracked_submit",
+        "tracked_start",
+        "__next__",
+    }
+)
 
 Frame = tuple[str, str, int]  # function, file, line
 
 
 def is_own(file: str) -> bool:
     """A file of concdiag's that runs in the target (or the frame standing for its work)."""
-    return file == OWN_WORK_FILE or file.endswith(OWN_SUFFIXES)
+    return file == OWN_WORK_FILE or file.endswith(OWN_SUFFIXES + LOCK_TRACKER_SUFFIXES)
 
 
 def is_launcher(file: str) -> bool:
@@ -49,7 +73,10 @@ def strip_own(frames: Sequence[Frame]) -> tuple[Frame, ...]:
 
     A stack that runs concdiag's own work (sending events, saving tables, the in-process
     sampler) becomes the single `OWN_WORK_FRAME`, so its time shows as ours, not the user's.
+    The lock tracker's frames are simply dropped (see `LOCK_TRACKER_SUFFIXES`).
     """
+    if any(f[1].endswith(LOCK_TRACKER_SUFFIXES) for f in frames):
+        frames = [f for f in frames if not f[1].endswith(LOCK_TRACKER_SUFFIXES)]
     start = 0
     while start < len(frames) and is_launcher(frames[start][1]):
         if _short(frames[start][0]) not in PASS_THROUGH and is_own(frames[start][1]):

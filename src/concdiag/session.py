@@ -21,9 +21,11 @@ from concdiag.analysis import RunContext, build_profile, exit_status
 from concdiag.analysis.accounting import AccountingSink
 from concdiag.collectors.attach import attach, require_pyspy
 from concdiag.collectors.launch import LaunchRequest, check_interpreter, launch
+from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S
 from concdiag.collectors.protocol import Collected
 from concdiag.collectors.remote_interpreter import inspect_target
 from concdiag.errors import (
+    EXIT_DEADLOCK,
     EXIT_INTERRUPTED,
     EXIT_OK,
     CannotProfileError,
@@ -53,6 +55,9 @@ class ProfileRequest:
     html_path: Path | None
     deep_clock: str | None = None  # --deep: run yappi in the target with this clock
     collector: str = "auto"
+    locks: bool = True  # track locks in the target (and detect deadlocks)
+    deadlock_after_s: float = DEADLOCK_AFTER_S
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class AttachRequest:
     duration_s: float | None
     json_path: Path | None
     html_path: Path | None
+    deadlock_after_s: float | None = DEADLOCK_AFTER_S  # likely deadlock: stuck this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,8 @@ class Outcome:
     json_path: Path
     html_path: Path
     exit_code: int
-    #: launch: the target exited non-zero or was killed (not by concdiag's --duration)
+    #: launch: the target exited non-zero, was killed (not by concdiag's --duration) or
+    #: deadlocked: what `check` and `whatif` count as a failed target
     target_failed: bool = False
 
 
@@ -125,6 +132,9 @@ def profile_script(
                 duration_s=request.duration_s,
                 deep_clock=request.deep_clock,
                 collector=request.collector,
+                locks=request.locks,
+                deadlock_after_s=request.deadlock_after_s,
+                extra_env=request.extra_env,
             ),
             sink,
             progress=progress if callable(progress) else None,
@@ -142,11 +152,14 @@ def profile_script(
             cwd=os.getcwd(),
         )
         profile = _build_and_write(collected, sink, ctx, json_path, html_path)
-    failed = profile.run.exit.status in ("failed", "signal") and not collected.stopped_by_duration
+    ended = profile.run.exit.status in ("failed", "signal") and not collected.stopped_by_duration
+    failed = collected.deadlock or ended
     if collected.interrupted or signals.interrupted:
         code = EXIT_INTERRUPTED
+    elif collected.deadlock:
+        code = EXIT_DEADLOCK  # concdiag ended the target: its status is concdiag's doing
     elif collected.stopped_by_duration:
-        code = EXIT_OK  # concdiag ended the target: its status is concdiag's doing
+        code = EXIT_OK  # likewise
     else:
         code = target_exit_code(profile.run.exit.code, profile.run.exit.signal)
     return Outcome(profile, json_path, html_path, code, target_failed=failed)
@@ -188,6 +201,7 @@ def attach_pid(request: AttachRequest, progress: object = None) -> Outcome:
             target_file=script,
             cwd=cwd,
             exit=status,
+            deadlock_after_s=request.deadlock_after_s,
         )
         profile = _build_and_write(collected, sink, ctx, json_path, html_path)
     interrupted = collected.interrupted or signals.interrupted
@@ -203,6 +217,7 @@ def _context(
     target_file: str | None,
     cwd: str,
     exit: ExitStatus | None = None,
+    deadlock_after_s: float | None = None,
 ) -> RunContext:
     return RunContext(
         mode=mode,
@@ -218,6 +233,7 @@ def _context(
         partial_reasons=collected.partial_reasons,
         collectors=list(collected.notes),
         concdiag_cpu_s=collected.concdiag_cpu_s,
+        deadlock_after_s=deadlock_after_s,
     )
 
 
@@ -243,6 +259,11 @@ def _build_and_write(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}; "
             f"the target {target.description}"
         ) from exc
+    return write_profile(profile, json_path, html_path)
+
+
+def write_profile(profile: Profile, json_path: Path, html_path: Path) -> Profile:
+    """Write the JSON atomically, then the HTML rendered from the document as written."""
     document = profile.to_json()
     write_atomic(json_path, document)
     # Render from the document as written, so `concdiag report` reproduces it exactly.

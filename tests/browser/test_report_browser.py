@@ -252,7 +252,7 @@ TARGETS = [
     for p in ALL_TARGETS
     if os.environ.get("CONCDIAG_BROWSER_ALL_SAMPLES") or p.name in DEFAULT_TARGETS
 ]
-EXIT = {"crash_halfway.py": 4}
+EXIT = {"crash_halfway.py": 4, "deadlock.py": 5}
 
 
 @pytest.mark.e2e

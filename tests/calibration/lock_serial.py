@@ -1,54 +1,51 @@
 """Calibration: three threads serialised on one lock held across a 20 ms sleep.
 
-Truth, measured inside the target: each thread's time holding the lock (asleep inside it: I/O
-state) and waiting to acquire it (sync state), over its alive time.
+Truth, measured inside each thread: its time asleep holding the lock (I/O state) and waiting
+to acquire it (sync state), over its alive time.
 """
 
-import json
 import sys
 import threading
 import time
+
+from truth import ThreadTruth, write_truth
 
 THREADS = 3
 RUN_S = 1.2
 HOLD_S = 0.02
 
 
-def worker(
-    lock: threading.Lock, deadline: float, name: str, out: dict[str, dict[str, float]]
-) -> None:
-    began = time.perf_counter()
-    waiting = holding = 0.0
-    while time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        with lock:
-            t1 = time.perf_counter()
-            time.sleep(HOLD_S)
-            t2 = time.perf_counter()
-        waiting += t1 - t0
-        holding += t2 - t1
-        time.sleep(0)  # let a waiter in: CPython locks are not fair
-    alive = time.perf_counter() - began
-    out[name] = {"io": holding / alive, "sync": waiting / alive}
+def worker(lock: threading.Lock, deadline: float, truth: ThreadTruth) -> None:
+    with truth:
+        while time.monotonic() < deadline:
+            with truth.waiting("sync"):
+                lock.acquire()
+            try:
+                with truth.waiting("io"):
+                    time.sleep(HOLD_S)
+            finally:
+                lock.release()
+            time.sleep(0)  # let a waiter in: CPython locks are not fair
 
 
 def main() -> None:
     lock = threading.Lock()
     deadline = time.monotonic() + RUN_S
-    measured: dict[str, dict[str, float]] = {}
+    truths = {f"locker-{i}": ThreadTruth() for i in range(THREADS)}
     threads = [
-        threading.Thread(
-            target=worker, args=(lock, deadline, f"locker-{i}", measured), name=f"locker-{i}"
-        )
-        for i in range(THREADS)
+        threading.Thread(target=worker, args=(lock, deadline, truth), name=name)
+        for name, truth in truths.items()
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if len(sys.argv) > 1:
-        with open(sys.argv[1], "w") as out:
-            json.dump(measured, out)
+        expected = {
+            name: {"io": t.wait_share("io"), "sync": t.wait_share("sync")}
+            for name, t in truths.items()
+        }
+        write_truth(sys.argv[1], expected, truths)
 
 
 if __name__ == "__main__":

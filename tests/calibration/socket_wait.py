@@ -1,15 +1,16 @@
 """Calibration: two threads blocked on sockets served on 127.0.0.1.
 
 A server thread answers each request after 40 ms; the client threads send a request and
-block in ``recv`` for the answer, over and over. Truth by construction: the clients are
-blocked in I/O nearly all their alive time (a few microseconds of Python per round).
+block in ``recv`` for the answer, over and over. Truth, measured inside each client: its time
+in ``sendall`` and ``recv`` (I/O state) over its alive time.
 """
 
-import json
 import socket
 import sys
 import threading
 import time
+
+from truth import ThreadTruth, write_truth
 
 CLIENTS = 2
 ROUNDS = 30
@@ -32,11 +33,12 @@ def serve(listener: socket.socket) -> None:
         h.join()
 
 
-def client(port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port)) as conn:
+def client(port: int, truth: ThreadTruth) -> None:
+    with truth, socket.create_connection(("127.0.0.1", port)) as conn:
         for _ in range(ROUNDS):
-            conn.sendall(b"q")
-            conn.recv(16)
+            with truth.waiting("io"):
+                conn.sendall(b"q")
+                conn.recv(16)
 
 
 def main() -> None:
@@ -46,8 +48,10 @@ def main() -> None:
     port = listener.getsockname()[1]
     server = threading.Thread(target=serve, args=(listener,), name="server")
     server.start()
+    truths = {f"client-{i}": ThreadTruth() for i in range(CLIENTS)}
     clients = [
-        threading.Thread(target=client, args=(port,), name=f"client-{i}") for i in range(CLIENTS)
+        threading.Thread(target=client, args=(port, truth), name=name)
+        for name, truth in truths.items()
     ]
     for t in clients:
         t.start()
@@ -56,8 +60,8 @@ def main() -> None:
     server.join()
     listener.close()
     if len(sys.argv) > 1:
-        with open(sys.argv[1], "w") as out:
-            json.dump({f"client-{i}": {"io": 1.0} for i in range(CLIENTS)}, out)
+        expected = {name: {"io": t.wait_share("io")} for name, t in truths.items()}
+        write_truth(sys.argv[1], expected, truths)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,27 @@ def expected(script: Path) -> tuple[str, str | None, str, str]:
     assert model, f"{script.name} has no 'Current model:' line"
     kind = None if m.group(2) == "none" else m.group(2)
     return m.group(1), kind, m.group(3), model.group(1)
+
+
+def wait_threads(pid: int, count: int, timeout_s: float = 15.0) -> None:
+    """Until process ``pid`` runs ``count`` threads (so a target is really under way)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(os.listdir(f"/proc/{pid}/task")) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never reached {count} threads")
+
+
+def running(argv: list[str], threads: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A target process once it runs ``threads`` threads; killed when the caller is done."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        wait_threads(proc.pid, threads)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def concdiag(

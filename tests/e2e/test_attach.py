@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from e2e.conftest import SAMPLES, concdiag
+from e2e.conftest import SAMPLES, concdiag, running, wait_threads
 from e2e.test_cli_errors import one_line_error
 
 pytestmark = pytest.mark.e2e
@@ -22,26 +22,9 @@ pytestmark = pytest.mark.e2e
 SERVICE = SAMPLES / "service_with_load.py"
 
 
-def _wait_threads(pid: int, count: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if len(os.listdir(f"/proc/{pid}/task")) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} never reached {count} threads")
-
-
 @pytest.fixture
 def service() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVICE), "60"], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL
-    )
-    try:
-        _wait_threads(proc.pid, 8)
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
+    yield from running([sys.executable, str(SERVICE), "60"], 8)
 
 
 def _attach(
@@ -93,7 +76,7 @@ def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Pa
     assert sum(1 for n in names if n.startswith("load-")) >= 3, names
     v = data["verdict"]
     assert (v["bound"], v["recommendation"]) == ("io", "threading"), v["summary"]
-    assert v["current_model"]["kind"] == "threads"
+    assert v["current_model"]["kind"] == "threading"
     assert 2.0 <= data["run"]["duration_s"] <= 10.0
     load = [t for p in data["processes"] for t in p["threads"] if t["name"].startswith("load-")]
     assert all(t["hot_functions"] for t in load)
@@ -140,7 +123,7 @@ def test_killed_concdiag_leaves_the_target_running_and_no_sampler_behind(
 def test_target_exiting_midway_is_reported(tmp_path: Path) -> None:
     target = subprocess.Popen([sys.executable, str(SERVICE), "3"], stdout=subprocess.DEVNULL)
     try:
-        _wait_threads(target.pid, 8)
+        wait_threads(target.pid, 8)
         run = _attach(target.pid, tmp_path, "--duration", "60")
         _, err = run.communicate(timeout=60)
     finally:

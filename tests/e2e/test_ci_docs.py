@@ -190,7 +190,7 @@ def test_github_actions_workflow_runs_as_written(tmp_path: Path) -> None:
     assert rules["gil-wait-share"] == "failed"
     assert rules["gil-wait-regression"] == "failed"
     assert target["baseline"]["current_model"] == "serial"
-    assert target["measurement"]["current_model"] == "threads"
+    assert target["measurement"]["current_model"] == "threading"
     # the step summary holds the head's summary only (the baseline run was quiet)
     text = summary.read_text()
     assert text.count("## concdiag check") == 1

@@ -163,8 +163,8 @@ def test_asyncio_awaits_are_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "env", "code"),
     [
-        ("deep_mix.py", {"EXIT_CODE": "3"}, 4),  # sys.exit(3) from a function
-        ("crash", {}, 4),  # an uncaught exception
+        ("deep_mix.py", {"EXIT_CODE": "3"}, 3),  # sys.exit(3) from a function: passed through
+        ("crash", {}, 1),  # an uncaught exception: python's 1
     ],
 )
 def test_tables_are_saved_when_the_target_exits_badly(

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.e2e
 
 WORKLOADS = ROOT / "bench" / "workloads"
 CASES = {
-    "tiny_tasks": ("serial", "processes", "tasks_too_small"),
-    "big_args": ("serial", "processes", "arguments_too_large"),
-    "http_fetch": ("threading", "threads", None),
+    "tiny_tasks": ("serial", "multiprocessing", "tasks_too_small"),
+    "big_args": ("serial", "multiprocessing", "arguments_too_large"),
+    "http_fetch": ("threading", "threading", None),
     "asyncio_fetch": ("threading", "asyncio", None),
-    "locked_ledger": ("serial", "threads", "fix_lock_first"),
+    "locked_ledger": ("serial", "threading", "fix_lock_first"),
 }
 
 

@@ -11,7 +11,9 @@ from concdiag import __version__
 from concdiag.analysis.accounting import Accounting, analyse
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.deep import build_deep
+from concdiag.analysis.locks import lock_report
 from concdiag.analysis.stack_bound import bound_stacks
+from concdiag.analysis.stalls import likely_deadlock
 from concdiag.analysis.tree import tree_of
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.collectors.protocol import CollectorNote
@@ -48,6 +50,8 @@ class RunContext:
     collectors: list[CollectorNote] = field(default_factory=list)
     concdiag_cpu_s: float = 0.0
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: attach: threads stuck on locks this long with no progress are a likely deadlock.
+    deadlock_after_s: float | None = None
 
 
 def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
@@ -77,9 +81,20 @@ def build_profile(
     kind, evidence = detect_kind(
         acc.side_workers, acc.child_python_processes, acc.asyncio_seen, acc.asyncio_main
     )
-    stacks_ok = bool(recording.stacks)
+    # the stacks the accounting joined (a streamed run's recording keeps none of its own)
+    stacks_ok = bool(acc.stacks)
+    frames, stacks, folded = bound_stacks(acc.frames, acc.stacks)
+    locks = None
+    if recording.locks is not None:
+        locks = lock_report(recording.locks, acc.processes, frames, stacks, recording.rate_hz)
+    elif ctx.mode == "attach" and ctx.deadlock_after_s is not None:
+        locks = likely_deadlock(acc, frames, stacks, ctx.deadlock_after_s)
     verdict = decide(
-        inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok), kind, evidence, sites
+        inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok),
+        kind,
+        evidence,
+        sites,
+        locks,
     )
     wall = max(acc.wall_s, 1e-9)
     core_share = ctx.concdiag_cpu_s / wall
@@ -93,7 +108,6 @@ def build_profile(
     if recording.late_ticks:
         notes.append(f"{recording.late_ticks} sampling ticks were late or missed")
     status = ctx.exit if ctx.exit is not None else exit_status(ctx.exit_code, ctx.exit_signal)
-    frames, stacks, folded = bound_stacks(acc.frames, acc.stacks)
     stack_notes = []
     if folded:
         stack_notes.append(
@@ -148,5 +162,6 @@ def build_profile(
             if recording.yappi is not None
             else None
         ),
+        locks=locks,
     )
     return dataclasses.replace(profile, tree=tree_of(profile))

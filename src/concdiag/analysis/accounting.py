@@ -14,6 +14,7 @@ merged into the display width, so a run gets the same bins whichever way it was 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -88,6 +89,7 @@ class StreamingAccounting:
         factor = round(self.bin_s / old)
         for acc in self.threads.values():
             acc.bins = _merge_counters(acc.bins, factor)
+            acc.flags = _merge_counters(acc.flags, factor)
         self.bin_gil = defaultdict(Counter, _merge_counters(self.bin_gil, factor))
         cpu: dict[int, float] = defaultdict(float)
         for b, value in self.bin_cpu_ticks.items():
@@ -109,7 +111,14 @@ class StreamingAccounting:
         self._account(self.context, pending[:cut], pending, merged)
         self.context = (self.context + pending[:cut])[-EDGE_TICKS:]
         self.held = pending[cut:]
-        self.held_stacks = stacks or {}
+        # Held ticks may reach back past this chunk (a chunk shorter than EDGE_TICKS): keep
+        # every stack change from the one in force at the first held tick on.
+        first_held = self.held[0].t_s if self.held else float("inf")
+        self.held_stacks = {}
+        for key, changes in merged.items():
+            start = max(0, bisect.bisect_right([c.t_s for c in changes], first_held) - 1)
+            if changes[start:]:
+                self.held_stacks[key] = changes[start:]
 
     def _account(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from concdiag.analysis.clocks import ThreadClockFigures, clock_check, thread_figures
 from concdiag.analysis.counters import Accounting, ProcessTally, ThreadCounters
 from concdiag.collectors.records import Recording
 from concdiag.model import (
@@ -66,8 +67,12 @@ def assemble(
     worker_seconds = States()
     coordination_s = sleep_s = lock_sync_s = 0.0
     overhead_s: dict[str, dict[str, float]] = {}
+    overhead_in_workers_s = 0.0
     worker_threads = side_workers = 0
     lanes: list[Lane] = []
+    task_bins = {b for acc in threads.values() for b, c in acc.flags.items() if c["task"]}
+    clock_figures: dict[tuple[int, int], ThreadClockFigures] = {}
+    worker_variance = States()
 
     for key in sorted(threads):
         acc = threads[key]
@@ -77,7 +82,8 @@ def assemble(
         total = sum(counts.values()) or 1.0
         shares = States(**{k: counts[k] / total for k in STATE_KEYS})
         seconds = shares.scaled(alive_s)
-        coordination_share = acc.coordination / total
+        waits_for_workers = coordination_by_state(acc, task_bins)
+        coordination_share = sum(waits_for_workers.values()) / total
         python = info.python if info is not None else False
         busy = shares.gil_held + shares.native + shares.gil_wait
         if coordination_share >= COORDINATOR_SHARE:
@@ -87,15 +93,25 @@ def assemble(
         else:
             role = "worker"
         cpu = recording.thread_cpu.get(key)
+        clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
         if python:
             summary_seconds = summary_seconds.plus(seconds)
-            coordination_s += acc.coordination * interval
-            for (kind, state), count in acc.overhead.items():
-                by_state = overhead_s.setdefault(kind, {})
-                by_state[state] = by_state.get(state, 0.0) + count * interval
+            coordination_s += sum(waits_for_workers.values()) * interval
             sleep_s += acc.sleep * interval
-            worker = without_coordination(counts, acc, interval)
+            worker = clocks.without_pre_empted(
+                without_coordination(counts, waits_for_workers, interval), alive_s
+            )
+            # GIL held while pre-empted is not the program's work, nor the pool's: the pool's
+            # GIL-held seconds shrink with the thread's
+            held_kept = worker.gil_held / (counts["gil_held"] * interval or 1.0)
+            for (kind, state), count in acc.overhead.items():
+                overhead = count * interval * (held_kept if state == "gil_held" else 1.0)
+                by_state = overhead_s.setdefault(kind, {})
+                by_state[state] = by_state.get(state, 0.0) + overhead
+                if acc.pid != recording.target.pid:
+                    overhead_in_workers_s += overhead
             worker_seconds = worker_seconds.plus(worker)
+            worker_variance = worker_variance.plus(clocks.worker_variance(seconds, worker))
             lock_sync_s += worker.sync
             if role == "worker":
                 worker_threads += 1
@@ -117,7 +133,7 @@ def assemble(
                 is_main=acc.tid == acc.pid,
                 first_seen_s=acc.first_s - start_s,
                 last_seen_s=acc.last_s + interval - start_s,
-                wall_s=alive_s,
+                alive_s=alive_s,
                 cpu_user_s=cpu.user_s if cpu else 0.0,
                 cpu_system_s=cpu.system_s if cpu else 0.0,
                 samples=acc.samples,
@@ -128,6 +144,14 @@ def assemble(
                 role=role,
                 hot_functions=hot_functions(acc),
                 ident=info.ident if info is not None else None,
+                observed_samples=clocks.observed_samples,
+                share_errors=clocks.share_errors,
+                few_samples=clocks.few_samples,
+                starved_share=clocks.starved_share,
+                pre_empted_share=clocks.pre_empted_share,
+                cpu_clock_share=clocks.cpu_clock_share,
+                clock_disagreement=clocks.clock_disagreement,
+                clock_error=clocks.clock_error,
             )
         )
         lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=name, shares=series.lanes[key]))
@@ -156,6 +180,10 @@ def assemble(
         gil_utilisation=root.gil.utilisation if root is not None else None,
         gil_wait_share=worker_seconds.gil_wait / worker_total,
         ctx_switches_per_s=ctx / wall_s if wall_s else 0.0,
+        starved_s=sum(
+            t.starved_share * t.alive_s for ps in thread_profiles.values() for t in ps if t.python
+        ),
+        clock_check=clock_check(profiles, clock_figures),
     )
     child_python = sum(1 for p in profiles if not p.is_root and any(t.python for t in p.threads))
     return Accounting(
@@ -175,18 +203,32 @@ def assemble(
         child_python_processes=child_python,
         files_seen=files_seen,
         pool_overhead_s=overhead_s,
+        pool_overhead_in_workers_s=overhead_in_workers_s,
         asyncio_main=asyncio_main,
+        worker_variance_s2=worker_variance,
     )
 
 
-def without_coordination(counts: dict[str, float], acc: ThreadCounters, interval: float) -> States:
+def coordination_by_state(acc: ThreadCounters, task_bins: set[int]) -> Counter[str]:
+    """The thread's samples waiting for other workers, by state.
+
+    Joins, futures and pool results are judged per sample from the stack. An event loop
+    blocked in its selector waits for the pool's tasks when they run meanwhile (a task ran in
+    the same timeline bin: the loop awaits their futures, as in ``run_in_executor``); with no
+    task running, its wait is I/O on its sockets and timers.
+    """
+    waits = Counter(acc.coordination)
+    waits["io"] += sum(c["loop_wait"] for b, c in acc.flags.items() if b in task_bins)
+    return waits
+
+
+def without_coordination(
+    counts: dict[str, float], waits_for_workers: Counter[str], interval: float
+) -> States:
     """The thread's seconds per state, minus the time it spent waiting for other workers."""
     seconds = {k: counts[k] * interval for k in STATE_KEYS}
-    coordination = acc.coordination * interval
-    # Coordination waits are sync or io samples; take them from sync first, then io.
-    take = min(coordination, seconds["sync"])
-    seconds["sync"] -= take
-    seconds["io"] = max(0.0, seconds["io"] - (coordination - take))
+    for state, samples in waits_for_workers.items():
+        seconds[state] = max(0.0, seconds[state] - samples * interval)
     return States(**seconds)
 
 
@@ -241,7 +283,7 @@ def process_profiles(
                 python=any(t.python for t in threads),
                 first_seen_s=tally.first_s - start_s,
                 last_seen_s=tally.last_s + interval - start_s,
-                wall_s=p_wall,
+                alive_s=p_wall,
                 cpu_user_s=counters.cpu_user_s if counters else 0.0,
                 cpu_system_s=counters.cpu_system_s if counters else 0.0,
                 ctx_switches_voluntary=counters.ctx_voluntary if counters else 0,

@@ -10,13 +10,16 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from concdiag.analysis.states import is_coordination, is_sleep, pool_overhead
+from concdiag.analysis.clocks import STARVED
+from concdiag.analysis.stack_roles import roles_of
+from concdiag.analysis.states import is_sleep
 from concdiag.collectors.records import StackChange, ThreadObservation
 from concdiag.collectors.syscalls import SyscallTable
 from concdiag.model import (
     Frame,
     ProcessProfile,
     StackCount,
+    States,
     Summary,
     Timeline,
 )
@@ -32,7 +35,8 @@ class ThreadCounters:
     pid: int
     tid: int
     counts: Counter[str] = field(default_factory=Counter)
-    coordination: int = 0
+    #: Waits for other workers, by state (``sync`` or ``io``).
+    coordination: Counter[str] = field(default_factory=Counter)
     sleep: int = 0
     overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
     samples: int = 0
@@ -42,9 +46,16 @@ class ThreadCounters:
     leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
     bins: dict[int, Counter[str]] = field(default_factory=dict)
-    # What the last stack seen is (a thread keeps one stack over many ticks, and the cursor
-    # hands out the same tuple for them): (stack, coordination?, pool overhead kind).
-    _judged: tuple[StackKey, bool, str | None] = field(default=((), False, None), repr=False)
+    #: Per timeline bin: samples running a pool's task (``task``) and samples of an event
+    #: loop blocked in its selector (``loop_wait``), to tell whether the loop waited for them.
+    flags: dict[int, Counter[str]] = field(default_factory=dict)
+    #: Observed samples runnable but waiting for a CPU (counted in ``unknown`` too).
+    starved: int = 0
+    #: Ticks the sampler missed while the thread was alive (counted in ``unknown`` too).
+    missed: int = 0
+    #: Its clocks at its first and last observation: (time, run ns or None, CPU ticks).
+    first_clock: tuple[float, int | None, int] | None = None
+    last_clock: tuple[float, int | None, int] | None = None
 
     def add(
         self,
@@ -55,23 +66,31 @@ class ThreadCounters:
         frames: StackKey,
         syscalls: SyscallTable,
     ) -> None:
-        """Count one sample of this thread: its state, bin, wait kind and stack."""
+        """Count one sample of this thread: its state, bin, wait kind, stack and clocks."""
+        clock = (t_s, obs.run_ns, obs.cpu_ticks)
+        if self.first_clock is None:
+            self.first_clock = clock
+        self.last_clock = clock
+        if state == STARVED:
+            self.starved += 1
+            state = "unknown"
         self.samples += 1
         self.counts[state] += 1
         self.first_s = min(self.first_s, t_s)
         self.last_s = max(self.last_s, t_s)
         self.bins.setdefault(b, Counter())[state] += 1
-        judged = self._judged
-        if judged[0] is not frames:
-            overhead = pool_overhead(frames) if frames else None
-            judged = self._judged = (frames, is_coordination(frames), overhead)
-        if state in ("sync", "io") and judged[1]:
-            self.coordination += 1
         if state == "io" and is_sleep(obs, syscalls):
             self.sleep += 1
-        if state in ("gil_held", "native") and judged[2] is not None:
-            self.overhead[(judged[2], state)] += 1
         if frames:
+            roles = roles_of(frames)
+            if state in ("sync", "io") and roles.coordination:
+                self.coordination[state] += 1
+            elif state == "io" and roles.loop_wait:
+                self.flags.setdefault(b, Counter())["loop_wait"] += 1
+            if roles.in_task and state != "unknown":
+                self.flags.setdefault(b, Counter())["task"] += 1
+            if state in ("gil_held", "native") and roles.overhead is not None:
+                self.overhead[(roles.overhead, state)] += 1
             leaf = frames[-1]
             self.leaf[leaf] += 1
             self.leaf_states.setdefault(leaf, Counter())[state] += 1
@@ -81,6 +100,7 @@ class ThreadCounters:
         """Ticks the sampler missed while this thread was alive: unknown, so shares stay whole."""
         self.counts["unknown"] += count
         self.samples += count
+        self.missed += count
 
 
 @dataclass
@@ -151,7 +171,12 @@ class Accounting:
     #: CPU seconds Python threads spent in pool machinery, by kind and by state:
     #: {"serialise": {"gil_held": s, "native": s}, "dispatch": {...}}.
     pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The part of it spent in processes other than the root: the pool's workers.
+    pool_overhead_in_workers_s: float = 0.0
     #: The root process's main thread ran an asyncio event loop.
     asyncio_main: bool = False
     #: Sampling instants accounted (one per process per tick).
     ticks: int = 0
+    #: Sampling variance of the Python threads' seconds per state (s^2): the error bars,
+    #: summed, for the verdict's confidence.
+    worker_variance_s2: States = field(default_factory=States)

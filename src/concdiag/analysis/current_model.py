@@ -127,12 +127,12 @@ def detect_kind(
     threads (executors for blocking calls, a server, a client library's helper threads).
     """
     if child_python_processes > 0:
-        return "processes", f"{child_python_processes} child Python process(es) ran"
+        return "multiprocessing", f"{child_python_processes} child Python process(es) ran"
     if asyncio_main:
         also = f", beside {side_workers} other working thread(s)" if side_workers else ""
         return "asyncio", f"the main thread ran an asyncio event loop{also}"
     if side_workers > 0:
-        return "threads", f"{side_workers} Python thread(s) besides the main thread did work"
+        return "threading", f"{side_workers} Python thread(s) besides the main thread did work"
     if asyncio_seen:
         return "asyncio", "an asyncio event loop ran"
     return "serial", "one thread did the work"

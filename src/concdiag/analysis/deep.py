@@ -242,7 +242,7 @@ def build_deep(
                 traced=thread_run is not None,
                 cpu_s=thread_run.total_s if thread_run is not None and run.clock == "cpu" else None,
                 sched_count=thread_run.sched_count if thread_run is not None else None,
-                wall_s=st.wall_s if st is not None else 0.0,
+                alive_s=st.alive_s if st is not None else 0.0,
                 functions_traced=thread_run.functions_total if thread_run is not None else 0,
                 functions=_thread_rows(thread_run, sampled.get(tid, {}), interval, run.clock),
             )

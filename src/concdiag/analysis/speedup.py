@@ -6,9 +6,11 @@ with the GIL released, W waiting on I/O and L waiting on locks (GIL waits are le
 are a cost of the current concurrency, not work). With N workers on K cores:
 
 - threads:   T(N) = max(T1/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
-- processes: T(N) = max(T1/N, L, (P + C)/min(N, K)) + N * start_s + ipc_s  (one GIL each);
-  ipc_s is the pool's measured CPU for pickling, piping and dispatch when the program runs
-  a process pool now, else 0;
+- processes: T(N) = max(T1/N + w/N, L, (P + C + w)/min(N, K), p, (P + C + w + p)/K)
+  + N * start_s  (one GIL each); w and p are the pool's measured CPU for pickling, piping and
+  dispatch when the program runs a process pool now (else 0), w in its worker processes
+  (per task, so it divides among them like the work) and p in the parent (one process,
+  feeding the workers while they work: it bounds the run from below, and takes a core's share);
 - a thread pool pays the measured dispatch CPU (futures, queues) as well, when known:
   T(N) += dispatch_s.
 
@@ -26,8 +28,9 @@ MODEL_TEXT = (
     "Amdahl with the GIL serialised: T1 = P + C + W + L from measured worker time "
     "(P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
     "threads T(N) = max(T1/N, P, L, (P+C)/min(N,K)); "
-    "processes T(N) = max(T1/N, L, (P+C)/min(N,K)) + N*start + ipc, where ipc is the "
-    "measured pool overhead (pickling, piping, dispatch) of a process pool in use; "
+    "processes T(N) = max(T1/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start, where "
+    "w and p are the measured pool overhead (pickling, piping, dispatch) of a process pool in "
+    "use, in its workers and in the parent; "
     "thread pools pay the measured dispatch share; speedup = T1/T(N)"
 )
 #: Per-process start cost. bench/process_start.py measured, on a loaded 2-core machine
@@ -48,9 +51,12 @@ class Work:
     io_s: float
     lock_s: float
     cores: int
+    #: Pool overhead paid in the parent (serial, overlapping the workers' work).
     ipc_s: float = 0.0
     free_threaded: bool = False
     dispatch_s: float = 0.0
+    #: Pool overhead paid in the worker processes (per task, divided among them).
+    ipc_workers_s: float = 0.0
 
     @property
     def total_s(self) -> float:
@@ -66,9 +72,17 @@ def threads_time(work: Work, n: int) -> float:
 
 def processes_time(work: Work, n: int, start_s: float = PROCESS_START_S) -> float:
     cpu = work.python_cpu_s + work.native_cpu_s
-    body = max(work.total_s / n, work.lock_s, cpu / min(n, work.cores))
-    extra = (n * start_s + work.ipc_s) if n > 1 else 0.0
-    return body + extra
+    if n == 1:
+        return max(work.total_s, work.lock_s, cpu)
+    in_workers = work.ipc_workers_s
+    body = max(
+        (work.total_s + in_workers) / n,
+        work.lock_s,
+        (cpu + in_workers) / min(n, work.cores),
+        work.ipc_s,
+        (cpu + in_workers + work.ipc_s) / work.cores,
+    )
+    return body + n * start_s
 
 
 def predict(work: Work, max_workers: int = MAX_WORKERS) -> list[SpeedupPoint]:

@@ -10,12 +10,18 @@ The rules (documented with their error bounds in docs/measurement.md):
 - blocked in any other system call (read, recv, poll, sleep, wait4...): ``io``;
 - anything else (stopped, zombie, unreadable): ``unknown``.
 
+On Python 3.15+ each thread state says itself whether it holds the GIL and whether it asked
+for it (``holds_gil``, ``gil_requested``); where read, they come first: holding is
+``gil_held`` (both may briefly be set together: holding wins, as in CPython's own sampler),
+asking without holding is ``gil_wait`` whatever the scheduler state.
+
 Separately, a wait is *coordination* when the thread waits for other workers rather than
 for a contended resource: joins, futures, pool results, an idle pool worker waiting for a
 task. Coordination is still counted in its state, but the verdict looks at worker time
 without it, so a main thread that joins its workers does not make a program look lock-bound.
 Likewise CPU spent running a pool's machinery (submitting, pickling, piping) is *pool
 overhead*: the price of the current parallelism, which the speedup model charges to processes.
+Both are judged from the thread's stack, in `stack_roles`.
 """
 
 from __future__ import annotations
@@ -23,51 +29,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from concdiag.analysis.clocks import resolve_on_cpu
 from concdiag.collectors.records import Recording, ThreadObservation, Tick
 from concdiag.collectors.syscalls import SyscallTable
-
-#: Concurrency machinery, by path fragment: waits in it (below the program's own frames) are
-#: waits for other workers, and CPU in it is the cost of running work in a pool.
-_MACHINERY_PATHS = (
-    "/concurrent/futures/",
-    "/multiprocessing/",
-)
-#: Functions in threading.py / queue.py whose waits are joins or idle waits for work.
-_COORDINATION_FUNCS = {
-    "join",
-    "_wait_for_tstate_lock",
-    "wait",
-    "wait_for",
-    "get",
-    "result",
-    "as_completed",
-    "shutdown",
-}
-#: Machinery functions that move a task's arguments or result between processes.
-_SERIALISE_FUNCS = {
-    "dumps",
-    "loads",
-    "_feed",
-    "send",
-    "recv",
-    "send_bytes",
-    "recv_bytes",
-    "_send_bytes",
-    "_recv_bytes",
-    "_send",
-    "_recv",
-    "get",
-    "put",
-    "_sendback_result",
-}
-#: Path fragments of library code: the standard library, installed packages, frozen modules.
-_LIBRARY_MARKERS = ("/lib/python3", "site-packages", "dist-packages", "<frozen")
-
-Frames = tuple[tuple[str, str, int], ...]
 
 
 def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: SyscallTable) -> str:
     """The state of one thread at one tick, by the per-tick rules above."""
+    if gil_enabled and obs.holds_gil is not None and obs.proc_state in ("R", "S", "D", "I"):
+        if obs.holds_gil and obs.proc_state == "R":
+            return "gil_held"
+        if obs.gil_requested and not obs.holds_gil:
+            return "gil_wait"
     if obs.proc_state == "R":
         if not gil_enabled:
             return "native"
@@ -185,15 +158,16 @@ def resolve_starved(
 def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int], list[str]]:
     """Each thread's state at each of its ticks, in order, with the sequence rules applied.
 
-    The per-tick rule (`classify`) first; then, for Python threads, GIL hand-offs and starved
-    runs, which look at a thread's neighbouring ticks.
+    The per-tick rule (`classify`) first; then the rules that look at a thread's neighbouring
+    ticks: where its scheduler clocks were read, the on-CPU rule (`clocks.resolve_on_cpu`:
+    running native code, or waiting for a CPU); without them, for Python threads, the
+    guesses it replaces (GIL hand-offs, starved runs judged by coarse CPU ticks).
     """
     gil_enabled = recording.target.gil_enabled
     syscalls = recording.syscalls
     per_sample = recording.clock_ticks_hz / recording.rate_hz
     states: dict[tuple[int, int], list[str]] = defaultdict(list)
-    switch_numbers: dict[tuple[int, int], list[int | None]] = defaultdict(list)
-    cpu_ticks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    seen: dict[tuple[int, int], list[tuple[Tick, ThreadObservation]]] = defaultdict(list)
     for tick in ticks:
         for obs in tick.threads:
             key = (tick.pid, obs.tid)
@@ -202,70 +176,30 @@ def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int
             if info is not None and not info.python and state == "gil_held":
                 state = "native"  # a native-only thread cannot hold the GIL
             states[key].append(state)
-            switch_numbers[key].append(tick.gil_switches)
-            cpu_ticks[key].append(obs.cpu_ticks)
+            seen[key].append((tick, obs))
     for key, sequence in states.items():
+        observed = seen[key]
+        import os
+
+        if not os.environ.get("XX_NO_CLOCKS") and all(o.run_ns is not None for _, o in observed):
+            resolve_on_cpu(
+                sequence,
+                [o.proc_state == "R" for _, o in observed],
+                [t.t_s for t, _ in observed],
+                [o.run_ns or 0 for _, o in observed],
+                [o.run_delay_ns or 0 for _, o in observed],
+                [round(t.t_s * recording.rate_hz) for t, _ in observed],
+                key[1],
+                [t.gil_switches if gil_enabled else None for t, _ in observed],
+            )
+            continue
         info = recording.threads.get(key)
         if info is not None and info.python:
             if gil_enabled:
-                resolve_handoffs(sequence, switch_numbers[key])
-            resolve_starved(sequence, cpu_ticks[key], per_sample)
+                resolve_handoffs(sequence, [t.gil_switches for t, _ in observed])
+            resolve_starved(sequence, [o.cpu_ticks for _, o in observed], per_sample)
     return states
 
 
 def is_sleep(obs: ThreadObservation, syscalls: SyscallTable) -> bool:
     return obs.syscall in syscalls.sleep
-
-
-def is_library(filename: str) -> bool:
-    path = filename.replace("\\", "/")
-    return any(marker in path for marker in _LIBRARY_MARKERS)
-
-
-def _below_program(frames: Frames) -> Frames:
-    """The innermost frames after the program's own last frame: the library call it is in."""
-    for i in range(len(frames) - 1, -1, -1):
-        if not is_library(frames[i][1]):
-            return frames[i + 1 :]
-    return frames
-
-
-def _in_machinery(filename: str) -> bool:
-    path = filename.replace("\\", "/")
-    return any(part in path for part in _MACHINERY_PATHS)
-
-
-def is_coordination(frames: Frames) -> bool:
-    """A wait for other workers: a join, a future, a pool's results, an idle pool worker.
-
-    It is judged on the library frames below the program's own last frame, so a pool
-    worker blocked in the program's own ``recv`` is I/O, while the pool's manager thread
-    waiting for results (in multiprocessing, under selectors) is coordination.
-    """
-    if not frames:
-        return False
-    for function, filename, _line in _below_program(frames):
-        if _in_machinery(filename):
-            return True
-        base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if base in ("threading.py", "queue.py") and (
-            function.rsplit(".", 1)[-1] in _COORDINATION_FUNCS
-        ):
-            return True
-    return False
-
-
-def pool_overhead(frames: Frames) -> str | None:
-    """For an on-CPU sample: ``serialise`` or ``dispatch`` when it runs pool machinery.
-
-    CPU spent in concurrent.futures / multiprocessing below the program's own frames is the
-    price of the pool, not the work: submitting tasks, managing futures and worker
-    processes (``dispatch``), or pickling and piping arguments and results (``serialise``).
-    """
-    below = _below_program(frames)
-    machinery = [f for f in below if _in_machinery(f[1])]
-    if not machinery:
-        return None
-    if any(f[0].rsplit(".", 1)[-1] in _SERIALISE_FUNCS for f in machinery):
-        return "serialise"
-    return "dispatch"

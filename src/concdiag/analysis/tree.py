@@ -31,10 +31,16 @@ def _is_pickling(frames: list[Frame]) -> bool:
 
 
 def _is_send(frames: list[Frame]) -> bool:
-    return any(
-        f.file.endswith(_SEND_FILES) and f.function.rsplit(".", 1)[-1] in _SEND_FUNCTIONS
-        for f in frames
-    )
+    """Blocked in a send: the innermost pipe or queue frame is a send, not the feeder's wait.
+
+    A queue's feeder thread waits in ``_feed`` for something to send; that idle wait is not
+    the parent blocked sending (it was most of a pool's "feeding" time before this).
+    """
+    for frame in reversed(frames):
+        if frame.file.endswith(_SEND_FILES):
+            name = frame.function.rsplit(".", 1)[-1]
+            return name in _SEND_FUNCTIONS and name != "_feed"
+    return False
 
 
 def tree_of(profile: Profile) -> ProcessTree | None:
@@ -53,8 +59,8 @@ def tree_of(profile: Profile) -> ProcessTree | None:
         busy = proc.cpu_user_s + proc.cpu_system_s
         if busy <= 0:
             busy = sum(t.state_seconds.gil_held + t.state_seconds.native for t in proc.threads)
-        wall = max(proc.wall_s, 1e-9)
-        workers.append(WorkerProcess(proc.pid, proc.wall_s, busy, min(busy / wall, 64.0)))
+        wall = max(proc.alive_s, 1e-9)
+        workers.append(WorkerProcess(proc.pid, proc.alive_s, busy, min(busy / wall, 64.0)))
     pickling_s = send_wait_s = 0.0
     for stack in profile.stacks:
         if stack.pid != root_pid:

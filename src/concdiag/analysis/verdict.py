@@ -9,7 +9,11 @@ with the model the program uses now.
 
 from __future__ import annotations
 
+import dataclasses
+
 from concdiag.analysis.accounting import Accounting
+from concdiag.analysis.confidence import confidence
+from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
 from concdiag.analysis.speedup import MODEL_TEXT, predict
 from concdiag.analysis.verdict_rules import (
     Inputs,
@@ -27,22 +31,9 @@ from concdiag.analysis.verdict_rules import (
     time_split,
     useful_work,
 )
-from concdiag.analysis.verdict_thresholds import (
-    CONFIDENCE_AT_THRESHOLD,
-    CONFIDENCE_SPAN,
-    CPU_BOUND_SHARE,
-    CPU_KIND_SPLIT,
-    IDLE_STRENGTH,
-    IO_BOUND_SHARE,
-    LOW_SAMPLES_CONFIDENCE,
-    MIN_CONFIDENCE,
-    MIN_SAMPLES,
-    MIXED_STRENGTH_OFFSET,
-    NO_GIL_WORD_CONFIDENCE,
-    NO_STACKS_CONFIDENCE,
-    SYNC_BOUND_SHARE,
-)
-from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict
+from concdiag.analysis.verdict_thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
+from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict, model_noun
+from concdiag.model.locks import LockReport
 
 #: How many creation sites the advice names (the report lists them all): a stated choice, to
 #: keep the advice one sentence.
@@ -71,7 +62,16 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         serialise_native_s=acc.pool_overhead_s.get("serialise", {}).get("native", 0.0),
         dispatch_held_s=acc.pool_overhead_s.get("dispatch", {}).get("gil_held", 0.0),
         dispatch_native_s=acc.pool_overhead_s.get("dispatch", {}).get("native", 0.0),
+        overhead_in_workers_s=acc.pool_overhead_in_workers_s,
+        variance_s2=acc.worker_variance_s2,
     )
+
+
+def recommendation_of(inputs: Inputs, current_kind: str) -> str:
+    """The recommendation alone, by the same rules `decide` runs (for the confidence)."""
+    bound, _ = bound_of(inputs, Shares.of(inputs))
+    work = useful_work(inputs, current_kind)
+    return recommend(inputs, bound, work, predict(work))[0]
 
 
 def decide(
@@ -79,8 +79,11 @@ def decide(
     current_kind: str,
     current_evidence: str,
     sites: list[CodeSite],
+    locks: LockReport | None = None,
 ) -> Verdict:
     shares = Shares.of(inputs)
+    if locks is not None and locks.deadlock is not None:
+        return _deadlock_verdict(inputs, shares, current_kind, current_evidence, sites, locks)
     bound, bound_reason = bound_of(inputs, shares)
     cpu_kind = cpu_kind_of(bound, shares)
     work = useful_work(inputs, current_kind)
@@ -89,6 +92,7 @@ def decide(
     found = (
         time_split(inputs, shares),
         bound_reason,
+        contended_lock(locks, bound),
         cpu_bound(inputs, shares, bound, cpu_kind),
         gil_contention(inputs),
         pool_overhead(inputs, work),
@@ -99,12 +103,18 @@ def decide(
     )
     reasons = [reason for reason in found if reason is not None]
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
+    summary = _summary(bound, cpu_kind, recommendation, shares, current)
+    named = next((r for r in reasons if r.rule == "contended_lock"), None)
+    if named is not None:
+        summary += " " + named.message
     return Verdict(
         bound=bound,
         cpu_kind=cpu_kind,
         recommendation=recommendation,
-        confidence=round(_confidence(inputs, bound, shares), 2),
-        summary=_summary(bound, cpu_kind, recommendation, shares, current),
+        confidence=round(
+            confidence(inputs, recommendation, lambda i: recommendation_of(i, current_kind)), 2
+        ),
+        summary=summary,
         reasons=reasons,
         current_model=current,
         speedup_model=MODEL_TEXT,
@@ -114,34 +124,40 @@ def decide(
     )
 
 
-def _confidence(inputs: Inputs, bound: str, s: Shares) -> float:
-    """How far the deciding figures are from their thresholds, discounted for blind spots."""
-    if bound == "cpu":
-        strength = (s.cpu_share - CPU_BOUND_SHARE) / (1 - CPU_BOUND_SHARE)
-        # 0 at the python/native split, 1 when the CPU is all one kind
-        strength = min(strength, abs(s.python_of_cpu - CPU_KIND_SPLIT) * 2)
-    elif bound == "io":
-        strength = (s.io_share - IO_BOUND_SHARE) / (1 - IO_BOUND_SHARE)
-    elif bound == "sync":
-        strength = (s.sync_share - SYNC_BOUND_SHARE) / (1 - SYNC_BOUND_SHARE)
-    elif bound == "idle":
-        strength = IDLE_STRENGTH
-    else:  # mixed: confident when far from both bounds
-        nearer = max(s.cpu_share / CPU_BOUND_SHARE, s.io_share / IO_BOUND_SHARE)
-        strength = 1 - nearer + MIXED_STRENGTH_OFFSET
-    result = CONFIDENCE_AT_THRESHOLD + CONFIDENCE_SPAN * max(0.0, min(1.0, strength))
-    unknown_share = inputs.unknown_s / (inputs.demand_s + inputs.unknown_s or 1.0)
-    result *= 1 - unknown_share
-    if inputs.samples < MIN_SAMPLES:
-        result = min(result, LOW_SAMPLES_CONFIDENCE)
-    if inputs.gil_enabled and not inputs.gil_measured:
-        result = min(result, NO_GIL_WORD_CONFIDENCE)
-    if not inputs.stacks_available:
-        result = min(result, NO_STACKS_CONFIDENCE)
-    return max(MIN_CONFIDENCE, result)
+def _deadlock_verdict(
+    inputs: Inputs,
+    shares: Shares,
+    current_kind: str,
+    current_evidence: str,
+    sites: list[CodeSite],
+    locks: LockReport,
+) -> Verdict:
+    """A deadlocked run: nothing else matters until the deadlock is fixed."""
+    found = locks.deadlock
+    assert found is not None
+    points = predict(useful_work(inputs, current_kind))
+    reasons = [r for r in (deadlock(locks), time_split(inputs, shares)) if r is not None]
+    current = dataclasses.replace(
+        _current_model(current_kind, current_evidence, sites, "serial", "deadlock"),
+        matches=None,
+        advice="Fix the deadlock before choosing a concurrency model.",
+    )
+    return Verdict(
+        bound="deadlock",
+        cpu_kind=None,
+        recommendation="serial",
+        confidence=DEADLOCK_CONFIDENCE if found.confirmed else LIKELY_DEADLOCK_CONFIDENCE,
+        summary=deadlock_summary(found),
+        reasons=reasons,
+        current_model=current,
+        speedup_model=MODEL_TEXT,
+        predicted_speedup=[
+            SpeedupPoint(p.workers, round(p.threads, 3), round(p.processes, 3)) for p in points
+        ],
+    )
 
 
-_MATCHES = {"threading": {"threads", "asyncio"}, "multiprocessing": {"processes"}}
+_MATCHES = {"threading": {"threading", "asyncio"}, "multiprocessing": {"multiprocessing"}}
 
 
 def _current_model(
@@ -154,13 +170,13 @@ def _current_model(
     where = ", ".join(f"{s.file.rsplit('/', 1)[-1]}:{s.line}" for s in sites[:SITES_IN_ADVICE])
     if matches:
         advice = "The current model fits the measurements."
-    elif recommendation == "multiprocessing" and kind == "threads":
+    elif recommendation == "multiprocessing" and kind == "threading":
         advice = (
             "Replace the threads with a process pool (concurrent.futures.ProcessPoolExecutor)"
             + (f" at {where}" if where else "")
             + ": the work holds the GIL."
         )
-    elif recommendation == "threading" and kind == "processes":
+    elif recommendation == "threading" and kind == "multiprocessing":
         advice = (
             "Use a thread pool (concurrent.futures.ThreadPoolExecutor) instead of processes"
             + (f" at {where}" if where else "")
@@ -170,6 +186,7 @@ def _current_model(
         advice = (
             "Parallelism does not pay here"
             + (" until the lock is fixed" if bound == "sync" else "")
+            + (" until the deadlock is fixed" if bound == "deadlock" else "")
             + (f"; see {where}" if where else "")
             + "."
         )
@@ -206,6 +223,6 @@ def _summary(
     }[recommendation]
     return (
         f"This program is {what} ({pct(shares.cpu_share)} CPU, {pct(shares.io_share)} I/O, "
-        f"{pct(shares.sync_share)} lock waits): {rec}. It runs {current.kind} now. "
+        f"{pct(shares.sync_share)} lock waits): {rec}. It runs {model_noun(current.kind)} now. "
         + current.advice
     )

@@ -8,7 +8,7 @@ where each number came from, are in `verdict_thresholds`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from concdiag.analysis.speedup import Work
 from concdiag.analysis.verdict_thresholds import (
@@ -30,7 +30,7 @@ from concdiag.analysis.verdict_thresholds import (
     SERIALISE_DOMINANT,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import Reason, SpeedupPoint
+from concdiag.model import Reason, SpeedupPoint, States
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,10 @@ class Inputs:
     serialise_native_s: float = 0.0
     dispatch_held_s: float = 0.0
     dispatch_native_s: float = 0.0
+    #: The part of that pool overhead spent in worker processes rather than in the parent.
+    overhead_in_workers_s: float = 0.0
+    #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
+    variance_s2: States = field(default_factory=States)
 
     @property
     def serialise_s(self) -> float:
@@ -215,15 +219,18 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
     """The work to spread over workers, for the speedup model.
 
     With processes now, the pool's own CPU (pickling, piping, dispatch) is measured: it is not
-    work, and it is what processes cost this program; other models are charged none.
+    work, and it is what processes cost this program, split into what the workers pay per task
+    and what the parent pays feeding them; other models are charged none.
     """
     held = inputs.python_cpu_s
     native = inputs.native_cpu_s
-    ipc_s = 0.0
-    if current_kind == "processes":
+    ipc_s = ipc_workers_s = 0.0
+    if current_kind == "multiprocessing":
         held = max(0.0, held - inputs.serialise_held_s - inputs.dispatch_held_s)
         native = max(0.0, native - inputs.serialise_native_s - inputs.dispatch_native_s)
-        ipc_s = inputs.serialise_s + inputs.dispatch_s
+        overhead_s = inputs.serialise_s + inputs.dispatch_s
+        ipc_workers_s = min(inputs.overhead_in_workers_s, overhead_s)
+        ipc_s = overhead_s - ipc_workers_s
     return Work(
         python_cpu_s=held,
         native_cpu_s=native,
@@ -231,8 +238,9 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         lock_s=inputs.lock_s,
         cores=inputs.cores,
         ipc_s=ipc_s,
+        ipc_workers_s=ipc_workers_s,
         free_threaded=not inputs.gil_enabled,
-        dispatch_s=inputs.dispatch_s if current_kind == "processes" else 0.0,
+        dispatch_s=inputs.dispatch_s if current_kind == "multiprocessing" else 0.0,
     )
 
 

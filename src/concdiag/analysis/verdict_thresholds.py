@@ -77,34 +77,64 @@ MIN_POOL_WORKERS = 2
 MANY_THREADS_FOR_ASYNCIO = 50
 
 # -- confidence (docs/measurement.md "Confidence") -------------------------------------------
-#: Confidence with the deciding share at its threshold. A stated choice: there the verdict
-#: is a coin toss.
-CONFIDENCE_AT_THRESHOLD = 0.5
-#: What the deciding share reaching the far end of its range adds (0.5 + 0.45 = 0.95). A
-#: stated choice: a sampled verdict is never certain.
-CONFIDENCE_SPAN = 0.45
-#: Strength of an idle bound, which has no single deciding share (confidence 0.86 before the
-#: discounts): a stated choice.
-IDLE_STRENGTH = 0.8
-#: A mixed bound's strength is 1 - (its nearer bound's share over that threshold) + this: a
-#: stated choice, so a run at a bound's edge is still mixed with confidence 0.68, not 0.5
-#: (mixed is what lies between the bounds, not a threshold crossed).
-MIXED_STRENGTH_OFFSET = 0.4
-#: Under this many samples confidence is capped at LOW_SAMPLES_CONFIDENCE. A stated choice: at
-#: 50 ticks a share's sampling error sqrt(p(1-p)/n) (docs/measurement.md "Per-thread states")
-#: is up to 7 points (one sigma).
-MIN_SAMPLES = 50
-#: Cap under MIN_SAMPLES samples. A stated choice, below CONFIDENCE_AT_THRESHOLD: too few
-#: samples for any verdict to be trusted. Under the gate's default min_confidence of 0.6
-#: (docs/ci.md) such a verdict warns, never fails.
-LOW_SAMPLES_CONFIDENCE = 0.4
+#: Simulated reruns drawn per verdict: a stated choice; the agreement share then carries a
+#: binomial error of at most 2.5 points (one sigma), and deciding them costs ~20 ms.
+CONFIDENCE_DRAWS = 400
+#: The draws' seed, so a profile always gets the same confidence: a stated choice (any fixed
+#: number does).
+CONFIDENCE_SEED = 12
+#: Run-to-run spread of a program's worker time, as the standard deviation of its logarithm
+#: (about the relative spread): docs/measurement.md "Confidence" measured 0.20 (median over
+#: 4 targets, 6 reruns each, load ~6 on 2 cores; max 0.34) with bench/confidence.py.
+RERUN_SCALE_SD = 0.20
+#: Run-to-run spread of each state's share of the work beyond its sampling error, as the
+#: standard deviation of its logarithm: docs/measurement.md "Confidence" measured at most
+#: 0.04 (same runs).
+RERUN_STATE_SD = 0.04
+#: Confidence never exceeds this: a stated choice; a sampled verdict is never certain, and
+#: 400 draws cannot tell 0.995 from 1.
+MAX_CONFIDENCE = 0.99
 #: Cap when the interpreter has a GIL whose word could not be read: every runnable tick is
 #: then taken as GIL-held (analysis/states.py), so native CPU, which decides threads vs
-#: processes, goes unseen. A stated choice.
+#: processes, goes unseen, and reruns would agree on the same blind guess. A stated choice.
 NO_GIL_WORD_CONFIDENCE = 0.6
 #: Cap without stacks: no coordination, pool overhead or hot code (docs/measurement.md "Known
-#: limits"), so waits for other workers count as work. A stated choice.
+#: limits"), so waits for other workers count as work, the same way in every rerun. A
+#: stated choice.
 NO_STACKS_CONFIDENCE = 0.7
-#: Confidence never goes below this: a stated choice, so a verdict made almost blind (nearly
-#: all time unknown) still reads as a verdict, not as zero.
+#: Confidence never goes below this: a stated choice, so a verdict made almost blind still
+#: reads as a verdict, not as zero.
 MIN_CONFIDENCE = 0.05
+
+# -- locks and deadlocks (docs/measurement.md "Locks") ---------------------------------------
+#: A critical section *blocks* (I/O, sleep) when at least this share of the sampled time
+#: inside it was `io`: the advice is then to move the blocking call out of the lock or give
+#: each worker its own resource. A definition: the majority.
+CS_BLOCKED_SHARE = 0.5
+#: ... and it *computes natively* (zlib, hashlib, numpy: work threads could run in parallel,
+#: serialised by the lock) when at least this share of its sampled CPU inside had the GIL
+#: released: the advice is to give each worker its own instance. A definition: the majority.
+CS_NATIVE_SHARE = 0.5
+#: A critical section's states are judged from this many samples inside it, or not at all.
+#: A stated choice: three ticks (30 ms at 100 Hz) keep one stray sample from deciding.
+MIN_CS_SAMPLES = 3
+#: A lock taken at least this often (acquisitions per second of the run) ... A stated choice:
+#: a hundred a second is far above what a lock guarding slow work (I/O, 10 ms and more) sees.
+HOT_LOCK_RATE_HZ = 100.0
+#: ... for less than this on average is *hot*: it costs through how often it is taken, and
+#: the advice is to take it less often. A stated choice: holds shorter than one GIL turn (the
+#: 5 ms switch interval) are too short to shorten further; their number is the cost.
+HOT_LOCK_MEAN_HOLD_S = 0.005
+#: Confidence of a `deadlock` verdict found by the lock tracker: a wait-for cycle that lasted
+#: --deadlock-after seconds. A stated choice: a cycle of untimed waits cannot end by itself,
+#: but a lock released by a thread that never acquired it is only seen when it happens.
+DEADLOCK_CONFIDENCE = 0.95
+#: attach infers a deadlock (no cycle is seen from outside) when, over its last
+#: --deadlock-after seconds, every Python thread spent at least this share of its observed
+#: samples blocked in `sync` ... A stated choice: nearly all, one stray tick allowed.
+STALL_SYNC_SHARE = 0.95
+#: ... while the process used less than this many cores: a stated choice, no progress.
+STALL_MAX_CORES = 0.05
+#: Confidence of such an inferred deadlock: a stated choice, the gate's default
+#: min_confidence (docs/ci.md): a thread pool idle on a lock-protected queue looks the same.
+LIKELY_DEADLOCK_CONFIDENCE = 0.6

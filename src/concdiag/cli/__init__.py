@@ -12,6 +12,7 @@ from concdiag.cli import check as _check
 from concdiag.cli import diff as _diff
 from concdiag.cli import profile as _profile
 from concdiag.cli import report as _report
+from concdiag.cli import whatif as _whatif
 from concdiag.errors import EXIT_USAGE, ConcdiagError
 
 COMMANDS: list[click.Command] = [
@@ -20,6 +21,7 @@ COMMANDS: list[click.Command] = [
     _check.command,
     _diff.command,
     _attach.command,
+    _whatif.command,
 ]
 
 
@@ -30,7 +32,8 @@ def cli() -> None:
 
     Exit codes: `profile` exits with the target's own status (128+N when signal N killed
     it); otherwise 0 success, 1 policy failed, 2 usage or input error, 3 the target could
-    not be profiled, 4 a target failed under `check`, 130 interrupted.
+    not be profiled, 4 a target failed under `check` or `whatif`, 5 the target deadlocked
+    (ended, report written), 130 interrupted.
     """
 
 

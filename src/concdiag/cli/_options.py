@@ -6,9 +6,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import click
+
+from concdiag.errors import UsageError
+from concdiag.render.text import summary_text
+from concdiag.session import Outcome
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -101,6 +105,21 @@ def sampling_outputs(json_default: str) -> Callable[[F], F]:
     return decorate
 
 
+def deadlock_after(help_text: str) -> Callable[[F], F]:
+    """--deadlock-after SECONDS (default `lock_tables.DEADLOCK_AFTER_S`)."""
+    from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S
+
+    return click.option(
+        "--deadlock-after",
+        "deadlock_after_s",
+        type=click.FloatRange(min=0.1),
+        default=DEADLOCK_AFTER_S,
+        show_default=True,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
 class Progress:
     """A live progress line on a terminal only, refreshed twice a second."""
 
@@ -121,3 +140,27 @@ class Progress:
         if self.shown:
             sys.stderr.write("\r" + " " * 50 + "\r")
             sys.stderr.flush()
+
+
+def split_target(
+    module: str | None, target_args: tuple[str, ...], verb: str
+) -> tuple[str, tuple[str, ...]]:
+    """The script (or module) and its arguments, as ``python [-m] TARGET ARGS`` takes them."""
+    if module is None and not target_args:
+        raise UsageError(f"give a script to {verb}, or -m MODULE")
+    if module is not None:
+        return module, tuple(target_args)
+    return target_args[0], tuple(target_args[1:])
+
+
+def run_and_report(run: Callable[[Progress | None], Outcome], quiet: bool) -> NoReturn:
+    """Run a sampling command with a progress line on a terminal, print its summary, exit."""
+    progress = Progress() if (not quiet and sys.stderr.isatty()) else None
+    try:
+        outcome = run(progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    if not quiet:
+        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
+    sys.exit(outcome.exit_code)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from concdiag.cli._options import Progress, sampling_outputs
-from concdiag.render.text import summary_text
+from concdiag.cli._options import deadlock_after, run_and_report, sampling_outputs
 from concdiag.session import AttachRequest, attach_pid
 
 
@@ -21,6 +19,10 @@ from concdiag.session import AttachRequest, attach_pid
     type=click.FloatRange(min=0.1),
     help="Stop after this many seconds (default: until Ctrl-C or the target exits).",
 )
+@deadlock_after(
+    "Every thread blocked on locks, with no progress, for the last SECONDS of the run is "
+    "reported as a likely deadlock."
+)
 def command(
     pid: int,
     duration_s: float | None,
@@ -28,6 +30,7 @@ def command(
     json_path: Path | None,
     html_path: Path | None,
     quiet: bool,
+    deadlock_after_s: float,
 ) -> None:
     """Sample the running Python process PID until --duration ends, Ctrl-C, or it exits.
 
@@ -35,13 +38,5 @@ def command(
     Exit codes: 0 report written, 2 bad PID / not Python 3.10-3.13 / unwritable output,
     3 not permitted to read the target or py-spy missing, 130 interrupted (report written).
     """
-    progress = Progress() if (not quiet and sys.stderr.isatty()) else None
-    request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path)
-    try:
-        outcome = attach_pid(request, progress)
-    finally:
-        if progress is not None:
-            progress.clear()
-    if not quiet:
-        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
-    sys.exit(outcome.exit_code)
+    request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path, deadlock_after_s)
+    run_and_report(lambda progress: attach_pid(request, progress), quiet)

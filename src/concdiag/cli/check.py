@@ -48,6 +48,12 @@ class _CheckCommand(TargetCommand):
     help="A saved result or profile to compare with, as `diff` does (skipped if absent).",
 )
 @click.option(
+    "--confirm",
+    is_flag=True,
+    help="Also run the program with its pools swapped (as `whatif` does) and fail a model "
+    "mismatch only when the recommended model is measured faster past confirm_margin.",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -63,6 +69,7 @@ def command(
     time_limit_s: float | None,
     reports_dir: Path | None,
     baseline: Path | None,
+    confirm: bool,
     quiet: bool,
     markdown: Path | None,
     sarif: Path | None,
@@ -94,6 +101,7 @@ def command(
         time_limit_s=time_limit_s,
         exit_zero=exit_zero,
         baseline=baseline,
+        confirm=confirm,
     )
     result = run_check(request, lambda line: None if quiet else click.echo(line, err=True))
     stdout, notes = emit(result, outputs)

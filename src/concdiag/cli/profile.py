@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from concdiag.cli._options import Progress, TargetCommand, sampling_outputs
+from concdiag.cli._options import Progress, TargetCommand, deadlock_after, sampling_outputs
 from concdiag.errors import UsageError
 from concdiag.render.text import summary_text
 from concdiag.session import ProfileRequest, profile_script
@@ -50,6 +50,15 @@ from concdiag.session import ProfileRequest, profile_script
     help="auto: sample from outside (py-spy, /proc), inside the target only when tracing is "
     "denied; inprocess: always sample from a thread inside the target.",
 )
+@click.option(
+    "--no-locks",
+    is_flag=True,
+    help="Do not track locks inside the target (no Locks section, no deadlock detection).",
+)
+@deadlock_after(
+    "A wait-for cycle between threads (each holds a lock another waits for) lasting this "
+    "long is a deadlock: the target is ended and concdiag exits 5."
+)
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def command(
     module: str | None,
@@ -62,13 +71,16 @@ def command(
     deep_clock: str,
     collector: str,
     quiet: bool,
+    no_locks: bool,
+    deadlock_after_s: float,
     target_args: tuple[str, ...],
 ) -> None:
     """Run SCRIPT (or -m MODULE) with ARGS, sample it for its whole life, and report.
 
     Everything after SCRIPT or -m MODULE is the target's. Its stdin, stdout, stderr pass
     through, and concdiag exits with its status (128+N if signal N killed it), the report
-    written either way; concdiag's own failures: 2 usage, 3 cannot profile, 130 interrupted.
+    written either way; concdiag's own: 2 usage, 3 cannot profile, 5 it deadlocked (concdiag
+    ended it; report written), 130 interrupted.
     """
     if module is None and not target_args:
         raise UsageError("give a script to profile, or -m MODULE")
@@ -86,6 +98,8 @@ def command(
         html_path=html_path,
         deep_clock=deep_clock if deep else None,
         collector=collector,
+        locks=not no_locks,
+        deadlock_after_s=deadlock_after_s,
     )
 
     def notice(line: str) -> None:

@@ -1,14 +1,18 @@
 """Runs inside the target's interpreter before the user's script, then runs the script.
 
-This file is executed by path under whatever Python the user profiles (3.10 to 3.13), so it
+This file is executed by path under whatever Python the user profiles (3.10 to 3.15), so it
 imports nothing from concdiag and only the standard library. It:
 
 - checks the target (missing file, directory, syntax error, unknown module) and reports the
   problem to concdiag instead of starting;
 - lets concdiag's process tree trace it under Yama ``ptrace_scope=1`` (``PR_SET_PTRACER``);
-- finds the interpreter's GIL state in its own memory so the out-of-process sampler can read
-  who holds the GIL (see docs/measurement.md, "GIL holder");
+- on 3.10-3.12, finds the interpreter's GIL state in its own memory (``_gil_search.py``) so
+  the out-of-process sampler can read who holds the GIL (see docs/measurement.md, "GIL
+  holder"); 3.13+ need no search: concdiag reads the interpreter's debug offsets from outside;
+- on a free-threaded build running without the GIL, reports the import that turns it back on;
 - reports thread starts and ends (OS id, Python ident, name) on the event pipe;
+- with lock tracking, replaces the lock types just before the script runs
+  (``_lock_tracker.py``), and forwards a deadlock it finds on the event pipe;
 - waits for concdiag's "go" so sampling covers the script from its first line;
 - runs the script or module the way ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would.
 """
@@ -36,6 +40,8 @@ def _send(message):
 
 
 def _fail(kind, text):
+    if _EVENT_FD < 0:
+        sys.stderr.write(f"concdiag bootstrap: {text}\n")
     _send({"type": "error", "kind": kind, "message": text})
     sys.exit(2)
 
@@ -52,86 +58,25 @@ def _allow_tracing(tracer_pid):
         pass
 
 
-def _region_of(address):
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            parts = line.split()
-            start, end = (int(x, 16) for x in parts[0].split("-"))
-            if start <= address < end:
-                return start, end
-    return None
+#: The start of CPython's warning when importing a module turns the GIL back on (3.13+).
+_GIL_WARNING = "The global interpreter lock (GIL) has been enabled to load module '"
 
 
-def _named_base(address):
-    """(path, base) of the file mapping that holds or precedes ``address``."""
-    path = None
-    bases = {}
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            parts = line.split()
-            start, end = (int(x, 16) for x in parts[0].split("-"))
-            name = parts[5] if len(parts) >= 6 else ""
-            if name.startswith("/"):
-                bases.setdefault(name, start)
-                if start <= address:
-                    path = name
-            if start <= address < end:
-                break
-    if path is None:
-        return None, None
-    return path, bases[path]
+def _watch_gil_enabling():
+    """Free-threaded build, GIL off: say which import turns it back on, from its warning."""
+    import time
+    import warnings
 
+    shown = warnings._showwarnmsg
 
-def _find_gil():
-    """Locate the GIL state (interval, last_holder, locked, switch_number) in our memory.
+    def _showwarnmsg(msg):
+        text = str(msg.message)
+        if text.startswith(_GIL_WARNING):
+            module = text[len(_GIL_WARNING) :].split("'", 1)[0]
+            _send({"type": "gil_enabled", "module": module, "t": time.monotonic()})
+        shown(msg)
 
-    The layout of ``struct _gil_runtime_state`` starts with the switch interval in
-    microseconds followed by the last holder's thread state, in 3.10 to 3.13. We set a
-    distinctive switch interval for a moment and search the runtime state for it next to our
-    own thread state pointer, which makes the match unambiguous without version tables.
-    """
-    import ctypes
-    import struct
-    import threading
-
-    info = {"gil_addr": None, "tstate_native_off": None, "tstate_ident_off": None}
-    runtime = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
-    get_tstate = ctypes.pythonapi.PyThreadState_Get
-    get_tstate.restype = ctypes.c_void_p
-    tstate = get_tstate()
-    region = _region_of(runtime)
-    if region is None:
-        return info
-    size = min(region[1] - runtime, 8 << 20)
-    old = sys.getswitchinterval()
-    marker_us = 4321
-    sys.setswitchinterval(marker_us / 1e6)
-    try:
-        memory = ctypes.string_at(runtime, size)
-        at = memory.find(struct.pack("<QQ", marker_us, tstate))
-        found = []
-        while at >= 0:
-            if at % 8 == 0:
-                found.append(at)
-            at = memory.find(struct.pack("<QQ", marker_us, tstate), at + 1)
-    finally:
-        sys.setswitchinterval(old)
-    if len(found) != 1:
-        return info
-    gil_addr = runtime + found[0]
-    info["gil_addr"] = gil_addr
-    path, base = _named_base(gil_addr)
-    if path is not None:
-        info["gil_mapping"] = path
-        info["gil_offset"] = gil_addr - base
-    tstate_memory = ctypes.string_at(tstate, 1024)
-    native = tstate_memory.find(struct.pack("<Q", threading.get_native_id()))
-    ident = tstate_memory.find(struct.pack("<Q", threading.get_ident()))
-    if sys.version_info >= (3, 11) and native >= 0 and native % 8 == 0:
-        info["tstate_native_off"] = native
-    if ident >= 0 and ident % 8 == 0:
-        info["tstate_ident_off"] = ident
-    return info
+    warnings._showwarnmsg = _showwarnmsg
 
 
 def _hook_threads():
@@ -174,18 +119,24 @@ def _report_names_at_exit():
     for thread in threading.enumerate():
         if thread.native_id is not None:
             names[str(thread.native_id)] = thread.name
-    _send({"type": "exit", "names": names})
+    gil_enabled = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+    _send({"type": "exit", "names": names, "gil_enabled": gil_enabled})
+
+
+def _beside(filename):
+    """Load one of concdiag's in-target modules by its path beside this file."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+    spec = importlib.util.spec_from_file_location("_concdiag_" + filename[:-3].lstrip("_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _start_inprocess(spec, hello):
-    import importlib.util
-
     path, rate = spec.rsplit(",", 1)
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inprocess_agent.py")
-    module_spec = importlib.util.spec_from_file_location("_concdiag_inprocess", here)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    module.start(path, float(rate), hello)
+    _beside("inprocess_agent.py").start(path, float(rate), hello)
 
 
 def _check_script(path):
@@ -243,16 +194,32 @@ def _load_deep():
     if not raw:
         return None, None
     try:
-        import importlib.util
         import json
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_deep_probe.py")
-        spec = importlib.util.spec_from_file_location("_concdiag_deep_probe", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.prepare(json.loads(raw))
+        return _beside("_deep_probe.py").prepare(json.loads(raw))
     except Exception as exc:
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
+
+
+def _load_locks():
+    """Lock tracking (``_lock_tracker.py`` beside this file): loaded now, installed later."""
+    raw = os.environ.pop("CONCDIAG_LOCKS", "")
+    if not raw:
+        return None, None
+    try:
+        return (_beside("_lock_tracker.py"), __import__("json").loads(raw)), {"ok": True}
+    except Exception as exc:
+        return None, {"ok": False, "detail": f"lock tracker failed: {type(exc).__name__}: {exc}"}
+
+
+def _load_pool_swap():
+    """``concdiag whatif``: swap the program's pools (``_pool_swap.py`` beside this file)."""
+    raw = os.environ.pop("CONCDIAG_POOL_SWAP", "")
+    try:
+        if raw:
+            _beside("_pool_swap.py").install(__import__("json").loads(raw))
+    except Exception as exc:
+        sys.stderr.write(f"concdiag: pools not swapped: {type(exc).__name__}: {exc}\n")
 
 
 def main():
@@ -261,14 +228,16 @@ def main():
 
     _T0 = time.monotonic()
     spec = os.environ.pop("CONCDIAG_PROBE", "")
-    try:
-        control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
-    except ValueError:
-        sys.stderr.write("concdiag bootstrap: started without concdiag\n")
-        sys.exit(2)
-    for fd in (control_fd, event_fd):
-        os.set_inheritable(fd, False)
-    _EVENT_FD = event_fd
+    bare = os.environ.pop("CONCDIAG_BARE", "") == "1"  # whatif's timed reruns: no samplers
+    if not bare:
+        try:
+            control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
+        except ValueError:
+            sys.stderr.write("concdiag bootstrap: started without concdiag\n")
+            sys.exit(2)
+        for fd in (control_fd, event_fd):
+            os.set_inheritable(fd, False)
+        _EVENT_FD = event_fd
 
     args = sys.argv[1:]
     module_mode = bool(args) and args[0] == "-m"
@@ -282,6 +251,10 @@ def main():
         _check_module(target)
     else:
         _check_script(target)
+    if bare:
+        _load_pool_swap()
+        _run_target(target, args, module_mode, None, None)
+        return
 
     _allow_tracing(tracer_pid)
     gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -299,15 +272,21 @@ def main():
         "main_ident": __import__("threading").get_ident(),
         "t0_monotonic": _T0,
     }
-    if gil_enabled:
+    if gil_enabled and sys.version_info < (3, 13):
         try:
-            hello.update(_find_gil())
+            hello.update(_beside("_gil_search.py").find_gil())
         except Exception as exc:
             hello["gil_error"] = f"{type(exc).__name__}: {exc}"
+    if not gil_enabled:
+        _watch_gil_enabling()
     _hook_threads()
     deep, deep_status = _load_deep()
     if deep_status is not None:
         hello["deep"] = deep_status
+    locks, locks_status = _load_locks()
+    if locks_status is not None:
+        hello["locks"] = locks_status
+    _load_pool_swap()
     import atexit
 
     atexit.register(_report_names_at_exit)
@@ -323,19 +302,26 @@ def main():
     if go == b"i" and inprocess:
         _start_inprocess(inprocess, hello)
 
-    import runpy
+    _run_target(target, args, module_mode, deep, locks)
 
+
+def _run_target(target, args, module_mode, deep, locks):
+    """Run the script or module as ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would."""
+    import runpy
+    import time
+
+    sys.argv = [target, *args[1:]]
     if module_mode:
-        sys.argv = [target, *args[1:]]
         sys.path[0] = os.getcwd()
         runner = lambda: runpy.run_module(target, run_name="__main__", alter_sys=True)  # noqa: E731
     else:
-        sys.argv = [target, *args[1:]]
         sys.path[0] = os.path.dirname(os.path.abspath(target))
         runner = lambda: runpy.run_path(target, run_name="__main__")  # noqa: E731
     _send({"type": "started", "t": time.monotonic()})
     if deep is not None:
         deep.start(target, module_mode)
+    if locks is not None:  # after deep mode: its SIGTERM handler is then chained, not skipped
+        locks[0].install(locks[1], _send)
     try:
         runner()
     except (SystemExit, KeyboardInterrupt):

@@ -28,7 +28,15 @@ import time
 TOP_PER_THREAD = 100
 _SEP = "\x1f"
 _ASYNC = re.compile(rb"\basync\s+def\b|\bimport\s+asyncio\b|\bfrom\s+asyncio\b")
-_OWN_FILES = ("_bootstrap.py", "_deep_probe.py")
+_OWN_FILES = (
+    "_bootstrap.py",
+    "_deep_probe.py",
+    "_lock_tracker.py",
+    "_lock_sites.py",
+    "_lock_asyncio.py",
+    "_lock_classes.py",
+    "_lock_deadlock.py",
+)
 #: concdiag's functions that call the user's code (main, the runner, the thread hook, runpy);
 #: everything else of ours, and what only it calls (json for the event pipe), is left out.
 _PASS_THROUGH = ("main", "<lambda>", "_bootstrap_inner")

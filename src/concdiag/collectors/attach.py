@@ -16,7 +16,7 @@ from pathlib import Path
 from concdiag.collectors.protocol import Chunk, ChunkSink, Collected
 from concdiag.collectors.pyspy import find_pyspy
 from concdiag.collectors.records import Recording, TargetInfo
-from concdiag.collectors.remote_interpreter import AttachTarget, find_gil
+from concdiag.collectors.remote_interpreter import AttachTarget, find_gil, gil_switched_on
 from concdiag.collectors.threads import ThreadSightings, register_threads
 from concdiag.collectors.tracing import TracingCollector
 from concdiag.errors import CannotProfileError
@@ -42,8 +42,8 @@ def attach(
         executable=target.exe,
         version=target.version,
         implementation="cpython",
-        gil_enabled=True,
-        free_threaded_build=False,
+        gil_enabled=gil_switched_on(target),
+        free_threaded_build=target.free_threaded,
         switch_interval_s=(gil.interval_us / 1e6) if gil else None,
         gil_found=gil is not None,
         main_tid=target.pid,

@@ -1,8 +1,10 @@
 """What the bootstrap inside a launched target says on its event pipe, read in a thread.
 
 The bootstrap sends JSON lines: ``hello`` (interpreter, GIL location), ``error`` (the target
-cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``
-and, at exit, the final thread names.
+cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``,
+``gil_enabled`` (a free-threaded build turned the GIL back on to import a module),
+``deadlock`` (the lock tracker found one), ``locks_failed`` and, at exit, the final thread
+names and whether the GIL was on.
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ class BootstrapEvents:
         self.hello: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.started_t: float | None = None
+        #: The lock tracker's deadlock message, when it found one; why tracking failed.
+        self.deadlock: dict[str, Any] | None = None
+        self.locks_failed: str | None = None
         self.ready = threading.Event()
         self.threads: dict[tuple[int, int], dict[str, Any]] = {}
         self.exit_names: dict[int, dict[int, str]] = {}
         self.ident_to_tid: dict[int, int] = {}
+        #: (monotonic time, module) when importing a module turned the GIL back on
+        self.gil_enabled_by: list[tuple[float, str]] = []
+        self.gil_enabled_at_exit: bool | None = None
         self._thread = threading.Thread(target=self._run, name="concdiag-events", daemon=True)
         self._thread.start()
 
@@ -63,9 +71,30 @@ class BootstrapEvents:
             entry = self.threads.setdefault((pid, tid), {"ident": int(message["ident"])})
             entry["name"] = str(message.get("name", ""))
             entry["start" if kind == "thread_start" else "end"] = float(message["t"])
+        elif kind == "deadlock" and self.deadlock is None:
+            self.deadlock = message
+        elif kind == "locks_failed":
+            self.locks_failed = str(message.get("detail", "lock tracking failed"))
+        elif kind == "gil_enabled":
+            self.gil_enabled_by.append((float(message["t"]), str(message.get("module", "?"))))
         elif kind == "exit":
+            if pid == int((self.hello or {}).get("pid", -1)) and "gil_enabled" in message:
+                self.gil_enabled_at_exit = bool(message["gil_enabled"])
             names = message.get("names") or {}
             self.exit_names[pid] = {int(k): str(v) for k, v in names.items()}
+
+    def gil_turned_on(self, t0: float) -> str | None:
+        """When a free-threaded target that started without the GIL turned it on, and why."""
+        if self.gil_enabled_by:
+            t, module = self.gil_enabled_by[0]
+            return (
+                f"the GIL was turned back on {max(0.0, t - t0):.2f} s into the run by importing "
+                f"{module}, which does not declare free-threading support "
+                "(PYTHON_GIL=0 or -X gil=0 keeps it off)"
+            )
+        if self.gil_enabled_at_exit and self.hello and not self.hello.get("gil_enabled"):
+            return "the GIL was turned back on during the run (the import that did it was not seen)"
+        return None
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)

@@ -8,13 +8,16 @@ For 3.10-3.13 (``Include/internal/pycore_gil.h``) the state begins::
     unsigned long switch_number;     /* forced switches so far (after 4 bytes of padding) */
     PyCOND_T cond; PyMUTEX_T mutex;  /* a GIL waiter sleeps in futex() on these */
 
-on 64-bit Linux. This is the one place concdiag outside the target spells that layout
-(the bootstrap, which runs inside the target with only the standard library, finds the state
-by the same pattern).
+on 64-bit Linux; a free-threaded build (3.13+) puts ``int enabled`` (padded to 8 bytes)
+first, which shifts the rest by 8 (`GilFields`). This is the one place concdiag outside the
+target spells that layout (the bootstrap, which runs inside the target with only the
+standard library, finds the state by the same pattern on 3.10-3.12; on 3.13+ the
+interpreter's own debug offsets say where it is, see `runtime_reader`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 
@@ -27,6 +30,40 @@ GIL_STATE_SPAN = 256
 
 
 @dataclass(frozen=True, slots=True)
+class GilFields:
+    """Byte offsets of the head's fields from the start of the state."""
+
+    interval: int = 0
+    holder: int = HOLDER_OFFSET
+    locked: int = 16
+    switch_number: int = 24
+    enabled: int | None = None  # free-threaded builds: ``int enabled`` (> 0 when the GIL is on)
+
+    @property
+    def span(self) -> int:
+        """Bytes to read to get every field."""
+        return max(self.interval, self.holder, self.locked, self.switch_number) + 8
+
+
+#: The head on a default (GIL) build, 3.10 to 3.15.
+CLASSIC = GilFields()
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadWalk:
+    """How to walk the interpreter's thread states (offsets from the debug offsets)."""
+
+    gil_in_interp: int  # the GIL state's offset in PyInterpreterState (interp = GIL - this)
+    threads_head: int  # PyInterpreterState.threads.head
+    tstate_size: int
+    next: int
+    thread_id: int
+    native_thread_id: int
+    holds_gil: int | None  # None before 3.15
+    gil_requested: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class GilHead:
     interval_us: int
     last_holder: int  # address of the last holder's PyThreadState (stale while unlocked)
@@ -34,9 +71,15 @@ class GilHead:
     switch_number: int
 
 
-def read_head(raw: bytes, offset: int = 0) -> GilHead:
+def read_head(raw: bytes, offset: int = 0, fields: GilFields = CLASSIC) -> GilHead:
     """The head of a GIL state found at ``offset`` of ``raw``."""
-    interval, holder, locked, _pad, switches = GIL_HEAD.unpack_from(raw, offset)
+    if fields == CLASSIC:
+        interval, holder, locked, _pad, switches = GIL_HEAD.unpack_from(raw, offset)
+        return GilHead(interval, holder, locked, switches)
+    (interval,) = struct.unpack_from("<Q", raw, offset + fields.interval)
+    (holder,) = struct.unpack_from("<Q", raw, offset + fields.holder)
+    (locked,) = struct.unpack_from("<i", raw, offset + fields.locked)
+    (switches,) = struct.unpack_from("<Q", raw, offset + fields.switch_number)
     return GilHead(interval, holder, locked, switches)
 
 
@@ -50,6 +93,8 @@ class GilLocation:
     mapping: str | None
     offset: int | None
     interval_us: int
+    fields: GilFields = CLASSIC
+    threads: ThreadWalk | None = None  # set when the thread states carry GIL flags (3.15+)
 
 
 def locate_in_child(pid: int, parent: GilLocation) -> GilLocation | None:
@@ -62,15 +107,7 @@ def locate_in_child(pid: int, parent: GilLocation) -> GilLocation | None:
                 parts = line.split()
                 if len(parts) >= 6 and parts[5] == parent.mapping:
                     base = int(parts[0].split("-")[0], 16)
-                    address = base + parent.offset
-                    return GilLocation(
-                        address,
-                        parent.tstate_native_off,
-                        parent.tstate_ident_off,
-                        parent.mapping,
-                        parent.offset,
-                        parent.interval_us,
-                    )
+                    return dataclasses.replace(parent, address=base + parent.offset)
     except OSError:
         return None
     return None

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,18 +22,28 @@ from typing import Any
 from concdiag.collectors.bootstrap_events import BootstrapEvents
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.inprocess import InProcessCollector
+from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S, LockSession
 from concdiag.collectors.protocol import Chunk, ChunkSink, Collected, Collector, CollectorNote
 from concdiag.collectors.records import Recording, TargetInfo
+from concdiag.collectors.remote_interpreter import (
+    DEBUG_OFFSETS_FROM,
+    find_gil,
+    inspect_target,
+    major_minor,
+)
 from concdiag.collectors.target_control import end_target, stop_gently
 from concdiag.collectors.threads import ThreadSightings, register_threads
 from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
-from concdiag.errors import UsageError
+from concdiag.errors import ConcdiagError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 #: How often the launcher checks on the target, the duration and the collector.
 POLL_S = 0.05
+#: py-spy failures after which the in-process collector runs instead: tracing denied, or a
+#: Python version this py-spy cannot read (its words: "Unsupported version of Python: X").
+PYSPY_GIVES_WAY = ("not permitted", "Unsupported version of Python")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,9 @@ class LaunchRequest:
     use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
+    locks: bool = True  # track locks inside the target (collectors/_lock_tracker.py)
+    deadlock_after_s: float | None = DEADLOCK_AFTER_S  # None: no deadlock detection
+    extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 
 
 def check_interpreter(python: str) -> None:
@@ -79,9 +92,13 @@ def launch(
     event_r, event_w = os.pipe()
     env = dict(os.environ)
     env["CONCDIAG_PROBE"] = f"{control_r},{event_w},{os.getpid()}"
+    env.update(request.extra_env)
     deep = DeepSession(request.deep_clock) if request.deep_clock else None
     if deep is not None:
         env["CONCDIAG_DEEP"] = deep.env_value()
+    locks = LockSession(request.deadlock_after_s) if request.locks else None
+    if locks is not None:
+        env["CONCDIAG_LOCKS"] = locks.env_value()
     inprocess_dir = Path(tempfile.mkdtemp(prefix="concdiag-inprocess-"))
     inprocess_path = inprocess_dir / "samples.jsonl"
     env["CONCDIAG_INPROCESS"] = f"{inprocess_path},{request.rate_hz:g}"
@@ -96,6 +113,8 @@ def launch(
         for fd in (control_r, control_w, event_r, event_w):
             os.close(fd)
         shutil.rmtree(inprocess_dir, ignore_errors=True)
+        if locks is not None:
+            locks.cleanup()
         raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
@@ -107,6 +126,8 @@ def launch(
         collected = run.supervise(control_w, progress, inprocess_path)
         if deep is not None:
             _read_deep(deep, events, collected, notice)
+        if locks is not None:
+            _read_locks(locks, events, collected)
         return collected
     except BaseException:
         end_target(target)
@@ -115,6 +136,8 @@ def launch(
         SIGNALS.children.discard(target.pid)
         if deep is not None:
             deep.cleanup()
+        if locks is not None:
+            locks.cleanup()
         SIGNALS.temp_dirs.discard(str(inprocess_dir))
         shutil.rmtree(inprocess_dir, ignore_errors=True)
 
@@ -144,10 +167,37 @@ def _read_deep(
     collected.notes.append(CollectorNote("yappi", True, detail))
 
 
-def _gil_location(hello: dict[str, Any]) -> GilLocation | None:
+def _read_locks(locks: LockSession, events: BootstrapEvents, collected: Collected) -> None:
+    """The lock tracker's tables, or a note saying why there are none; never fails the run."""
+    status = (events.hello or {}).get("locks") or {"ok": False, "detail": "no answer"}
+    if not status.get("ok") or events.locks_failed:
+        detail = events.locks_failed or str(status.get("detail", "lock tracker unavailable"))
+        collected.notes.append(CollectorNote("locks", False, detail))
+        return
+    tables, why = locks.read()
+    if tables is None:
+        collected.notes.append(CollectorNote("locks", False, why or "no tables"))
+        return
+    collected.recording.locks = tables
+    after = tables.deadlock_after_s
+    detail = (
+        f"lock tracker: {len(tables.sites)} lock sites, 1 in {tables.sample_every} "
+        "uncontended acquisitions timed, "
+        + (f"deadlock after {after:g} s" if after is not None else "no deadlock detection")
+    )
+    collected.notes.append(CollectorNote("locks", True, detail))
+
+
+def _gil_location(hello: dict[str, Any], pid: int) -> tuple[GilLocation | None, str]:
+    """Where the GIL is: from the debug offsets (3.13+), else where the bootstrap found it."""
+    if (major_minor(str(hello["version"])) or (0, 0)) >= DEBUG_OFFSETS_FROM:
+        try:
+            return find_gil(inspect_target(pid))
+        except ConcdiagError as exc:
+            return None, exc.message
     if not hello.get("gil_addr"):
-        return None
-    return GilLocation(
+        return None, str(hello.get("gil_error") or "GIL state not found in the interpreter")
+    location = GilLocation(
         address=int(hello["gil_addr"]),
         tstate_native_off=hello.get("tstate_native_off"),
         tstate_ident_off=hello.get("tstate_ident_off"),
@@ -155,6 +205,7 @@ def _gil_location(hello: dict[str, Any]) -> GilLocation | None:
         offset=hello.get("gil_offset"),
         interval_us=round(float(hello["switch_interval_s"]) * 1e6),
     )
+    return location, ""
 
 
 class _Run:
@@ -184,7 +235,7 @@ class _Run:
     ) -> Collected:
         request, target = self.request, self.target
         hello = self.events.wait_for_hello(target)
-        gil = _gil_location(hello)
+        gil, gil_why = _gil_location(hello, target.pid)
         info = TargetInfo(
             pid=target.pid,
             executable=str(hello["executable"]),
@@ -198,8 +249,7 @@ class _Run:
         )
         self.recording = recording = Recording(rate_hz=request.rate_hz, target=info)
         if gil is None and info.gil_enabled:
-            why = hello.get("gil_error") or "GIL state not found in the interpreter"
-            recording.notes.append(f"GIL holder not measured: {why}")
+            recording.notes.append(f"GIL holder not measured: {gil_why}")
         started_at = datetime.now(timezone.utc)
         self.t0 = time.monotonic()
         collector = self._collector(gil, inprocess_path)
@@ -240,9 +290,10 @@ class _Run:
             )
             tracing.start()
             error = tracing.pyspy_error
-            if not (error and "not permitted" in error):
+            if not (error and any(sign in error for sign in PYSPY_GIVES_WAY)):
                 return tracing
-            reason = error  # tracing is denied: let the target sample itself instead
+            # tracing is denied, or py-spy cannot read this Python: the target samples itself
+            reason = error
             tracing.stop_before_go()
         self.recording.notes.append(f"in-process collector used: {reason}")
         return InProcessCollector(self.recording, inprocess_path, self.t0)
@@ -251,6 +302,11 @@ class _Run:
         """Tell the accounting what is known of threads, then give it the chunk."""
         started = self.events.started_t if self.events.started_t is not None else self.go_t
         self.recording.start_s = started - self.t0
+        turned_on = self.events.gil_turned_on(self.t0)
+        if turned_on and not self.recording.target.gil_enabled:
+            # from here on the GIL is read as on any build; ticks before it saw it free
+            self.recording.target = replace(self.recording.target, gil_enabled=True)
+            self.recording.notes.append(turned_on)
         self.events.update(self.sightings, self.t0)
         if isinstance(collector, TracingCollector):
             self.sightings.stack_names.update(collector.stack_names)
@@ -276,6 +332,13 @@ class _Run:
                     elapsed = time.monotonic() - self.t0
                     if progress is not None:
                         progress(elapsed, collector.ticks_done)
+                    if self.events.deadlock is not None:
+                        collected.deadlock = True
+                        collected.partial_reasons.append(
+                            "a deadlock was found (a wait-for cycle lasting "
+                            f"{request.deadlock_after_s:g} s); the target was ended"
+                        )
+                        return stop_gently(target)
                     if request.duration_s is not None and elapsed >= request.duration_s:
                         collected.stopped_by_duration = True
                         collected.partial_reasons.append(

@@ -4,9 +4,11 @@ At each tick, for every process in the target's tree, it reads:
 
 - the GIL word (``locked``, ``last_holder``, ``switch_number``) from the target's memory
   through ``/proc/<pid>/mem``, at the address the bootstrap found;
-- for every OS thread, ``/proc/<pid>/task/<tid>/stat`` (state letter, CPU ticks) and, when
-  the thread is not running, ``/proc/<pid>/task/<tid>/syscall`` (which system call it is
-  blocked in, and for ``futex`` whether the address lies inside the GIL state).
+- for every OS thread, ``/proc/<pid>/task/<tid>/stat`` (state letter, CPU ticks),
+  ``/proc/<pid>/task/<tid>/schedstat`` (the scheduler's nanosecond clocks: time on a CPU,
+  time runnable waiting for one, timeslices) and, when the thread is not running,
+  ``/proc/<pid>/task/<tid>/syscall`` (which system call it is blocked in, and for ``futex``
+  whether the address lies inside the GIL state).
 
 It only observes; turning observations into states is the analysis' job. Files are kept
 open and re-read with ``pread`` so a tick costs a few system calls per thread. psutil is used
@@ -26,7 +28,6 @@ import psutil
 
 from concdiag.collectors.children import descendants
 from concdiag.collectors.gil_layout import (
-    GIL_HEAD,
     GIL_STATE_SPAN,
     GilLocation,
     locate_in_child,
@@ -39,6 +40,7 @@ from concdiag.collectors.records import (
     ThreadObservation,
     Tick,
 )
+from concdiag.collectors.runtime_reader import FdMemory, read_thread_states
 from concdiag.collectors.syscalls import HOST
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
@@ -68,20 +70,32 @@ def parse_syscall(text: str, gil_address: int | None) -> tuple[int | None, bool]
     return number, on_gil
 
 
-class _ThreadFiles:
-    __slots__ = ("stat_fd", "syscall_fd")
+def parse_schedstat(text: str) -> tuple[int, int, int]:
+    """Run time (ns), run-queue delay (ns) and timeslices from a /proc schedstat line."""
+    run_ns, delay_ns, slices = text.split(None, 3)[:3]
+    return int(run_ns), int(delay_ns), int(slices)
 
-    def __init__(self, base: str) -> None:
+
+def _open_optional(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+class _ThreadFiles:
+    __slots__ = ("schedstat_fd", "stat_fd", "syscall_fd")
+
+    def __init__(self, base: str, schedstat: bool) -> None:
         self.stat_fd = os.open(f"{base}/stat", os.O_RDONLY)
-        try:
-            self.syscall_fd: int | None = os.open(f"{base}/syscall", os.O_RDONLY)
-        except OSError:
-            self.syscall_fd = None
+        self.syscall_fd = _open_optional(f"{base}/syscall")
+        # absent on kernels built without CONFIG_SCHED_INFO: states then use stat's CPU ticks
+        self.schedstat_fd = _open_optional(f"{base}/schedstat") if schedstat else None
 
     def close(self) -> None:
-        os.close(self.stat_fd)
-        if self.syscall_fd is not None:
-            os.close(self.syscall_fd)
+        for fd in (self.stat_fd, self.syscall_fd, self.schedstat_fd):
+            if fd is not None:
+                os.close(fd)
 
 
 @dataclass
@@ -134,8 +148,11 @@ class ProcSampler:
         follow_children: bool = True,
         clock: Callable[[], float] = time.monotonic,
         t0: float | None = None,
+        schedstat: bool = True,
     ) -> None:
         self.recording = recording
+        #: Read each thread's scheduler clocks every tick (off only to measure their cost).
+        self.schedstat = schedstat
         self.root_pid = root_pid
         self.root_gil = gil
         self.ident_to_tid = ident_to_tid
@@ -225,7 +242,7 @@ class ProcSampler:
         if gil is not None:
             try:
                 mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-                head = read_head(os.pread(mem_fd, GIL_HEAD.size, gil.address))
+                head = read_head(os.pread(mem_fd, gil.fields.span, gil.address), 0, gil.fields)
                 if head.interval_us != gil.interval_us:
                     gil = None
             except OSError:
@@ -293,7 +310,7 @@ class ProcSampler:
                 self._drop_process(pid)
                 continue
             locked, holder, switches = self._read_gil(proc)
-            observations = self._observe_threads(proc)
+            observations = self._observe_threads(proc, self._gil_flags(proc))
             if observations is None:
                 self._drop_process(pid)
                 continue
@@ -306,7 +323,7 @@ class ProcSampler:
         if gil is None or proc.mem_fd is None:
             return None, None, None
         try:
-            head = read_head(os.pread(proc.mem_fd, GIL_HEAD.size, gil.address))
+            head = read_head(os.pread(proc.mem_fd, gil.fields.span, gil.address), 0, gil.fields)
         except (OSError, struct.error):
             self.recording.errors += 1
             return None, None, None
@@ -329,7 +346,22 @@ class ProcSampler:
             self.recording.errors += 1
         return None
 
-    def _observe_threads(self, proc: _Process) -> tuple[ThreadObservation, ...] | None:
+    def _gil_flags(self, proc: _Process) -> dict[int, tuple[bool | None, bool | None]]:
+        """3.15+: each thread state's own ``holds_gil`` and ``gil_requested``, by OS thread."""
+        gil = proc.gil
+        if gil is None or gil.threads is None or proc.mem_fd is None:
+            return {}
+        interp = gil.address - gil.threads.gil_in_interp
+        try:
+            states = read_thread_states(FdMemory(proc.mem_fd), interp, gil.threads)
+        except (OSError, struct.error):
+            self.recording.errors += 1
+            return {}
+        return {s.native_thread_id: (s.holds_gil, s.gil_requested) for s in states}
+
+    def _observe_threads(
+        self, proc: _Process, gil_flags: dict[int, tuple[bool | None, bool | None]]
+    ) -> tuple[ThreadObservation, ...] | None:
         try:
             tids = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task")]
         except OSError:
@@ -341,18 +373,26 @@ class ProcSampler:
             files = proc.threads.get(tid)
             try:
                 if files is None:
-                    files = _ThreadFiles(f"/proc/{proc.pid}/task/{tid}")
+                    files = _ThreadFiles(f"/proc/{proc.pid}/task/{tid}", self.schedstat)
                     proc.threads[tid] = files
                 state, utime, stime = parse_stat(_read(files.stat_fd))
                 syscall: int | None = None
                 on_gil = False
                 if state != "R" and files.syscall_fd is not None:
                     syscall, on_gil = parse_syscall(_read(files.syscall_fd, 256), gil_address)
+                clocks: tuple[int | None, int | None, int | None] = (None, None, None)
+                if files.schedstat_fd is not None:
+                    clocks = parse_schedstat(_read(files.schedstat_fd, 128))
             except (OSError, ValueError):
                 self._forget_thread(proc, tid)
                 alive.discard(tid)
                 continue
-            observations.append(ThreadObservation(tid, state, syscall, on_gil, utime + stime))
+            holds, requested = gil_flags.get(tid, (None, None))
+            observations.append(
+                ThreadObservation(
+                    tid, state, syscall, on_gil, utime + stime, holds, requested, *clocks
+                )
+            )
             # the latest ticks only; records are made once, when sampling stops
             self._last_cpu[(proc.pid, tid)] = (utime, stime)
             if self._first_pass:

@@ -84,6 +84,7 @@ class Collected:
     concdiag_cpu_s: float = 0.0
     interrupted: bool = False
     stopped_by_duration: bool = False
+    deadlock: bool = False  # launch: the lock tracker found a deadlock; the target was ended
     exit_code: int | None = None  # launch: the target's exit status
     exit_signal: int | None = None  # launch: the signal that killed the target
     target_exited: bool = False  # attach: the target ended while concdiag sampled it

@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.lock_tables import LockTables
 from concdiag.collectors.syscalls import HOST, X86_64, SyscallTable
 from concdiag.collectors.yappi_tables import YappiRun
 from concdiag.fileio import write_atomic
 
 #: Version 2 added what a recording needs to be read anywhere: the architecture's system call
 #: table, the kernel's clock tick and the platform. Version 1 recordings were all made on
-#: x86_64 Linux with a 100 Hz clock tick, which `Recording.load` assumes for them.
-RECORDING_VERSION = 2
+#: x86_64 Linux with a 100 Hz clock tick, which `Recording.load` assumes for them. Version 3
+#: added each thread's scheduler clocks (``/proc/<pid>/task/<tid>/schedstat``) to its
+#: observations; older observations load with them unknown (None).
+RECORDING_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,15 @@ class ThreadObservation:
     syscall: int | None  # the blocking system call number, None when running or unknown
     futex_on_gil: bool  # blocked in futex() on an address inside the GIL state
     cpu_ticks: int  # utime + stime in clock ticks, cumulative
+    # Python 3.15+: the thread state's own flags (None where the interpreter has none)
+    holds_gil: bool | None = None
+    gil_requested: bool | None = None
+    #: The scheduler's own clocks for the thread (``schedstat``), cumulative nanoseconds: time
+    #: on a CPU, and time runnable but waiting in a run queue for one; and how many times it
+    #: was put on a CPU. None where not read (in-process collector, recordings before v3).
+    run_ns: int | None = None
+    run_delay_ns: int | None = None
+    timeslices: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +138,7 @@ class Recording:
     start_s: float = 0.0  # when the target's own code began (ticks before are start-up)
     notes: list[str] = field(default_factory=list)
     yappi: YappiRun | None = None  # deep mode's tables from inside the target
+    locks: LockTables | None = None  # the lock tracker's tables from inside the target
     #: How to read the observations: the recording machine's system call numbers, the unit
     #: of ``cpu_ticks`` (USER_HZ), and the platform. Defaults describe this machine, which is
     #: right for live collection; loaded recordings bring their own.
@@ -155,10 +168,7 @@ class Recording:
                     t.gil_holder_tid,
                     t.gil_switches,
                     t.process_cpu_ticks,
-                    [
-                        [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
-                        for o in t.threads
-                    ],
+                    [_observation_row(o) for o in t.threads],
                 ]
                 for t in self.ticks
             ],
@@ -181,6 +191,7 @@ class Recording:
             "start_s": self.start_s,
             "notes": self.notes,
             "yappi": self.yappi.to_dict() if self.yappi is not None else None,
+            "locks": self.locks.to_dict() if self.locks is not None else None,
         }
 
     @staticmethod
@@ -199,7 +210,8 @@ class Recording:
             rec.clock_ticks_hz = 100
             rec.platform = "Linux x86_64 (version 1 recording)"
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
-            obs = tuple(ThreadObservation(o[0], o[1], o[2], o[3], o[4]) for o in threads)
+            # five fields up to version 2; seven with the 3.15 GIL flags, ten with the clocks
+            obs = tuple(ThreadObservation(*o) for o in threads)
             rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
         for item in data["threads"]:
             info = ThreadInfo(**item)
@@ -222,7 +234,20 @@ class Recording:
         rec.notes = list(data["notes"])
         if data.get("yappi"):
             rec.yappi = YappiRun.from_dict(data["yappi"])
+        if data.get("locks"):
+            rec.locks = LockTables.from_dict(data["locks"])
         return rec
+
+
+def _observation_row(o: ThreadObservation) -> list[Any]:
+    """Five fields; the two 3.15 GIL flags, and after them the three scheduler clocks, only
+    where they were read (the flags as null when only the clocks were)."""
+    row: list[Any] = [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
+    if o.holds_gil is not None or o.gil_requested is not None or o.run_ns is not None:
+        row += [o.holds_gil, o.gil_requested]
+    if o.run_ns is not None:
+        row += [o.run_ns, o.run_delay_ns, o.timeslices]
+    return row
 
 
 def vars_of(obj: Any) -> dict[str, Any]:

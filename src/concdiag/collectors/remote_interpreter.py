@@ -1,10 +1,13 @@
 """A running CPython found from outside: its interpreter image, version and GIL state.
 
-Nothing is injected into the target. Its interpreter is found from the ``_PyRuntime`` symbol
-of the mapped python image, its GIL state by scanning the runtime state through
-``/proc/PID/mem`` for the head of ``struct _gil_runtime_state`` (`gil_layout`: the switch
-interval in microseconds, then the last holder's thread state, then the ``locked`` flag),
-validated by finding one of the process's OS thread ids inside that thread state.
+Nothing is injected into the target. Its interpreter is found from the ``.PyRuntime``
+section (else the ``_PyRuntime`` symbol) of the mapped python image. On 3.13 and later the
+runtime state begins with the interpreter's own debug offsets (`debug_offsets`), which say
+where the GIL and the thread states are (`runtime_reader`). On 3.10-3.12 the GIL state is
+found by scanning the runtime state through ``/proc/PID/mem`` for the head of
+``struct _gil_runtime_state`` (`gil_layout`: the switch interval in microseconds, then the
+last holder's thread state, then the ``locked`` flag), validated by finding one of the
+process's OS thread ids inside that thread state.
 """
 
 from __future__ import annotations
@@ -18,16 +21,25 @@ from pathlib import Path
 import psutil
 
 from concdiag.collectors import elf
+from concdiag.collectors.debug_offsets import (
+    COOKIE,
+    DebugOffsets,
+    DebugOffsetsError,
+    version_text,
+)
 from concdiag.collectors.gil_layout import GIL_HEAD, GilLocation, read_head
 from concdiag.collectors.permissions import denied
+from concdiag.collectors.runtime_reader import ProcMemory, RuntimeReader
 from concdiag.errors import CannotProfileError, UsageError
 
-SUPPORTED = ((3, 10), (3, 13))
+SUPPORTED = ((3, 10), (3, 15))
+#: From this version on the runtime state carries debug offsets (``_Py_DebugOffsets``).
+DEBUG_OFFSETS_FROM = (3, 13)
 DEFAULT_INTERVAL_US = 5000
 #: Switch intervals the GIL search tries: the default first, then values users commonly set
 #: with ``sys.setswitchinterval`` (a stated choice: the search needs the exact value).
 INTERVAL_CANDIDATES_US = (DEFAULT_INTERVAL_US, 1000, 2000, 10000, 20000, 50000, 100000)
-#: How much of the runtime state is searched for the GIL (it lies well inside on 3.10-3.13).
+#: How much of the runtime state is searched for the GIL (it lies well inside on 3.10-3.12).
 RUNTIME_SCAN_BYTES = 4 << 20
 #: How much of the holder's thread state is searched for its OS thread id.
 TSTATE_SCAN_BYTES = 1024
@@ -44,6 +56,11 @@ class AttachTarget:
     runtime_address: int
     version: str
     command: list[str]
+    debug_offsets: DebugOffsets | None = None  # 3.13+: the interpreter's own map of itself
+
+    @property
+    def free_threaded(self) -> bool:
+        return self.debug_offsets is not None and self.debug_offsets.free_threaded
 
 
 def _read_mem(pid: int, address: int, size: int) -> bytes:
@@ -60,7 +77,7 @@ def _readable_image(pid: int, path: str) -> Path:
 
 
 def inspect_target(pid: int) -> AttachTarget:
-    """Check the PID names a readable CPython 3.10-3.13 process; one clear error if not."""
+    """Check the PID names a readable, supported CPython process; one clear error if not."""
     if pid <= 0 or not Path(f"/proc/{pid}").is_dir():
         raise UsageError(f"no process with PID {pid}")
     if pid == os.getpid():
@@ -78,48 +95,96 @@ def inspect_target(pid: int) -> AttachTarget:
         command = [exe]
     exe = exe.removesuffix(" (deleted)")
     shown = Path(command[0]).name if command else Path(exe).name
-    named = next(
-        (v for v in map(elf.version_from_name, elf.interpreter_images(mappings, exe)) if v), None
-    )
+    images = elf.interpreter_images(mappings, exe)
+    named = next((v for v in map(elf.version_from_name, images) if v), None)
     if named is not None and not (SUPPORTED[0] <= named <= SUPPORTED[1]):
         raise UsageError(_unsupported(pid, f"{named[0]}.{named[1]}"))
-    for image in elf.interpreter_images(mappings, exe):
-        try:
-            symbols = elf.read_symbols(_readable_image(pid, image), {"_PyRuntime", "Py_Version"})
-        except elf.ElfError:
+    for image in images:
+        found = _runtime_of(pid, image, mappings)
+        if found is None:
             continue
-        if "_PyRuntime" not in symbols:
-            continue
-        base = elf.load_base(mappings, image)
-        if base is None:
-            continue
-        shift = base - elf.first_load_vaddr(_readable_image(pid, image))
+        base, runtime, version_address = found
         version = ".".join(map(str, named)) if named else "unknown"
         try:
-            if "Py_Version" in symbols:
-                hexversion = struct.unpack("<I", _read_mem(pid, shift + symbols["Py_Version"], 4))[
-                    0
-                ]
-                version = f"{hexversion >> 24}.{hexversion >> 16 & 0xFF}.{hexversion >> 8 & 0xFF}"
+            if version_address is not None:
+                raw = _read_mem(pid, version_address, 4)
+                version = version_text(struct.unpack("<I", raw)[0])
             else:
-                _read_mem(pid, shift + symbols["_PyRuntime"], 8)
+                _read_mem(pid, runtime, 8)
         except PermissionError:
             raise denied(pid) from None
         except OSError as exc:
             raise CannotProfileError(f"cannot read process {pid}: {exc.strerror}") from exc
-        major_minor = tuple(int(x) for x in version.split(".")[:2]) if version[0].isdigit() else ()
-        if major_minor and not (SUPPORTED[0] <= major_minor <= SUPPORTED[1]):
+        running = major_minor(version)
+        if running and not (SUPPORTED[0] <= running <= SUPPORTED[1]):
             raise UsageError(_unsupported(pid, version))
+        offsets = None
+        if (running or named or (0, 0)) >= DEBUG_OFFSETS_FROM or _has_cookie(pid, runtime):
+            offsets = _debug_offsets(pid, shown, runtime, running or named, image)
+            version = offsets.version
         return AttachTarget(
             pid=pid,
             exe=exe,
             image=image,
             image_base=base,
-            runtime_address=shift + symbols["_PyRuntime"],
+            runtime_address=runtime,
             version=version,
             command=command,
+            debug_offsets=offsets,
         )
     raise UsageError(f"process {pid} ({shown}) is not a Python process")
+
+
+def _runtime_of(
+    pid: int, image: str, mappings: list[elf.Mapping]
+) -> tuple[int, int, int | None] | None:
+    """(load base, _PyRuntime, Py_Version or None) in the process, or None if not there."""
+    path = _readable_image(pid, image)
+    try:
+        symbols = elf.read_symbols(path, {"_PyRuntime", "Py_Version"})
+        runtime = elf.section_address(path, elf.RUNTIME_SECTION) or symbols.get("_PyRuntime")
+    except elf.ElfError:
+        return None
+    base = elf.load_base(mappings, image)
+    if runtime is None or base is None:
+        return None
+    shift = base - elf.first_load_vaddr(path)
+    version = symbols.get("Py_Version")
+    return base, shift + runtime, None if version is None else shift + version
+
+
+def _has_cookie(pid: int, runtime: int) -> bool:
+    try:
+        return _read_mem(pid, runtime, len(COOKIE)) == COOKIE
+    except OSError:
+        return False
+
+
+def major_minor(version: str) -> tuple[int, int] | None:
+    """``3.13.0`` or ``3.15.0a2`` -> (3, 13) / (3, 15); None when it is not a version."""
+    parts = version.split(".")
+    if len(parts) < 2 or not parts[0].isdigit():
+        return None
+    return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+
+
+def _debug_offsets(
+    pid: int, shown: str, runtime: int, version: tuple[int, int] | None, image: str
+) -> DebugOffsets:
+    """The interpreter's debug offsets, validated; a mismatch is one line (exit 2)."""
+    memory = ProcMemory(pid)
+    try:
+        reader = RuntimeReader.open(
+            memory,
+            runtime,
+            expected_version=version,
+            expected_free_threaded=elf.free_threaded_from_name(image),
+        )
+    except DebugOffsetsError as exc:
+        raise UsageError(f"process {pid} ({shown}): {exc}") from None
+    finally:
+        memory.close()
+    return reader.offsets
 
 
 def _unsupported(pid: int, version: str) -> str:
@@ -134,7 +199,17 @@ def _unsupported(pid: int, version: str) -> str:
 
 
 def find_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | None, str]:
-    """Scan the runtime state for the GIL; (location, "") or (None, why not)."""
+    """The GIL's location: (location, "") or (None, why not).
+
+    Through the debug offsets on 3.13+; by scanning the runtime state before.
+    """
+    if target.debug_offsets is not None:
+        return _gil_from_offsets(target, target.debug_offsets)
+    return scan_for_gil(target, attempts)
+
+
+def scan_for_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | None, str]:
+    """Scan the runtime state for the head of the GIL state (3.10-3.12, any GIL build)."""
     why = "no GIL state with a recognisable holder in the runtime state"
     for attempt in range(attempts):
         try:
@@ -204,3 +279,43 @@ def _native_id_offset(pid: int, tstate: int, tids: set[int]) -> int | None:
         if value in tids:
             return offset
     return None
+
+
+def _gil_from_offsets(
+    target: AttachTarget, offsets: DebugOffsets
+) -> tuple[GilLocation | None, str]:
+    """The GIL where the debug offsets say, once its thread states name this process's threads."""
+    try:
+        memory = ProcMemory(target.pid)
+    except OSError as exc:
+        return None, f"cannot read the process: {exc.strerror}"
+    try:
+        reader = RuntimeReader(memory, target.runtime_address, offsets)
+        tids = {int(t) for t in os.listdir(f"/proc/{target.pid}/task")}
+        threads = reader.threads()
+        if not any(t.native_thread_id in tids for t in threads):
+            return None, (
+                f"the {len(threads)} thread states found through the debug offsets name none "
+                "of the process's threads"
+            )
+        return reader.gil_location(target.image, target.image_base), ""
+    except (OSError, DebugOffsetsError) as exc:
+        return None, f"cannot read the interpreter through its debug offsets: {exc}"
+    finally:
+        memory.close()
+
+
+def gil_switched_on(target: AttachTarget) -> bool:
+    """Whether the GIL is on now: always on a default build; read on a free-threaded one."""
+    if target.debug_offsets is None or not target.debug_offsets.free_threaded:
+        return True
+    try:
+        memory = ProcMemory(target.pid)
+    except OSError:
+        return False
+    try:
+        return RuntimeReader(memory, target.runtime_address, target.debug_offsets).gil().enabled
+    except (OSError, DebugOffsetsError):
+        return False
+    finally:
+        memory.close()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from concdiag.collectors.target_tables import read_tables
+
 CLOCKS = ("auto", "cpu", "wall")
 
 
@@ -172,19 +174,7 @@ class DeepSession:
 
     def read(self) -> tuple[YappiRun | None, str | None]:
         """The tables, or None and why not."""
-        try:
-            data = json.loads(self.output.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None, (
-                "yappi's tables were not saved: the target ended without running its exit "
-                "handlers (os._exit or SIGKILL)"
-            )
-        except (OSError, ValueError) as exc:
-            return None, f"yappi's tables could not be read: {exc}"
-        try:
-            return YappiRun.from_dict(data), None
-        except ValueError as exc:
-            return None, f"yappi's tables are incomplete: {exc}"
+        return read_tables(self.output, YappiRun.from_dict, "yappi's")
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -19,7 +19,7 @@ from concdiag.gate.evaluate import (
 )
 from concdiag.gate.policy import DiffLimits, Rules
 from concdiag.gate.result import Change, Finding, Measurement
-from concdiag.model import STATE_KEYS, JsonScalar
+from concdiag.model import STATE_KEYS, JsonScalar, model_noun
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +167,8 @@ def compare(
     new_mismatch = mismatch_fails(head, rules.fail_on_mismatch) and not mismatch_fails(
         base, rules.fail_on_mismatch
     )
-    before = f"{base.current_model} -> {base.recommendation}"
-    after = f"{head.current_model} -> {head.recommendation}"
+    before = f"{model_noun(base.current_model)} -> {base.recommendation}"
+    after = f"{model_noun(head.current_model)} -> {head.recommendation}"
     if new_mismatch and limits.fail_on_new_mismatch:
         confident = head.confidence >= rules.min_confidence
         findings.append(

@@ -18,7 +18,7 @@ from concdiag.errors import (
 )
 from concdiag.gate.policy import Rules
 from concdiag.gate.result import Finding, Measurement, Site, TargetResult
-from concdiag.model import JsonScalar
+from concdiag.model import JsonScalar, model_noun
 
 #: Site kinds that create threads, and those that create processes.
 THREAD_KINDS = ("thread", "thread_pool")
@@ -32,12 +32,12 @@ def contradiction(m: Measurement) -> str | None:
     cannot run it in parallel), and processes where threads would serve better.
     """
     if (
-        m.current_model == "threads"
+        m.current_model == "threading"
         and m.recommendation == "multiprocessing"
         and m.cpu_kind == "python"
     ):
         return "threads carry CPU work that holds the GIL, so they cannot run it in parallel"
-    if m.current_model == "processes" and m.recommendation == "threading":
+    if m.current_model == "multiprocessing" and m.recommendation == "threading":
         return "the work runs in processes, but threads overlap it without start-up and pickling"
     return None
 
@@ -53,7 +53,7 @@ def mismatch_fails(m: Measurement, mode: str) -> bool:
 
 def model_kinds(m: Measurement) -> tuple[str, ...]:
     """The site kinds of the model in use: where a finding about that model points."""
-    return PROCESS_KINDS if m.current_model == "processes" else THREAD_KINDS
+    return PROCESS_KINDS if m.current_model == "multiprocessing" else THREAD_KINDS
 
 
 def sites_for(m: Measurement, script: str | None, kinds: tuple[str, ...] = ()) -> list[Site]:
@@ -109,15 +109,23 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     kinds = model_kinds(m)
     if mode != "never":
         failing = mismatch_fails(m, mode)
-        if failing:
+        figures = verdict_figures
+        if failing and rules.confirm:
+            # --confirm: the measured alternatives decide, not the verdict's confidence
+            confident, measured, figures = measured_gain(m, rules)
+            figures = {**verdict_figures, **figures}
             text = (
-                f"{m.current_model} in use, but the measurements recommend {m.recommendation}"
-                + (f": {why}." if why else ".")
-                + f" {m.advice}{note}"
+                f"{model_noun(m.current_model)} in use, but the measurements recommend "
+                f"{m.recommendation}. {measured}"
+            )
+        elif failing:
+            text = (
+                f"{model_noun(m.current_model)} in use, but the measurements recommend "
+                f"{m.recommendation}" + (f": {why}." if why else ".") + f" {m.advice}{note}"
             )
         else:
             text = (
-                f"The {m.current_model} model is not contradicted by the verdict "
+                f"The {model_noun(m.current_model)} model is not contradicted by the verdict "
                 f"({m.recommendation})."
             )
         findings.append(
@@ -127,7 +135,7 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 failing,
                 confident,
                 text,
-                figures=verdict_figures,
+                figures=figures,
                 sites=sites_for(m, script, kinds) if failing else [],
             )
         )
@@ -137,8 +145,8 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 "advice",
                 "advice",
                 name,
-                f"Runs {m.current_model} now; the measurements recommend {m.recommendation}. "
-                + m.advice,
+                f"Runs {model_noun(m.current_model)} now; the measurements recommend "
+                f"{m.recommendation}. " + m.advice,
                 verdict_figures,
                 sites_for(m, script, kinds),
             )
@@ -164,6 +172,38 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     if rules.max_gil_wait_share is not None:
         findings.append(_gil_wait(name, m, rules.max_gil_wait_share, script))
     return findings
+
+
+def measured_gain(m: Measurement, rules: Rules) -> tuple[bool, str, dict[str, JsonScalar]]:
+    """Whether the measured alternative of the recommended model ran faster than the program
+    as written by more than ``confirm_margin`` and both spreads (`check --confirm`)."""
+    c = m.confirmation
+    if c is None or c.alternative_s is None or c.as_written_s is None:
+        why = c.message if c is not None else "no alternative was measured"
+        return False, f"Not failing: not confirmed by a measurement ({why})", {}
+    spread = (c.as_written_margin_s or 0.0) + (c.alternative_margin_s or 0.0)
+    needed = rules.confirm_margin * c.as_written_s + spread
+    gain = c.as_written_s - c.alternative_s
+    figures: dict[str, JsonScalar] = {
+        "as_written_s": c.as_written_s,
+        "alternative": c.alternative,
+        "alternative_s": c.alternative_s,
+        "spread_s": round(spread, 6),
+        "confirm_margin": rules.confirm_margin,
+    }
+    measured = (
+        f"Measured: {c.alternative} ran in {c.alternative_s:.2f} s ± "
+        f"{c.alternative_margin_s or 0:.2f} against {c.as_written_s:.2f} s ± "
+        f"{c.as_written_margin_s or 0:.2f} as written"
+    )
+    if gain > needed:
+        return True, f"{measured}: faster by more than confirm_margin and the spread.", figures
+    return (
+        False,
+        f"{measured}. Not failing: not faster by more than confirm_margin "
+        f"{100 * rules.confirm_margin:.0f}% and the spread ({needed:.2f} s).",
+        figures,
+    )
 
 
 def _gil_wait(name: str, m: Measurement, limit: float, script: str | None) -> Finding:

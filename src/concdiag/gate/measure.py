@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from concdiag.gate.result import Measurement, Site, Spread, ThreadShares
+from concdiag.gate.result import Confirmation, Measurement, Site, Spread, ThreadShares
 from concdiag.model import STATE_KEYS, Profile
 
 #: Shares get a sampling-error margin of this many standard errors of a proportion.
@@ -155,4 +155,25 @@ def measure(profiles: Sequence[Profile], root: Path) -> Measurement:
         worker_shares=worker_shares,
         threads=threads,
         target_exit=(failed or representative).run.exit.description,
+        confirmation=confirmation(profiles, recommendation),
+    )
+
+
+def confirmation(profiles: Sequence[Profile], recommendation: str) -> Confirmation | None:
+    """The first run's measured alternatives: as written against the recommended model."""
+    whatif = next((p.whatif for p in profiles if p.whatif is not None), None)
+    if whatif is None:
+        return None
+    timed = [a for a in whatif.alternatives if a.status == "ok" and a.wall is not None]
+    written = next((a for a in timed if a.as_written), None)
+    ours = [a for a in timed if not a.as_written and a.model == recommendation]
+    best = min(ours, key=lambda a: a.wall.median_s if a.wall else 0.0) if ours else None
+    return Confirmation(
+        outcome=whatif.outcome,
+        message=whatif.message,
+        as_written_s=written.wall.median_s if written and written.wall else None,
+        as_written_margin_s=written.wall.margin_s if written and written.wall else None,
+        alternative=best.label if best else None,
+        alternative_s=best.wall.median_s if best and best.wall else None,
+        alternative_margin_s=best.wall.margin_s if best and best.wall else None,
     )

@@ -39,6 +39,11 @@ class Rules:
     min_confidence: float = 0.6
     max_gil_wait_share: float | None = None
     expect: str | None = None  # expected recommendation; only per target
+    #: Fail a model mismatch only when `concdiag whatif` measured the recommended model
+    #: faster than the program as written by more than ``confirm_margin`` (relative) and the
+    #: spread of both (`check --confirm`).
+    confirm: bool = False
+    confirm_margin: float = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,13 @@ class Policy:
     project_dir: Path = field(default_factory=Path)
 
 
-_RULE_KEYS = ("fail_on_mismatch", "min_confidence", "max_gil_wait_share")
+_RULE_KEYS = (
+    "fail_on_mismatch",
+    "min_confidence",
+    "max_gil_wait_share",
+    "confirm",
+    "confirm_margin",
+)
 _TOP_KEYS = (
     *_RULE_KEYS,
     "repeat",
@@ -192,6 +203,8 @@ class _Reader:
             fail_on_mismatch=self.mismatch(base.fail_on_mismatch),
             min_confidence=base.min_confidence if confidence is None else confidence,
             max_gil_wait_share=self.number("max_gil_wait_share", base.max_gil_wait_share, 0, 1),
+            confirm=self.boolean("confirm", base.confirm),
+            confirm_margin=_req(self.number("confirm_margin", base.confirm_margin, 0, 10)),
         )
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from concdiag.errors import ProfileFormatError
+from concdiag.migrations import result_from_v1
 from concdiag.model import JsonScalar, from_jsonable, to_jsonable
 
 RESULT_SCHEMA = "concdiag-gate-result"
-RESULT_VERSION = 1
+RESULT_VERSION = 2  # 2: current models in the recommendation's words (threading, ...)
 
 #: Outcomes of one check. Only "failed" fails the gate; "warning" would have failed but the
 #: evidence was too weak (low confidence, inside the noise margin); "advice" is information.
@@ -57,6 +58,20 @@ class ThreadShares:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What `concdiag whatif` measured: the program as written against the best alternative
+    of the recommended model (`check --confirm`)."""
+
+    outcome: str  # the profile's whatif outcome: confirmed, refuted, inconclusive, ...
+    message: str
+    as_written_s: float | None  # median wall seconds
+    as_written_margin_s: float | None
+    alternative: str | None  # the alternative's label
+    alternative_s: float | None
+    alternative_margin_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Measurement:
     """What one target's runs showed: the verdict they agree on and each figure's spread."""
 
@@ -66,7 +81,7 @@ class Measurement:
     recommendation: str
     agreement: int  # runs whose recommendation is ``recommendation``
     confidence: float  # median confidence of those runs, times agreement / runs
-    current_model: str
+    current_model: str  # one of concdiag.model.CURRENT_MODELS
     matches: bool | None
     summary: str
     advice: str
@@ -75,6 +90,7 @@ class Measurement:
     worker_shares: dict[str, Spread]  # state key -> share of worker time
     threads: list[ThreadShares]
     target_exit: str  # the target's exit description (of the first run that failed, if any)
+    confirmation: Confirmation | None = None  # measured alternatives, when there were any
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +153,9 @@ class GateResult:
     def from_dict(data: Any) -> GateResult:
         if not isinstance(data, dict) or data.get("schema") != RESULT_SCHEMA:
             raise ProfileFormatError("not a concdiag result")
-        if data.get("schema_version") != RESULT_VERSION:
+        if data.get("schema_version") == 1:
+            data = result_from_v1(data)
+        elif data.get("schema_version") != RESULT_VERSION:
             raise ProfileFormatError(
                 f"result schema version {data.get('schema_version')!r} is not supported"
             )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from concdiag.errors import (
+    EXIT_DEADLOCK,
     EXIT_INTERRUPTED,
     ConcdiagError,
     UsageError,
@@ -27,6 +28,7 @@ from concdiag.gate.result import Finding, GateResult, Measurement, Site, TargetR
 from concdiag.model import Profile
 from concdiag.redact import mask_args
 from concdiag.session import ProfileRequest, profile_script
+from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
 
 Echo = Callable[[str], None]
 
@@ -42,6 +44,7 @@ class CheckRequest:
     time_limit_s: float | None = None
     exit_zero: bool = False
     baseline: Path | None = None  # a saved result or profile to compare with (if it exists)
+    confirm: bool = False  # --confirm: measure the alternatives (whatif) on the first run
 
 
 def _command(target: Target) -> list[str]:
@@ -113,19 +116,24 @@ def _profile_target(
         stem = target.name if repeat == 1 else f"{target.name}.run{run}"
         json_path, html_path = reports / f"{stem}.json", reports / f"{stem}.html"
         echo(f"concdiag: profiling {target.name} (run {run} of {repeat})")
+        profile_request = ProfileRequest(
+            target=target.module or str(script),
+            module=target.module is not None,
+            args=target.args,
+            python=target.python,
+            rate_hz=policy.rate_hz,
+            duration_s=limit,
+            json_path=json_path,
+            html_path=html_path,
+        )
         try:
-            outcome = profile_script(
-                ProfileRequest(
-                    target=target.module or str(script),
-                    module=target.module is not None,
-                    args=target.args,
-                    python=target.python,
-                    rate_hz=policy.rate_hz,
-                    duration_s=limit,
-                    json_path=json_path,
-                    html_path=html_path,
+            if run == 1 and (request.confirm or target.rules.confirm):
+                outcome = whatif_script(
+                    WhatIfRequest(profile_request, repeat=max(repeat, DEFAULT_REPEAT), sweep=None),
+                    echo=echo,
                 )
-            )
+            else:
+                outcome = profile_script(profile_request)
         except UsageError:
             raise
         except ConcdiagError as exc:
@@ -148,12 +156,17 @@ def _profile_target(
         json_paths.append(str(outcome.json_path))
         html_paths.append(str(outcome.html_path))
         if outcome.target_failed and not any(f.rule == "target-failed" for f in findings):
+            how = (
+                "deadlocked and was ended"
+                if outcome.exit_code == EXIT_DEADLOCK
+                else outcome.profile.run.exit.description
+            )
             findings.append(
                 Finding(
                     "target-failed",
                     "failed",
                     target.name,
-                    f"The target {outcome.profile.run.exit.description} (run {run} of {repeat}); "
+                    f"The target {how} (run {run} of {repeat}); "
                     f"its report is still written: {outcome.html_path}.",
                     {"exit_code": outcome.profile.run.exit.code},
                     where,
@@ -167,7 +180,7 @@ def _profile_target(
         json_paths,
         html_paths,
         findings,
-        target.rules,
+        replace(target.rules, confirm=True) if request.confirm else target.rules,
         request.root,
     )
 
@@ -214,6 +227,7 @@ def _saved_targets(request: CheckRequest) -> list[TargetResult]:
             request.policy, script_path, target_name if script_path is None else None
         )
         rules = configured.rules if configured else request.policy.rules
+        rules = replace(rules, confirm=True) if request.confirm else rules
         name = configured.name if configured else Path(target_name).stem
         script = relative_path(script_path, request.root) if script_path else None
         results.append(

@@ -14,18 +14,25 @@ from typing import Any
 
 import jinja2
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.own_code import user_command
 from concdiag.redact import mask_args
 from concdiag.render.deep_view import html_deep_view, short_name
-from concdiag.render.figures import STATE_LABELS, key_figures, pct
+from concdiag.render.figures import (
+    STATE_LABELS,
+    clock_notes,
+    key_figures,
+    pct,
+    share_with_error,
+)
+from concdiag.render.html_charts import speedup_chart, timeline_charts
+from concdiag.render.locks_view import html_locks_view
 from concdiag.render.views import (
-    LaneRun,
     hot_by_state,
-    lane_runs,
     state_index,
     trimmed_stacks,
 )
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -43,14 +50,14 @@ HOT_LIMIT = 10
 #: Distinct (thread, state, stack) entries sent to the flame graph; the rest are merged
 #: into one "(other stacks)" entry per thread and state, keeping totals exact.
 MAX_FLAME_STACKS = 3000
-MAX_LANES = 200
 
 GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "bound",
         "bound",
         "What limits the program: cpu (it computes), io (it waits for the "
-        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, or idle.",
+        "network, disk or sleep), sync (its threads wait on each other's locks), mixed, idle, "
+        "or deadlock (its threads wait for each other's locks for ever).",
     ),
     (
         "recommendation",
@@ -61,8 +68,9 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "confidence",
         "confidence",
-        "How clearly the figures support the verdict, from 0 to 1: "
-        "high (0.75 and above), medium (0.5 to 0.75), low (below 0.5).",
+        "The probability that profiling the program again gives the same recommendation, "
+        "from the margins the verdict rests on and their error bars: high (0.75 and above), "
+        "medium (0.5 to 0.75), low (below 0.5).",
     ),
     (
         "current_model",
@@ -99,13 +107,26 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
         "unknown",
         "unknown",
-        "Not observed: the sampler missed the tick or could not read the thread.",
+        "Not observed (the sampler missed the tick or could not read the thread), or "
+        "runnable but waiting for a CPU: the machine was busier than its cores.",
+    ),
+    (
+        "cpu_clock",
+        "CPU clock",
+        "The thread's own CPU time over its observed time, from the scheduler: GIL held plus "
+        "native CPU must cover it, and native CPU may not exceed it.",
+    ),
+    (
+        "error",
+        "±",
+        "A share's sampling error bar (about 95%), from the thread's samples and how long "
+        "its runs in each state were.",
     ),
     (
         "gil_utilisation",
         "GIL utilisation",
-        "Share of samples in which some thread held the "
-        "GIL. Near 100% with several busy threads means their Python code ran one at a time.",
+        "Share of samples in which some thread held the GIL, per process (each has its own). "
+        "Near 100% with several busy threads means their Python code ran one at a time.",
     ),
     (
         "cores_used",
@@ -138,6 +159,18 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "time with N workers, from the measured time split (the model is stated below the chart).",
     ),
     (
+        "whatif",
+        "measured alternatives",
+        "concdiag whatif ran the program again with its pools swapped (threads for processes "
+        "and back, serial, other numbers of workers) and timed each, without a sampler.",
+    ),
+    (
+        "spread",
+        "spread",
+        "Half the range of an alternative's repeated run times: differences smaller than both "
+        "spreads (or than 10% / 50 ms) are noise.",
+    ),
+    (
         "flame",
         "flame graph",
         "Sampled Python stacks merged: each bar is a function, as wide "
@@ -164,6 +197,7 @@ BOUND_LABELS = {
     "mixed": "Mixed CPU and I/O",
     "sync": "Lock-bound (sync)",
     "idle": "Idle",
+    "deadlock": "Deadlock",
 }
 
 #: Key figures' labels to their glossary entry.
@@ -209,6 +243,10 @@ def template_environment() -> jinja2.Environment:
     env.filters["pct"] = pct
     env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
+    env.filters["model_noun"] = model_noun
+    env.filters["share_cell"] = lambda t, k: share_with_error(
+        t.states.get(k), t.share_errors.get(k) if t.share_errors else None
+    )
     return env
 
 
@@ -225,116 +263,6 @@ def confidence_word(confidence: float) -> str:
     if confidence >= 0.5:
         return "medium"
     return "low"
-
-
-def _series_points(values: list[float | None], top: float) -> list[str]:
-    """SVG polyline point lists (one per unbroken stretch) in a viewBox of bins by ``top``."""
-    lines: list[str] = []
-    current: list[str] = []
-    for i, value in enumerate(values):
-        if value is None:
-            if current:
-                lines.append(" ".join(current))
-                current = []
-            continue
-        current.append(f"{i + 0.5:g},{top - min(value, top):.3f}")
-    if current:
-        lines.append(" ".join(current))
-    return lines
-
-
-def _time_ticks(duration_s: float) -> list[tuple[float, str]]:
-    """Five to ten round tick marks along the time axis, as (percent of width, label)."""
-    if duration_s <= 0:
-        return [(0.0, "0 s")]
-    step = 1.0
-    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
-        if duration_s / step <= 10:
-            break
-    ticks = []
-    t = 0.0
-    while t <= duration_s + 1e-9:
-        ticks.append((100 * t / duration_s, f"{t:g} s"))
-        t = round(t + step, 6)
-    return ticks
-
-
-def _lane_paths(runs: list[LaneRun]) -> list[tuple[str, bool, str]]:
-    """One SVG path per (state, faint) holding all of a lane's stretches: small files."""
-    paths: dict[tuple[str, bool], list[str]] = {}
-    for r in runs:
-        paths.setdefault((r.state, r.share < 0.5), []).append(
-            f"M{r.start} 0h{r.length}v1h-{r.length}z"
-        )
-    return [
-        (state, faint, "".join(parts))
-        for (state, faint), parts in sorted(
-            paths.items(), key=lambda kv: (state_index(kv[0][0]), kv[0][1])
-        )
-    ]
-
-
-def _timeline(profile: Profile) -> dict[str, Any]:
-    tl = profile.timeline
-    nbins = len(tl.t_s)
-    duration = nbins * tl.bin_s
-    top = max([float(profile.run.cpu_count), *tl.cores_used, 1.0])
-    gil = [g for g in tl.gil_utilisation if g is not None]
-    lanes = []
-    for lane in tl.lanes[:MAX_LANES]:
-        runs = lane_runs(lane, nbins)
-        seconds = {k: sum(lane.shares[k]) * tl.bin_s for k in STATE_KEYS}
-        described = ", ".join(
-            f"{STATE_LABELS[k]} {seconds[k]:.2f} s" for k in STATE_KEYS if seconds[k] >= 0.005
-        )
-        lanes.append({"lane": lane, "paths": _lane_paths(runs), "label": described or "no samples"})
-    return {
-        "nbins": max(1, nbins),
-        "bin_s": tl.bin_s,
-        "duration": duration,
-        "top": top,
-        "cores": _series_points(list(tl.cores_used), top),
-        "gil": _series_points(list(tl.gil_utilisation), 1.0),
-        "cores_mean": sum(tl.cores_used) / nbins if nbins else 0.0,
-        "cores_peak": max(tl.cores_used, default=0.0),
-        "gil_mean": sum(gil) / len(gil) if gil else None,
-        "ticks": _time_ticks(duration),
-        "lanes": lanes,
-        "hidden_lanes": max(0, len(tl.lanes) - MAX_LANES),
-    }
-
-
-def _speedup(profile: Profile) -> dict[str, Any]:
-    points = profile.verdict.predicted_speedup
-    top = max([2.0] + [max(p.threads, p.processes) for p in points])
-    top = float(int(top) + 1) if top > int(top) else top
-    width, height = 420.0, 200.0
-    n = max(1, len(points) - 1)
-
-    def x(i: int) -> float:
-        return i / n * width
-
-    def y(value: float) -> float:
-        return height - value / top * height
-
-    grid = [(y(g), f"{g:g}×") for g in range(0, int(top) + 1)]
-    return {
-        "width": width,
-        "height": height,
-        "grid": grid,
-        "xs": [(x(i), p.workers) for i, p in enumerate(points)],
-        "threads": [(x(i), y(p.threads), p) for i, p in enumerate(points)],
-        "processes": [(x(i), y(p.processes), p) for i, p in enumerate(points)],
-        "threads_line": " ".join(f"{x(i):.1f},{y(p.threads):.1f}" for i, p in enumerate(points)),
-        "processes_line": " ".join(
-            f"{x(i):.1f},{y(p.processes):.1f}" for i, p in enumerate(points)
-        ),
-        "points": points,
-        "cores": profile.run.cpu_count,
-        "cores_x": next(
-            (x(i) for i, p in enumerate(points) if p.workers == profile.run.cpu_count), None
-        ),
-    }
 
 
 def flame_data(profile: Profile) -> dict[str, Any]:
@@ -431,6 +359,7 @@ def _view(profile: Profile) -> dict[str, Any]:
         "run": profile.run,
         "command": " ".join(mask_args(profile.run.command)),
         "confidence_word": confidence_word(v.confidence),
+        "clock_notes": clock_notes(profile),
         "bound_labels": BOUND_LABELS,
         "figures": figures,
         "state_keys": STATE_KEYS,
@@ -438,14 +367,28 @@ def _view(profile: Profile) -> dict[str, Any]:
         "colours": STATE_COLOURS,
         "groups": _thread_groups(profile),
         "multi_process": len(profile.processes) > 1,
-        "timeline": _timeline(profile),
+        "timeline": timeline_charts(profile),
         "hot": hot,
         "flame_threads": _flame_threads(profile),
         "data": {"flame": flame, "states": list(STATE_KEYS), "labels": STATE_LABELS},
         "deep_view": deep_view,
+        "locks_view": html_locks_view(profile),
         "deep_link": deep_link,
-        "speedup": _speedup(profile),
+        "speedup": speedup_chart(profile),
+        "whatif": _whatif_view(profile),
         "glossary": GLOSSARY,
+    }
+
+
+def _whatif_view(profile: Profile) -> dict[str, Any]:
+    w = profile.whatif
+    if w is None:
+        return {}
+    return {
+        "outcome_label": OUTCOME_LABELS.get(w.outcome, w.outcome),
+        "rows": alternative_rows(w),
+        "sites": site_rows(w),
+        "load": load_text(w),
     }
 
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
-from concdiag.render.figures import STATE_LABELS, key_figures, pct
+from concdiag.render.figures import (
+    STATE_LABELS,
+    bound_words,
+    clock_notes,
+    key_figures,
+    pct,
+    share_with_error,
+)
+from concdiag.render.locks_view import markdown_lines
+from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 DEEP_ROWS_PER_THREAD = 5
 
@@ -18,6 +27,9 @@ def md_escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text.replace("\n", " ").replace("\r", " "))
 
 
+_MATCH_WORDS = {True: "matches", False: "does not match", None: "no comparison with"}
+
+
 class MarkdownRenderer:
     extension = ".md"
 
@@ -26,7 +38,7 @@ class MarkdownRenderer:
         run = profile.run
         kind = f" ({v.cpu_kind})" if v.cpu_kind else ""
         out = [
-            f"### concdiag: {v.bound}-bound{kind}, recommend **{v.recommendation}** "
+            f"### concdiag: {bound_words(v.bound)}{kind}, recommend **{v.recommendation}** "
             f"(confidence {v.confidence:.2f})",
             "",
             md_escape(v.summary),
@@ -40,28 +52,41 @@ class MarkdownRenderer:
         cm = v.current_model
         out += [
             "",
-            f"**Current model:** {cm.kind} ({'matches' if cm.matches else 'does not match'}"
+            f"**Current model:** {model_noun(cm.kind)} "
+            f"({_MATCH_WORDS[cm.matches]}"
             f" the recommendation). {md_escape(cm.advice)}",
         ]
         for site in cm.sites[:8]:
             out.append(f"- `{site.file.rsplit('/', 1)[-1]}:{site.line}` {md_escape(site.code)}")
         out += [
             "",
-            "| process | thread | role | wall s | CPU s | "
+            "| process | thread | role | wall s | CPU s | CPU clock | "
             + " | ".join(STATE_LABELS[k] for k in STATE_KEYS)
             + " |",
-            "| --- | --- | --- | ---: | ---: | " + " | ".join("---:" for _ in STATE_KEYS) + " |",
+            "| --- | --- | --- | ---: | ---: | ---: | "
+            + " | ".join("---:" for _ in STATE_KEYS)
+            + " |",
         ]
         for proc in profile.processes:
             for t in proc.threads:
                 if not t.python:
                     continue
-                cells = " | ".join(pct(t.states.get(k)) for k in STATE_KEYS)
-                out.append(
-                    f"| {proc.pid} | {md_escape(t.name)} | {t.role} | {t.wall_s:.2f} | "
-                    f"{t.cpu_user_s + t.cpu_system_s:.2f} | {cells} |"
+                errors = t.share_errors
+                cells = " | ".join(
+                    share_with_error(t.states.get(k), errors.get(k) if errors else None) or "0%"
+                    for k in STATE_KEYS
                 )
+                few = " (few samples)" if t.few_samples else ""
+                out.append(
+                    f"| {proc.pid} | {md_escape(t.name)}{few} | {t.role} | {t.alive_s:.2f} | "
+                    f"{t.cpu_user_s + t.cpu_system_s:.2f} | {pct(t.cpu_clock_share)} | {cells} |"
+                )
+        notes = clock_notes(profile)
+        if notes:
+            out += ["", "**Measurement notes**", ""] + [f"- {md_escape(n)}" for n in notes]
+        out += markdown_lines(profile, md_escape)
         out += _deep_lines(profile)
+        out += _whatif_lines(profile)
         out += [
             "",
             f"Python {md_escape(run.python.version)}, {run.cpu_count} cores, "
@@ -105,4 +130,43 @@ def _deep_lines(profile: Profile) -> list[str]:
                 f"{num(r.cpu_s)} | {r.wall_s:.2f} | {r.state_seconds.gil_held:.2f} | "
                 f"{r.state_seconds.gil_wait:.2f} |"
             )
+    return out
+
+
+def _whatif_lines(profile: Profile) -> list[str]:
+    """The measured alternatives: the outcome, a table, what could not run or be swapped."""
+    w = profile.whatif
+    if w is None:
+        return []
+    out = [
+        "",
+        f"**Measured alternatives** ({OUTCOME_LABELS.get(w.outcome, w.outcome)}): "
+        + md_escape(w.message),
+    ]
+    if w.alternatives:
+        out += [
+            "",
+            "| alternative | model | wall (median ± spread) | cores used | speedup | predicted "
+            "| status |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for r in alternative_rows(w):
+            out.append(
+                f"| {md_escape(r.label)} | {r.model} | {r.wall} | {r.cores} | "
+                f"{md_escape(r.speedup)} | {r.predicted} | {md_escape(r.status)} |"
+            )
+    for f in w.failures:
+        where = f"{f.file.rsplit('/', 1)[-1]}:{f.line}" if f.file else "unknown line"
+        out.append(
+            f"- could not run under {md_escape(f.alternative)}: {md_escape(f.error)} "
+            f"(task submitted at `{where}`)"
+        )
+    for s in site_rows(w):
+        if not s.swappable:
+            at = f" at `{s.where}`" if s.where else ""
+            out.append(f"- not swapped: {md_escape(s.what)}{at}: {md_escape(s.note)}")
+    if w.note:
+        out.append(f"- {md_escape(w.note)}")
+    if load_text(w):
+        out.append(f"- {md_escape(load_text(w))}")
     return out

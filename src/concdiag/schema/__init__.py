@@ -23,11 +23,22 @@ from concdiag.model import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     STATE_KEYS,
+    ClockCheck,
     DeepFunction,
     DeepProfile,
     Profile,
     States,
     Verdict,
+)
+from concdiag.model.locks import LOCK_ADVICE, LOCK_KINDS, LockProfile
+from concdiag.model.whatif import (
+    ALTERNATIVE_STATUSES,
+    SWAP_KINDS,
+    WHATIF_MODELS,
+    WHATIF_OUTCOMES,
+    WHATIF_STATUSES,
+    Alternative,
+    WhatIf,
 )
 
 SCHEMA_PATH = Path(__file__).with_name("profile.schema.json")
@@ -40,7 +51,19 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (DeepFunction, "behaviour"): list(DEEP_BEHAVIOURS),
     (DeepProfile, "clock"): ["cpu", "wall"],
     (DeepProfile, "cpu_source"): ["yappi", "sampler"],
+    (LockProfile, "kind"): list(LOCK_KINDS),
+    (LockProfile, "advice_kind"): list(LOCK_ADVICE),
+    (ClockCheck, "source"): ["schedstat", "stat"],
+    (WhatIf, "status"): list(WHATIF_STATUSES),
+    (WhatIf, "outcome"): list(WHATIF_OUTCOMES),
+    (WhatIf, "measured_recommendation"): [*WHATIF_MODELS, None],
+    (Alternative, "kind"): list(SWAP_KINDS),
+    (Alternative, "status"): list(ALTERNATIVE_STATUSES),
+    (Alternative, "model"): list(WHATIF_MODELS),
 }
+#: Fields added to schema version 2 after its first release: optional, so profiles written
+#: before them stay valid (they are read with the field's default).
+_ADDED_IN_V2 = ("locks", "whatif")
 
 
 def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +117,7 @@ def generate_schema() -> dict[str, Any]:
     root["properties"]["schema"] = {"const": SCHEMA_NAME}
     root["properties"]["schema_version"] = {"const": SCHEMA_VERSION}
     root["properties"]["deep"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    root["required"] = [name for name in root["required"] if name not in _ADDED_IN_V2]
     defs["CurrentModel"]["properties"]["kind"] = {"enum": list(CURRENT_MODELS)}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concdiag.gate.render.text import change_delta, change_value, is_share
 from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
-from concdiag.model import STATE_KEYS
+from concdiag.model import STATE_KEYS, model_noun
 from concdiag.render.figures import STATE_LABELS, pct
 from concdiag.render.markdown import md_escape
 
@@ -78,12 +78,12 @@ def _target(t: TargetResult) -> list[str]:
     out = ["", f"### {md_escape(t.name)}: {_STATUS.get(t.status, t.status)}", ""]
     m = t.measurement
     if t.baseline is not None:
-        out.append(f"- base: {_verdict(t.baseline)}, runs {t.baseline.current_model}")
-        out.append(f"- head: {_verdict(m)}, runs {m.current_model if m else 'n/a'}")
+        out.append(f"- base: {_verdict(t.baseline)}, runs {model_noun(t.baseline.current_model)}")
+        out.append(f"- head: {_verdict(m)}, runs {model_noun(m.current_model) if m else 'n/a'}")
     elif m is not None:
         out.append(
             f"- verdict: {_verdict(m)} (confidence {m.confidence:.2f}, {m.agreement} of "
-            f"{m.runs} runs agree); runs {m.current_model}"
+            f"{m.runs} runs agree); runs {model_noun(m.current_model)}"
         )
         out.append(f"- {md_escape(m.summary)}")
     for f in t.findings:
@@ -123,7 +123,7 @@ class MarkdownResultRenderer:
                 m = t.measurement
                 out.append(
                     f"| {md_escape(t.name)} | {_STATUS.get(t.status, t.status)} | {_verdict(m)} | "
-                    f"{m.current_model if m else 'n/a'} | "
+                    f"{model_noun(m.current_model) if m else 'n/a'} | "
                     f"{f'{m.confidence:.2f}' if m else 'n/a'} | {_figure(m, 'gil_wait_share')} | "
                     f"{_figure(m, 'wall_s')} | {_figure(m, 'cpu_s')} |"
                 )

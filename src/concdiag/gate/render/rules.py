@@ -80,7 +80,7 @@ RULES: tuple[RuleInfo, ...] = (
         "target-failed",
         "TargetFailed",
         "The target exited with an error or was killed by a signal.",
-        "The report is still written; concdiag exits 4.",
+        "The report is still written; concdiag check exits 4.",
     ),
     RuleInfo(
         "not-profiled",

@@ -8,56 +8,53 @@ from it alone. Field names are a public interface: the JSON Schema in
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any
 
 from concdiag.errors import ProfileFormatError
+from concdiag.migrations import profile_from_v1
+from concdiag.model.codec import from_jsonable, load_typed, to_jsonable
+from concdiag.model.deep import (
+    DEEP_BEHAVIOURS,
+    DeepFunction,
+    DeepProfile,
+    DeepThread,
+    ProcessTree,
+    WorkerProcess,
+)
+from concdiag.model.locks import LockReport
+from concdiag.model.states import STATE_KEYS, States
+from concdiag.model.whatif import WhatIf
 
 SCHEMA_NAME = "concdiag-profile"
-SCHEMA_VERSION = 1
+#: Version 2 renamed version 1's fields (`migrations`). Fields added since have defaults, so
+#: profiles written before them load unchanged (docs/schema.md "Changes").
+SCHEMA_VERSION = 2
 
-#: The states a thread's alive time is split into. Stable names: CI users read them.
-STATE_KEYS: tuple[str, ...] = ("gil_held", "gil_wait", "native", "io", "sync", "unknown")
-
-BOUNDS = ("cpu", "io", "mixed", "sync", "idle")
+#: ``deadlock``: the run ended in a deadlock (``Profile.locks.deadlock`` says which).
+BOUNDS = ("cpu", "io", "mixed", "sync", "idle", "deadlock")
 CPU_KINDS = ("python", "native")
 RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
-CURRENT_MODELS = ("serial", "threads", "processes", "asyncio")
+#: The model a program uses now, in the recommendation's words (plus asyncio), so the two
+#: compare without a translation table.
+CURRENT_MODELS = ("serial", "threading", "multiprocessing", "asyncio")
+#: How prose names each model ("runs threads now"); the data holds the words above.
+MODEL_NOUNS = {
+    "serial": "serial",
+    "threading": "threads",
+    "multiprocessing": "processes",
+    "asyncio": "asyncio",
+}
+
+
+def model_noun(kind: str) -> str:
+    """How prose names the current model ``kind``: "runs threads now"."""
+    return MODEL_NOUNS.get(kind, kind)
+
 
 JsonScalar = str | int | float | bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class States:
-    """One value per thread state; shares sum to 1, seconds sum to the alive time."""
-
-    gil_held: float = 0.0
-    gil_wait: float = 0.0
-    native: float = 0.0
-    io: float = 0.0
-    sync: float = 0.0
-    unknown: float = 0.0
-
-    def get(self, key: str) -> float:
-        return float(getattr(self, key))
-
-    def total(self) -> float:
-        return sum(self.get(k) for k in STATE_KEYS)
-
-    def scaled(self, factor: float) -> States:
-        return States(**{k: self.get(k) * factor for k in STATE_KEYS})
-
-    def plus(self, other: States) -> States:
-        return States(**{k: self.get(k) + other.get(k) for k in STATE_KEYS})
-
-    @staticmethod
-    def from_counts(counts: typing.Mapping[str, float]) -> States:
-        return States(**{k: float(counts.get(k, 0.0)) for k in STATE_KEYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +77,7 @@ class ThreadProfile:
     is_main: bool
     first_seen_s: float  # seconds since the run started
     last_seen_s: float
-    wall_s: float  # alive time seen by the sampler
+    alive_s: float  # alive time seen by the sampler
     cpu_user_s: float
     cpu_system_s: float
     samples: int
@@ -91,6 +88,25 @@ class ThreadProfile:
     role: str  # worker, coordinator (mostly waits for other threads) or idle
     hot_functions: list[HotFunction] = field(default_factory=list)
     ident: int | None = None  # Python's threading.get_ident()
+    #: Samples less the ticks the sampler missed (those are ``unknown``).
+    observed_samples: int = 0
+    #: Half-width of each share's sampling error bar (about 95%), from the thread's ticks and
+    #: the length of its runs in each state (docs/measurement.md "Error bars").
+    share_errors: States | None = None
+    #: Its error bars are wider than the calibration's 10 points: too few ticks to go by.
+    few_samples: bool = False
+    #: Share of its alive time runnable but waiting for a CPU (counted in ``unknown``).
+    starved_share: float = 0.0
+    #: Share of its alive time it held the GIL while waiting for a CPU (pre-empted): GIL held
+    #: beyond its CPU clock, by more than the sampling error. Still ``gil_held`` in its states;
+    #: left out of the worker time the verdict weighs (see `Summary.worker_seconds`).
+    pre_empted_share: float = 0.0
+    #: Its own CPU clock (the scheduler's run time, or CPU ticks) over its observed span.
+    cpu_clock_share: float | None = None
+    #: How far its states disagree with that clock: ``native`` above it, or ``gil_held +
+    #: native`` below it (shares of observed time); None when not checked.
+    clock_disagreement: float | None = None
+    clock_error: float | None = None  # the sampling error that disagreement is judged by
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +130,7 @@ class ProcessProfile:
     python: bool
     first_seen_s: float
     last_seen_s: float
-    wall_s: float
+    alive_s: float  # from first to last seen
     cpu_user_s: float
     cpu_system_s: float
     ctx_switches_voluntary: int
@@ -182,6 +198,22 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockCheck:
+    """Every thread's states against its own CPU clock: the largest disagreement found."""
+
+    source: str  # "schedstat" (the scheduler's nanosecond clocks) or "stat" (CPU ticks)
+    threads_checked: int  # threads with a clock and error bars within the 10-point bound
+    largest_disagreement: float  # share of the thread's observed time
+    pid: int | None
+    tid: int | None
+    thread: str | None
+    error: float  # that thread's sampling error
+    #: Threads disagreeing by more than `warn_share` and their own sampling error.
+    threads_over: int
+    warn_share: float
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Figures over the whole run (all processes) that the verdict and renderers quote."""
 
@@ -189,13 +221,18 @@ class Summary:
     python_threads: int
     processes: int
     thread_seconds: States  # summed over Python threads
-    worker_seconds: States  # the same, without coordinator threads' waits on others
+    #: The same, without waits for other workers (coordination), and with GIL-held time spent
+    #: pre-empted counted as ``unknown``: the time the verdict weighs.
+    worker_seconds: States
     cpu_s: float
     cores_used_mean: float
     cores_used_peak: float
     gil_utilisation: float | None
     gil_wait_share: float  # gil_wait / all worker thread time
     ctx_switches_per_s: float
+    #: Thread-seconds Python threads were runnable but waiting for a CPU (inside ``unknown``).
+    starved_s: float = 0.0
+    clock_check: ClockCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +291,7 @@ class CodeSite:
 
 @dataclass(frozen=True, slots=True)
 class CurrentModel:
-    kind: str  # serial, threads, processes, asyncio
+    kind: str  # one of CURRENT_MODELS
     evidence: str
     sites: list[CodeSite]
     matches: bool | None
@@ -281,89 +318,6 @@ class Verdict:
     predicted_speedup: list[SpeedupPoint]
 
 
-DEEP_BEHAVIOURS = ("computes", "gil_wait", "io_wait", "lock_wait", "awaits", "mixed", "unsampled")
-
-
-@dataclass(frozen=True, slots=True)
-class DeepFunction:
-    """One function in one thread: yappi's exact calls and CPU beside the sampler's wall time.
-
-    ``*_s`` without ``self`` are inclusive (callees included). ``state_seconds`` are the
-    sampler's inclusive seconds per thread state, so wall = sum of them.
-    """
-
-    function: str
-    file: str
-    line: int  # where it is defined (yappi), else the first line the sampler saw
-    calls: int | None  # None when yappi did not trace it in this thread
-    cpu_s: float | None  # inclusive CPU: yappi's CPU clock, or sampler-estimated (cpu_source)
-    cpu_self_s: float | None
-    wall_s: float  # inclusive wall time, sampled
-    wall_self_s: float  # top of the Python stack, sampled
-    traced_wall_s: float | None  # yappi's inclusive wall time (wall clock only; awaits count)
-    awaiting_s: float | None  # traced wall the sampler never saw running: suspended in await
-    state_seconds: States
-    behaviour: str  # one of DEEP_BEHAVIOURS
-
-
-@dataclass(frozen=True, slots=True)
-class DeepThread:
-    pid: int
-    tid: int
-    name: str
-    traced: bool  # yappi saw this thread
-    cpu_s: float | None  # the thread's CPU while traced (yappi CPU clock)
-    sched_count: int | None  # times yappi saw the thread take over from another thread
-    wall_s: float  # the thread's sampled alive time
-    functions_traced: int
-    functions: list[DeepFunction]
-
-
-@dataclass(frozen=True, slots=True)
-class DeepProfile:
-    """Deep mode (``--deep``): yappi traced every call in the launched process."""
-
-    pid: int
-    clock: str  # yappi's clock: cpu or wall
-    clock_reason: str
-    cpu_source: str  # yappi (CPU clock) or sampler (wall clock: on-CPU samples)
-    yappi_version: str
-    traced_s: float
-    collect_s: float  # time the target spent saving yappi's tables at exit
-    sched_count: int  # summed over threads
-    ctx_switches_voluntary: int  # the process's, from psutil
-    ctx_switches_involuntary: int
-    threads: list[DeepThread]
-    notes: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerProcess:
-    """One child process of the tree and how busy it kept a core."""
-
-    pid: int
-    wall_s: float
-    busy_s: float  # CPU seconds (user + system) the kernel counted for the process
-    busy_share: float  # busy_s / wall_s: 1.0 is one core for its whole life
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessTree:
-    """The target's process tree taken together: is multiprocessing paying for its IPC?"""
-
-    processes: int
-    workers: list[WorkerProcess]
-    cores_used_mean: float  # CPU of every process / wall
-    cores_used_peak: float
-    worker_busy_s: float
-    parent_pickling_s: float  # root process CPU in pickling and unpickling
-    parent_send_wait_s: float  # root process blocked sending to workers (pipes, queues)
-    parent_feeding_s: float  # the two above
-    feeding_bound_speedup: float | None  # (worker busy + feeding) / feeding: IPC's ceiling
-    ipc_eats_gain: bool
-    note: str
-
-
 @dataclass(frozen=True, slots=True)
 class Profile:
     run: RunInfo
@@ -377,6 +331,8 @@ class Profile:
     schema: str = SCHEMA_NAME
     schema_version: int = SCHEMA_VERSION
     tree: ProcessTree | None = None  # the process tree, when the target started children
+    whatif: WhatIf | None = None  # measured alternatives (`concdiag whatif`)
+    locks: LockReport | None = None  # lock tracking and deadlocks (optional: no version bump)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]
@@ -389,13 +345,15 @@ class Profile:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
             raise ProfileFormatError("not a concdiag profile (no 'schema': 'concdiag-profile')")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version == 1:
+            data = profile_from_v1(data)
+        elif version != SCHEMA_VERSION:
             raise ProfileFormatError(
                 f"profile schema version {version!r} is not supported (this concdiag reads "
-                f"{SCHEMA_VERSION})"
+                f"1 and {SCHEMA_VERSION})"
             )
         try:
-            profile: Profile = _load(Profile, data, "profile")
+            profile: Profile = load_typed(Profile, data, "profile")
             return profile
         except (TypeError, ValueError, KeyError) as exc:
             raise ProfileFormatError(f"malformed profile: {exc}") from exc
@@ -421,94 +379,16 @@ class Profile:
         return next((p for p in self.processes if p.is_root), None)
 
 
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses to plain dicts, recursively (floats rounded to keep files small)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    return value
-
-
-T = TypeVar("T")
-
-
-def from_jsonable(cls: type[T], data: Any, where: str) -> T:
-    """Build a ``cls`` (a dataclass) from JSON data, checking types as it goes: the inverse of
-    `to_jsonable`. Raises TypeError, ValueError or KeyError naming ``where`` in the data."""
-    loaded: T = _load(cls, data, where)
-    return loaded
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _load(tp: Any, value: Any, where: str) -> Any:
-    """Build typed objects from JSON data, checking types as it goes."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _load(arg, value, where)
-            except (TypeError, ValueError, KeyError):
-                continue
-        raise TypeError(f"{where}: unexpected value {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise TypeError(f"{where}: expected an object")
-        hints = _hints(tp)  # type: ignore[arg-type]
-        kwargs = {}
-        for f in dataclasses.fields(tp):
-            if f.name in value:
-                kwargs[f.name] = _load(hints[f.name], value[f.name], f"{where}.{f.name}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise KeyError(f"{where}.{f.name} is missing")
-        return tp(**kwargs)  # type: ignore[operator]
-    if origin is list:
-        if not isinstance(value, list):
-            raise TypeError(f"{where}: expected a list")
-        (item,) = typing.get_args(tp)
-        return [_load(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise TypeError(f"{where}: expected an object")
-        _, item = typing.get_args(tp)
-        return {str(k): _load(item, v, f"{where}.{k}") for k, v in value.items()}
-    if tp is Any:
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{where}: expected a number")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{where}: expected an integer")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise TypeError(f"{where}: expected a string")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{where}: expected true or false")
-        return value
-    if tp is type(None):
-        if value is not None:
-            raise TypeError(f"{where}: expected null")
-        return None
-    raise TypeError(f"{where}: unsupported type {tp!r}")
+__all__ = [
+    "DEEP_BEHAVIOURS",
+    "STATE_KEYS",
+    "DeepFunction",
+    "DeepProfile",
+    "DeepThread",
+    "ProcessTree",
+    "States",
+    "WhatIf",
+    "WorkerProcess",
+    "from_jsonable",
+    "to_jsonable",
+]

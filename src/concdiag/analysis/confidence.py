@@ -1,0 +1,87 @@
+"""The verdict's confidence: the probability that a rerun gives the same recommendation.
+
+A rerun measures the same program again, with two kinds of difference: the sampling error of
+every share (the error bars, from each thread's ticks) and what changes from run to run (the
+machine's load stretches or shrinks the work; the mix of states moves a little). Both are
+drawn here: the measured worker seconds are perturbed by as much as two independent runs
+differ (sqrt 2 times one run's error), the recommendation is decided again on each draw by the
+same rules, and the confidence is the share of draws that agree. A verdict far from every
+margin it rests on (bound shares, the no-gain and too-short floors, the processes-vs-threads
+margin) gets nearly 1; one on a margin about one half. The draws are seeded, so the same
+profile always gets the same confidence. docs/measurement.md "Confidence" says how the
+run-to-run spreads were measured, and docs/verdicts.md how the result was checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Callable
+
+from concdiag.analysis.verdict_rules import Inputs
+from concdiag.analysis.verdict_thresholds import (
+    CONFIDENCE_DRAWS,
+    CONFIDENCE_SEED,
+    MAX_CONFIDENCE,
+    MIN_CONFIDENCE,
+    NO_GIL_WORD_CONFIDENCE,
+    NO_STACKS_CONFIDENCE,
+    RERUN_SCALE_SD,
+    RERUN_STATE_SD,
+)
+
+#: Inputs fields holding worker seconds per state, with the state whose variance they carry.
+_STATE_FIELDS = (
+    ("python_cpu_s", "gil_held"),
+    ("gil_wait_s", "gil_wait"),
+    ("native_cpu_s", "native"),
+    ("io_s", "io"),
+    ("lock_s", "sync"),
+)
+#: Seconds that stretch with the run as a whole.
+_SCALED_FIELDS = (
+    "wall_s",
+    "serialise_held_s",
+    "serialise_native_s",
+    "dispatch_held_s",
+    "dispatch_native_s",
+)
+_RERUN = math.sqrt(2.0)  # a rerun and this run each carry one run's error
+
+
+def rerun_agreement(
+    inputs: Inputs, recommendation: str, recommend_of: Callable[[Inputs], str]
+) -> float:
+    """The share of simulated reruns whose recommendation is ``recommendation``."""
+    rng = random.Random(CONFIDENCE_SEED)
+    agree = 0
+    for _ in range(CONFIDENCE_DRAWS):
+        agree += recommend_of(_rerun(inputs, rng)) == recommendation
+    return agree / CONFIDENCE_DRAWS
+
+
+def _rerun(inputs: Inputs, rng: random.Random) -> Inputs:
+    scale = math.exp(_RERUN * RERUN_SCALE_SD * rng.gauss(0.0, 1.0))
+    changes: dict[str, float] = {}
+    for name, state in _STATE_FIELDS:
+        seconds = getattr(inputs, name)
+        sd = math.sqrt(inputs.variance_s2.get(state))
+        drawn = max(0.0, seconds + _RERUN * sd * rng.gauss(0.0, 1.0))
+        changes[name] = drawn * scale * math.exp(_RERUN * RERUN_STATE_SD * rng.gauss(0.0, 1.0))
+    for name in _SCALED_FIELDS:
+        changes[name] = getattr(inputs, name) * scale
+    # sleeping is a part of the I/O wait: it keeps its share of it
+    changes["sleep_s"] = inputs.sleep_s * (changes["io_s"] / inputs.io_s if inputs.io_s else 0.0)
+    return dataclasses.replace(inputs, **changes)  # type: ignore[arg-type]
+
+
+def confidence(inputs: Inputs, recommendation: str, recommend_of: Callable[[Inputs], str]) -> float:
+    """`rerun_agreement`, within [MIN_CONFIDENCE, MAX_CONFIDENCE], and capped where a blind
+    spot could make every rerun agree on the same mistake (no GIL word, no stacks)."""
+    result = min(MAX_CONFIDENCE, rerun_agreement(inputs, recommendation, recommend_of))
+    if inputs.gil_enabled and not inputs.gil_measured:
+        result = min(result, NO_GIL_WORD_CONFIDENCE)
+    if not inputs.stacks_available:
+        result = min(result, NO_STACKS_CONFIDENCE)
+    return max(MIN_CONFIDENCE, result)

@@ -1,0 +1,149 @@
+"""Which alternatives `concdiag whatif` runs, from the pools the program created.
+
+Pure: the pools seen in the first run (`SwapReport`) and the machine's cores give the list of
+`Variant`s to time, and the verdict's predicted curve gives what each was predicted to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from concdiag.collectors.swap_report import PoolSeen
+from concdiag.model import SpeedupPoint
+
+#: What each pool family stands for, in the recommendation's words.
+FAMILY_MODELS = {"threads": "threading", "processes": "multiprocessing"}
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way to run the program: its pools as ``kind``, with ``workers`` each."""
+
+    kind: str  # as_written, serial, threads, processes, interpreters
+    workers: int | None  # None: as each pool asked
+    label: str
+    model: str  # serial, threading, multiprocessing, interpreters, mixed
+    as_written: bool
+    effective_workers: int  # the number of workers that decides the model and prediction
+    family: str  # serial, threads, processes, interpreters, mixed: the pools in this run
+
+
+def _plural(n: int) -> str:
+    return f"{n} worker" + ("" if n == 1 else "s")
+
+
+def _model(family: str, workers: int) -> str:
+    if workers == 1:
+        return "serial"
+    return FAMILY_MODELS.get(family, family)
+
+
+def plan(
+    pools: list[PoolSeen],
+    cores: int,
+    interpreters: bool,
+    sweep: bool,
+    serial: bool | None = None,
+) -> list[Variant]:
+    """The program as written first, then each alternative that can be swapped in.
+
+    With ``sweep``: also serial (each task run inline where it is submitted: the baseline)
+    and one worker per core, of the kind as written and of the other kind; without it, only
+    the number the program asked for. ``serial`` (default: ``sweep``) adds the serial
+    baseline on its own.
+    """
+    swappable = [p for p in pools if p.swappable]
+    if not swappable:
+        return []
+    families = sorted({p.family for p in swappable})
+    written = families[0] if len(families) == 1 else "mixed"
+    asked = max(p.asked_workers for p in swappable)
+    shown = "thread and process pools" if written == "mixed" else written
+    variants = [
+        Variant(
+            "as_written",
+            None,
+            f"as written: {shown}, {_plural(asked)}",
+            _model(written, asked),
+            True,
+            asked,
+            written,
+        )
+    ]
+    if (sweep if serial is None else serial) and asked != 1:
+        variants.append(
+            Variant(
+                "serial",
+                None,
+                "serial: tasks run inline (the baseline)",
+                "serial",
+                False,
+                1,
+                "serial",
+            )
+        )
+    if sweep and cores not in (1, asked):
+        variants.append(
+            Variant(
+                "as_written",
+                cores,
+                f"{shown}, {_plural(cores)} (one per core)",
+                _model(written, cores),
+                False,
+                cores,
+                written,
+            )
+        )
+    kinds = [f for f in ("threads", "processes") if families != [f]]
+    if interpreters and any(p.kind.endswith("_executor") for p in swappable):
+        kinds.append("interpreters")
+    for kind in kinds:
+        variants.append(
+            Variant(
+                kind,
+                None,
+                f"{kind}, {_plural(asked)} (as asked)",
+                _model(kind, asked),
+                False,
+                asked,
+                kind,
+            )
+        )
+        if sweep and cores not in (1, asked):
+            variants.append(
+                Variant(
+                    kind,
+                    cores,
+                    f"{kind}, {_plural(cores)} (one per core)",
+                    _model(kind, cores),
+                    False,
+                    cores,
+                    kind,
+                )
+            )
+    return variants
+
+
+def predicted(points: list[SpeedupPoint], family: str, workers: int) -> float | None:
+    """The verdict's predicted speedup (over one worker) for ``workers`` of ``family``.
+
+    The curve stops at its last point (MAX_WORKERS); more workers read its last value.
+    Interpreter pools and mixed programs have no curve.
+    """
+    if workers <= 1:
+        return 1.0
+    if family not in FAMILY_MODELS or not points:
+        return None
+    point = min(points, key=lambda p: (abs(p.workers - workers), -p.workers))
+    return point.threads if family == "threads" else point.processes
+
+
+def predicted_against(
+    points: list[SpeedupPoint], variant: Variant, written: Variant
+) -> float | None:
+    """How much faster than as written the verdict predicted ``variant`` to be."""
+    mine = predicted(points, variant.family, variant.effective_workers)
+    theirs = predicted(points, written.family, written.effective_workers)
+    if mine is None or theirs is None or theirs <= 0:
+        return None
+    return mine / theirs
