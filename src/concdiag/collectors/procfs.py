@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from concdiag.collectors.children import descendants
+from concdiag.collectors.cpu_window import CounterWindow
 from concdiag.collectors.gil_layout import (
     GIL_STATE_SPAN,
     GilLocation,
@@ -167,12 +168,7 @@ class ProcSampler:
         self._psutil: dict[int, psutil.Process] = {}
         self._thread: threading.Thread | None = None
         self._last_cpu: dict[tuple[int, int], tuple[int, int]] = {}
-        # CPU and context switches are reported over the sampled window: what a process or
-        # thread already running at the first pass had used before is subtracted (attach
-        # joins processes that may have run for hours); one that starts later counts whole.
-        self._first_pass = True
-        self._cpu_before: dict[tuple[int, int], tuple[int, int]] = {}
-        self._counters_before: dict[int, tuple[float, float, int, int]] = {}
+        self.window = CounterWindow()  # CPU and context switches over the sampled window only
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -203,7 +199,7 @@ class ProcSampler:
                     self._read_counters(now - self.t0)
                     next_counters = now + COUNTER_EVERY_S
                 self._tick(now - self.t0)
-                self._first_pass = False
+                self.window.first_pass = False
                 self.ticks_done += 1
                 next_tick += self.interval_s
                 delay = next_tick - self.clock()
@@ -219,12 +215,9 @@ class ProcSampler:
         finally:
             self._read_counters(self.clock() - self.t0)
             for (pid, tid), (utime, stime) in self._last_cpu.items():
-                user_before, system_before = self._cpu_before.get((pid, tid), (0, 0))
+                user, system = self.window.since_start((pid, tid), utime, stime)
                 self.recording.thread_cpu[(pid, tid)] = ThreadCpu(
-                    pid,
-                    tid,
-                    (utime - user_before) / CLOCK_TICKS_HZ,
-                    (stime - system_before) / CLOCK_TICKS_HZ,
+                    pid, tid, user / CLOCK_TICKS_HZ, system / CLOCK_TICKS_HZ
                 )
             self.recording.sampler_cpu_s += time.thread_time() - cpu_before
             for proc in self._processes.values():
@@ -275,23 +268,16 @@ class ProcSampler:
                 with proc.oneshot():
                     cpu = proc.cpu_times()
                     ctx = proc.num_ctx_switches()
-                    if self._first_pass:
-                        self._counters_before[pid] = (
-                            cpu.user,
-                            cpu.system,
-                            ctx.voluntary,
-                            ctx.involuntary,
-                        )
-                    before = self._counters_before.get(pid, (0.0, 0.0, 0, 0))
+                    since = self.window.since_start(pid, *cpu[:2], *ctx[:2])
                     self.recording.counters.append(
                         ProcessCounters(
                             t_s=t_s,
                             pid=pid,
                             ppid=proc.ppid(),
-                            cpu_user_s=cpu.user - before[0],
-                            cpu_system_s=cpu.system - before[1],
-                            ctx_voluntary=ctx.voluntary - before[2],
-                            ctx_involuntary=ctx.involuntary - before[3],
+                            cpu_user_s=since[0],
+                            cpu_system_s=since[1],
+                            ctx_voluntary=int(since[2]),
+                            ctx_involuntary=int(since[3]),
                             rss_bytes=proc.memory_info().rss,
                             num_threads=proc.num_threads(),
                         )
@@ -395,8 +381,7 @@ class ProcSampler:
             )
             # the latest ticks only; records are made once, when sampling stops
             self._last_cpu[(proc.pid, tid)] = (utime, stime)
-            if self._first_pass:
-                self._cpu_before[(proc.pid, tid)] = (utime, stime)
+            self.window.note((proc.pid, tid), utime, stime)
         for tid in list(proc.threads):
             if tid not in alive:
                 self._forget_thread(proc, tid)
