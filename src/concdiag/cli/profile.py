@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from concdiag.cli._options import Progress, TargetCommand, deadlock_after, sampling_outputs
+from concdiag.cli._options import TargetCommand, deadlock_after, run_and_report, sampling_outputs
 from concdiag.errors import UsageError
-from concdiag.render.text import summary_text
 from concdiag.session import ProfileRequest, profile_script
 
 
@@ -86,7 +84,6 @@ def command(
         raise UsageError("give a script to profile, or -m MODULE")
     target = module if module is not None else target_args[0]
     args = target_args if module is not None else target_args[1:]
-    progress = Progress() if (not quiet and sys.stderr.isatty()) else None
     request = ProfileRequest(
         target=target,
         module=module is not None,
@@ -106,11 +103,4 @@ def command(
         if not quiet:
             click.echo(f"concdiag: {line}", err=True)
 
-    try:
-        outcome = profile_script(request, progress, notice)
-    finally:
-        if progress is not None:
-            progress.clear()
-    if not quiet:
-        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
-    sys.exit(outcome.exit_code)
+    run_and_report(lambda progress: profile_script(request, progress, notice), quiet)

@@ -80,8 +80,8 @@ def _site_of(frame, lasti):
 def _inside(frame):
     """The standard-library class (e.g. ``queue.Queue``) whose code created a lock, or None."""
     code = frame.f_code
-    if code.co_filename.startswith(_here):
-        return None
+    if code.co_filename.startswith(_here) or not code.co_filename.startswith(_stdlib):
+        return None  # concdiag's own frames, and frozen ones (runpy) that have no module path
     module = os.path.relpath(code.co_filename, _stdlib)
     module = module[:-3] if module.endswith(".py") else module
     module = module.replace(os.sep, ".").replace(".__init__", "")
@@ -93,12 +93,15 @@ def _inside(frame):
 def creation_site(frame, kind):
     """The `Site` of the user's line creating a lock (``frame``: the factory's caller)."""
     inside = None
+    creator = frame
     while frame is not None and is_library(frame.f_code.co_filename):
         inside = _inside(frame) or inside
-        user = frame
         frame = frame.f_back
     if frame is None:
-        frame = user  # no user frame: concdiag's or the library's own lock
+        # No user frame (a program that is all standard library, such as `-m compileall`):
+        # the library line that created the lock, never the outermost frame (concdiag's
+        # bootstrap, which named every such lock `_bootstrap.py:336`).
+        frame = creator
     code = frame.f_code
     key = (code.co_filename, frame.f_lineno)
     site = SITES.get(key)
