@@ -3,9 +3,12 @@
 It times, in interleaved repetitions, creating a pool of N workers, running N trivial tasks
 (so every worker has started) and shutting it down, for ThreadPoolExecutor and
 ProcessPoolExecutor (``--method``, default the platform's start method), and prints the
-medians and the per-process start cost: (process pool - thread pool) / N. concdiag's
-speedup model uses that per-process figure as ``speedup.PROCESS_START_S``; run this on your
-machine to check it.
+medians and the per-process start cost: (process pool - thread pool) / N, over the
+repetitions after the first. The first process pool is printed apart: under forkserver it
+also starts the server, once per program. concdiag's speedup model charges these figures by
+start method (``speedup.START_COSTS``); run this on your machine to check them. A spawned
+child re-imports the parent's main module, so a program with heavy imports pays more per
+process than this small script.
 
 Usage: python bench/process_start.py [--workers 2] [--reps 7] [--method fork|spawn|forkserver]
 """
@@ -44,9 +47,11 @@ def main() -> None:
     args = parser.parse_args()
     threads: list[float] = []
     processes: list[float] = []
-    for _ in range(args.reps):
+    for _ in range(args.reps + 1):
         threads.append(once(args.workers, None))
         processes.append(once(args.workers, args.method))
+    first = processes.pop(0)
+    threads.pop(0)
     t = statistics.median(threads)
     p = statistics.median(processes)
     print(
@@ -55,6 +60,7 @@ def main() -> None:
     )
     print(f"thread pool:  {1000 * t:.1f} ms (median)")
     print(f"process pool: {1000 * p:.1f} ms (median), {p / t:.0f}x the thread pool")
+    print(f"first process pool: {1000 * first:.1f} ms ({1000 * (first - p):.1f} ms above the rest)")
     print(f"per-process start cost: {1000 * (p - t) / args.workers:.1f} ms")
 
 

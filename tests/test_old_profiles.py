@@ -62,6 +62,8 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     for part in ("locks", "whatif"):  # optional parts added to version 2 later
         if doc.get(part) is None:
             doc.pop(part, None)
+    if doc["verdict"].get("process_start") is None:  # added to version 2 later, optional
+        doc["verdict"].pop("process_start", None)
     for proc in doc["processes"]:
         proc["wall_s"] = proc.pop("alive_s")
         for thread in proc["threads"]:

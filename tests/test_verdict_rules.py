@@ -10,6 +10,7 @@ import pytest
 
 from concdiag.analysis import verdict_rules as rules
 from concdiag.analysis import verdict_thresholds as thresholds
+from concdiag.analysis.no_gil import limits_without_gil
 from concdiag.analysis.speedup import predict
 from concdiag.analysis.verdict import decide
 from concdiag.analysis.verdict_rules import Inputs, Shares
@@ -146,9 +147,9 @@ def test_asyncio_and_free_threaded_notes() -> None:
     few = dataclasses.replace(many, worker_threads=thresholds.MANY_THREADS_FOR_ASYNCIO - 1)
     assert rules.consider_asyncio(few, "io", "threading") is None
     no_gil = dataclasses.replace(BASE, gil_enabled=False)
-    assert rules.free_threaded(no_gil, "mixed") is not None
-    assert rules.free_threaded(no_gil, "io") is None
-    assert rules.free_threaded(BASE, "cpu") is None
+    assert limits_without_gil(no_gil, "mixed", None) is not None
+    assert limits_without_gil(no_gil, "io", None) is None
+    assert limits_without_gil(BASE, "cpu", None) is None
 
 
 def test_decide_keeps_the_rules_order() -> None:

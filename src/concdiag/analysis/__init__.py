@@ -12,8 +12,10 @@ from concdiag.analysis.accounting import Accounting, analyse
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.deep import build_deep
 from concdiag.analysis.locks import lock_report
+from concdiag.analysis.no_gil import without_gil
 from concdiag.analysis.stack_bound import bound_stacks
 from concdiag.analysis.stalls import likely_deadlock
+from concdiag.analysis.start_method import process_start
 from concdiag.analysis.tree import tree_of
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.collectors.protocol import CollectorNote
@@ -89,12 +91,15 @@ def build_profile(
         locks = lock_report(recording.locks, acc.processes, frames, stacks, recording.rate_hz)
     elif ctx.mode == "attach" and ctx.deadlock_after_s is not None:
         locks = likely_deadlock(acc, frames, stacks, ctx.deadlock_after_s)
+    start = process_start(target.version, recording.platform, files, acc.processes)
+    inputs = inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok)
     verdict = decide(
-        inputs_from(acc, ctx.cpu_count, target.gil_enabled, stacks_ok),
+        dataclasses.replace(inputs, start_method=start.method),
         kind,
         evidence,
         sites,
         locks,
+        start,
     )
     wall = max(acc.wall_s, 1e-9)
     core_share = ctx.concdiag_cpu_s / wall
@@ -164,4 +169,6 @@ def build_profile(
         ),
         locks=locks,
     )
+    if not target.gil_enabled:
+        profile = without_gil(profile)
     return dataclasses.replace(profile, tree=tree_of(profile))

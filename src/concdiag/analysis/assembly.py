@@ -85,7 +85,7 @@ def assemble(
         waits_for_workers = coordination_by_state(acc, task_bins)
         coordination_share = sum(waits_for_workers.values()) / total
         python = info.python if info is not None else False
-        busy = shares.gil_held + shares.native + shares.gil_wait
+        busy = shares.get("gil_held") + shares.native + shares.get("gil_wait")
         if coordination_share >= COORDINATOR_SHARE:
             role = "coordinator"
         elif busy + shares.io + shares.sync - coordination_share < IDLE_THREAD_SHARE:
@@ -103,7 +103,7 @@ def assemble(
             )
             # GIL held while pre-empted is not the program's work, nor the pool's: the pool's
             # GIL-held seconds shrink with the thread's
-            held_kept = worker.gil_held / (counts["gil_held"] * interval or 1.0)
+            held_kept = worker.get("gil_held") / (counts["gil_held"] * interval or 1.0)
             for (kind, state), count in acc.overhead.items():
                 overhead = count * interval * (held_kept if state == "gil_held" else 1.0)
                 by_state = overhead_s.setdefault(kind, {})
@@ -137,8 +137,8 @@ def assemble(
                 cpu_user_s=cpu.user_s if cpu else 0.0,
                 cpu_system_s=cpu.system_s if cpu else 0.0,
                 samples=acc.samples,
-                on_cpu_share=shares.gil_held + shares.native,
-                gil_held_share=shares.gil_held,
+                on_cpu_share=shares.get("gil_held") + shares.native,
+                gil_held_share=shares.get("gil_held"),
                 states=shares,
                 state_seconds=seconds,
                 role=role,
@@ -178,7 +178,7 @@ def assemble(
         cores_used_mean=cpu_s / wall_s if wall_s else 0.0,
         cores_used_peak=max(series.cores, default=0.0),
         gil_utilisation=root.gil.utilisation if root is not None else None,
-        gil_wait_share=worker_seconds.gil_wait / worker_total,
+        gil_wait_share=worker_seconds.get("gil_wait") / worker_total,
         ctx_switches_per_s=ctx / wall_s if wall_s else 0.0,
         starved_s=sum(
             t.starved_share * t.alive_s for ps in thread_profiles.values() for t in ps if t.python
@@ -270,7 +270,7 @@ def process_profiles(
         threads = thread_profiles[pid]
         tally = tallies.get(pid) or ProcessTally(start_s, start_s)
         measured = tally.gil_measured
-        gil_wait_s = sum(t.state_seconds.gil_wait for t in threads)
+        gil_wait_s = sum(t.state_seconds.get("gil_wait") for t in threads)
         nswitch = tally.switches
         p_wall = (tally.last_s - tally.first_s) + interval
         counters = last_counters.get(pid)

@@ -198,10 +198,9 @@ class ThreadClockFigures:
     def without_pre_empted(self, worker: States, alive_s: float) -> States:
         """Worker seconds with the GIL-held time spent pre-empted moved to ``unknown``: it is
         the machine's load, not the program's Python work (like waiting for a CPU)."""
-        moved = min(worker.gil_held, self.pre_empted_share * alive_s)
-        return dataclasses.replace(
-            worker, gil_held=worker.gil_held - moved, unknown=worker.unknown + moved
-        )
+        held = worker.get("gil_held")
+        moved = min(held, self.pre_empted_share * alive_s)
+        return dataclasses.replace(worker, gil_held=held - moved, unknown=worker.unknown + moved)
 
     def worker_variance(self, seconds: States, worker: States) -> States:
         """The variance of the thread's worker seconds: coordination waits taken out of a

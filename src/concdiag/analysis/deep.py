@@ -85,8 +85,8 @@ def behaviour(seconds: States, traced_wall_s: float | None, awaiting_s: float | 
     if wall <= 0:
         return "unsampled"
     kinds = {
-        "computes": seconds.gil_held + seconds.native,
-        "gil_wait": seconds.gil_wait,
+        "computes": seconds.get("gil_held") + seconds.native,
+        "gil_wait": seconds.get("gil_wait"),
         "io_wait": seconds.io,
         "lock_wait": seconds.sync,
     }
@@ -160,8 +160,8 @@ def _thread_rows(
         s = sampled.get(ident, _Sampled())
         seconds = _seconds(s.inclusive, interval)
         self_seconds = _seconds(s.self_, interval)
-        on_cpu = seconds.gil_held + seconds.native
-        self_on_cpu = self_seconds.gil_held + self_seconds.native
+        on_cpu = seconds.get("gil_held") + seconds.native
+        self_on_cpu = self_seconds.get("gil_held") + self_seconds.native
         traced_wall: float | None = None
         awaiting: float | None = None
         cpu: float | None

@@ -7,15 +7,19 @@ are a cost of the current concurrency, not work). With N workers on K cores:
 
 - threads:   T(N) = max(T1/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
 - processes: T(N) = max(T1/N + w/N, L, (P + C + w)/min(N, K), p, (P + C + w + p)/K)
-  + N * start_s  (one GIL each); w and p are the pool's measured CPU for pickling, piping and
-  dispatch when the program runs a process pool now (else 0), w in its worker processes
-  (per task, so it divides among them like the work) and p in the parent (one process,
-  feeding the workers while they work: it bounds the run from below, and takes a core's share);
+  + N * start + once  (one GIL each); start and once are what the start method costs
+  (`START_COSTS`: per process, and once per program for forkserver's server); w and p are
+  the pool's measured CPU for pickling, piping and dispatch when the program runs a process
+  pool now (else 0), w in its worker processes (per task, so it divides among them like the
+  work) and p in the parent (one process, feeding the workers while they work: it bounds the
+  run from below, and takes a core's share);
 - a thread pool pays the measured dispatch CPU (futures, queues) as well, when known:
   T(N) += dispatch_s.
 
 Speedup is ``T1 / T(N)``. It is Amdahl's law with the GIL-held share serialised for threads
 and a process start-up cost for processes; it assumes the work divides into N equal parts.
+The start method charged, and why it was assumed, are in the profile's
+``verdict.process_start`` (`analysis.start_method`).
 """
 
 from __future__ import annotations
@@ -28,16 +32,37 @@ MODEL_TEXT = (
     "Amdahl with the GIL serialised: T1 = P + C + W + L from measured worker time "
     "(P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
     "threads T(N) = max(T1/N, P, L, (P+C)/min(N,K)); "
-    "processes T(N) = max(T1/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start, where "
+    "processes T(N) = max(T1/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start + once, "
+    "where start and once are the start method's cost per process and once per program, and "
     "w and p are the measured pool overhead (pickling, piping, dispatch) of a process pool in "
     "use, in its workers and in the parent; "
     "thread pools pay the measured dispatch share; speedup = T1/T(N)"
 )
-#: Per-process start cost. bench/process_start.py measured, on a loaded 2-core machine
-#: (2026-11-26, load ~6): fork 5-10 ms, forkserver ~120 ms, spawn ~330 ms per process. The
-#: default start method of 3.10-3.13 on Linux is fork; a large parent forks slower and a pool's
-#: first task pays its imports, so 60 ms is a conservative middle (docs/measurement.md).
-PROCESS_START_S = 0.06
+
+
+@dataclass(frozen=True, slots=True)
+class StartCost:
+    """What starting worker processes costs under one start method."""
+
+    per_process_s: float
+    once_s: float = 0.0  # once per program: forkserver starts its server on first use
+
+
+#: Charged per start method. bench/process_start.py measured (medians, Python 3.11, 2 cores):
+#: 2026-11-29, quiet machine (load 0.5): fork 3 ms per process; forkserver 16-19 ms per
+#: process plus 45-60 ms once for the server; spawn 49 ms per process with 2 workers, 90 ms
+#: with 4 (more interpreters starting than cores). 2026-11-26, loaded (load ~6): fork 5-10 ms,
+#: forkserver ~120 ms first start, spawn ~330 ms per process. The charges sit at or above the
+#: loaded figures: a large parent forks slower, a pool's first task pays its imports, and a
+#: spawned child re-imports the main module and everything it imports, which a real program
+#: has far more of than the bench's script. fork keeps the 60 ms charged since b4ac13d; a
+#: forkserver child is forked from the server, so it is charged as fork.
+START_COSTS = {
+    "fork": StartCost(0.06),
+    "forkserver": StartCost(0.06, once_s=0.12),
+    "spawn": StartCost(0.33),
+}
+START_METHODS = tuple(START_COSTS)
 #: The predicted curve runs from 1 to this many workers. A stated choice (b4ac13d): long
 #: enough to show where the curve flattens on the machines profiled; the verdict compares
 #: the models at min(max(cores, 2), this) workers.
@@ -57,6 +82,7 @@ class Work:
     dispatch_s: float = 0.0
     #: Pool overhead paid in the worker processes (per task, divided among them).
     ipc_workers_s: float = 0.0
+    start_method: str = "fork"  # one of START_METHODS
 
     @property
     def total_s(self) -> float:
@@ -70,7 +96,7 @@ def threads_time(work: Work, n: int) -> float:
     return body + (work.dispatch_s if n > 1 else 0.0)
 
 
-def processes_time(work: Work, n: int, start_s: float = PROCESS_START_S) -> float:
+def processes_time(work: Work, n: int) -> float:
     cpu = work.python_cpu_s + work.native_cpu_s
     if n == 1:
         return max(work.total_s, work.lock_s, cpu)
@@ -82,7 +108,8 @@ def processes_time(work: Work, n: int, start_s: float = PROCESS_START_S) -> floa
         work.ipc_s,
         (cpu + in_workers + work.ipc_s) / work.cores,
     )
-    return body + n * start_s
+    start = START_COSTS.get(work.start_method, START_COSTS["fork"])
+    return body + n * start.per_process_s + start.once_s
 
 
 def predict(work: Work, max_workers: int = MAX_WORKERS) -> list[SpeedupPoint]:

@@ -51,7 +51,7 @@ def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: Sy
             return "gil_held"
         return "native"
     if obs.proc_state in ("S", "D", "I"):
-        if obs.futex_on_gil:
+        if obs.futex_on_gil and gil_enabled:
             return "gil_wait"
         if obs.syscall is None:
             return "unknown"

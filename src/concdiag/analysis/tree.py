@@ -58,7 +58,9 @@ def tree_of(profile: Profile) -> ProcessTree | None:
         # machine) would inflate the sampled states. Sampled states only when it is missing.
         busy = proc.cpu_user_s + proc.cpu_system_s
         if busy <= 0:
-            busy = sum(t.state_seconds.gil_held + t.state_seconds.native for t in proc.threads)
+            busy = sum(
+                t.state_seconds.get("gil_held") + t.state_seconds.native for t in proc.threads
+            )
         wall = max(proc.alive_s, 1e-9)
         workers.append(WorkerProcess(proc.pid, proc.alive_s, busy, min(busy / wall, 64.0)))
     pickling_s = send_wait_s = 0.0

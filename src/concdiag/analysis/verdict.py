@@ -14,6 +14,7 @@ import dataclasses
 from concdiag.analysis.accounting import Accounting
 from concdiag.analysis.confidence import confidence
 from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
+from concdiag.analysis.no_gil import limits_without_gil
 from concdiag.analysis.speedup import MODEL_TEXT, predict
 from concdiag.analysis.verdict_rules import (
     Inputs,
@@ -22,7 +23,6 @@ from concdiag.analysis.verdict_rules import (
     consider_asyncio,
     cpu_bound,
     cpu_kind_of,
-    free_threaded,
     gil_contention,
     pct,
     pool_overhead,
@@ -34,6 +34,7 @@ from concdiag.analysis.verdict_rules import (
 from concdiag.analysis.verdict_thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
 from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict, model_noun
 from concdiag.model.locks import LockReport
+from concdiag.model.speedup import ProcessStart
 
 #: How many creation sites the advice names (the report lists them all): a stated choice, to
 #: keep the advice one sentence.
@@ -44,8 +45,8 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
     w = acc.summary.worker_seconds
     root = next((p for p in acc.processes if p.is_root), None)
     return Inputs(
-        python_cpu_s=w.gil_held,
-        gil_wait_s=w.gil_wait,
+        python_cpu_s=w.get("gil_held"),
+        gil_wait_s=w.get("gil_wait"),
         native_cpu_s=w.native,
         io_s=w.io,
         lock_s=w.sync,
@@ -64,6 +65,7 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         dispatch_native_s=acc.pool_overhead_s.get("dispatch", {}).get("native", 0.0),
         overhead_in_workers_s=acc.pool_overhead_in_workers_s,
         variance_s2=acc.worker_variance_s2,
+        cores_used_mean=acc.summary.cores_used_mean,
     )
 
 
@@ -80,12 +82,18 @@ def decide(
     current_evidence: str,
     sites: list[CodeSite],
     locks: LockReport | None = None,
+    start: ProcessStart | None = None,
 ) -> Verdict:
+    """``start``: the process start-up charged (its method is ``inputs.start_method``)."""
     shares = Shares.of(inputs)
     if locks is not None and locks.deadlock is not None:
-        return _deadlock_verdict(inputs, shares, current_kind, current_evidence, sites, locks)
+        return dataclasses.replace(
+            _deadlock_verdict(inputs, shares, current_kind, current_evidence, sites, locks),
+            process_start=start,
+        )
     bound, bound_reason = bound_of(inputs, shares)
-    cpu_kind = cpu_kind_of(bound, shares)
+    # without a GIL, Python and native code both run unlocked: there is no split to name
+    cpu_kind = cpu_kind_of(bound, shares) if inputs.gil_enabled else None
     work = useful_work(inputs, current_kind)
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points)
@@ -96,14 +104,14 @@ def decide(
         cpu_bound(inputs, shares, bound, cpu_kind),
         gil_contention(inputs),
         pool_overhead(inputs, work),
-        predicted_speedup(inputs, points),
+        predicted_speedup(inputs, points, start),
         serial_reason,
-        free_threaded(inputs, bound),
+        limits_without_gil(inputs, bound, locks),
         consider_asyncio(inputs, bound, recommendation),
     )
     reasons = [reason for reason in found if reason is not None]
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
-    summary = _summary(bound, cpu_kind, recommendation, shares, current)
+    summary = _summary(bound, cpu_kind, recommendation, shares, current, inputs.gil_enabled)
     named = next((r for r in reasons if r.rule == "contended_lock"), None)
     if named is not None:
         summary += " " + named.message
@@ -121,6 +129,7 @@ def decide(
         predicted_speedup=[
             SpeedupPoint(p.workers, round(p.threads, 3), round(p.processes, 3)) for p in points
         ],
+        process_start=start,
     )
 
 
@@ -206,9 +215,12 @@ def _summary(
     recommendation: str,
     shares: Shares,
     current: CurrentModel,
+    gil_enabled: bool = True,
 ) -> str:
     what = {
-        "cpu": "CPU-bound" + (" in Python code holding the GIL" if cpu_kind == "python" else ""),
+        "cpu": "CPU-bound"
+        + (" in Python code holding the GIL" if cpu_kind == "python" else "")
+        + ("" if gil_enabled else " with no GIL (threads run Python in parallel)"),
         "io": "I/O-bound",
         "mixed": "a mix of CPU and I/O",
         "sync": "bound by lock contention",

@@ -30,7 +30,8 @@ from concdiag.analysis.verdict_thresholds import (
     SERIALISE_DOMINANT,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import Reason, SpeedupPoint, States
+from concdiag.model import JsonScalar, Reason, SpeedupPoint, States
+from concdiag.model.speedup import ProcessStart
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class Inputs:
     overhead_in_workers_s: float = 0.0
     #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
     variance_s2: States = field(default_factory=States)
+    start_method: str = "fork"  # what worker processes would be started with
+    cores_used_mean: float = 0.0  # CPU of every process / wall
 
     @property
     def serialise_s(self) -> float:
@@ -112,18 +115,22 @@ def pct(x: float) -> str:
 
 
 def time_split(inputs: Inputs, s: Shares) -> Reason:
+    figures: dict[str, JsonScalar] = {
+        "cpu_share": round(s.cpu_share, 4),
+        "io_share": round(s.io_share, 4),
+        "sync_share": round(s.sync_share, 4),
+        "python_share_of_cpu": round(s.python_of_cpu, 4),
+        "worker_seconds": round(inputs.demand_s, 4),
+    }
+    under = f"{pct(s.python_of_cpu)} of it Python code under the GIL"
+    if not inputs.gil_enabled:  # no GIL to tell Python from native code by
+        under = "no GIL: Python code runs in parallel too"
+        del figures["python_share_of_cpu"]
     return Reason(
         "time_split",
-        f"Worker time splits into {pct(s.cpu_share)} CPU "
-        f"({pct(s.python_of_cpu)} of it Python code under the GIL), {pct(s.io_share)} "
+        f"Worker time splits into {pct(s.cpu_share)} CPU ({under}), {pct(s.io_share)} "
         f"waiting on I/O and {pct(s.sync_share)} waiting on locks.",
-        {
-            "cpu_share": round(s.cpu_share, 4),
-            "io_share": round(s.io_share, 4),
-            "sync_share": round(s.sync_share, 4),
-            "python_share_of_cpu": round(s.python_of_cpu, 4),
-            "worker_seconds": round(inputs.demand_s, 4),
-        },
+        figures,
     )
 
 
@@ -241,6 +248,7 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         ipc_workers_s=ipc_workers_s,
         free_threaded=not inputs.gil_enabled,
         dispatch_s=inputs.dispatch_s if current_kind == "multiprocessing" else 0.0,
+        start_method=inputs.start_method,
     )
 
 
@@ -280,7 +288,9 @@ def pool_overhead(inputs: Inputs, work: Work) -> Reason | None:
 # -- recommendation -------------------------------------------------------------------------
 
 
-def predicted_speedup(inputs: Inputs, points: list[SpeedupPoint]) -> Reason:
+def predicted_speedup(
+    inputs: Inputs, points: list[SpeedupPoint], start: ProcessStart | None = None
+) -> Reason:
     best_threads = max(points, key=lambda p: p.threads)
     best_processes = max(points, key=lambda p: p.processes)
     at_cores = points[min(inputs.cores, len(points)) - 1]
@@ -289,8 +299,10 @@ def predicted_speedup(inputs: Inputs, points: list[SpeedupPoint]) -> Reason:
         f"Predicted speedup: threads up to {best_threads.threads:.2f}x "
         f"({best_threads.workers} workers), processes up to "
         f"{best_processes.processes:.2f}x ({best_processes.workers} workers); with "
-        f"{inputs.cores} workers {at_cores.threads:.2f}x vs {at_cores.processes:.2f}x.",
+        f"{inputs.cores} workers {at_cores.threads:.2f}x vs {at_cores.processes:.2f}x."
+        + (f" Process start-up charged: {start.describe()}." if start else ""),
         {
+            "start_method": inputs.start_method,
             "threads_best": round(best_threads.threads, 3),
             "threads_best_workers": best_threads.workers,
             "processes_best": round(best_processes.processes, 3),
@@ -349,16 +361,6 @@ def recommend(
         if reason is not None:
             return "serial", reason
     return threads_or_processes(inputs.cores, points), None
-
-
-def free_threaded(inputs: Inputs, bound: str) -> Reason | None:
-    if inputs.gil_enabled or bound not in ("cpu", "mixed"):
-        return None
-    return Reason(
-        "free_threaded",
-        "This interpreter runs without a GIL: threads run Python code in parallel.",
-        {"gil_enabled": False},
-    )
 
 
 def consider_asyncio(inputs: Inputs, bound: str, recommendation: str) -> Reason | None:

@@ -89,6 +89,8 @@ def _time_change(
 def _gil_change(
     name: str, base: Measurement, head: Measurement, limits: DiffLimits, script: str | None
 ) -> tuple[Change, Finding]:
+    if "gil_wait_share" not in base.figures or "gil_wait_share" not in head.figures:
+        return _no_gil_change(name, base, head)
     c = _compared(base, head, "gil_wait_share", limits.max_gil_wait_share_increase)
     stated = (
         f"GIL wait share {100 * c.base:.1f}% -> {100 * c.head:.1f}% "
@@ -107,6 +109,19 @@ def _gil_change(
     return (
         Change("gil_wait_share", c.base, c.head, c.limit, round(c.margin, 6), c.regressed),
         Finding("gil-wait-regression", outcome, name, text, figures, sites),
+    )
+
+
+def _no_gil_change(name: str, base: Measurement, head: Measurement) -> tuple[Change, Finding]:
+    """A side that ran without a GIL (free-threaded) has no GIL wait to compare."""
+    b, h = base.figures.get("gil_wait_share"), head.figures.get("gil_wait_share")
+    sides = " and ".join(s for s, f in (("BASE", b), ("HEAD", h)) if f is None)
+    text = f"No GIL in {sides} (free-threaded, running without it): GIL wait not compared."
+    return (
+        Change(
+            "gil_wait_share", b.median if b else None, h.median if h else None, None, 0.0, False
+        ),
+        Finding("gil-wait-regression", "passed", name, text, {}, []),
     )
 
 
@@ -144,6 +159,8 @@ def compare(
             )
         )
     for key in STATE_KEYS:
+        if key not in base.worker_shares or key not in head.worker_shares:
+            continue  # a side without a GIL has no GIL states
         b_share, h_share = base.worker_shares[key], head.worker_shares[key]
         changes.append(
             Change(

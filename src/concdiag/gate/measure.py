@@ -58,8 +58,10 @@ def _share_error(share: float, samples: float) -> float:
 
 
 def _worker_shares(profile: Profile) -> dict[str, float]:
-    total = profile.summary.worker_seconds.total()
-    return {k: profile.summary.worker_seconds.get(k) / total if total else 0.0 for k in STATE_KEYS}
+    """Share of worker time per state; no GIL states on a run without the GIL."""
+    seconds = profile.summary.worker_seconds
+    total = seconds.total()
+    return {k: seconds.get(k) / total if total else 0.0 for k in seconds.state_keys()}
 
 
 def _worker_samples(profile: Profile) -> float:
@@ -74,8 +76,9 @@ def _figures(profile: Profile) -> dict[str, tuple[float, float]]:
         "wall_s": (s.wall_s, 0.0),
         "cpu_s": (s.cpu_s, 0.0),
         "cores_used_mean": (s.cores_used_mean, 0.0),
-        "gil_wait_share": (s.gil_wait_share, _share_error(s.gil_wait_share, samples)),
     }
+    if s.gil_wait_share is not None:  # None: the run had no GIL
+        figures["gil_wait_share"] = (s.gil_wait_share, _share_error(s.gil_wait_share, samples))
     if s.gil_utilisation is not None:
         figures["gil_utilisation"] = (
             s.gil_utilisation,
@@ -94,7 +97,10 @@ def _thread_shares(profile: Profile) -> dict[str, tuple[str, dict[str, float]]]:
             key, n = name, 2
             while key in found:
                 key, n = f"{name} #{n}", n + 1
-            found[key] = (thread.role, {k: thread.states.get(k) for k in STATE_KEYS})
+            found[key] = (
+                thread.role,
+                {k: thread.states.get(k) for k in thread.states.state_keys()},
+            )
     return found
 
 
@@ -109,8 +115,8 @@ def measure(profiles: Sequence[Profile], root: Path) -> Measurement:
         p.verdict.recommendation for p in profiles if votes[p.verdict.recommendation] == top
     )
     agreeing = [p for p in profiles if p.verdict.recommendation == recommendation]
-    waits = statistics.median(p.summary.gil_wait_share for p in agreeing)
-    representative = min(agreeing, key=lambda p: abs(p.summary.gil_wait_share - waits))
+    waits = statistics.median(p.summary.gil_wait_share or 0.0 for p in agreeing)
+    representative = min(agreeing, key=lambda p: abs((p.summary.gil_wait_share or 0.0) - waits))
     confidence = statistics.median(p.verdict.confidence for p in agreeing) * top / len(profiles)
 
     per_run = [_figures(p) for p in profiles]
@@ -123,6 +129,7 @@ def measure(profiles: Sequence[Profile], root: Path) -> Measurement:
             [w[k] for w in worker], max(_share_error(w[k], n) for w, n in zip(worker, errors))
         )
         for k in STATE_KEYS
+        if all(k in w for w in worker)
     }
     runs_threads = [_thread_shares(p) for p in profiles]
     threads = []
@@ -132,7 +139,11 @@ def measure(profiles: Sequence[Profile], root: Path) -> Measurement:
             ThreadShares(
                 name=name,
                 role=role,
-                shares={k: round(statistics.median(s[k] for s in seen), 4) for k in STATE_KEYS},
+                shares={
+                    k: round(statistics.median(s[k] for s in seen), 4)
+                    for k in STATE_KEYS
+                    if all(k in s for s in seen)
+                },
             )
         )
     failed = next((p for p in profiles if p.run.exit.status in ("failed", "signal")), None)

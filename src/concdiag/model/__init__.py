@@ -25,6 +25,7 @@ from concdiag.model.deep import (
     WorkerProcess,
 )
 from concdiag.model.locks import LockReport
+from concdiag.model.speedup import ProcessStart
 from concdiag.model.states import STATE_KEYS, States
 from concdiag.model.whatif import WhatIf
 
@@ -82,7 +83,7 @@ class ThreadProfile:
     cpu_system_s: float
     samples: int
     on_cpu_share: float
-    gil_held_share: float
+    gil_held_share: float | None  # None: no GIL (free-threaded, running without it)
     states: States
     state_seconds: States
     role: str  # worker, coordinator (mostly waits for other threads) or idle
@@ -114,8 +115,8 @@ class GilStats:
     enabled: bool  # False on a free-threaded build running without the GIL
     measured: bool  # True when the GIL word was read from the target's memory
     utilisation: float | None  # share of samples in which some thread held the GIL
-    wait_s: float  # thread-seconds spent waiting to take the GIL
-    mean_waiting_threads: float  # wait_s / wall: how many threads queue for it on average
+    wait_s: float | None  # thread-seconds spent waiting to take the GIL (None: no GIL)
+    mean_waiting_threads: float | None  # wait_s / wall: how many threads queue for it
     switches: int | None  # forced switches counted by the interpreter during the run
     mean_wait_ms: float | None  # wait_s / switches: how long one wait lasts on average
     switch_interval_s: float | None
@@ -228,7 +229,7 @@ class Summary:
     cores_used_mean: float
     cores_used_peak: float
     gil_utilisation: float | None
-    gil_wait_share: float  # gil_wait / all worker thread time
+    gil_wait_share: float | None  # gil_wait / all worker thread time (None: no GIL)
     ctx_switches_per_s: float
     #: Thread-seconds Python threads were runnable but waiting for a CPU (inside ``unknown``).
     starved_s: float = 0.0
@@ -316,6 +317,7 @@ class Verdict:
     current_model: CurrentModel
     speedup_model: str
     predicted_speedup: list[SpeedupPoint]
+    process_start: ProcessStart | None = None  # the start-up charged to processes
 
 
 @dataclass(frozen=True, slots=True)

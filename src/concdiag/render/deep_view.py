@@ -75,7 +75,7 @@ def highlights(profile: Profile, limit: int = 3) -> tuple[list[Highlight], list[
 
     def waited(h: Highlight) -> float:
         s = h.row.state_seconds
-        return (h.row.awaiting_s or 0.0) + s.gil_wait + s.io + s.sync
+        return (h.row.awaiting_s or 0.0) + s.get("gil_wait") + s.io + s.sync
 
     def computed(h: Highlight) -> float:
         r = h.row

@@ -23,8 +23,27 @@ class Figure:
     help: str
 
 
+#: What a report says where a run without a GIL has no GIL figure (never 0%).
+NO_GIL = "no GIL"
+
+
 def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def has_gil(profile: Profile) -> bool:
+    """False for a free-threaded build that ran without the GIL: no GIL states or figures."""
+    return profile.summary.worker_seconds.has_gil
+
+
+def state_keys(profile: Profile) -> tuple[str, ...]:
+    """The states a profile's tables show: without the GIL's when the run had none."""
+    return profile.summary.worker_seconds.state_keys()
+
+
+def gil_cell(value: float | None, fmt: str = ".2f") -> str:
+    """A GIL figure for a table cell: "no GIL" where the run had none."""
+    return NO_GIL if value is None else format(value, fmt)
 
 
 def shares(seconds: States) -> dict[str, float]:
@@ -39,6 +58,8 @@ LISTED_WORKERS = 3
 def gil_figure(profile: Profile) -> Figure:
     """GIL utilisation: one process's own figure, so a process tree gets one per process."""
     help_text = "share of samples in which some thread held the GIL"
+    if not has_gil(profile):
+        return Figure("GIL", NO_GIL, "a free-threaded build that ran without the GIL")
     if len(profile.processes) < 2:
         return Figure("GIL utilisation", pct(profile.summary.gil_utilisation), help_text)
     root = profile.root_process()
@@ -78,6 +99,12 @@ def key_figures(profile: Profile) -> list[Figure]:
         f"{s.cores_used_mean:.2f} of {profile.run.cpu_count}{across}",
         "mean CPU seconds per second of wall time, all processes",
     )
+    if v.bound == "cpu" and not has_gil(profile):
+        return [
+            Figure("CPU", pct(cpu), "share of worker time on CPU, Python and native alike"),
+            cores,
+            gil,
+        ]
     if v.bound == "cpu" and v.cpu_kind == "python":
         return [
             Figure(

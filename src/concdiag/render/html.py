@@ -21,17 +21,15 @@ from concdiag.render.deep_view import html_deep_view, short_name
 from concdiag.render.figures import (
     STATE_LABELS,
     clock_notes,
+    gil_cell,
     key_figures,
     pct,
     share_with_error,
+    state_keys,
 )
 from concdiag.render.html_charts import speedup_chart, timeline_charts
 from concdiag.render.locks_view import html_locks_view
-from concdiag.render.views import (
-    hot_by_state,
-    state_index,
-    trimmed_stacks,
-)
+from concdiag.render.views import hot_by_state, state_index, trimmed_stacks
 from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
@@ -241,6 +239,7 @@ def template_environment() -> jinja2.Environment:
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters["pct"] = pct
+    env.filters["gil"] = gil_cell
     env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
     env.filters["model_noun"] = model_noun
@@ -341,6 +340,7 @@ def _view(profile: Profile) -> dict[str, Any]:
     hot = [
         {"state": k, "label": STATE_LABELS[k], "lines": hot_by_state(profile, k, HOT_LIMIT)}
         for k in HOT_STATES
+        if k in state_keys(profile)
     ]
     deep_view = html_deep_view(profile)
     deep_rows: dict[tuple[str, str], str] = deep_view["by_function"] if deep_view else {}
@@ -362,7 +362,7 @@ def _view(profile: Profile) -> dict[str, Any]:
         "clock_notes": clock_notes(profile),
         "bound_labels": BOUND_LABELS,
         "figures": figures,
-        "state_keys": STATE_KEYS,
+        "state_keys": state_keys(profile),
         "labels": STATE_LABELS,
         "colours": STATE_COLOURS,
         "groups": _thread_groups(profile),

@@ -72,7 +72,7 @@ def timeline_charts(profile: Profile) -> dict[str, Any]:
     lanes = []
     for lane in tl.lanes[:MAX_LANES]:
         runs = lane_runs(lane, nbins)
-        seconds = {k: sum(lane.shares[k]) * tl.bin_s for k in STATE_KEYS}
+        seconds = {k: sum(lane.shares.get(k, [])) * tl.bin_s for k in STATE_KEYS}
         described = ", ".join(
             f"{STATE_LABELS[k]} {seconds[k]:.2f} s" for k in STATE_KEYS if seconds[k] >= 0.005
         )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
-from concdiag.model import STATE_KEYS, Profile, model_noun
+from concdiag.model import Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
 from concdiag.render.figures import (
     STATE_LABELS,
     bound_words,
     clock_notes,
+    gil_cell,
     key_figures,
     pct,
     share_with_error,
+    state_keys,
 )
 from concdiag.render.locks_view import markdown_lines
 from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
@@ -58,14 +60,13 @@ class MarkdownRenderer:
         ]
         for site in cm.sites[:8]:
             out.append(f"- `{site.file.rsplit('/', 1)[-1]}:{site.line}` {md_escape(site.code)}")
+        keys = state_keys(profile)
         out += [
             "",
             "| process | thread | role | wall s | CPU s | CPU clock | "
-            + " | ".join(STATE_LABELS[k] for k in STATE_KEYS)
+            + " | ".join(STATE_LABELS[k] for k in keys)
             + " |",
-            "| --- | --- | --- | ---: | ---: | ---: | "
-            + " | ".join("---:" for _ in STATE_KEYS)
-            + " |",
+            "| --- | --- | --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in keys) + " |",
         ]
         for proc in profile.processes:
             for t in proc.threads:
@@ -74,7 +75,7 @@ class MarkdownRenderer:
                 errors = t.share_errors
                 cells = " | ".join(
                     share_with_error(t.states.get(k), errors.get(k) if errors else None) or "0%"
-                    for k in STATE_KEYS
+                    for k in keys
                 )
                 few = " (few samples)" if t.few_samples else ""
                 out.append(
@@ -127,8 +128,8 @@ def _deep_lines(profile: Profile) -> list[str]:
                 f"| {md_escape(t.name)} | {md_escape(r.function)} "
                 f"{md_escape(r.file.rsplit('/', 1)[-1])}:{r.line} | "
                 f"{BEHAVIOUR_LABELS[r.behaviour]} | {'' if r.calls is None else r.calls} | "
-                f"{num(r.cpu_s)} | {r.wall_s:.2f} | {r.state_seconds.gil_held:.2f} | "
-                f"{r.state_seconds.gil_wait:.2f} |"
+                f"{num(r.cpu_s)} | {r.wall_s:.2f} | {gil_cell(r.state_seconds.gil_held)} | "
+                f"{gil_cell(r.state_seconds.gil_wait)} |"
             )
     return out
 

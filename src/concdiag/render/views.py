@@ -98,12 +98,17 @@ class LaneRun:
     share: float  # mean share of the bins' width the thread spent in that state
 
 
+def _at(series: list[float], i: int) -> float:
+    return series[i] if i < len(series) else 0.0
+
+
 def lane_runs(lane: Lane, nbins: int) -> list[LaneRun]:
     """Run-length encode a lane by its dominant state; bins where it was not alive are gaps."""
     runs: list[LaneRun] = []
     current: tuple[int, str, list[float]] | None = None
     for i in range(nbins):
-        values = {k: lane.shares[k][i] if i < len(lane.shares[k]) else 0.0 for k in STATE_KEYS}
+        # a run without a GIL has no GIL states in its lanes
+        values = {k: _at(lane.shares.get(k, []), i) for k in STATE_KEYS}
         alive = sum(values.values())
         state = max(STATE_KEYS, key=lambda k: values[k]) if alive > 0 else None
         if current is not None and state != current[1]:

@@ -31,6 +31,8 @@ from concdiag.model import (
     Verdict,
 )
 from concdiag.model.locks import LOCK_ADVICE, LOCK_KINDS, LockProfile
+from concdiag.model.speedup import START_SOURCES, ProcessStart
+from concdiag.model.states import GIL_KEYS
 from concdiag.model.whatif import (
     ALTERNATIVE_STATUSES,
     SWAP_KINDS,
@@ -60,10 +62,12 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (Alternative, "kind"): list(SWAP_KINDS),
     (Alternative, "status"): list(ALTERNATIVE_STATUSES),
     (Alternative, "model"): list(WHATIF_MODELS),
+    (ProcessStart, "method"): ["fork", "forkserver", "spawn"],
+    (ProcessStart, "source"): list(START_SOURCES),
 }
 #: Fields added to schema version 2 after its first release: optional, so profiles written
 #: before them stay valid (they are read with the field's default).
-_ADDED_IN_V2 = ("locks", "whatif")
+_ADDED_IN_V2 = {(Profile, "locks"), (Profile, "whatif"), (Verdict, "process_start")}
 
 
 def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +106,14 @@ def _object_schema(cls: Any, defs: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "properties": props,
-        "required": [f.name for f in dataclasses.fields(cls)],
+        "required": [f.name for f in dataclasses.fields(cls) if (cls, f.name) not in _ADDED_IN_V2],
         "additionalProperties": False,
     }
     if cls is States:
         for key in STATE_KEYS:
             props[key] = {"type": "number", "minimum": 0}
+        for key in GIL_KEYS:  # null: the run had no GIL (free-threaded, running without it)
+            props[key] = {"anyOf": [props[key], {"type": "null"}]}
     return schema
 
 
@@ -117,7 +123,6 @@ def generate_schema() -> dict[str, Any]:
     root["properties"]["schema"] = {"const": SCHEMA_NAME}
     root["properties"]["schema_version"] = {"const": SCHEMA_VERSION}
     root["properties"]["deep"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
-    root["required"] = [name for name in root["required"] if name not in _ADDED_IN_V2]
     defs["CurrentModel"]["properties"]["kind"] = {"enum": list(CURRENT_MODELS)}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

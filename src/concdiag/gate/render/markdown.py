@@ -22,6 +22,11 @@ def code(text: str) -> str:
     return "`" + text.replace("`", "'").replace("\n", " ").replace("|", "\\|") + "`"
 
 
+def _share(shares: dict[str, float], key: str) -> str:
+    """A thread's share of one state; "no GIL" where the run had none to hold or wait for."""
+    return pct(shares[key]) if key in shares else "no GIL"
+
+
 def _verdict(m: Measurement | None) -> str:
     if m is None:
         return "n/a"
@@ -66,8 +71,8 @@ def _threads(t: TargetResult) -> list[str]:
     for name in names[:40]:
         cells = []
         for k in STATE_KEYS:
-            b = pct(base[name].shares[k]) if name in base else "–"
-            h = pct(head[name].shares[k]) if name in head else "–"
+            b = _share(base[name].shares, k) if name in base else "–"
+            h = _share(head[name].shares, k) if name in head else "–"
             cells.append(f"{b} → {h}")
         out.append(f"| {md_escape(name)} | " + " | ".join(cells) + " |")
     out += ["", "</details>"]
