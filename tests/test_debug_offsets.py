@@ -166,3 +166,29 @@ def test_recordings_carry_the_315_flags_only_where_read() -> None:
     data = rec.to_dict()
     assert [len(row) for row in data["ticks"][0][6]] == [5, 7]
     assert Recording.from_dict(data).ticks[0].threads == (plain, flagged)
+
+
+@pytest.mark.parametrize(
+    ("version", "free_threaded"), [((3, 14), False), ((3, 15), False), ((3, 14), True)]
+)
+def test_each_layout_gives_one_line_for_each_mismatch(
+    version: tuple[int, int], free_threaded: bool
+) -> None:
+    name = f"{version[0]}.{version[1]}.0"
+    cases = [
+        ({"cookie": b"xdebugpX"}, {}, "no debug offsets at _PyRuntime: cookie b'xdebugpX'"),
+        ({}, {"expected_version": (3, 13)}, f"say Python {name}, but the interpreter is 3.13"),
+        ({}, {"expected_free_threaded": not free_threaded}, "free-threaded"),
+    ]
+    for options, expected, message in cases:
+        raw = table(version, free_threaded=free_threaded, **options) + bytes(400)  # type: ignore[arg-type]
+        with pytest.raises(DebugOffsetsError) as info:
+            parse(raw, **expected)  # type: ignore[arg-type]
+        assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_free_threaded_314_thread_list_and_holder() -> None:
+    reader = _reader((3, 14), holder=1, free_threaded=True, gil_on=True)
+    assert [t.native_thread_id for t in reader.threads()] == [4100, 4101, 4102]
+    gil = reader.gil()
+    assert gil.enabled and gil.locked and gil.holder == TSTATE_AT + TSTATE_SIZE

@@ -3,6 +3,7 @@ free-threaded builds, and the in-process collector when py-spy cannot read the v
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from concdiag.collectors import elf, launch
+from concdiag.collectors import elf, launch, pyspy
 from concdiag.collectors.inprocess import InProcessCollector
 from concdiag.collectors.records import Recording
 from concdiag.collectors.remote_interpreter import SUPPORTED, major_minor
@@ -83,3 +84,17 @@ def test_pyspy_unable_to_read_the_version_gives_way_to_the_inprocess_collector(
     assert run.recording.notes == [
         "in-process collector used: py-spy failed: Error: Unsupported version of Python: 3.14.0"
     ]
+
+
+def test_a_real_pyspy_process_refusing_the_version_gives_way(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A fake py-spy that answers as py-spy 0.4.3 does on 3.15 (its versions end at 3.14)."""
+    fake = tmp_path / "py-spy"
+    fake.write_text("#!/bin/sh\necho 'Error: Unsupported version of Python: 3.15.0' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(pyspy, "find_pyspy", lambda: str(fake))
+    recorder = pyspy.PySpyRecorder(os.getpid(), 100.0)
+    assert not recorder.start(timeout_s=5)
+    assert recorder.error == "py-spy failed: Error: Unsupported version of Python: 3.15.0"
+    assert any(sign in recorder.error for sign in launch.PYSPY_GIVES_WAY)

@@ -8,6 +8,7 @@ is killed or loses the target, the target carries on as if nothing happened. The
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -16,7 +17,13 @@ from pathlib import Path
 from concdiag.collectors.protocol import Chunk, ChunkSink, Collected
 from concdiag.collectors.pyspy import find_pyspy
 from concdiag.collectors.records import Recording, TargetInfo
-from concdiag.collectors.remote_interpreter import AttachTarget, find_gil, gil_switched_on
+from concdiag.collectors.remote_interpreter import (
+    AttachTarget,
+    find_gil,
+    gil_switch_watch,
+    gil_switched_on,
+)
+from concdiag.collectors.runtime_reader import GilSwitchWatch
 from concdiag.collectors.threads import ThreadSightings, register_threads
 from concdiag.collectors.tracing import TracingCollector
 from concdiag.errors import CannotProfileError
@@ -66,6 +73,7 @@ def attach(
         sink(recording, chunk)
 
     collected = Collected(recording, started_at, started_at)
+    watch = gil_switch_watch(target, info.gil_enabled)
     try:
         with SIGNALS.sampling():
             while True:
@@ -81,6 +89,8 @@ def attach(
                     break
                 if duration_s is not None and elapsed >= duration_s:
                     break
+                if watch is not None:
+                    note_gil_switch(watch, elapsed, recording)
                 chunk = collector.poll()
                 if chunk is not None:
                     hand_over(chunk)
@@ -91,6 +101,8 @@ def attach(
             f"sampling stopped by {SIGNALS.signal_name or 'an interrupt'} after "
             f"{time.monotonic() - t0:.1f} s; the target was left running"
         )
+    if watch is not None:
+        watch.close()
     collected.ended_at = datetime.now(timezone.utc)
     recording.duration_s = time.monotonic() - t0
     hand_over(collector.stop())
@@ -98,6 +110,20 @@ def attach(
     collected.concdiag_cpu_s = (time.process_time() - cpu_at_start) + collector.cpu_s
     recording.sampler_cpu_s = collected.concdiag_cpu_s
     return collected
+
+
+def note_gil_switch(watch: GilSwitchWatch, elapsed_s: float, recording: Recording) -> None:
+    """Re-read the GIL switch (at most once a second); note when it changed, and read the GIL
+    as on any build from then on once it is back on, as launch mode does."""
+    enabled = watch.poll(elapsed_s)
+    if enabled is None:
+        return
+    recording.notes.append(
+        f"the GIL was turned {'back on' if enabled else 'off'} {elapsed_s:.1f} s into sampling "
+        "(a free-threaded build; an extension without free-threading support turns it on)"
+    )
+    if enabled and not recording.target.gil_enabled:
+        recording.target = dataclasses.replace(recording.target, gil_enabled=True)
 
 
 def _alive(pid: int) -> bool:

@@ -29,7 +29,7 @@ from concdiag.collectors.debug_offsets import (
 )
 from concdiag.collectors.gil_layout import GIL_HEAD, GilLocation, read_head
 from concdiag.collectors.permissions import denied
-from concdiag.collectors.runtime_reader import ProcMemory, RuntimeReader
+from concdiag.collectors.runtime_reader import GilSwitchWatch, ProcMemory, RuntimeReader
 from concdiag.errors import CannotProfileError, UsageError
 
 SUPPORTED = ((3, 10), (3, 15))
@@ -319,3 +319,16 @@ def gil_switched_on(target: AttachTarget) -> bool:
         return False
     finally:
         memory.close()
+
+
+def gil_switch_watch(target: AttachTarget, enabled: bool) -> GilSwitchWatch | None:
+    """A watch on the GIL switch of a free-threaded build (None on a default build)."""
+    if target.debug_offsets is None or not target.debug_offsets.free_threaded:
+        return None
+    try:
+        memory = ProcMemory(target.pid)
+    except OSError:
+        return None
+    return GilSwitchWatch(
+        RuntimeReader(memory, target.runtime_address, target.debug_offsets), enabled
+    )

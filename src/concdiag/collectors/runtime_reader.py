@@ -27,6 +27,9 @@ from concdiag.collectors.gil_layout import GilFields, GilLocation, ThreadWalk, r
 
 #: A cycle or a torn list must not make a tick loop for ever.
 MAX_THREADS = 4096
+#: How often attach re-reads a free-threaded build's GIL switch: a stated choice, two small
+#: reads a second, well inside the slack of a 100 Hz sampler.
+GIL_SWITCH_EVERY_S = 1.0
 
 
 class Memory(Protocol):
@@ -166,6 +169,42 @@ class RuntimeReader:
             fields=fields,
             threads=walk if has_flags else None,
         )
+
+
+class GilSwitchWatch:
+    """A free-threaded build's GIL switch, re-read at most every ``every_s``.
+
+    The switch is not fixed at start: importing an extension that does not declare
+    free-threading support turns the GIL back on while the program runs.
+    """
+
+    def __init__(
+        self, reader: RuntimeReader, enabled: bool, every_s: float = GIL_SWITCH_EVERY_S
+    ) -> None:
+        self.reader = reader
+        self.enabled = enabled
+        self.every_s = every_s
+        self.changes: list[tuple[float, bool]] = []  # (seconds into sampling, now enabled)
+        self._next_s = 0.0
+
+    def poll(self, now_s: float) -> bool | None:
+        """The switch's new state when it changed since the last read, else None."""
+        if now_s < self._next_s:
+            return None
+        self._next_s = now_s + self.every_s
+        try:
+            enabled = self.reader.gil().enabled
+        except (OSError, DebugOffsetsError):
+            return None  # the process is exiting, or between interpreters: read it next time
+        if enabled == self.enabled:
+            return None
+        self.enabled = enabled
+        self.changes.append((now_s, enabled))
+        return enabled
+
+    def close(self) -> None:
+        if isinstance(self.reader.memory, ProcMemory):
+            self.reader.memory.close()
 
 
 def read_thread_states(memory: Memory, interp: int, walk: ThreadWalk) -> list[ThreadStateView]:

@@ -27,8 +27,8 @@ def is_share(figure: str) -> bool:
 
 
 def change_value(figure: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
+    if value is None:  # GIL wait is absent only from a run without a GIL
+        return "no GIL" if figure == "gil_wait_share" else "n/a"
     if figure.endswith("_s"):
         return f"{value:.2f} s"
     if is_share(figure):
