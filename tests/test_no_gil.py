@@ -10,6 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from concdiag.collectors.attach import note_gil_switch
+from concdiag.collectors.records import Recording
 from concdiag.collectors.runtime_reader import GilSwitchWatch, RuntimeReader
 from concdiag.gate.diff import compare
 from concdiag.gate.evaluate import evaluate
@@ -21,7 +23,7 @@ from concdiag.model import Profile
 from concdiag.render import FORMATS, get_renderer
 from concdiag.render.text import summary_text
 from concdiag.schema import load_schema
-from helpers import PID, profile_of, synthetic
+from helpers import PID, profile_of, synthetic, target_info
 from process_images import RUNTIME_AT, FakeThread, image
 
 STACK = (("<module>", "/app/work.py", 1), ("crunch", "/app/work.py", 10))
@@ -148,3 +150,13 @@ def test_attach_rereads_the_gil_switch_and_records_when_it_changed() -> None:
     assert watch.poll(1.2) is True
     assert watch.poll(2.5) is None  # unchanged since
     assert watch.changes == [(1.2, True)] and watch.enabled
+
+
+def test_attach_reads_the_gil_as_on_from_when_it_came_back_on() -> None:
+    memory = image((3, 14), [FakeThread(4100, 1)], free_threaded=True, gil_on=False)
+    watch = GilSwitchWatch(RuntimeReader.open(memory, RUNTIME_AT), enabled=False)
+    recording = Recording(rate_hz=100.0, target=target_info(gil_enabled=False))
+    memory.regions.update(image((3, 14), [FakeThread(4100, 1)], free_threaded=True).regions)
+    note_gil_switch(watch, 3.0, recording)
+    assert recording.target.gil_enabled
+    assert recording.notes[0].startswith("the GIL was turned back on 3.0 s into sampling")
