@@ -56,7 +56,8 @@ def main() -> None:
     for t in threads:
         t.join()
     data = log.close()
-    print(f"lock_convoy: records={THREADS * RECORDS_PER_THREAD} gzip_ok={len(zlib.decompress(data, 31)) > 0}")
+    ok = len(zlib.decompress(data, 31)) > 0
+    print(f"lock_convoy: records={THREADS * RECORDS_PER_THREAD} gzip_ok={ok}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from concdiag.analysis.accounting import analyse
 from concdiag.analysis.clocks import (
     STARVED,
     on_cpu_fraction,
+    queued_ns,
     resolve_on_cpu,
     share_error,
 )
@@ -90,19 +91,35 @@ def thread(profile: Profile, tid: int):  # type: ignore[no-untyped-def]
 
 
 def test_on_cpu_fraction_of_a_window() -> None:
-    span = 2 * TICK_NS / 1e9
-    # runnable at every point and ran throughout: on a CPU
-    assert on_cpu_fraction(span, 2 * TICK_NS, 0, 3, 3) == 1.0
-    # runnable at every point, ran a fifth of it, the wait not yet added (still queued)
-    assert on_cpu_fraction(span, 2 * TICK_NS // 5, 0, 3, 3) == pytest.approx(0.2)
-    # a past wait that ended inside the window does not count against it
-    assert on_cpu_fraction(span, 2 * TICK_NS, 3 * TICK_NS, 3, 3) == 1.0
-    # woken in the window (one point asleep), waited 0.5 ms for a CPU, then ran
-    assert on_cpu_fraction(span, 3 * TICK_NS // 2, TICK_NS // 20, 2, 3) == pytest.approx(30 / 31)
-    # woken, ran 0.2 ms, queued since (the wait not added yet): waiting, not running
-    assert on_cpu_fraction(span, TICK_NS // 50, TICK_NS // 100, 2, 3) < 0.05
-    # did not run at all
-    assert on_cpu_fraction(span, 0, TICK_NS, 3, 3) == 0.0
+    assert on_cpu_fraction(2 * TICK_NS, 0) == 1.0  # ran throughout
+    assert on_cpu_fraction(TICK_NS, 4 * TICK_NS) == pytest.approx(0.2)
+    assert on_cpu_fraction(0, TICK_NS) == 0.0  # did not run at all
+    assert on_cpu_fraction(TICK_NS, -TICK_NS) == 1.0  # a lagging run clock is no wait
+
+
+def test_queued_time_per_interval_from_the_clocks() -> None:
+    span = TICK_NS
+    # a wait the kernel counted when it ended (a new timeslice): the delay clock's growth
+    assert queued_ns([True, True], [0, 0.01], [0, span // 2], [0, span // 2], [0, 1]) == [span // 2]
+    # runnable at both ends, no new timeslice: on a CPU or queued throughout
+    assert queued_ns([True, True], [0, 0.01], [0, span // 5], [0, 0], [3, 3]) == [
+        pytest.approx(0.8 * span)
+    ]
+    # asleep between two runnable samples (a new timeslice, no delay): nothing queued, so a
+    # thread that slept in a GIL wait between samples is not taken for one waiting for a CPU
+    assert queued_ns([True, True], [0, 0.01], [0, span // 2], [0, 0], [3, 4]) == [0.0]
+    # woken inside the interval and not yet run: queued since, half the interval on average
+    assert queued_ns([False, True], [0, 0.01], [0, 0], [0, 0], [3, 3]) == [span / 2]
+    # a wait under way over three intervals, counted by the kernel in the fourth: counted once
+    q = queued_ns(
+        [True] * 5,
+        [i / RATE for i in range(5)],
+        [0, span // 10, span // 10, span // 10, span // 10 + span // 2],
+        [0, 0, 0, 0, int(3.4 * span)],
+        [1, 1, 1, 1, 2],
+    )
+    assert sum(q) == pytest.approx(0.9 * span + span + span + 0.5 * span)
+    assert q[-1] == pytest.approx(span / 2)
 
 
 def test_native_calls_of_any_length_stay_native_when_the_clock_ran() -> None:
@@ -113,7 +130,9 @@ def test_native_calls_of_any_length_stay_native_when_the_clock_ran() -> None:
     run = [0, half, 3 * half, 4 * half, 5 * half, 7 * half, 8 * half]
     n = len(states)
     times = [i / RATE for i in range(n)]
-    assert resolve_on_cpu(states, runnable, times, run, [0] * n, range(n), 7, range(n)) == 0
+    assert (
+        resolve_on_cpu(states, runnable, times, run, [0] * n, range(n), range(n), 7, range(n)) == 0
+    )
     assert states.count("native") == 4
 
 
@@ -122,7 +141,7 @@ def test_runnable_without_running_is_starved_never_gil_wait() -> None:
     n = len(states)
     times = [i / RATE for i in range(n)]
     run = [0, 0, 0, 0, 0, TICK_NS]
-    changed = resolve_on_cpu(states, [True] * n, times, run, [0] * n, range(n), 7, [0] * n)
+    changed = resolve_on_cpu(states, [True] * n, times, run, [0] * n, [0] * n, range(n), 7, [0] * n)
     assert changed == 4
     assert states == ["gil_wait"] + [STARVED] * 4 + ["gil_held"]
 
@@ -134,7 +153,7 @@ def test_native_ticks_follow_the_cpu_share_of_a_thread_sharing_a_core() -> None:
     run = [int(i * 0.4 * TICK_NS) for i in range(n)]
     delay = [int(i * 0.6 * TICK_NS) for i in range(n)]
     times = [i / RATE for i in range(n)]
-    resolve_on_cpu(states, [True] * n, times, run, delay, range(n), 1234, [0] * n)
+    resolve_on_cpu(states, [True] * n, times, run, delay, range(n), range(n), 1234, [0] * n)
     assert states.count("native") == pytest.approx(0.4 * n, abs=3)
 
 
@@ -267,7 +286,9 @@ def test_the_cpu_beside_a_gil_held_tick_is_not_taken_for_native_code() -> None:
     states = ["gil_held", "native", "gil_wait"]
     run = [0, TICK_NS, TICK_NS]
     times = [0.0, 0.01, 0.02]
-    assert resolve_on_cpu(states, [True, True, False], times, run, [0] * 3, range(3), 5, [0] * 3)
+    assert resolve_on_cpu(
+        states, [True, True, False], times, run, [0] * 3, [0] * 3, range(3), 5, [0] * 3
+    )
     assert states == ["gil_held", STARVED, "gil_wait"]
 
 
@@ -276,7 +297,15 @@ def test_a_tick_between_two_gil_held_ticks_keeps_the_hand_off_guess() -> None:
     run = [0, 1, 2, 3, 4]
     switches = [0, 0, 0, 1, 1]  # the GIL changed hands across the second native tick only
     resolve_on_cpu(
-        states, [True] * 5, [i / RATE for i in range(5)], run, [0] * 5, range(5), 5, switches
+        states,
+        [True] * 5,
+        [i / RATE for i in range(5)],
+        run,
+        [0] * 5,
+        [0] * 5,
+        range(5),
+        5,
+        switches,
     )
     assert states == ["gil_held", "native", "gil_held", "gil_wait", "gil_held"]
 

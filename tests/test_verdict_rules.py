@@ -140,6 +140,21 @@ def test_recommendation_rules_in_order() -> None:
     assert rules.recommend(native, "cpu", work, predict(work)) == ("threading", None)
 
 
+def test_threads_only_when_they_gain_or_processes_do_not_win_by_the_margin() -> None:
+    from concdiag.model import SpeedupPoint
+
+    def at_two(threads: float, processes: float) -> list[SpeedupPoint]:
+        return [SpeedupPoint(1, 1.0, 1.0), SpeedupPoint(2, threads, processes)]
+
+    assert rules.threads_or_processes(2, at_two(1.3, 1.7)) == "multiprocessing"  # by the margin
+    assert rules.threads_or_processes(2, at_two(1.5, 1.8)) == "threading"  # within it
+    # issue 12: two pure-Python threads gain nothing, processes 1.2x: below the margin, yet
+    # the only way to gain (this flipped between threading and multiprocessing on reruns)
+    assert rules.threads_or_processes(2, at_two(1.0, 1.2)) == "multiprocessing"
+    # neither gains at the pool size: threads (more threads may overlap waits)
+    assert rules.threads_or_processes(2, at_two(1.0, 1.1)) == "threading"
+
+
 def test_asyncio_and_free_threaded_notes() -> None:
     many = dataclasses.replace(inputs(io_s=5.0), worker_threads=thresholds.MANY_THREADS_FOR_ASYNCIO)
     assert rules.consider_asyncio(many, "io", "threading") is not None

@@ -31,11 +31,12 @@ MAX_UNKNOWN = 0.25
 #: Sampling error shrinks with samples per thread: at 100 Hz a 1.2 s thread gets ~120 ticks and
 #: the GIL-held share of 3 threads swapping the GIL every 5 ms was off by up to 15 points on a
 #: quiet machine; at 250 Hz (~300 ticks) by at most 4.5 (docs/measurement.md, "Sampling error").
-#: The hashing case runs at 250 Hz too: at the default 100 Hz its `native` read 0.60-0.65
-#: against a truth of 0.73-0.75 in every run at load ~1.5 (issue 12 stays open for it).
+#: The hashing case runs at the default 100 Hz (issue 12's case): its `native` read 0.60-0.65
+#: against a truth of 0.73-0.75 at load ~1.5 until the on-CPU rule stopped taking a thread
+#: runnable at two samples for runnable between them (clocks.queued_ns); since, within 4 points.
 TARGETS = {
     "gil_threads": "250",
-    "hash_beside_python": "250",
+    "hash_beside_python": "100",
     "socket_wait": "250",
     "lock_serial": "250",
 }
@@ -99,7 +100,6 @@ def test_shares_within_ten_points_of_the_threads_own_truth(name: str, tmp_path: 
         assert thread["cpu_clock_share"] == pytest.approx(own, abs=CLOCK_TOLERANCE)
     check = profile["summary"]["clock_check"]
     assert check is not None and check["source"] == "schedstat"
-    # The profile's own check warns above 5 points; after the issue 11 merges (10 s py-spy turns,
-    # per-window CPU baselines) the hashing case measured 5.7-8.8 points here at load 1.5, so
-    # the test holds the calibration bound, not the warning line (noted for a follow-up).
-    assert check["largest_disagreement"] <= TOLERANCE, check
+    # The profile's own check warns above 5 points (or the sampling error, if larger): none of
+    # the calibration targets may make it warn (bench/clocks.py: 0.0-4.0 points).
+    assert check["largest_disagreement"] <= max(check["warn_share"], check["error"]), check

@@ -44,24 +44,61 @@ _NS = 1e9
 _PHI = 0.6180339887498949
 
 
-def on_cpu_fraction(
-    span_s: float, ran_ns: int, delay_ns: int, runnable_points: int, points: int
-) -> float:
-    """Of the time a runnable thread spent runnable over a window, the share it ran.
+#: How many intervals back a wait still being queued is looked for when the kernel finally
+#: counts it (fewer than the accounting's context of ticks, so chunked runs label alike).
+PENDING_LOOKBACK = 32
 
-    ``ran_ns`` is exact (the scheduler's clock). Runnable time is what the clocks counted
-    (run + run-queue delay), but the kernel adds a wait to the delay clock only when it ends,
-    so a thread still queued at the window's end shows none of it: runnable time is also at
-    least the stretch between the window's consecutive runnable sample points (all of it
-    when the thread was runnable at every point; then a wait that ended inside the window
-    but began before it does not count against it either).
+
+def queued_ns(
+    runnable: Sequence[bool],
+    times_s: Sequence[float],
+    run_ns: Sequence[int],
+    delay_ns: Sequence[int],
+    timeslices: Sequence[int | None],
+) -> list[float]:
+    """For each interval between consecutive ticks, the time the thread spent queued for a CPU.
+
+    The kernel adds a wait to the delay clock only when it ends, as the thread is put on a CPU
+    (which also counts a timeslice). So in an interval with a new timeslice the delay clock's
+    growth is the queued time, less what earlier intervals already counted as a wait still
+    under way; in one without, a thread runnable at both ends was on a CPU or queued
+    throughout (queued: the interval less what it ran, which may be negative where the run
+    clock lags: summed over a window before clipping), and one woken inside it has been
+    queued since, half the interval on average. A thread asleep at the end was not queued.
+    Whether the thread slept between two runnable samples does not count against it (that
+    lowered the hashing thread's ``native`` by 10 points: issue 12).
     """
-    span_ns = span_s * _NS
-    if span_ns <= 0 or ran_ns <= 0:
+    out: list[float] = []
+    for i in range(len(times_s) - 1):
+        span = (times_s[i + 1] - times_s[i]) * _NS
+        ran = run_ns[i + 1] - run_ns[i]
+        before, after = timeslices[i], timeslices[i + 1]
+        if before is None or after is None or after > before:
+            counted = 0.0
+            for j in range(i - 1, max(-1, i - 1 - PENDING_LOOKBACK), -1):
+                if _new_timeslice(timeslices, j):
+                    break
+                counted += max(0.0, out[j])
+            out.append(max(0.0, delay_ns[i + 1] - delay_ns[i] - counted))
+        elif runnable[i] and runnable[i + 1]:
+            out.append(span - ran)
+        elif runnable[i + 1]:
+            out.append(span / 2)
+        else:
+            out.append(0.0)
+    return out
+
+
+def _new_timeslice(timeslices: Sequence[int | None], i: int) -> bool:
+    before, after = timeslices[i], timeslices[i + 1]
+    return before is None or after is None or after > before
+
+
+def on_cpu_fraction(ran_ns: float, queued: float) -> float:
+    """Of the time a runnable thread spent runnable, the share it ran."""
+    if ran_ns <= 0:
         return 0.0
-    between = max(0, runnable_points - 1) / max(1, points - 1)
-    runnable_ns = max(min(ran_ns + delay_ns, span_ns), span_ns * between)
-    return min(1.0, ran_ns / runnable_ns) if runnable_ns > 0 else 1.0
+    return min(1.0, ran_ns / (ran_ns + max(0.0, queued)))
 
 
 def dither(tick_index: int, tid: int) -> float:
@@ -77,6 +114,7 @@ def resolve_on_cpu(
     times_s: Sequence[float],
     run_ns: Sequence[int],
     delay_ns: Sequence[int],
+    timeslices: Sequence[int | None],
     tick_indexes: Sequence[int],
     tid: int,
     switches: Sequence[int | None],
@@ -89,11 +127,12 @@ def resolve_on_cpu(
     deterministic low-discrepancy sequence (`dither`), so over a run the ``native`` ticks
     follow the CPU the thread got. A neighbouring ``gil_held`` tick is left out of the window:
     the CPU beside it may be Python code, which says nothing of the tick (a thread that has
-    just lost the GIL and waits for a CPU to ask for it again ran Python up to it). Beside a
-    ``gil_wait`` tick the thread may have held the GIL between the samples, so it must have
-    run on both sides of the tick (the smaller side's share counts). This
-    replaces the hand-off and starved-run guesses wherever the clocks were read: a native call
-    of any length that ran stays ``native``, and waiting for a CPU is never ``gil_wait``. Only
+    just lost the GIL and waits for a CPU to ask for it again ran Python up to it). Runnable
+    time comes from `queued_ns`. (Requiring CPU on both sides of a tick beside a ``gil_wait``
+    tick was tried: the smaller of two noisy shares read the hashing thread's ``native`` 3-5
+    points low.) This replaces the hand-off and starved-run guesses wherever the clocks were
+    read: a native call of any length that ran stays ``native``, and waiting for a CPU is never
+    ``gil_wait``. Only
     a single tick between two ``gil_held`` ticks has no window left; there the hand-off guess
     stays (`states.resolve_handoffs`: ``gil_wait`` when the GIL changed hands across it).
     Returns how many ticks were re-labelled.
@@ -102,14 +141,12 @@ def resolve_on_cpu(
     last = len(states) - 1
     labels = list(states)  # as the per-tick rule gave them, whatever is re-labelled here
 
+    if "native" not in labels:
+        return 0
+    queued = queued_ns(runnable, times_s, run_ns, delay_ns, timeslices)
+
     def fraction(a: int, b: int) -> float:
-        return on_cpu_fraction(
-            times_s[b] - times_s[a],
-            run_ns[b] - run_ns[a],
-            delay_ns[b] - delay_ns[a],
-            sum(1 for i in range(a, b + 1) if runnable[i]),
-            b - a + 1,
-        )
+        return on_cpu_fraction(run_ns[b] - run_ns[a], sum(queued[a:b]))
 
     for k, state in enumerate(labels):
         if state != "native":
@@ -123,19 +160,11 @@ def resolve_on_cpu(
                 states[k] = "gil_wait"
                 changed += 1
             continue  # between two GIL-held ticks, or seen once: nothing to measure
-        if before in _GIL_STATES or after in _GIL_STATES:
-            # beside a GIL state, the CPU on one side may be Python the thread ran while it
-            # held the GIL between two samples: it must have run on both sides of the tick
-            on_cpu = min(fraction(a, b) for a, b in sides)
-        else:
-            on_cpu = fraction(sides[0][0], sides[-1][1])
+        on_cpu = fraction(sides[0][0], sides[-1][1])
         if dither(tick_indexes[k], tid) >= on_cpu:
             states[k] = STARVED
             changed += 1
     return changed
-
-
-_GIL_STATES = ("gil_held", "gil_wait")
 
 
 def _moved(before: int | None, after: int | None) -> bool:

@@ -179,15 +179,14 @@ def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int
             seen[key].append((tick, obs))
     for key, sequence in states.items():
         observed = seen[key]
-        import os
-
-        if not os.environ.get("XX_NO_CLOCKS") and all(o.run_ns is not None for _, o in observed):
+        if all(o.run_ns is not None for _, o in observed):
             resolve_on_cpu(
                 sequence,
                 [o.proc_state == "R" for _, o in observed],
                 [t.t_s for t, _ in observed],
                 [o.run_ns or 0 for _, o in observed],
                 [o.run_delay_ns or 0 for _, o in observed],
+                [o.timeslices for _, o in observed],
                 [round(t.t_s * recording.rate_hz) for t, _ in observed],
                 key[1],
                 [t.gil_switches if gil_enabled else None for t, _ in observed],

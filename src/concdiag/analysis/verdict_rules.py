@@ -344,11 +344,16 @@ def no_gain(points: list[SpeedupPoint]) -> Reason | None:
 
 
 def threads_or_processes(cores: int, points: list[SpeedupPoint]) -> str:
+    """Threads unless processes win by `PROCESS_MARGIN`, or unless threads gain nothing worth
+    having (under `MIN_GAIN`) where processes do: a pool of threads that cannot gain is no
+    cheaper choice (issue 12's two pure-Python threads got ``threading`` at 1.0x)."""
     # at the pool size people run (MIN_POOL_WORKERS says why)
     at_pool = points[min(max(cores, MIN_POOL_WORKERS), len(points)) - 1]
-    return (
-        "multiprocessing" if at_pool.processes > at_pool.threads * PROCESS_MARGIN else "threading"
-    )
+    if at_pool.processes > at_pool.threads * PROCESS_MARGIN:
+        return "multiprocessing"
+    if at_pool.threads < MIN_GAIN <= at_pool.processes:
+        return "multiprocessing"
+    return "threading"
 
 
 def recommend(
