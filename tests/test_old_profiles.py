@@ -64,6 +64,8 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
             doc.pop(part, None)
     if doc["verdict"].get("process_start") is None:  # added to version 2 later, optional
         doc["verdict"].pop("process_start", None)
+    if doc["run"]["overhead"].get("stack_sampler_cpu_s") is None:  # likewise
+        doc["run"]["overhead"].pop("stack_sampler_cpu_s", None)
     for proc in doc["processes"]:
         proc["wall_s"] = proc.pop("alive_s")
         for thread in proc["threads"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from concdiag.collectors.gil_layout import GIL_STATE_SPAN
-from concdiag.collectors.procfs import parse_stat, parse_syscall
+from concdiag.collectors.proc_files import parse_stat, parse_syscall
 
 
 def test_parse_stat_handles_spaces_and_parens_in_the_name() -> None:

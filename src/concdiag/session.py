@@ -233,6 +233,7 @@ def _context(
         partial_reasons=collected.partial_reasons,
         collectors=list(collected.notes),
         concdiag_cpu_s=collected.concdiag_cpu_s,
+        stack_sampler_cpu_s=collected.stack_sampler_cpu_s,
         deadlock_after_s=deadlock_after_s,
     )
 

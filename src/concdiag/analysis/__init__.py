@@ -51,6 +51,7 @@ class RunContext:
     partial_reasons: list[str] = field(default_factory=list)
     collectors: list[CollectorNote] = field(default_factory=list)
     concdiag_cpu_s: float = 0.0
+    stack_sampler_cpu_s: float = 0.0  # of concdiag_cpu_s: py-spy's
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: attach: threads stuck on locks this long with no progress are a likely deadlock.
     deadlock_after_s: float | None = None
@@ -108,7 +109,13 @@ def build_profile(
     if core_share > OVERHEAD_WARN_SHARE:
         notes.append(
             f"concdiag used {100 * core_share:.1f}% of one core while sampling "
-            f"(above {100 * OVERHEAD_WARN_SHARE:.0f}%): on a busy machine this slows the target"
+            f"(above {100 * OVERHEAD_WARN_SHARE:.0f}%"
+            + (
+                f"; py-spy {100 * ctx.stack_sampler_cpu_s / wall:.1f}%"
+                if ctx.stack_sampler_cpu_s
+                else ""
+            )
+            + "): on a busy machine this slows the target"
         )
     if recording.late_ticks:
         notes.append(f"{recording.late_ticks} sampling ticks were late or missed")
@@ -149,6 +156,7 @@ def build_profile(
         overhead=Overhead(
             concdiag_cpu_s=ctx.concdiag_cpu_s,
             concdiag_core_share=core_share,
+            stack_sampler_cpu_s=ctx.stack_sampler_cpu_s if ctx.stack_sampler_cpu_s else None,
             late_samples=recording.late_ticks,
             disturbed=disturbed,
             note="; ".join(notes),

@@ -108,6 +108,7 @@ def attach(
     hand_over(collector.stop())
     collected.notes = collector.notes
     collected.concdiag_cpu_s = (time.process_time() - cpu_at_start) + collector.cpu_s
+    collected.stack_sampler_cpu_s = collector.cpu_s
     recording.sampler_cpu_s = collected.concdiag_cpu_s
     return collected
 

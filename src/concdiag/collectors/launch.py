@@ -273,6 +273,7 @@ class _Run:
         self._hand_over(collector.stop(), collector)
         collected.notes = collector.notes
         collected.concdiag_cpu_s = cpu_during_run + collector.cpu_s
+        collected.stack_sampler_cpu_s = collector.cpu_s
         recording.sampler_cpu_s = collected.concdiag_cpu_s
         return collected
 

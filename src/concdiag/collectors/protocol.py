@@ -82,6 +82,7 @@ class Collected:
     notes: list[CollectorNote] = field(default_factory=list)
     partial_reasons: list[str] = field(default_factory=list)
     concdiag_cpu_s: float = 0.0
+    stack_sampler_cpu_s: float = 0.0  # of concdiag_cpu_s: py-spy's
     interrupted: bool = False
     stopped_by_duration: bool = False
     deadlock: bool = False  # launch: the lock tracker found a deadlock; the target was ended

@@ -47,6 +47,7 @@ class PySpyRecorder:
         self._attached = threading.Event()
         self.started_monotonic = 0.0
         self.thread_names: dict[int, str] = {}
+        self._cpu_at_attach = 0.0
 
     def start(self, timeout_s: float = 10.0) -> bool:
         """Start py-spy and wait until it samples; False (with ``error`` set) when it cannot."""
@@ -90,6 +91,7 @@ class PySpyRecorder:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._attached.wait(0.02):
+                self._cpu_at_attach = self.cpu_so_far()
                 return True
             if self._proc.poll() is not None:
                 reader.join(timeout=1)
@@ -131,6 +133,23 @@ class PySpyRecorder:
             self.cpu_s = usage.ru_utime + usage.ru_stime
         except ChildProcessError:
             proc.wait(timeout=timeout_s)
+
+    def cpu_so_far(self) -> float:
+        """py-spy's CPU time until now (all its threads), 0 when it cannot be read."""
+        proc = self._proc
+        if proc is None:
+            return 0.0
+        try:
+            with open(f"/proc/{proc.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def sampling_cpu(self) -> float:
+        """py-spy's CPU since it began sampling (its start-up, reading the target's binaries,
+        left out: a rate is judged by what sampling costs)."""
+        return max(0.0, self.cpu_so_far() - self._cpu_at_attach)
 
     def read_stacks(
         self, t_offset_s: float, ident_to_tid: dict[int, int] | None = None

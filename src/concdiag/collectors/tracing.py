@@ -26,6 +26,23 @@ from concdiag.collectors.records import Recording, Tick
 STACK_CHUNK_S = 10.0
 #: or sooner, once the chunk holds this many thread observations (50 threads at 100 Hz: 10 s).
 CHUNK_OBSERVATIONS = 50_000
+#: py-spy's share of one core that its sampling rate is held to. Its cost grows with the
+#: processes and threads it reads (measured here, 2026-11-29: 0.2% of a core per Hz on a
+#: 3-process pool, 21% at 100 Hz; docs/performance.md), so stacks are sampled at the rate
+#: this budget allows, at most the state sampler's: states stay at the full rate, stacks
+#: are joined to them by time (each tick takes the stack in force).
+STACK_CPU_BUDGET = 0.03
+#: At a lower stack rate a turn lasts longer, so each holds about as many stack samples as a
+#: full-rate turn of `STACK_CHUNK_S` (py-spy's start-up, ~0.1 s of CPU on a 3-process tree,
+#: is paid less often), up to this long: the ticks of the last turn are accounted after the
+#: target exits, ~15 ms per second of a 3-process run here (docs/performance.md).
+MAX_STACK_CHUNK_S = 30.0
+#: Stacks are never sampled slower than this (the budget gives way).
+MIN_STACK_RATE_HZ = 5.0
+#: A turn is cut short, to restart py-spy at a lower rate, once its py-spy has run this long
+#: at over `OVER_BUDGET` times the budget (a pool started mid-turn multiplies its cost).
+EARLY_CHECK_S = 1.0
+OVER_BUDGET = 2.0
 
 
 class TracingCollector:
@@ -58,6 +75,8 @@ class TracingCollector:
         self._notes: list[CollectorNote] = []
         self._cpu_s = 0.0
         self._rotated_at = t0
+        self.stack_rate_hz = recording.rate_hz
+        self.stack_rates: list[float] = []
 
     # -- protocol.Collector ----------------------------------------------------------------
 
@@ -68,7 +87,7 @@ class TracingCollector:
         if not self.use_pyspy:
             return
         if self._start_pyspy():
-            self._notes.append(CollectorNote("py-spy", True, "Python stacks of every thread"))
+            self._notes.append(CollectorNote("py-spy", True, self.stack_rate_detail))
         else:
             self._notes.append(CollectorNote("py-spy", False, self.pyspy_error or "failed"))
             self.recording.notes.append(f"no Python stacks: {self.pyspy_error}")
@@ -78,9 +97,11 @@ class TracingCollector:
             return None
         ticks = self.recording.ticks
         volume = len(ticks) * len(ticks[-1].threads) if ticks else 0
-        if time.monotonic() - self._rotated_at < self.chunk_s and volume < CHUNK_OBSERVATIONS:
+        age = time.monotonic() - self._rotated_at
+        if age < self._turn_s() and volume < CHUNK_OBSERVATIONS and not self._over_budget(age):
             return None
         previous = self.spy
+        self._next_rate(previous.sampling_cpu(), age)
         if not self._start_pyspy():  # the target may be gone; keep the running one
             self.spy = previous
             self._rotated_at = time.monotonic()
@@ -98,7 +119,12 @@ class TracingCollector:
 
     @property
     def notes(self) -> list[CollectorNote]:
-        return list(self._notes)
+        return [
+            CollectorNote(n.name, n.ok, self.stack_rate_detail)
+            if n.name == "py-spy" and n.ok
+            else n
+            for n in self._notes
+        ]
 
     @property
     def ticks_done(self) -> int:
@@ -125,14 +151,48 @@ class TracingCollector:
         self.recording.thread_cpu.clear()
         self._notes.clear()
 
+    def _turn_s(self) -> float:
+        """This turn's length: `chunk_s` at the full rate, longer at a lower stack rate."""
+        stretch = self.recording.rate_hz / max(self.stack_rate_hz, MIN_STACK_RATE_HZ)
+        return min(max(self.chunk_s, MAX_STACK_CHUNK_S), self.chunk_s * stretch)
+
+    def _over_budget(self, age_s: float) -> bool:
+        """py-spy has cost over `OVER_BUDGET` times its budget for `EARLY_CHECK_S` or more."""
+        if self.spy is None or age_s < EARLY_CHECK_S or self.stack_rate_hz <= MIN_STACK_RATE_HZ:
+            return False
+        share = self.spy.sampling_cpu() / age_s
+        return share > OVER_BUDGET * STACK_CPU_BUDGET
+
+    def _next_rate(self, cpu_s: float, ran_s: float) -> None:
+        """The next turn's stack rate, from what this turn's py-spy cost per second: scaled
+        to the budget, at most doubling per turn, between the floor and the state rate."""
+        if ran_s <= 0.5 or cpu_s <= 0:
+            return
+        share = cpu_s / ran_s
+        wanted = self.stack_rate_hz * STACK_CPU_BUDGET / share
+        wanted = min(wanted, 2 * self.stack_rate_hz, self.recording.rate_hz)
+        self.stack_rate_hz = max(MIN_STACK_RATE_HZ, round(wanted))
+
+    @property
+    def stack_rate_detail(self) -> str:
+        """The stack rates used, for the report's collectors list."""
+        rates = self.stack_rates or [self.stack_rate_hz]
+        low, high = min(rates), max(rates)
+        span = f"{low:.0f} Hz" if low == high else f"{low:.0f}-{high:.0f} Hz"
+        return (
+            f"Python stacks of every thread, at {span} (py-spy held to "
+            f"{STACK_CPU_BUDGET:.0%} of a core; states at {self.recording.rate_hz:.0f} Hz)"
+        )
+
     def _start_pyspy(self) -> bool:
-        spy = PySpyRecorder(self.pid, self.recording.rate_hz)
+        spy = PySpyRecorder(self.pid, self.stack_rate_hz)
         if not spy.start():
             if self.pyspy_error is None:
                 self.pyspy_error = spy.error
             return False
         self.spy = spy
         self._rotated_at = time.monotonic()
+        self.stack_rates.append(self.stack_rate_hz)
         return True
 
     def _read(self, spy: PySpyRecorder) -> Stacks:

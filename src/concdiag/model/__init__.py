@@ -173,6 +173,7 @@ class Overhead:
     late_samples: int  # ticks that fired more than one interval late
     disturbed: bool  # True when concdiag's own load may have changed what it measured
     note: str
+    stack_sampler_cpu_s: float | None = None  # of concdiag_cpu_s: the stack sampler's (py-spy)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from concdiag.model import (
     ClockCheck,
     DeepFunction,
     DeepProfile,
+    Overhead,
     Profile,
     States,
     Verdict,
@@ -67,7 +68,12 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
 }
 #: Fields added to schema version 2 after its first release: optional, so profiles written
 #: before them stay valid (they are read with the field's default).
-_ADDED_IN_V2 = {(Profile, "locks"), (Profile, "whatif"), (Verdict, "process_start")}
+_ADDED_IN_V2 = {
+    (Profile, "locks"),
+    (Profile, "whatif"),
+    (Verdict, "process_start"),
+    (Overhead, "stack_sampler_cpu_s"),
+}
 
 
 def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
