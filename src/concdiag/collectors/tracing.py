@@ -31,7 +31,11 @@ CHUNK_OBSERVATIONS = 50_000
 #: 3-process pool, 21% at 100 Hz; docs/performance.md), so stacks are sampled at the rate
 #: this budget allows, at most the state sampler's: states stay at the full rate, stacks
 #: are joined to them by time (each tick takes the stack in force).
-STACK_CPU_BUDGET = 0.03
+STACK_CPU_BUDGET = 0.04
+#: The part of py-spy's cost that does not depend on its rate, with ``--subprocesses`` (it
+#: looks for new children ten times a second): measured here on a 3-process pool at 5, 15,
+#: 20, 50 and 100 Hz (2.6%, 4.3%, 6.0%, 11.7%, 21.6% of a core: ~1.7% + 0.2% per Hz).
+PYSPY_FIXED_SHARE = 0.017
 #: At a lower stack rate a turn lasts longer, so each holds about as many stack samples as a
 #: full-rate turn of `STACK_CHUNK_S` (py-spy's start-up, ~0.1 s of CPU on a 3-process tree,
 #: is paid less often), up to this long: the ticks of the last turn are accounted after the
@@ -164,12 +168,18 @@ class TracingCollector:
         return share > OVER_BUDGET * STACK_CPU_BUDGET
 
     def _next_rate(self, cpu_s: float, ran_s: float) -> None:
-        """The next turn's stack rate, from what this turn's py-spy cost per second: scaled
-        to the budget, at most doubling per turn, between the floor and the state rate."""
+        """The next turn's stack rate, from what this turn's py-spy cost per second.
+
+        py-spy's cost is a part that does not depend on the rate (`PYSPY_FIXED_SHARE`: it
+        looks for new child processes ten times a second) plus a part per sample; the rate
+        is set so that the two fit the budget, at most doubling per turn, between the floor
+        and the state rate."""
         if ran_s <= 0.5 or cpu_s <= 0:
             return
         share = cpu_s / ran_s
-        wanted = self.stack_rate_hz * STACK_CPU_BUDGET / share
+        fixed = PYSPY_FIXED_SHARE if share > 2 * PYSPY_FIXED_SHARE else 0.0
+        per_hz = (share - fixed) / self.stack_rate_hz
+        wanted = (STACK_CPU_BUDGET - fixed) / per_hz
         wanted = min(wanted, 2 * self.stack_rate_hz, self.recording.rate_hz)
         self.stack_rate_hz = max(MIN_STACK_RATE_HZ, round(wanted))
 
