@@ -36,6 +36,11 @@ BUSY_SHARE = 0.1
 #: 0.3 to 0.6 for sample_targets/native_threads.py on a loaded 2-core machine, against 0.00 to
 #: 0.05 for pure-Python threads; a thread at this rate (set low, for margin) counts as native.
 NATIVE_RATE = 0.2
+#: A thread's CPU during one snapshot below this share of it is noise, not native code: on
+#: pure-Python threads (sample_targets/cpu_threads.py, 31-60 busy samples a run) single
+#: readings of 14-32 us out of 300 us snapshots gave them 0.16-0.34 s of "native" CPU and
+#: flipped the verdict in 2 of 9 runs; native threads read 100-290 us in most (2026-11-29).
+SNAPSHOT_NOISE_SHARE = 0.15
 #: Weight of the all-threads ratio in each thread's estimate, as snapshot CPU (10 ms).
 PRIOR_NS = 10e6
 
@@ -175,7 +180,8 @@ def split_python_native(tick_records: list[TickRecord]) -> list[Tick]:
             ran[key] += max(0, since_ns)
             elapsed[key] += snapshot.elapsed_ns
             if snapshot.gil_kept:
-                during[key] += max(0, during_ns)
+                if during_ns >= SNAPSHOT_NOISE_SHARE * snapshot.snapshot_ns:
+                    during[key] += during_ns
                 window[key] += snapshot.snapshot_ns
     # CPU each thread would have used during snapshots were it running only native code,
     # against what it used. Thread CPU clocks tick coarsely (a few ms), so a thread's own
