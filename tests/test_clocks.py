@@ -335,3 +335,29 @@ def test_the_report_shows_error_bars_clock_notes_and_few_samples() -> None:
     assert "100% ± 3" in html  # GIL held, with its error bar
     quiet = HtmlRenderer().render(profile_of(clocked({PID: "HHW", PID + 1: "WWH"}, 300)))
     assert 'data-testid="clock-notes"' not in quiet
+
+
+def test_a_runnable_thread_requesting_the_gil_is_waiting_for_it_only_while_on_a_cpu() -> None:
+    # 3.15's own flag says the thread has requested the GIL; runnable, it is either taking the
+    # GIL (on a CPU) or queued for a CPU, which the clocks tell apart (issue 12's rule:
+    # waiting for a CPU is never gil_wait)
+    from concdiag.analysis.clocks import REQUESTED
+
+    n = 400
+    times = [i / RATE for i in range(n)]
+    ran = [int(i * 0.3 * TICK_NS) for i in range(n)]  # on a CPU 30% of its runnable time
+    delay = [int(i * 0.7 * TICK_NS) for i in range(n)]
+    states = [REQUESTED] * n
+    resolve_on_cpu(states, [True] * n, times, ran, delay, range(n), range(n), 9, [0] * n)
+    assert set(states) == {"gil_wait", STARVED}
+    assert states.count("gil_wait") == pytest.approx(0.3 * n, abs=4)
+    # without the thread's clocks (no schedstat) it counts as waiting for the GIL
+    rec = clocked({PID: "H", PID + 1: "N"}, 100, with_clocks=False)
+    for i, tick in enumerate(rec.ticks):
+        obs = tuple(
+            dataclasses.replace(o, holds_gil=o.tid == PID, gil_requested=o.tid != PID)
+            for o in tick.threads
+        )
+        rec.ticks[i] = dataclasses.replace(tick, threads=obs)
+    waiting = thread(profile_of(rec), PID + 1)
+    assert waiting.states.gil_wait == pytest.approx(1.0)

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from concdiag.analysis.clocks import REQUESTED
 from concdiag.analysis.states import classify
 from concdiag.collectors.debug_offsets import DebugOffsetsError, parse, version_text
 from concdiag.collectors.gil_layout import read_head
@@ -100,7 +101,9 @@ def test_315_per_thread_flags() -> None:
 
     assert state("R", True, False) == "gil_held"
     assert state("R", True, True) == "gil_held"  # holding wins, as in CPython's sampler
-    assert state("R", False, True) == "gil_wait"  # the direct sign of a GIL wait
+    # runnable and requesting: taking the GIL or queued for a CPU, which the on-CPU rule
+    # decides from the thread's clocks (test_clocks); blocked and requesting: a GIL wait
+    assert state("R", False, True) == REQUESTED
     assert state("S", False, True) == "gil_wait"
     assert state("R", False, False) == "native"
 

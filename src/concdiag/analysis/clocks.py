@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 #: state vocabulary and every renderer for time the verdict sets aside anyway.
 STARVED = "starved"
 
+#: The per-tick rule's label for a runnable thread whose own flag says it has requested the GIL
+#: (3.15+): on a CPU it is taking the GIL (``gil_wait``); queued for a CPU it is `STARVED`,
+#: like a runnable thread without the GIL (waiting for a CPU is never ``gil_wait``).
+REQUESTED = "requested"
+
 #: Sampling error bars are this many standard errors wide on each side (about 95%).
 ERROR_Z = 2.0
 #: A thread with too few observed ticks for a share near one half to be known within this is
@@ -141,7 +146,7 @@ def resolve_on_cpu(
     last = len(states) - 1
     labels = list(states)  # as the per-tick rule gave them, whatever is re-labelled here
 
-    if "native" not in labels:
+    if "native" not in labels and REQUESTED not in labels:
         return 0
     queued = queued_ns(runnable, times_s, run_ns, delay_ns, timeslices)
 
@@ -149,12 +154,18 @@ def resolve_on_cpu(
         return on_cpu_fraction(run_ns[b] - run_ns[a], sum(queued[a:b]))
 
     for k, state in enumerate(labels):
-        if state != "native":
+        if state not in ("native", REQUESTED):
             continue
         before = labels[k - 1] if k > 0 else None
         after = labels[k + 1] if k < last else None
         sides = [(k - 1, k)] if before not in (None, "gil_held") else []
         sides += [(k, k + 1)] if after not in (None, "gil_held") else []
+        if state == REQUESTED:
+            # requesting the GIL: on a CPU (taking it) or queued for one
+            on_cpu = fraction(sides[0][0], sides[-1][1]) if sides else 1.0
+            states[k] = "gil_wait" if dither(tick_indexes[k], tid) < on_cpu else STARVED
+            changed += 1
+            continue
         if not sides:
             if 0 < k < last and _moved(switches[k - 1], switches[k + 1]):
                 states[k] = "gil_wait"

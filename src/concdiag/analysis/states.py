@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from concdiag.analysis.clocks import resolve_on_cpu
+from concdiag.analysis.clocks import REQUESTED, resolve_on_cpu
 from concdiag.collectors.records import Recording, ThreadObservation, Tick
 from concdiag.collectors.syscalls import SyscallTable
 
@@ -40,7 +40,9 @@ def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: Sy
         if obs.holds_gil and obs.proc_state == "R":
             return "gil_held"
         if obs.gil_requested and not obs.holds_gil:
-            return "gil_wait"
+            # runnable with the GIL requested: taking it, or queued for a CPU to take it,
+            # which the on-CPU rule tells apart (`clocks.REQUESTED`); blocked: waiting for it
+            return REQUESTED if obs.proc_state == "R" else "gil_wait"
     if obs.proc_state == "R":
         if not gil_enabled:
             return "native"
@@ -192,6 +194,9 @@ def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int
                 [t.gil_switches if gil_enabled else None for t, _ in observed],
             )
             continue
+        for i, state in enumerate(sequence):
+            if state == REQUESTED:  # no clocks to tell a queued thread apart
+                sequence[i] = "gil_wait"
         info = recording.threads.get(key)
         if info is not None and info.python:
             if gil_enabled:
