@@ -89,8 +89,11 @@ def test_the_charge_follows_the_method() -> None:
     fork = processes_time(work, 4)
     forkserver = processes_time(dataclasses.replace(work, start_method="forkserver"), 4)
     spawn = processes_time(dataclasses.replace(work, start_method="spawn"), 4)
-    assert forkserver == pytest.approx(fork + START_COSTS["forkserver"].once_s)
-    assert spawn == pytest.approx(fork + 4 * (0.33 - 0.06))
+    per_fork = START_COSTS["fork"].per_process_s
+    server = START_COSTS["forkserver"]
+    assert forkserver == pytest.approx(fork + 4 * (server.per_process_s - per_fork) + server.once_s)
+    assert spawn == pytest.approx(fork + 4 * (START_COSTS["spawn"].per_process_s - per_fork))
+    assert per_fork < server.per_process_s < START_COSTS["spawn"].per_process_s
     assert processes_time(dataclasses.replace(work, start_method="spawn"), 1) == 4.0
 
 
@@ -105,7 +108,7 @@ def test_the_profile_records_and_reports_what_was_charged() -> None:
     )
     speedup = next(r for r in profile.verdict.reasons if r.rule == "predicted_speedup")
     assert speedup.figures["start_method"] == "fork"
-    phrase = "fork, 0.06 s per process (default for 3.11 on Linux)"
+    phrase = "fork, 15 ms per process (default for 3.11 on Linux)"
     assert phrase in speedup.message
     assert "Process start-up charged: " + phrase in HtmlRenderer().render(profile)
     assert md_escape(phrase) in MarkdownRenderer().render(profile)

@@ -11,7 +11,7 @@ import pytest
 from concdiag.analysis import verdict_rules as rules
 from concdiag.analysis import verdict_thresholds as thresholds
 from concdiag.analysis.no_gil import limits_without_gil
-from concdiag.analysis.speedup import predict
+from concdiag.analysis.speedup import START_COSTS, predict
 from concdiag.analysis.verdict import decide
 from concdiag.analysis.verdict_rules import Inputs, Shares
 
@@ -111,12 +111,13 @@ def test_pool_overhead_in_the_workers_divides_among_them() -> None:
     assert (work_p.ipc_s, work_p.ipc_workers_s) == (1.0, 0.0)
     two_w, two_p = predict(work_w)[1].processes, predict(work_p)[1].processes
     # workers: (4 + 1)/2 + 2 starts; parent: it feeds while they work, but shares the cores
-    assert two_w == pytest.approx(4.0 / (2.5 + 0.12))
-    assert two_p == pytest.approx(4.0 / (2.5 + 0.12))
+    starts = 2 * START_COSTS["fork"].per_process_s
+    assert two_w == pytest.approx(4.0 / (2.5 + starts))
+    assert two_p == pytest.approx(4.0 / (2.5 + starts))
     # a parent that spends longer feeding than the workers work bounds the run
     feeding = inputs(python_cpu_s=5.0, dispatch_held_s=3.0)
     assert predict(rules.useful_work(feeding, "multiprocessing"))[1].processes == pytest.approx(
-        2.0 / (3.0 + 0.12)
+        2.0 / (3.0 + starts)
     )
 
 

@@ -206,6 +206,7 @@ def assemble(
         pool_overhead_in_workers_s=overhead_in_workers_s,
         asyncio_main=asyncio_main,
         worker_variance_s2=worker_variance,
+        tick_s=interval,
     )
 
 

@@ -40,8 +40,12 @@ _STATE_FIELDS = (
     ("lock_s", "sync"),
 )
 #: Seconds that stretch with the run as a whole.
-_SCALED_FIELDS = (
-    "wall_s",
+_SCALED_FIELDS = ("wall_s",)
+#: Seconds counted from samples of the pool machinery's frames: they stretch with the run and
+#: carry their own sampling error (a count of ticks: Poisson), so a pool judged on a few
+#: ticks is not judged with certainty (compileall -j 2: "tasks too small" at 0.99 on 11 ticks
+#: of dispatching in a 0.46 s run, flipping to multiprocessing on reruns).
+_COUNTED_FIELDS = (
     "serialise_held_s",
     "serialise_native_s",
     "dispatch_held_s",
@@ -71,6 +75,10 @@ def _rerun(inputs: Inputs, rng: random.Random) -> Inputs:
         changes[name] = drawn * scale * math.exp(_RERUN * RERUN_STATE_SD * rng.gauss(0.0, 1.0))
     for name in _SCALED_FIELDS:
         changes[name] = getattr(inputs, name) * scale
+    for name in _COUNTED_FIELDS:
+        seconds = getattr(inputs, name)
+        sd = math.sqrt(seconds * inputs.tick_s)  # sqrt(ticks) ticks
+        changes[name] = max(0.0, seconds + _RERUN * sd * rng.gauss(0.0, 1.0)) * scale
     # sleeping is a part of the I/O wait: it keeps its share of it
     changes["sleep_s"] = inputs.sleep_s * (changes["io_s"] / inputs.io_s if inputs.io_s else 0.0)
     return dataclasses.replace(inputs, **changes)  # type: ignore[arg-type]

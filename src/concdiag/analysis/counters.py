@@ -180,3 +180,5 @@ class Accounting:
     #: Sampling variance of the Python threads' seconds per state (s^2): the error bars,
     #: summed, for the verdict's confidence.
     worker_variance_s2: States = field(default_factory=States)
+    #: The sampling interval (s): one tick of any thread stands for this long.
+    tick_s: float = 0.01

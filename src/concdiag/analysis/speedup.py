@@ -55,11 +55,15 @@ class StartCost:
 #: forkserver ~120 ms first start, spawn ~330 ms per process. The charges sit at or above the
 #: loaded figures: a large parent forks slower, a pool's first task pays its imports, and a
 #: spawned child re-imports the main module and everything it imports, which a real program
-#: has far more of than the bench's script. fork keeps the 60 ms charged since b4ac13d; a
-#: forkserver child is forked from the server, so it is charged as fork.
+#: has far more of than the bench's script. fork: a 2-process pool's start, two tasks and
+#: shutdown, from a parent of 10, 100 and 400 MB resident (every page touched), took 4.2, 8.8
+#: and 14.4 ms per process (2026-11-29, load 1); 15 ms is charged (it was 60 ms, a choice
+#: made in b4ac13d, which priced a 0.5 s compileall -j 2 run's two workers at 0.12 s and
+#: predicted no gain where 2 workers ran 1.38x faster). forkserver: 20 ms per process (its
+#: children fork from the small server) and the loaded 120 ms once.
 START_COSTS = {
-    "fork": StartCost(0.06),
-    "forkserver": StartCost(0.06, once_s=0.12),
+    "fork": StartCost(0.015),
+    "forkserver": StartCost(0.02, once_s=0.12),
     "spawn": StartCost(0.33),
 }
 START_METHODS = tuple(START_COSTS)

@@ -66,6 +66,7 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         overhead_in_workers_s=acc.pool_overhead_in_workers_s,
         variance_s2=acc.worker_variance_s2,
         cores_used_mean=acc.summary.cores_used_mean,
+        tick_s=acc.tick_s,
     )
 
 

@@ -64,6 +64,7 @@ class Inputs:
     variance_s2: States = field(default_factory=States)
     start_method: str = "fork"  # what worker processes would be started with
     cores_used_mean: float = 0.0  # CPU of every process / wall
+    tick_s: float = 0.01  # the sampling interval: one tick stands for this long
 
     @property
     def serialise_s(self) -> float:

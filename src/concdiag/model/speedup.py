@@ -18,6 +18,7 @@ class ProcessStart:
     once_s: float  # charged once per program (forkserver's server)
 
     def describe(self) -> str:
-        """One phrase for reports: "spawn, 0.33 s per process (set_start_method(...) at x:3)"."""
-        once = f" plus {self.once_s:.2f} s once" if self.once_s else ""
-        return f"{self.method}, {self.per_process_s:.2f} s per process{once} ({self.reason})"
+        """One phrase for reports: "spawn, 330 ms per process (set_start_method(...) at x:3)"."""
+        once = f" plus {self.once_s * 1000:.0f} ms once" if self.once_s else ""
+        each = f"{self.per_process_s * 1000:.0f} ms per process"
+        return f"{self.method}, {each}{once} ({self.reason})"
