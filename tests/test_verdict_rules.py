@@ -198,3 +198,11 @@ def test_every_threshold_says_where_its_number_came_from() -> None:
             above.append(previous)
         comment = " ".join(above)
         assert any(word in comment for word in ("docs/", "choice", "definition")), line
+
+
+def test_threads_for_python_bound_work_say_what_they_overlap() -> None:
+    # 55% Python under the GIL, 45% native: threads win only through the native part, and
+    # the summary must say so rather than "CPU-bound in Python code...: use threads"
+    v = decide(inputs(python_cpu_s=2.2, native_cpu_s=1.8, worker_threads=2), "serial", "", [])
+    assert (v.bound, v.cpu_kind, v.recommendation) == ("cpu", "python", "threading")
+    assert "use threads, for the 45% of its CPU that runs with the GIL released" in v.summary

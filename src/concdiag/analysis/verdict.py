@@ -234,6 +234,14 @@ def _summary(
         "multiprocessing": "use processes",
         "serial": "stay serial",
     }[recommendation]
+    if recommendation == "threading" and bound == "cpu" and cpu_kind == "python" and gil_enabled:
+        # threads win here only through the part that runs without the GIL: say so, or
+        # "CPU-bound in Python code holding the GIL: use threads" reads as a contradiction
+        rec = (
+            f"use threads, for the {pct(1 - shares.python_of_cpu)} of its CPU that runs with "
+            "the GIL released (its Python code stays serial in threads, and processes are "
+            "predicted to gain no more)"
+        )
     return (
         f"This program is {what} ({pct(shares.cpu_share)} CPU, {pct(shares.io_share)} I/O, "
         f"{pct(shares.sync_share)} lock waits): {rec}. It runs {model_noun(current.kind)} now. "
