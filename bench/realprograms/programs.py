@@ -47,12 +47,17 @@ class Program:
     installed: bool
     #: How it runs its workers.
     pool: str
+    #: Its arguments for a run without any pool, where it has such a mode and its 1-worker
+    #: run still uses a pool (isort's ``-j 1`` is a pool of one; without ``-j`` it sorts in
+    #: the main process): concdiag's question is a pool or none, so the truth times it too.
+    pool_free: tuple[str, ...] | None = None
 
     def argv(self, python: str, bin_dir: Path, workers: int, corpus: Path) -> list[str]:
-        """``python SCRIPT ARGS`` for ``workers`` workers on ``corpus``."""
+        """``python SCRIPT ARGS`` for ``workers`` workers on ``corpus`` (0: no pool)."""
         fields = {"bin": str(bin_dir), "stdlib": str(STDLIB)}
         script = self.script.format(**fields)
-        args = [a.format(workers=workers, corpus=corpus, **fields) for a in self.args]
+        chosen = self.pool_free if workers == 0 and self.pool_free is not None else self.args
+        args = [a.format(workers=workers, corpus=corpus, **fields) for a in chosen]
         return [python, script, *args]
 
 
@@ -87,7 +92,8 @@ PROGRAMS = (
         ("--check-only", "-q", "-j", "{workers}", "{corpus}"),
         FULL,
         True,
-        "multiprocessing.Pool (of 1 process at -j 1)",
+        "multiprocessing.Pool (of 1 process at -j 1; none without -j)",
+        pool_free=("--check-only", "-q", "{corpus}"),
     ),
     Program(
         "autopep8",

@@ -4,11 +4,13 @@ For each program in `programs.PROGRAMS` (black, flake8, pylint, isort, autopep8 
 pinned in ``requirements.txt``; ``compileall`` from the standard library), on its own copy
 of a corpus copied from the interpreter's standard library:
 
-1. times the program at 1 and at 2 workers, bare, in interleaved repetitions (the order
-   alternates), and takes the medians; the *right* recommendation is ``multiprocessing``
-   when 2 workers are fastest and ``serial`` when 1 is (both when they tie: within 10% or
-   50 ms), and the truth is *stable* as in ``bench/verdicts.py`` (`judge_truth`) and only
-   when the 1-worker runs got their core (CPU at least `MIN_CPU_OF_WALL` of wall);
+1. times the program at 1 and at 2 workers, and without any pool where its 1-worker run
+   still uses one and it has a pool-free mode (`Program.pool_free`: isort), bare, in
+   interleaved repetitions (the order alternates), and takes the medians; the *right*
+   recommendation is ``multiprocessing`` when 2 workers are fastest and ``serial`` when 1
+   worker or no pool is (both when they tie: within 10% or 50 ms), and the truth is
+   *stable* as in ``bench/verdicts.py`` (`judge_truth`) and only when the 1-worker runs
+   got their core (CPU at least `MIN_CPU_OF_WALL` of wall);
 2. profiles it once at each worker count with ``concdiag profile`` (through its entry point,
    ``concdiag profile --python VENV/bin/python VENV/bin/black ARGS``, as a user would) and
    reads the verdict, concdiag's time beyond the sampled run (its whole wall time less the
@@ -65,7 +67,7 @@ WORKERS = (1, 2)
 #: 0.25 (10.6 s of CPU in 42 s) at load 6.5.
 MIN_CPU_OF_WALL = 0.8
 #: The recommendation that a worker count being fastest makes right.
-TRUTH_OF = {1: "serial", 2: "multiprocessing"}
+TRUTH_OF = {0: "serial", 1: "serial", 2: "multiprocessing"}
 START = "<!-- realprograms:start -->"
 END = "<!-- realprograms:end -->"
 SECTION = """## Real programs
@@ -189,10 +191,11 @@ def measure(
     corpus = scratch / f"corpus-{program.name}"
     files = copy_corpus(corpus, program.corpus)
     times = cached or {}
-    if not all(times.get(key) for n in WORKERS for key in (str(n), f"cpu{n}")):
-        times = {key: [] for n in WORKERS for key in (str(n), f"cpu{n}")}
+    timed = (0, *WORKERS) if program.pool_free is not None else WORKERS
+    if not all(times.get(key) for n in timed for key in (str(n), f"cpu{n}")):
+        times = {key: [] for n in timed for key in (str(n), f"cpu{n}")}
         for rep in range(reps):
-            for n in WORKERS if rep % 2 == 0 else tuple(reversed(WORKERS)):
+            for n in timed if rep % 2 == 0 else tuple(reversed(timed)):
                 wall_s, cpu_s = time_run(program.argv(python, bin_dir, n, corpus), scratch)
                 times[str(n)].append(wall_s)
                 times[f"cpu{n}"].append(cpu_s)
@@ -209,7 +212,7 @@ def row(
     run's CPU time is at least `MIN_CPU_OF_WALL` of its wall time. These programs compute at
     1 worker, so less means other programs took the core and the timings measured the load.
     """
-    walls = {str(n): times[str(n)] for n in WORKERS}
+    walls = {str(n): times[str(n)] for n in (0, *WORKERS) if str(n) in times}
     medians, right_counts, stable = judge_truth(walls, 0.10, 0.05)
     got_core = min(c / w for c, w in zip(times["cpu1"], times["1"]))
     stable = stable and got_core >= MIN_CPU_OF_WALL
@@ -217,8 +220,9 @@ def row(
     ok = {n: p.recommendation in right for n, p in profiled.items()}
     mark = {n: "✓" if ok[n] else "✗" for n in WORKERS}
     p1, p2 = profiled[1], profiled[2]
+    pool_free = f"{medians['0']:.2f}" if "0" in medians else "–"
     text = (
-        f"| {program.name} | {files} | {medians['1']:.2f} | {medians['2']:.2f} | "
+        f"| {program.name} | {files} | {pool_free} | {medians['1']:.2f} | {medians['2']:.2f} | "
         f"{'/'.join(sorted(right))} | {got_core:.2f} | {'yes' if stable else 'no'} | "
         f"{p1.verdict} {mark[1]} | {p2.verdict} {mark[2]} | "
         f"{p1.beyond_s:.1f} / {p2.beyond_s:.1f} | "
@@ -286,9 +290,9 @@ def main() -> None:
             f"repetitions, medians in seconds; 1-minute load average {load_text} (at the "
             "start and after each program).",
             "",
-            "| program | files | 1 worker s | 2 workers s | right | CPU/wall at 1 | stable | "
-            "verdict at 1 | verdict at 2 | concdiag beyond the run s | deepest stack |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| program | files | no pool s | 1 worker s | 2 workers s | right | CPU/wall at 1 | "
+            "stable | verdict at 1 | verdict at 2 | concdiag beyond the run s | deepest stack |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
             f"Right at 1 worker: {right_1}/{n}; at 2 workers: {right_2}/{n}. Stable truths: "
