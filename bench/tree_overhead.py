@@ -71,8 +71,10 @@ def one_run(
     if mode == "concdiag":
         overhead = json.loads(profile.read_text())["run"]["overhead"]
         figures["core_share"] = overhead["concdiag_core_share"]
-        run_s = float(overhead["concdiag_cpu_s"]) / max(overhead["concdiag_core_share"], 1e-9)
-        figures["pyspy_share"] = (overhead.get("stack_sampler_cpu_s") or 0.0) / run_s
+        pyspy_of_concdiag = (overhead.get("stack_sampler_cpu_s") or 0.0) / max(
+            overhead["concdiag_cpu_s"], 1e-9
+        )
+        figures["pyspy_share"] = pyspy_of_concdiag * overhead["concdiag_core_share"]
         figures["post_s"] = ended - float(times["end"].read_text())
     return figures
 
@@ -113,17 +115,15 @@ def main() -> None:
                 flush=True,
             )
 
-        def median(values: list[float]) -> float:
-            return statistics.median(values)
-
         ratios = [r for _, _, r in rounds]
         print(
-            f"| median | {median([b['own_s'] for b, _, _ in rounds]):.2f} | "
-            f"{median([u['own_s'] for _, u, _ in rounds]):.2f} | {median(ratios):.3f}x "
+            f"| median | {statistics.median([b['own_s'] for b, _, _ in rounds]):.2f} | "
+            f"{statistics.median([u['own_s'] for _, u, _ in rounds]):.2f} | "
+            f"{statistics.median(ratios):.3f}x "
             f"(spread {min(ratios):.3f}-{max(ratios):.3f}) | "
-            f"{median([u['core_share'] for _, u, _ in rounds]):.1%} | "
-            f"{median([u['pyspy_share'] for _, u, _ in rounds]):.1%} | "
-            f"{median([u['post_s'] for _, u, _ in rounds]):.2f} |"
+            f"{statistics.median([u['core_share'] for _, u, _ in rounds]):.1%} | "
+            f"{statistics.median([u['pyspy_share'] for _, u, _ in rounds]):.1%} | "
+            f"{statistics.median([u['post_s'] for _, u, _ in rounds]):.2f} |"
         )
         print(f"\nload {' '.join(f'{x:.2f}' for x in os.getloadavg())} after")
 

@@ -77,8 +77,7 @@ def queued_ns(
     for i in range(len(times_s) - 1):
         span = (times_s[i + 1] - times_s[i]) * _NS
         ran = run_ns[i + 1] - run_ns[i]
-        before, after = timeslices[i], timeslices[i + 1]
-        if before is None or after is None or after > before:
+        if _new_timeslice(timeslices, i):
             counted = 0.0
             for j in range(i - 1, max(-1, i - 1 - PENDING_LOOKBACK), -1):
                 if _new_timeslice(timeslices, j):
@@ -137,9 +136,9 @@ def resolve_on_cpu(
     tick was tried: the smaller of two noisy shares read the hashing thread's ``native`` 3-5
     points low.) This replaces the hand-off and starved-run guesses wherever the clocks were
     read: a native call of any length that ran stays ``native``, and waiting for a CPU is never
-    ``gil_wait``. Only
-    a single tick between two ``gil_held`` ticks has no window left; there the hand-off guess
-    stays (`states.resolve_handoffs`: ``gil_wait`` when the GIL changed hands across it).
+    ``gil_wait``. Only a single tick between two ``gil_held`` ticks has no window left; there
+    the hand-off guess stays (`states.resolve_handoffs`: ``gil_wait`` when the GIL changed
+    hands across it).
     Returns how many ticks were re-labelled.
     """
     changed = 0

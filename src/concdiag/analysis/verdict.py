@@ -239,8 +239,8 @@ def _summary(
         # "CPU-bound in Python code holding the GIL: use threads" reads as a contradiction
         rec = (
             f"use threads, for the {pct(1 - shares.python_of_cpu)} of its CPU that runs with "
-            "the GIL released (its Python code stays serial in threads, and processes are "
-            "predicted to gain no more)"
+            "the GIL released (its Python code stays serial in threads; processes are not "
+            "predicted to do 1.25x better)"
         )
     return (
         f"This program is {what} ({pct(shares.cpu_share)} CPU, {pct(shares.io_share)} I/O, "

@@ -69,6 +69,15 @@ class TargetCommand(click.Command):
         return len(args), len(args)
 
 
+#: --python, for the commands that launch the target (profile, whatif).
+target_python = click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    help="Interpreter to run the target with (e.g. a project's venv python), 3.10+.",
+)
+
+
 def sampling_outputs(json_default: str) -> Callable[[F], F]:
     """--rate, --json, -o/--output and --quiet, with the JSON default path named."""
 

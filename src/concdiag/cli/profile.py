@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from concdiag.cli._options import TargetCommand, deadlock_after, run_and_report, sampling_outputs
+from concdiag.cli._options import (
+    TargetCommand,
+    deadlock_after,
+    run_and_report,
+    sampling_outputs,
+    target_python,
+)
 from concdiag.errors import UsageError
 from concdiag.session import ProfileRequest, profile_script
 
@@ -20,12 +26,7 @@ from concdiag.session import ProfileRequest, profile_script
     type=click.FloatRange(min=0.1),
     help="Stop sampling after this many seconds, then end the target gently.",
 )
-@click.option(
-    "--python",
-    "python",
-    metavar="PATH",
-    help="Interpreter to run the target with (e.g. a project's venv python), 3.10+.",
-)
+@target_python
 @click.option(
     "--deep",
     is_flag=True,

@@ -11,6 +11,7 @@ from concdiag.cli._options import (
     run_and_report,
     sampling_outputs,
     split_target,
+    target_python,
 )
 from concdiag.session import ProfileRequest
 from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
@@ -39,12 +40,7 @@ from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
     type=click.FloatRange(min=0.1),
     help="End a rerun after this many seconds (default: 10x the first run, at least 60 s).",
 )
-@click.option(
-    "--python",
-    "python",
-    metavar="PATH",
-    help="Interpreter to run the target with (e.g. a project's venv python), 3.10+.",
-)
+@target_python
 @sampling_outputs("reports/<name>-<time>.json")
 @click.argument("target_args", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def command(

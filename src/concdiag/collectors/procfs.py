@@ -139,8 +139,8 @@ class ProcSampler:
                     next_tick += missed * self.interval_s
                     delay = next_tick - self.clock()
                 if delay > 0:
-                    # a plain sleep: Event.wait costs ~50 us more per tick here, and stop()
-                    # waits at most one interval for the loop to see the event
+                    # a plain sleep, one system call (Event.wait takes a lock and a condition
+                    # per tick); stop() waits at most one interval for the loop to see the event
                     time.sleep(delay)
                 if not self._processes:
                     break

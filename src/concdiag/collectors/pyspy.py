@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from concdiag.collectors.pyspy_trace import TraceReplay, iter_trace_blocks
 from concdiag.collectors.records import StackChange
 from concdiag.interrupts import SIGNALS
@@ -123,12 +125,16 @@ class PySpyRecorder:
     def stop(self, timeout_s: float = 15.0) -> None:
         """Ask py-spy to write its output (SIGINT) unless it already ended with the target."""
         proc = self._proc
-        if proc is None:
+        if proc is None or proc.returncode is not None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+        # Reap it with wait4 only, which returns its CPU time: Popen.poll() and send_signal()
+        # reap a py-spy that already ended with the target, and its CPU was then lost (the
+        # last turn's py-spy was missing from concdiag's own CPU in the report).
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == 0:  # still running: our unreaped child, so the pid is still its own
+                os.kill(proc.pid, signal.SIGINT)
+                pid, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
             self.cpu_s = usage.ru_utime + usage.ru_stime
         except ChildProcessError:
@@ -137,14 +143,13 @@ class PySpyRecorder:
     def cpu_so_far(self) -> float:
         """py-spy's CPU time until now (all its threads), 0 when it cannot be read."""
         proc = self._proc
-        if proc is None:
+        if proc is None or proc.returncode is not None:
             return 0.0
         try:
-            with open(f"/proc/{proc.pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
+            times = psutil.Process(proc.pid).cpu_times()
+        except psutil.Error:
             return 0.0
+        return float(times.user + times.system)
 
     def sampling_cpu(self) -> float:
         """py-spy's CPU since it began sampling (its start-up, reading the target's binaries,

@@ -32,9 +32,9 @@ CHUNK_OBSERVATIONS = 50_000
 #: this budget allows, at most the state sampler's: states stay at the full rate, stacks
 #: are joined to them by time (each tick takes the stack in force).
 STACK_CPU_BUDGET = 0.04
-#: The part of py-spy's cost that does not depend on its rate, with ``--subprocesses`` (it
-#: looks for new children ten times a second): measured here on a 3-process pool at 5, 15,
-#: 20, 50 and 100 Hz (2.6%, 4.3%, 6.0%, 11.7%, 21.6% of a core: ~1.7% + 0.2% per Hz).
+#: The part of py-spy's cost that does not depend on its rate, with ``--subprocesses``: a fit
+#: to its measured share on a 3-process pool at 5, 15, 20, 50 and 100 Hz (2.6%, 4.3%, 6.0%,
+#: 11.7%, 21.6% of a core: ~1.7% + 0.2% per Hz).
 PYSPY_FIXED_SHARE = 0.017
 #: At a lower stack rate a turn lasts longer, so each holds about as many stack samples as a
 #: full-rate turn of `STACK_CHUNK_S` (py-spy's start-up, ~0.1 s of CPU on a 3-process tree,
@@ -170,8 +170,8 @@ class TracingCollector:
     def _next_rate(self, cpu_s: float, ran_s: float) -> None:
         """The next turn's stack rate, from what this turn's py-spy cost per second.
 
-        py-spy's cost is a part that does not depend on the rate (`PYSPY_FIXED_SHARE`: it
-        looks for new child processes ten times a second) plus a part per sample; the rate
+        py-spy's cost is a part that does not depend on the rate (`PYSPY_FIXED_SHARE`) plus a
+        part per sample; the rate
         is set so that the two fit the budget, at most doubling per turn, between the floor
         and the state rate."""
         if ran_s <= 0.5 or cpu_s <= 0:
