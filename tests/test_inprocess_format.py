@@ -188,3 +188,40 @@ def test_importing_the_agent_starts_nothing() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _busy_ticks(readings_us: list[float], tid: int) -> list[wire.TickRecord]:
+    """One busy thread over 10 ms ticks, with its CPU (in microseconds) in each 300 us snapshot."""
+    window = wire.SnapshotWindow(10e6, 300e3, True, True)
+    return [
+        wire.TickRecord(
+            T0 + i * 0.01,
+            PID,
+            None,
+            None,
+            None,
+            0,
+            [wire.ThreadSample(tid, "R", None, False, 0, 9_000_000, int(us * 1000))],
+            window,
+        )
+        for i, us in enumerate(readings_us)
+    ]
+
+
+def test_noise_readings_do_not_make_a_python_thread_native() -> None:
+    """Pure-Python threads read at most 0.09 of a snapshot under load (measured): not native."""
+    from concdiag.collectors.inprocess import split_python_native
+
+    python = [0.0] * 9 + [140.0]  # one reading at 0.47 of the snapshot, below the 0.5 gap
+    ticks = split_python_native(_busy_ticks(python, TID))
+    assert [t.gil_holder_tid for t in ticks] == [TID] * 10
+
+
+def test_a_native_thread_reads_most_of_each_snapshot() -> None:
+    """A native thread on a CPU reads 0.7-1.0 of a snapshot: most of its ticks are native."""
+    from concdiag.collectors.inprocess import split_python_native
+
+    native = [270.0, 0.0] * 5  # on a CPU in half the snapshots, as with 4 threads on 2 cores
+    ticks = split_python_native(_busy_ticks(native, TID))
+    held = sum(t.gil_holder_tid == TID for t in ticks)
+    assert held <= 2, [t.gil_holder_tid for t in ticks]
