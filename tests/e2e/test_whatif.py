@@ -61,7 +61,7 @@ def slower_past_spread(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 @pytest.mark.slow
 def test_cpu_thread_pool_runs_faster_on_processes(tmp_path: Path) -> None:
-    proc, data = whatif(tmp_path, str(SAMPLES / "cpu_thread_pool.py"))
+    proc, data = whatif(tmp_path, "--repeat", "2", str(SAMPLES / "cpu_thread_pool.py"))
     assert proc.returncode == 0, proc.stderr
     w = data["whatif"]
     assert w["status"] == "measured"
@@ -84,7 +84,7 @@ def test_cpu_thread_pool_runs_faster_on_processes(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_io_process_pool_is_served_as_well_by_threads(tmp_path: Path) -> None:
     target = str(SAMPLES / "io_process_pool.py")
-    proc, data = whatif(tmp_path, "--workers", "asked", target)
+    proc, data = whatif(tmp_path, "--workers", "asked", "--repeat", "2", target)
     assert proc.returncode == 0, proc.stderr
     alts = by_model(data)
     written, threads = alts["as_written"], alts["threading"]
