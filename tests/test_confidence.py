@@ -9,7 +9,7 @@ from concdiag.analysis import build_profile
 from concdiag.analysis import verdict_thresholds as thresholds
 from concdiag.analysis.accounting import StreamingAccounting
 from concdiag.analysis.verdict import decide
-from concdiag.analysis.verdict_rules import Inputs
+from concdiag.analysis.verdict_inputs import Inputs
 from concdiag.model import States
 from conftest import load_recording
 from helpers import context

@@ -33,3 +33,51 @@ def test_parse_syscall_running_and_not_in_a_syscall() -> None:
     assert parse_syscall("running", 1) == (None, False)
     assert parse_syscall("-1 0x7ffd 0x7f00", 1) == (None, False)
     assert parse_syscall("230 0x1 0x0 0x7ffd 0x0 0x0 0x0 0x7ffd 0x7f00", 1) == (230, False)
+
+
+#: A parent that forks, between two of the sampler's 0.25 s counter reads, a child that
+#: burns 0.3 s of CPU (by its own clock) and exits; the parent outlives it.
+FORKS_A_BURNER = """
+import os, time
+time.sleep(0.1)
+pid = os.fork()
+if pid == 0:
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    os._exit(0)
+os.waitpid(pid, 0)
+time.sleep(0.1)
+"""
+
+
+def test_a_short_lived_child_is_followed_and_its_cpu_counted_to_its_exit() -> None:
+    """Found within a few ticks of its fork, and its CPU read to its last tick (not from the
+    last 0.25 s counter read, which missed up to all of a short pool worker's CPU)."""
+    import subprocess
+    import sys
+    import time
+
+    from concdiag.collectors.procfs import ProcSampler
+    from concdiag.collectors.records import Recording
+    from helpers import target_info
+
+    proc = subprocess.Popen([sys.executable, "-c", FORKS_A_BURNER])
+    try:
+        recording = Recording(rate_hz=100.0, target=target_info())
+        sampler = ProcSampler(recording, proc.pid, None, {})
+        sampler.start()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while not sampler.finished and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sampler.stop()
+    finally:
+        proc.kill()
+    children = {c.pid for c in recording.counters if c.pid != proc.pid}
+    assert len(children) == 1, recording.counters
+    (child,) = children
+    last = max((c for c in recording.counters if c.pid == child), key=lambda c: c.t_s)
+    assert last.cpu_user_s + last.cpu_system_s >= 0.27
+    ticks = [t.t_s for t in recording.ticks if t.pid == child]
+    assert len(ticks) >= 20  # followed for most of its 0.3 s, not from a counter read on

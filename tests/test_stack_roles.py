@@ -7,6 +7,8 @@ frames that matter.
 
 from __future__ import annotations
 
+import pytest
+
 from concdiag.analysis.accounting import analyse
 from concdiag.analysis.stack_roles import (
     below_program,
@@ -16,6 +18,7 @@ from concdiag.analysis.stack_roles import (
     roles_of,
 )
 from concdiag.analysis.verdict import decide, inputs_from
+from concdiag.collectors.records import StackChange
 from helpers import PID, as_child_process, synthetic
 
 LIB = "/usr/lib/python3.11"
@@ -162,3 +165,60 @@ def test_a_process_pool_running_compiled_tasks_recommends_processes() -> None:
     assert acc.pool_overhead_s == {}
     v = decide(inputs_from(acc, 2, True, True), "multiprocessing", "2 child processes", [])
     assert (v.bound, v.cpu_kind, v.recommendation) == ("cpu", "python", "multiprocessing")
+
+
+#: The main thread importing a module at start-up (the import system on its stack).
+IMPORTING = (
+    ("<module>", f"{SITE}/isort/__main__.py", 1),
+    ("_find_and_load", "<frozen importlib._bootstrap>", 1178),
+    ("_load_unlocked", "<frozen importlib._bootstrap>", 690),
+    ("<module>", f"{SITE}/isort/main.py", 20),
+)
+
+
+def test_imports_are_flagged_and_pool_machinery_is_not_an_import() -> None:
+    assert roles_of(IMPORTING).importing
+    assert not roles_of(MP_POOL_TASK).importing
+    assert not roles_of(STDLIB_TASK).importing
+
+
+def test_a_serial_programs_imports_do_not_divide_among_workers() -> None:
+    """A quarter of the run importing: S = 0.5 s of 2 s, so 2 processes gain 1.6x, not 2x."""
+    rec = synthetic({PID: list("H")}, ticks=200)
+    rec.stacks[(PID, PID)] = [StackChange(0.0, IMPORTING), StackChange(0.5, MP_POOL_TASK[2:])]
+    acc = analyse(rec)
+    assert acc.serial_cpu_s["gil_held"] == pytest.approx(0.5, abs=0.02)
+    v = decide(inputs_from(acc, 2, True, True), "serial", "one thread did the work", [])
+    two = next(p for p in v.predicted_speedup if p.workers == 2)
+    # T1 = 2.0 s; T(2) = 0.5 + 1.5/2 + 2 x 15 ms fork = 1.28 s
+    assert two.processes == pytest.approx(2.0 / 1.28, abs=0.02)
+    assert "0.50 s of the CPU does not divide" in next(
+        r.message for r in v.reasons if r.rule == "predicted_speedup"
+    )
+
+
+def test_a_coordinators_own_cpu_does_not_divide_among_workers() -> None:
+    """The parent runs its own code, then waits on the pool: its CPU is serial, whatever N is."""
+    own = (("<module>", f"{SITE}/isort/main.py", 1), ("walk", f"{SITE}/isort/files.py", 9))
+    waits = (
+        ("<module>", f"{SITE}/isort/main.py", 1),
+        ("IMapIterator.next", f"{MP}/pool.py", 856),
+        ("Condition.wait", f"{LIB}/threading.py", 327),
+    )
+    rec = synthetic(
+        {PID: list("H" * 100 + "L" * 300), PID + 1: list("H"), PID + 2: list("H")},
+        ticks=400,
+        stacks={PID + 1: MP_POOL_TASK, PID + 2: MP_POOL_TASK},
+    )
+    rec.stacks[(PID, PID)] = [StackChange(0.0, own), StackChange(1.0, waits)]
+    as_child_process(rec, PID + 1)
+    as_child_process(rec, PID + 2)
+    acc = analyse(rec)
+    roles = {t.tid: t.role for p in acc.processes for t in p.threads}
+    assert roles[PID] == "coordinator"
+    # (the synthetic GIL word names the last child as holder, so the parent reads as native)
+    assert sum(acc.serial_cpu_s.values()) == pytest.approx(1.0, abs=0.02)
+    v = decide(inputs_from(acc, 2, True, True), "multiprocessing", "2 child processes", [])
+    two = next(p for p in v.predicted_speedup if p.workers == 2)
+    # T1 = 1 + 8 = 9 s; T(2) = 1 + 8/2 + 2 x 15 ms = 5.03 s
+    assert two.processes == pytest.approx(9.0 / 5.03, abs=0.02)

@@ -13,7 +13,7 @@ from concdiag.analysis import verdict_thresholds as thresholds
 from concdiag.analysis.no_gil import limits_without_gil
 from concdiag.analysis.speedup import START_COSTS, predict
 from concdiag.analysis.verdict import decide
-from concdiag.analysis.verdict_rules import Inputs, Shares
+from concdiag.analysis.verdict_inputs import Inputs, Shares
 
 BASE = Inputs(
     python_cpu_s=0.0,

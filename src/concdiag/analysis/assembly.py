@@ -68,6 +68,7 @@ def assemble(
     coordination_s = sleep_s = lock_sync_s = 0.0
     overhead_s: dict[str, dict[str, float]] = {}
     overhead_in_workers_s = 0.0
+    serial_cpu_s = {"gil_held": 0.0, "native": 0.0}
     worker_threads = side_workers = 0
     lanes: list[Lane] = []
     task_bins = {b for acc in threads.values() for b, c in acc.flags.items() if c["task"]}
@@ -104,12 +105,22 @@ def assemble(
             # GIL held while pre-empted is not the program's work, nor the pool's: the pool's
             # GIL-held seconds shrink with the thread's
             held_kept = worker.get("gil_held") / (counts["gil_held"] * interval or 1.0)
+            own_overhead = {"gil_held": 0.0, "native": 0.0}
             for (kind, state), count in acc.overhead.items():
                 overhead = count * interval * (held_kept if state == "gil_held" else 1.0)
                 by_state = overhead_s.setdefault(kind, {})
                 by_state[state] = by_state.get(state, 0.0) + overhead
+                own_overhead[state] += overhead
                 if acc.pid != recording.target.pid:
                     overhead_in_workers_s += overhead
+            if acc.pid == recording.target.pid:
+                for state in serial_cpu_s:
+                    kept = held_kept if state == "gil_held" else 1.0
+                    if role == "coordinator":  # all its own CPU: feeding workers, collecting
+                        serial = worker.get(state) - own_overhead[state]
+                    else:  # its imports (a pool's workers pay theirs each, in parallel)
+                        serial = acc.importing[state] * interval * kept
+                    serial_cpu_s[state] += max(0.0, serial)
             worker_seconds = worker_seconds.plus(worker)
             worker_variance = worker_variance.plus(clocks.worker_variance(seconds, worker))
             lock_sync_s += worker.sync
@@ -204,6 +215,7 @@ def assemble(
         files_seen=files_seen,
         pool_overhead_s=overhead_s,
         pool_overhead_in_workers_s=overhead_in_workers_s,
+        serial_cpu_s=serial_cpu_s,
         asyncio_main=asyncio_main,
         worker_variance_s2=worker_variance,
         tick_s=interval,

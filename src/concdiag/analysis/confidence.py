@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Callable
 
-from concdiag.analysis.verdict_rules import Inputs
+from concdiag.analysis.verdict_inputs import Inputs
 from concdiag.analysis.verdict_thresholds import (
     CONFIDENCE_DRAWS,
     CONFIDENCE_SEED,
@@ -50,6 +50,8 @@ _COUNTED_FIELDS = (
     "serialise_native_s",
     "dispatch_held_s",
     "dispatch_native_s",
+    "serial_held_s",
+    "serial_native_s",
 )
 _RERUN = math.sqrt(2.0)  # a rerun and this run each carry one run's error
 

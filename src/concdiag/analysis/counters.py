@@ -39,6 +39,8 @@ class ThreadCounters:
     coordination: Counter[str] = field(default_factory=Counter)
     sleep: int = 0
     overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
+    #: On-CPU samples importing modules (not pool machinery), by state.
+    importing: Counter[str] = field(default_factory=Counter)
     samples: int = 0
     first_s: float = float("inf")
     last_s: float = 0.0
@@ -91,6 +93,8 @@ class ThreadCounters:
                 self.flags.setdefault(b, Counter())["task"] += 1
             if state in ("gil_held", "native") and roles.overhead is not None:
                 self.overhead[(roles.overhead, state)] += 1
+            elif state in ("gil_held", "native") and roles.importing:
+                self.importing[state] += 1
             leaf = frames[-1]
             self.leaf[leaf] += 1
             self.leaf_states.setdefault(leaf, Counter())[state] += 1
@@ -173,6 +177,9 @@ class Accounting:
     pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
     #: The part of it spent in processes other than the root: the pool's workers.
     pool_overhead_in_workers_s: float = 0.0
+    #: CPU seconds of the root process that no number of workers would divide, by state
+    #: ("gil_held", "native"): its imports, and its coordinating threads' own work.
+    serial_cpu_s: dict[str, float] = field(default_factory=dict)
     #: The root process's main thread ran an asyncio event loop.
     asyncio_main: bool = False
     #: Sampling instants accounted (one per process per tick).

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 from concdiag.analysis.locks import label
-from concdiag.analysis.verdict_rules import Inputs, pct
+from concdiag.analysis.verdict_inputs import Inputs
+from concdiag.analysis.verdict_rules import pct
 from concdiag.model import GilStats, JsonScalar, Profile, Reason, ThreadProfile
 from concdiag.model.locks import LockReport
 from concdiag.model.states import GIL_KEYS

@@ -1,12 +1,14 @@
 """Predicted speedup for N workers under threads and under processes.
 
 The model (stated in every profile as ``verdict.speedup_model``): take the measured worker
-time as the serial work ``T1 = P + C + W + L`` where P is GIL-held Python CPU, C native CPU
-with the GIL released, W waiting on I/O and L waiting on locks (GIL waits are left out: they
-are a cost of the current concurrency, not work). With N workers on K cores:
+time as the serial work ``T1 = S + D`` with ``D = P + C + W + L``, where S is CPU that no
+number of workers divides (the root process's imports, and the own work of its threads that
+coordinate workers: feeding a pool, collecting results), P is GIL-held Python CPU, C native
+CPU with the GIL released, W waiting on I/O and L waiting on locks (GIL waits are left out:
+they are a cost of the current concurrency, not work). With N workers on K cores:
 
-- threads:   T(N) = max(T1/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
-- processes: T(N) = max(T1/N + w/N, L, (P + C + w)/min(N, K), p, (P + C + w + p)/K)
+- threads:   T(N) = S + max(D/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
+- processes: T(N) = S + max(D/N + w/N, L, (P + C + w)/min(N, K), p, (P + C + w + p)/K)
   + N * start + once  (one GIL each); start and once are what the start method costs
   (`START_COSTS`: per process, and once per program for forkserver's server); w and p are
   the pool's measured CPU for pickling, piping and dispatch when the program runs a process
@@ -29,10 +31,11 @@ from dataclasses import dataclass
 from concdiag.model import SpeedupPoint
 
 MODEL_TEXT = (
-    "Amdahl with the GIL serialised: T1 = P + C + W + L from measured worker time "
-    "(P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
-    "threads T(N) = max(T1/N, P, L, (P+C)/min(N,K)); "
-    "processes T(N) = max(T1/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start + once, "
+    "Amdahl with the GIL serialised: T1 = S + D, D = P + C + W + L from measured worker time "
+    "(S CPU no worker count divides: the program's imports and its coordinating threads' own "
+    "work; P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
+    "threads T(N) = S + max(D/N, P, L, (P+C)/min(N,K)); "
+    "processes T(N) = S + max(D/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start + once, "
     "where start and once are the start method's cost per process and once per program, and "
     "w and p are the measured pool overhead (pickling, piping, dispatch) of a process pool in "
     "use, in its workers and in the parent; "
@@ -87,33 +90,39 @@ class Work:
     #: Pool overhead paid in the worker processes (per task, divided among them).
     ipc_workers_s: float = 0.0
     start_method: str = "fork"  # one of START_METHODS
+    #: CPU that no number of workers divides (S), outside the four figures above.
+    serial_s: float = 0.0
+
+    @property
+    def divisible_s(self) -> float:
+        return self.python_cpu_s + self.native_cpu_s + self.io_s + self.lock_s
 
     @property
     def total_s(self) -> float:
-        return self.python_cpu_s + self.native_cpu_s + self.io_s + self.lock_s
+        return self.serial_s + self.divisible_s
 
 
 def threads_time(work: Work, n: int) -> float:
     cpu = work.python_cpu_s + work.native_cpu_s
     serial_python = 0.0 if work.free_threaded else work.python_cpu_s
-    body = max(work.total_s / n, serial_python, work.lock_s, cpu / min(n, work.cores))
-    return body + (work.dispatch_s if n > 1 else 0.0)
+    body = max(work.divisible_s / n, serial_python, work.lock_s, cpu / min(n, work.cores))
+    return work.serial_s + body + (work.dispatch_s if n > 1 else 0.0)
 
 
 def processes_time(work: Work, n: int) -> float:
     cpu = work.python_cpu_s + work.native_cpu_s
     if n == 1:
-        return max(work.total_s, work.lock_s, cpu)
+        return work.serial_s + max(work.divisible_s, work.lock_s, cpu)
     in_workers = work.ipc_workers_s
     body = max(
-        (work.total_s + in_workers) / n,
+        (work.divisible_s + in_workers) / n,
         work.lock_s,
         (cpu + in_workers) / min(n, work.cores),
         work.ipc_s,
         (cpu + in_workers + work.ipc_s) / work.cores,
     )
     start = START_COSTS.get(work.start_method, START_COSTS["fork"])
-    return body + n * start.per_process_s + start.once_s
+    return work.serial_s + body + n * start.per_process_s + start.once_s
 
 
 def predict(work: Work, max_workers: int = MAX_WORKERS) -> list[SpeedupPoint]:

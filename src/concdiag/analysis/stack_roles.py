@@ -146,6 +146,9 @@ class StackRoles:
     in_task: bool
     #: Blocked here: an asyncio event loop waiting in its selector.
     loop_wait: bool
+    #: Importing a module (the import system's ``_find_and_load`` is on the stack): start-up
+    #: work a process does once, which does not divide among workers.
+    importing: bool = False
 
 
 def below_program(frames: Frames) -> tuple[Frames, bool]:
@@ -209,6 +212,9 @@ def roles_of(frames: Frames) -> StackRoles:
         overhead=_overhead(below),
         in_task=in_task,
         loop_wait=_loop_wait(frames),
+        importing=any(
+            f[0] == "_find_and_load" and f[1] == "<frozen importlib._bootstrap>" for f in frames
+        ),
     )
 
 

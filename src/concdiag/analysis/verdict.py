@@ -16,9 +16,8 @@ from concdiag.analysis.confidence import confidence
 from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
 from concdiag.analysis.no_gil import limits_without_gil
 from concdiag.analysis.speedup import MODEL_TEXT, predict
+from concdiag.analysis.verdict_inputs import Inputs, Shares
 from concdiag.analysis.verdict_rules import (
-    Inputs,
-    Shares,
     bound_of,
     consider_asyncio,
     cpu_bound,
@@ -64,6 +63,8 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         dispatch_held_s=acc.pool_overhead_s.get("dispatch", {}).get("gil_held", 0.0),
         dispatch_native_s=acc.pool_overhead_s.get("dispatch", {}).get("native", 0.0),
         overhead_in_workers_s=acc.pool_overhead_in_workers_s,
+        serial_held_s=acc.serial_cpu_s.get("gil_held", 0.0),
+        serial_native_s=acc.serial_cpu_s.get("native", 0.0),
         variance_s2=acc.worker_variance_s2,
         cores_used_mean=acc.summary.cores_used_mean,
         tick_s=acc.tick_s,

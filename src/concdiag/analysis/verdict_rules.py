@@ -8,9 +8,8 @@ where each number came from, are in `verdict_thresholds`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from concdiag.analysis.speedup import Work
+from concdiag.analysis.verdict_inputs import Inputs, Shares
 from concdiag.analysis.verdict_thresholds import (
     CPU_BOUND_SHARE,
     CPU_KIND_SPLIT,
@@ -27,85 +26,12 @@ from concdiag.analysis.verdict_thresholds import (
     MIN_WORK_S,
     POOL_OVERHEAD_SHARE,
     PROCESS_MARGIN,
+    SERIAL_SAID_S,
     SERIALISE_DOMINANT,
     SYNC_BOUND_SHARE,
 )
-from concdiag.model import JsonScalar, Reason, SpeedupPoint, States
+from concdiag.model import JsonScalar, Reason, SpeedupPoint
 from concdiag.model.speedup import ProcessStart
-
-
-@dataclass(frozen=True, slots=True)
-class Inputs:
-    """The figures the rules read, derived from the accounting."""
-
-    python_cpu_s: float  # GIL held
-    gil_wait_s: float
-    native_cpu_s: float
-    io_s: float
-    lock_s: float  # sync waits that are not coordination
-    unknown_s: float
-    sleep_s: float
-    wall_s: float
-    cores: int
-    worker_threads: int
-    samples: int
-    gil_measured: bool
-    gil_enabled: bool
-    stacks_available: bool
-    #: CPU in pool machinery (already inside python_cpu_s / native_cpu_s): pickling and
-    #: piping arguments and results, and dispatching tasks and futures.
-    serialise_held_s: float = 0.0
-    serialise_native_s: float = 0.0
-    dispatch_held_s: float = 0.0
-    dispatch_native_s: float = 0.0
-    #: The part of that pool overhead spent in worker processes rather than in the parent.
-    overhead_in_workers_s: float = 0.0
-    #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
-    variance_s2: States = field(default_factory=States)
-    start_method: str = "fork"  # what worker processes would be started with
-    cores_used_mean: float = 0.0  # CPU of every process / wall
-    tick_s: float = 0.01  # the sampling interval: one tick stands for this long
-
-    @property
-    def serialise_s(self) -> float:
-        return self.serialise_held_s + self.serialise_native_s
-
-    @property
-    def dispatch_s(self) -> float:
-        return self.dispatch_held_s + self.dispatch_native_s
-
-    @property
-    def demand_s(self) -> float:
-        return self.python_cpu_s + self.gil_wait_s + self.native_cpu_s + self.io_s + self.lock_s
-
-    def share(self, seconds: float) -> float:
-        return seconds / self.demand_s if self.demand_s > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Shares:
-    """The shares the rules compare with their thresholds, computed once per verdict."""
-
-    cpu_s: float
-    cpu_share: float
-    io_share: float
-    sync_share: float
-    python_of_cpu: float
-    sleep_of_io: float
-    busy_of_wall: float
-
-    @classmethod
-    def of(cls, inputs: Inputs) -> Shares:
-        cpu_s = inputs.python_cpu_s + inputs.gil_wait_s + inputs.native_cpu_s
-        return cls(
-            cpu_s=cpu_s,
-            cpu_share=inputs.share(cpu_s),
-            io_share=inputs.share(inputs.io_s),
-            sync_share=inputs.share(inputs.lock_s),
-            python_of_cpu=(inputs.python_cpu_s + inputs.gil_wait_s) / cpu_s if cpu_s > 0 else 0.0,
-            sleep_of_io=min(1.0, inputs.sleep_s / inputs.io_s) if inputs.io_s > 0 else 0.0,
-            busy_of_wall=(inputs.python_cpu_s + inputs.native_cpu_s) / inputs.wall_s,
-        )
 
 
 def pct(x: float) -> str:
@@ -239,12 +165,15 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         overhead_s = inputs.serialise_s + inputs.dispatch_s
         ipc_workers_s = min(inputs.overhead_in_workers_s, overhead_s)
         ipc_s = overhead_s - ipc_workers_s
+    serial_held = min(held, inputs.serial_held_s)
+    serial_native = min(native, inputs.serial_native_s)
     return Work(
-        python_cpu_s=held,
-        native_cpu_s=native,
+        python_cpu_s=held - serial_held,
+        native_cpu_s=native - serial_native,
         io_s=inputs.io_s,
         lock_s=inputs.lock_s,
         cores=inputs.cores,
+        serial_s=serial_held + serial_native,
         ipc_s=ipc_s,
         ipc_workers_s=ipc_workers_s,
         free_threaded=not inputs.gil_enabled,
@@ -301,6 +230,12 @@ def predicted_speedup(
         f"({best_threads.workers} workers), processes up to "
         f"{best_processes.processes:.2f}x ({best_processes.workers} workers); with "
         f"{inputs.cores} workers {at_cores.threads:.2f}x vs {at_cores.processes:.2f}x."
+        + (
+            f" {inputs.serial_s:.2f} s of the CPU does not divide among workers (the "
+            "program's imports, and its coordinating threads' own work)."
+            if inputs.serial_s >= SERIAL_SAID_S
+            else ""
+        )
         + (f" Process start-up charged: {start.describe()}." if start else ""),
         {
             "start_method": inputs.start_method,
@@ -309,6 +244,7 @@ def predicted_speedup(
             "processes_best": round(best_processes.processes, 3),
             "processes_best_workers": best_processes.workers,
             "cores": inputs.cores,
+            "serial_cpu_s": round(inputs.serial_s, 3),
         },
     )
 

@@ -138,3 +138,6 @@ STALL_MAX_CORES = 0.05
 #: Confidence of such an inferred deadlock: a stated choice, the gate's default
 #: min_confidence (docs/ci.md): a thread pool idle on a lock-protected queue looks the same.
 LIKELY_DEADLOCK_CONFIDENCE = 0.6
+#: The predicted-speedup reason names the CPU no worker count divides from this many seconds:
+#: a stated choice, a few ticks at the default rate.
+SERIAL_SAID_S = 0.05

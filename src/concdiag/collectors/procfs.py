@@ -17,6 +17,7 @@ for the slower process counters (context switches, RSS, children), read every fe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import threading
@@ -25,7 +26,7 @@ from collections.abc import Callable
 
 import psutil
 
-from concdiag.collectors.children import descendants
+from concdiag.collectors.children import ForkWatch, descendants
 from concdiag.collectors.cpu_window import CounterWindow
 from concdiag.collectors.gil_layout import (
     GilLocation,
@@ -52,6 +53,12 @@ from concdiag.collectors.runtime_reader import FdMemory, read_thread_states
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
 COUNTER_EVERY_S = 0.25
+#: New child processes are looked for at most this often, and only when the machine's newest
+#: process id (the last field of /proc/loadavg) has moved since the last look. Found only
+#: with the counters (every 0.25 s), pool workers went unseen for their first 0.1-0.25 s: an
+#: isort -j 2 run's workers, alive 0.4 s, were first seen 0.12 s after they forked, and a
+#: third of their CPU was missing from the states (2026-11-29).
+CHILD_SCAN_EVERY_S = 0.02
 
 
 #: Nice value for the sampler thread where permitted (root, CAP_SYS_NICE): on a busy machine
@@ -99,6 +106,13 @@ class ProcSampler:
         self._thread: threading.Thread | None = None
         self._last_cpu: dict[tuple[int, int], tuple[int, int]] = {}
         self.window = CounterWindow()  # CPU and context switches over the sampled window only
+        self._forks = ForkWatch()
+        self._next_child_scan = 0.0
+        #: Per process: its last counters, the raw CPU seconds psutil read for them, and the
+        #: CPU ticks of its last /proc stat read (a process that ends between counter reads
+        #: gets its last CPU from the ticks, not from up to 0.25 s before).
+        self._last_counters: dict[int, tuple[ProcessCounters, float, float]] = {}
+        self._last_stat: dict[int, tuple[int, int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -128,6 +142,9 @@ class ProcSampler:
                 if now >= next_counters:
                     self._read_counters(now - self.t0)
                     next_counters = now + COUNTER_EVERY_S
+                elif self.follow_children and now >= self._next_child_scan and self._forks.moved():
+                    self._follow_children()
+                    self._next_child_scan = now + CHILD_SCAN_EVERY_S
                 self._tick(now - self.t0)
                 self.window.first_pass = False
                 self.ticks_done += 1
@@ -154,6 +171,7 @@ class ProcSampler:
             self.recording.sampler_cpu_s += time.thread_time() - cpu_before
             for proc in self._processes.values():
                 proc.close()
+            self._forks.close()
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -181,41 +199,66 @@ class ProcSampler:
             pass
 
     def _drop_process(self, pid: int) -> None:
+        self._counters_at_exit(pid)
         proc = self._processes.pop(pid, None)
         if proc is not None:
             proc.close()
         self._gone.add(pid)
 
+    def _follow_children(self) -> None:
+        """Start following children of the target's tree not followed yet."""
+        if not (self.follow_children and self.root_pid in self._psutil):
+            return
+        for child_pid in descendants(self.root_pid, self._psutil[self.root_pid]):
+            if child_pid not in self._processes and child_pid not in self._gone:
+                gil = None
+                if self.root_gil is not None:
+                    gil = locate_in_child(child_pid, self.root_gil)
+                self._add_process(child_pid, gil)
+
     def _read_counters(self, t_s: float) -> None:
         """psutil counters for every process, and new children to follow."""
-        if self.follow_children and self.root_pid in self._psutil:
-            for child_pid in descendants(self.root_pid, self._psutil[self.root_pid]):
-                if child_pid not in self._processes and child_pid not in self._gone:
-                    gil = None
-                    if self.root_gil is not None:
-                        gil = locate_in_child(child_pid, self.root_gil)
-                    self._add_process(child_pid, gil)
+        self._follow_children()
         for pid, proc in list(self._psutil.items()):
             try:
                 with proc.oneshot():
                     cpu = proc.cpu_times()
                     ctx = proc.num_ctx_switches()
                     since = self.window.since_start(pid, *cpu[:2], *ctx[:2])
-                    self.recording.counters.append(
-                        ProcessCounters(
-                            t_s=t_s,
-                            pid=pid,
-                            ppid=proc.ppid(),
-                            cpu_user_s=since[0],
-                            cpu_system_s=since[1],
-                            ctx_voluntary=int(since[2]),
-                            ctx_involuntary=int(since[3]),
-                            rss_bytes=proc.memory_info().rss,
-                            num_threads=proc.num_threads(),
-                        )
+                    counters = ProcessCounters(
+                        t_s=t_s,
+                        pid=pid,
+                        ppid=proc.ppid(),
+                        cpu_user_s=since[0],
+                        cpu_system_s=since[1],
+                        ctx_voluntary=int(since[2]),
+                        ctx_involuntary=int(since[3]),
+                        rss_bytes=proc.memory_info().rss,
+                        num_threads=proc.num_threads(),
                     )
+                    self.recording.counters.append(counters)
+                    self._last_counters[pid] = (counters, cpu[0], cpu[1])
             except psutil.Error:
                 del self._psutil[pid]
+                self._counters_at_exit(pid)
+
+    def _counters_at_exit(self, pid: int) -> None:
+        """The process's last counters again, with the CPU its last tick read."""
+        last, stat = self._last_counters.pop(pid, None), self._last_stat.get(pid)
+        if last is None or stat is None:
+            return
+        counters, user_read, system_read = last
+        user = max(0.0, stat[0] / CLOCK_TICKS_HZ - user_read)
+        system = max(0.0, stat[1] / CLOCK_TICKS_HZ - system_read)
+        if user or system:
+            self.recording.counters.append(
+                dataclasses.replace(
+                    counters,
+                    t_s=self.clock() - self.t0,
+                    cpu_user_s=counters.cpu_user_s + user,
+                    cpu_system_s=counters.cpu_system_s + system,
+                )
+            )
 
     # -- one tick ----------------------------------------------------------------------------
 
@@ -227,6 +270,7 @@ class ProcSampler:
             except (OSError, ValueError, IndexError):
                 self._drop_process(pid)
                 continue
+            self._last_stat[pid] = (utime, stime)
             locked, holder, switches = self._read_gil(proc)
             observations = self._observe_threads(proc, self._gil_flags(proc), num_threads)
             if observations is None:

@@ -1,0 +1,89 @@
+"""The figures the verdict's rules read (`Inputs`), and the shares they compare (`Shares`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from concdiag.model import States
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The figures the rules read, derived from the accounting."""
+
+    python_cpu_s: float  # GIL held
+    gil_wait_s: float
+    native_cpu_s: float
+    io_s: float
+    lock_s: float  # sync waits that are not coordination
+    unknown_s: float
+    sleep_s: float
+    wall_s: float
+    cores: int
+    worker_threads: int
+    samples: int
+    gil_measured: bool
+    gil_enabled: bool
+    stacks_available: bool
+    #: CPU in pool machinery (already inside python_cpu_s / native_cpu_s): pickling and
+    #: piping arguments and results, and dispatching tasks and futures.
+    serialise_held_s: float = 0.0
+    serialise_native_s: float = 0.0
+    dispatch_held_s: float = 0.0
+    dispatch_native_s: float = 0.0
+    #: The part of that pool overhead spent in worker processes rather than in the parent.
+    overhead_in_workers_s: float = 0.0
+    #: CPU (already inside python_cpu_s / native_cpu_s) that no number of workers divides:
+    #: the root process's imports and its coordinating threads' own work.
+    serial_held_s: float = 0.0
+    serial_native_s: float = 0.0
+    #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
+    variance_s2: States = field(default_factory=States)
+    start_method: str = "fork"  # what worker processes would be started with
+    cores_used_mean: float = 0.0  # CPU of every process / wall
+    tick_s: float = 0.01  # the sampling interval: one tick stands for this long
+
+    @property
+    def serialise_s(self) -> float:
+        return self.serialise_held_s + self.serialise_native_s
+
+    @property
+    def dispatch_s(self) -> float:
+        return self.dispatch_held_s + self.dispatch_native_s
+
+    @property
+    def serial_s(self) -> float:
+        return self.serial_held_s + self.serial_native_s
+
+    @property
+    def demand_s(self) -> float:
+        return self.python_cpu_s + self.gil_wait_s + self.native_cpu_s + self.io_s + self.lock_s
+
+    def share(self, seconds: float) -> float:
+        return seconds / self.demand_s if self.demand_s > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """The shares the rules compare with their thresholds, computed once per verdict."""
+
+    cpu_s: float
+    cpu_share: float
+    io_share: float
+    sync_share: float
+    python_of_cpu: float
+    sleep_of_io: float
+    busy_of_wall: float
+
+    @classmethod
+    def of(cls, inputs: Inputs) -> Shares:
+        cpu_s = inputs.python_cpu_s + inputs.gil_wait_s + inputs.native_cpu_s
+        return cls(
+            cpu_s=cpu_s,
+            cpu_share=inputs.share(cpu_s),
+            io_share=inputs.share(inputs.io_s),
+            sync_share=inputs.share(inputs.lock_s),
+            python_of_cpu=(inputs.python_cpu_s + inputs.gil_wait_s) / cpu_s if cpu_s > 0 else 0.0,
+            sleep_of_io=min(1.0, inputs.sleep_s / inputs.io_s) if inputs.io_s > 0 else 0.0,
+            busy_of_wall=(inputs.python_cpu_s + inputs.native_cpu_s) / inputs.wall_s,
+        )
