@@ -81,6 +81,9 @@ class Outcome:
     #: launch: the target exited non-zero, was killed (not by concdiag's --duration) or
     #: deadlocked: what `check` and `whatif` count as a failed target
     target_failed: bool = False
+    #: launch: the target's exit status was its own choice (it returned or called exit),
+    #: not a crash (an uncaught exception, a signal) nor concdiag's doing
+    chose_status: bool = False
 
 
 #: Kept for callers that name the launch outcome.
@@ -162,7 +165,12 @@ def profile_script(
         code = EXIT_OK  # likewise
     else:
         code = target_exit_code(profile.run.exit.code, profile.run.exit.signal)
-    return Outcome(profile, json_path, html_path, code, target_failed=failed)
+    chose = (
+        profile.run.exit.status in ("ok", "failed")
+        and collected.uncaught is None
+        and not (collected.deadlock or collected.stopped_by_duration or collected.interrupted)
+    )
+    return Outcome(profile, json_path, html_path, code, target_failed=failed, chose_status=chose)
 
 
 def attach_pid(request: AttachRequest, progress: object = None) -> Outcome:
@@ -235,6 +243,7 @@ def _context(
         concdiag_cpu_s=collected.concdiag_cpu_s,
         stack_sampler_cpu_s=collected.stack_sampler_cpu_s,
         deadlock_after_s=deadlock_after_s,
+        uncaught=collected.uncaught,
     )
 
 
@@ -255,7 +264,7 @@ def _build_and_write(
     except Exception as exc:  # never lose what was gathered
         raw = json_path.with_suffix(".recording.json")
         recording.save(raw)
-        target = ctx.exit or exit_status(ctx.exit_code, ctx.exit_signal)
+        target = ctx.exit or exit_status(ctx.exit_code, ctx.exit_signal, ctx.uncaught)
         raise CannotProfileError(
             f"analysis failed ({type(exc).__name__}: {exc}); raw samples saved to {raw}; "
             f"the target {target.description}"

@@ -125,7 +125,7 @@ def _whatif(
 
 def _why_not_rerun(outcome: Outcome, first: SwapReport, read_stdin: bool) -> str | None:
     run = outcome.profile.run
-    if outcome.exit_code != EXIT_OK:
+    if outcome.exit_code != EXIT_OK and not outcome.chose_status:
         return f"the first run {run.exit.description}: the program is not rerun"
     if run.partial:
         return "the first run was cut short (" + "; ".join(run.partial_reasons) + "): not rerun"
@@ -170,6 +170,8 @@ def _measure(
         TIME_LIMIT_FLOOR_S, TIME_LIMIT_FACTOR * profile.run.duration_s
     )
     runs: dict[str, list[TimedRun]] = {v.label: [] for v in variants}
+    # a linter that found something exits 1 by choice: its reruns must do the same
+    expected_code = profile.run.exit.code or 0
     stopped: set[str] = set()
     total = request.repeat * len(variants)
     done = 0
@@ -182,7 +184,9 @@ def _measure(
                 for variant in variants[shift:] + variants[:shift]:
                     if variant.label in stopped:
                         continue
-                    run = timed_run(rerun, variant.kind, variant.workers, limit, workdir)
+                    run = timed_run(
+                        rerun, variant.kind, variant.workers, limit, workdir, expected_code
+                    )
                     runs[variant.label].append(run)
                     done += 1
                     state = f"{run.wall_s:.2f} s" if run.ok else "failed"

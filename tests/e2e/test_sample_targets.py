@@ -47,7 +47,7 @@ def test_crash_keeps_the_report_and_the_target_traceback(sample_runs) -> None:  
         "code": 1,
         "signal": None,
         "status": "failed",
-        "description": "exited with status 1",
+        "description": "exited with status 1 after an uncaught RuntimeError",
     }
     # the target's own traceback, without concdiag's bootstrap frames
     assert "simulated crash" in run.stderr

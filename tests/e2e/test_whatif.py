@@ -138,6 +138,17 @@ def test_a_failing_first_run_is_not_rerun(tmp_path: Path) -> None:
     assert w["status"] == "skipped" and "not rerun" in w["note"]
 
 
+def test_a_program_that_exits_1_by_choice_is_rerun(tmp_path: Path) -> None:
+    """A linter exits 1 when it finds something: reruns that exit 1 too are good runs."""
+    script = TARGETS / "lint_finds_something.py"
+    proc, data = whatif(tmp_path, "--workers", "asked", "--repeat", "1", str(script))
+    assert proc.returncode == 4  # whatif's code for a target that failed
+    w = data["whatif"]
+    assert w["status"] == "measured", w.get("note")
+    assert all(a["status"] in ("ok", "output_differs") for a in w["alternatives"]), w
+    assert data["run"]["exit"]["description"] == "exited with status 1"
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = concdiag("whatif", str(tmp_path / "absent.py"), cwd=tmp_path)
     assert proc.returncode == 2

@@ -55,9 +55,13 @@ class RunContext:
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: attach: threads stuck on locks this long with no progress are a likely deadlock.
     deadlock_after_s: float | None = None
+    #: launch: the exception that ended the script, when one did.
+    uncaught: str | None = None
 
 
-def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
+def exit_status(
+    code: int | None, signal_number: int | None, uncaught: str | None = None
+) -> ExitStatus:
     if signal_number is not None:
         import signal as _signal
 
@@ -70,7 +74,8 @@ def exit_status(code: int | None, signal_number: int | None) -> ExitStatus:
         return ExitStatus(None, None, "unknown", "exit status unknown")
     if code == 0:
         return ExitStatus(0, None, "ok", "exited normally (0)")
-    return ExitStatus(code, None, "failed", f"exited with status {code}")
+    after = f" after an uncaught {uncaught}" if uncaught else ""
+    return ExitStatus(code, None, "failed", f"exited with status {code}{after}")
 
 
 def build_profile(
@@ -119,7 +124,11 @@ def build_profile(
         )
     if recording.late_ticks:
         notes.append(f"{recording.late_ticks} sampling ticks were late or missed")
-    status = ctx.exit if ctx.exit is not None else exit_status(ctx.exit_code, ctx.exit_signal)
+    status = (
+        ctx.exit
+        if ctx.exit is not None
+        else exit_status(ctx.exit_code, ctx.exit_signal, ctx.uncaught)
+    )
     stack_notes = []
     if folded:
         stack_notes.append(

@@ -327,6 +327,9 @@ def _run_target(target, args, module_mode, deep, locks):
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
+        # said apart from a plain exit status, so `whatif` reruns a linter that exits 1 by
+        # choice but not a program that crashed
+        _send({"type": "uncaught", "error": type(exc).__name__})
         tb = _strip_bootstrap(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         sys.exit(1)

@@ -3,8 +3,8 @@
 The bootstrap sends JSON lines: ``hello`` (interpreter, GIL location), ``error`` (the target
 cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``,
 ``gil_enabled`` (a free-threaded build turned the GIL back on to import a module),
-``deadlock`` (the lock tracker found one), ``locks_failed`` and, at exit, the final thread
-names and whether the GIL was on.
+``deadlock`` (the lock tracker found one), ``locks_failed``, ``uncaught`` (an exception ended
+the script) and, at exit, the final thread names and whether the GIL was on.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class BootstrapEvents:
         #: (monotonic time, module) when importing a module turned the GIL back on
         self.gil_enabled_by: list[tuple[float, str]] = []
         self.gil_enabled_at_exit: bool | None = None
+        #: The exception that ended the script, when one did (its exit status is then 1).
+        self.uncaught: str | None = None
         self._thread = threading.Thread(target=self._run, name="concdiag-events", daemon=True)
         self._thread.start()
 
@@ -77,6 +79,8 @@ class BootstrapEvents:
             self.locks_failed = str(message.get("detail", "lock tracking failed"))
         elif kind == "gil_enabled":
             self.gil_enabled_by.append((float(message["t"]), str(message.get("module", "?"))))
+        elif kind == "uncaught" and pid == int((self.hello or {}).get("pid", -1)):
+            self.uncaught = str(message.get("error", "exception"))
         elif kind == "exit":
             if pid == int((self.hello or {}).get("pid", -1)) and "gil_enabled" in message:
                 self.gil_enabled_at_exit = bool(message["gil_enabled"])

@@ -270,6 +270,7 @@ class _Run:
         collected.ended_at = datetime.now(timezone.utc)
         recording.duration_s = time.monotonic() - self.t0
         self.events.join(timeout=1.0)
+        collected.uncaught = self.events.uncaught
         self._hand_over(collector.stop(), collector)
         collected.notes = collector.notes
         collected.concdiag_cpu_s = cpu_during_run + collector.cpu_s

@@ -88,4 +88,5 @@ class Collected:
     deadlock: bool = False  # launch: the lock tracker found a deadlock; the target was ended
     exit_code: int | None = None  # launch: the target's exit status
     exit_signal: int | None = None  # launch: the signal that killed the target
+    uncaught: str | None = None  # launch: the exception that ended the script, if one did
     target_exited: bool = False  # attach: the target ended while concdiag sampled it

@@ -56,10 +56,12 @@ class TimedRun:
     stdout_digest: str
     stderr_last: str  # the last non-empty line of standard error
     report: SwapReport
+    #: The status the program as written exited with (a linter's 1 when it found something).
+    expected_code: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == self.expected_code and not self.timed_out
 
 
 def stdin_kind() -> str:
@@ -120,7 +122,12 @@ def _last_line(path: Path) -> str:
 
 
 def timed_run(
-    rerun: RerunTarget, kind: str, workers: int | None, limit_s: float, workdir: Path
+    rerun: RerunTarget,
+    kind: str,
+    workers: int | None,
+    limit_s: float,
+    workdir: Path,
+    expected_code: int = 0,
 ) -> TimedRun:
     """Run the target once with its pools made ``kind`` (``workers`` each), and time it."""
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
@@ -165,4 +172,5 @@ def timed_run(
         stdout_digest=_digest(folder / "stdout"),
         stderr_last=_last_line(folder / "stderr"),
         report=seen,
+        expected_code=expected_code,
     )
