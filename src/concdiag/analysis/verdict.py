@@ -10,9 +10,10 @@ with the model the program uses now.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 from concdiag.analysis.accounting import Accounting
-from concdiag.analysis.confidence import confidence
+from concdiag.analysis.confidence import confidence, rerun_majority, rerun_outcomes
 from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
 from concdiag.analysis.no_gil import limits_without_gil
 from concdiag.analysis.speedup import MODEL_TEXT, predict
@@ -31,7 +32,7 @@ from concdiag.analysis.verdict_rules import (
     useful_work,
 )
 from concdiag.analysis.verdict_thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
-from concdiag.model import CodeSite, CurrentModel, SpeedupPoint, Verdict, model_noun
+from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart
 
@@ -99,7 +100,14 @@ def decide(
     work = useful_work(inputs, current_kind)
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points)
+    outcomes = rerun_outcomes(inputs, lambda i: recommendation_of(i, current_kind))
+    majority = rerun_majority(outcomes, recommendation)
+    majority_reason = None
+    if majority != recommendation:
+        majority_reason = _rerun_majority_reason(recommendation, majority, outcomes)
+        recommendation, serial_reason = majority, None
     found = (
+        majority_reason,
         time_split(inputs, shares),
         bound_reason,
         contended_lock(locks, bound),
@@ -122,7 +130,13 @@ def decide(
         cpu_kind=cpu_kind,
         recommendation=recommendation,
         confidence=round(
-            confidence(inputs, recommendation, lambda i: recommendation_of(i, current_kind)), 2
+            confidence(
+                inputs,
+                recommendation,
+                lambda i: recommendation_of(i, current_kind),
+                outcomes,
+            ),
+            2,
         ),
         summary=summary,
         reasons=reasons,
@@ -133,6 +147,32 @@ def decide(
         ],
         process_start=start,
     )
+
+
+def _rerun_majority_reason(measured: str, majority: str, outcomes: Counter[str]) -> Reason:
+    """Why the verdict is not what the measurement alone gives: it sits on a margin."""
+    draws = sum(outcomes.values()) or 1
+    return Reason(
+        "rerun_majority",
+        f"This run's figures alone give {RECOMMENDATION_WORDS[measured]}, but they sit on a "
+        f"margin: of simulated reruns (each share drawn within its error bars), "
+        f"{pct(outcomes[majority] / draws)} give {RECOMMENDATION_WORDS[majority]} and "
+        f"{pct(outcomes[measured] / draws)} {RECOMMENDATION_WORDS[measured]}. The verdict is "
+        "what a rerun would most likely say.",
+        {
+            "measured_recommendation": measured,
+            "share_measured": round(outcomes[measured] / draws, 3),
+            "share_majority": round(outcomes[majority] / draws, 3),
+        },
+    )
+
+
+#: How a recommendation reads in a sentence.
+RECOMMENDATION_WORDS = {
+    "threading": "threads",
+    "multiprocessing": "processes",
+    "serial": "staying serial",
+}
 
 
 def _deadlock_verdict(
