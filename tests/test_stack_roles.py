@@ -222,3 +222,25 @@ def test_a_coordinators_own_cpu_does_not_divide_among_workers() -> None:
     two = next(p for p in v.predicted_speedup if p.workers == 2)
     # T1 = 1 + 8 = 9 s; T(2) = 1 + 8/2 + 2 x 15 ms = 5.03 s
     assert two.processes == pytest.approx(9.0 / 5.03, abs=0.02)
+
+
+def test_the_main_threads_cpu_before_the_pool_runs_is_serial() -> None:
+    """big_args' shape: the main thread builds the pool's input, then the workers run: that
+    first second divides among no workers (it flipped the verdict by its role: 0.41 s
+    counted as serial in half the runs, as work in the others)."""
+    own = (("<module>", f"{SITE}/app/main.py", 1), ("items", f"{SITE}/app/main.py", 9))
+    rec = synthetic(
+        {
+            PID: list("H" * 100 + "I" * 300),
+            PID + 1: list("-" * 100 + "H" * 300),
+            PID + 2: list("-" * 100 + "H" * 300),
+        },
+        ticks=400,
+        stacks={PID: own, PID + 1: MP_POOL_TASK, PID + 2: MP_POOL_TASK},
+    )
+    as_child_process(rec, PID + 1)
+    as_child_process(rec, PID + 2)
+    acc = analyse(rec)
+    roles = {t.tid: t.role for p in acc.processes for t in p.threads}
+    assert roles[PID] == "worker"
+    assert sum(acc.serial_cpu_s.values()) == pytest.approx(1.0, abs=0.06)

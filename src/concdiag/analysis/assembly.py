@@ -118,6 +118,9 @@ def assemble(
                     kept = held_kept if state == "gil_held" else 1.0
                     if role == "coordinator":  # all its own CPU: feeding workers, collecting
                         serial = worker.get(state) - own_overhead[state]
+                    elif acc.tid == acc.pid and task_bins:  # a pool ran: the main thread's
+                        # own CPU while no task ran anywhere (preparing the pool's input)
+                        serial = alone_cpu(acc, task_bins, state) * interval * kept
                     else:  # its imports (a pool's workers pay theirs each, in parallel)
                         serial = acc.importing[state] * interval * kept
                     serial_cpu_s[state] += max(0.0, serial)
@@ -219,6 +222,15 @@ def assemble(
         asyncio_main=asyncio_main,
         worker_variance_s2=worker_variance,
         tick_s=interval,
+    )
+
+
+def alone_cpu(acc: ThreadCounters, task_bins: set[int], state: str) -> int:
+    """On-CPU samples in ``state`` outside pool machinery, in bins where no task ran."""
+    return sum(
+        counts[state] - acc.flags.get(b, Counter())[f"overhead_{state}"]
+        for b, counts in acc.bins.items()
+        if b not in task_bins
     )
 
 

@@ -48,8 +48,9 @@ class ThreadCounters:
     leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
     bins: dict[int, Counter[str]] = field(default_factory=dict)
-    #: Per timeline bin: samples running a pool's task (``task``) and samples of an event
-    #: loop blocked in its selector (``loop_wait``), to tell whether the loop waited for them.
+    #: Per timeline bin: samples running a pool's task (``task``), samples of an event loop
+    #: blocked in its selector (``loop_wait``), to tell whether the loop waited for them, and
+    #: on-CPU samples in pool machinery (``overhead_gil_held``, ``overhead_native``).
     flags: dict[int, Counter[str]] = field(default_factory=dict)
     #: Observed samples runnable but waiting for a CPU (counted in ``unknown`` too).
     starved: int = 0
@@ -93,6 +94,7 @@ class ThreadCounters:
                 self.flags.setdefault(b, Counter())["task"] += 1
             if state in ("gil_held", "native") and roles.overhead is not None:
                 self.overhead[(roles.overhead, state)] += 1
+                self.flags.setdefault(b, Counter())[f"overhead_{state}"] += 1
             elif state in ("gil_held", "native") and roles.importing:
                 self.importing[state] += 1
             leaf = frames[-1]
