@@ -154,9 +154,9 @@ def _rerun_majority_reason(measured: str, majority: str, outcomes: Counter[str])
     draws = sum(outcomes.values()) or 1
     return Reason(
         "rerun_majority",
-        f"This run's figures alone give {RECOMMENDATION_WORDS[measured]}, but they sit on a "
-        f"margin: of simulated reruns (each share drawn within its error bars), "
-        f"{pct(outcomes[majority] / draws)} give {RECOMMENDATION_WORDS[majority]} and "
+        f"This run's figures alone recommend {RECOMMENDATION_WORDS[measured]}, but they sit "
+        f"on a margin: of simulated reruns (each share drawn within its error bars), "
+        f"{pct(outcomes[majority] / draws)} recommend {RECOMMENDATION_WORDS[majority]} and "
         f"{pct(outcomes[measured] / draws)} {RECOMMENDATION_WORDS[measured]}. The verdict is "
         "what a rerun would most likely say.",
         {
