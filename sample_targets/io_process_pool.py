@@ -1,6 +1,6 @@
 """Blocking network I/O on a process pool, where threads would serve as well for less.
 
-What it shows: a ProcessPoolExecutor(8) fetches 120 resources from a slow local HTTP server (a
+What it shows: a ProcessPoolExecutor(8) fetches 64 resources from a slow local HTTP server (a
 ThreadingHTTPServer on 127.0.0.1 answering after 75 ms); the workers spend nearly all their time
 blocked on sockets, so eight processes overlap the waits no better than eight threads would, and
 pay for starting the processes. `concdiag whatif` swaps in a ThreadPoolExecutor(8) and measures
@@ -16,8 +16,8 @@ import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 
 WORKERS = 8
-REQUESTS = 120
-#: Simulated backend latency per request: 120 requests over 8 workers take ~1.2 s.
+REQUESTS = 64
+#: Simulated backend latency per request: 64 requests over 8 workers take ~0.6 s.
 BACKEND_DELAY_S = 0.075
 
 
