@@ -270,3 +270,25 @@ def test_a_lock_used_as_a_signal_is_no_deadlock(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "0"
     assert tables["deadlock"] is None
+
+
+FORKED_CHILD_SIGTERM = """
+import os, signal
+parent_handled = signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, b"1" if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else b"0")
+    os._exit(0)
+os.waitpid(pid, 0)
+print(parent_handled, os.read(read, 1) == b"1")
+"""
+
+
+def test_a_forked_child_gets_the_default_sigterm_back(tmp_path: Path) -> None:
+    """The tracker saves its tables on SIGTERM in the tracked process only. A Python-level
+    handler in a forked pool worker could miss the SIGTERM that Pool.terminate() sends (one
+    landing just before the worker blocks on the task queue's semaphore): isort -j 2 hung in
+    the pool's join under concdiag. The child gets SIGTERM's default back."""
+    proc, _tables, _elapsed = run(tmp_path, FORKED_CHILD_SIGTERM)
+    assert proc.stdout.split() == ["True", "True"], proc.stderr

@@ -340,7 +340,20 @@ def _chain_sigterm(probe):
     try:
         signal.signal(signal.SIGTERM, on_sigterm)
     except (ValueError, OSError):
-        pass
+        return
+    # as the lock tracker's handler (_lock_sites.restore_sigterm_in_children, which this
+    # file cannot import: each in-target file loads on its own): a forked child gets the
+    # default back, or a pool worker can miss the SIGTERM that Pool.terminate() sends
+
+    def in_child():
+        try:
+            if signal.getsignal(signal.SIGTERM) is on_sigterm:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=in_child)
 
 
 def _write_atomic(path, text):

@@ -286,7 +286,29 @@ def chain_sigterm(save):
     try:
         signal.signal(signal.SIGTERM, on_sigterm)
     except (ValueError, OSError):
-        pass
+        return
+    restore_sigterm_in_children(on_sigterm, previous)
+
+
+def restore_sigterm_in_children(ours, previous):
+    """A forked child gets SIGTERM's disposition back from before ``ours``.
+
+    The child is not tracked, and a handler in Python runs only when the interpreter looks:
+    a SIGTERM that lands just before a blocking call (a pool worker entering the queue's
+    semaphore) is never acted on. ``multiprocessing.Pool.terminate()`` ends its workers with
+    SIGTERM, so under concdiag an isort -j 2 run hung for minutes in the pool's join.
+    """
+    import signal
+
+    def in_child():
+        try:
+            if signal.getsignal(signal.SIGTERM) is ours:
+                signal.signal(signal.SIGTERM, previous)
+        except (ValueError, OSError, TypeError):
+            pass
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=in_child)
 
 
 def save(config, waiting, stats_lock, deadlock=None):
