@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from concdiag.collectors.gil_layout import GIL_STATE_SPAN, GilLocation
+from concdiag.collectors.gil_layout import GIL_STATE_SPAN, GilLocation, read_head
 from concdiag.collectors.syscalls import HOST
 
 
@@ -94,6 +94,21 @@ class ProcessFiles:
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def open_gil(pid: int, gil: GilLocation | None) -> tuple[GilLocation | None, int | None]:
+    """The process's memory, opened, and ``gil`` if its head reads as that GIL there."""
+    if gil is None:
+        return None, None
+    try:
+        mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    except OSError:
+        return None, None
+    try:
+        head = read_head(os.pread(mem_fd, gil.fields.span, gil.address), 0, gil.fields)
+        return (gil if head.interval_us == gil.interval_us else None), mem_fd
+    except OSError:
+        return None, mem_fd
 
 
 def read_file(fd: int, size: int = 1024) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import psutil
 
-from concdiag.collectors.children import ForkWatch, descendants
+from concdiag.collectors.children import CHILD_SCAN_EVERY_S, ForkWatch, descendants
 from concdiag.collectors.cpu_window import CounterWindow
 from concdiag.collectors.gil_layout import (
     GilLocation,
@@ -36,6 +36,7 @@ from concdiag.collectors.gil_layout import (
 from concdiag.collectors.proc_files import (
     ProcessFiles,
     ThreadFiles,
+    open_gil,
     parse_process_stat,
     parse_schedstat,
     parse_stat,
@@ -53,12 +54,6 @@ from concdiag.collectors.runtime_reader import FdMemory, read_thread_states
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
 COUNTER_EVERY_S = 0.25
-#: New child processes are looked for at most this often, and only when the machine's newest
-#: process id (the last field of /proc/loadavg) has moved since the last look. Found only
-#: with the counters (every 0.25 s), pool workers went unseen for their first 0.1-0.25 s: an
-#: isort -j 2 run's workers, alive 0.4 s, were first seen 0.12 s after they forked, and a
-#: third of their CPU was missing from the states (2026-11-29).
-CHILD_SCAN_EVERY_S = 0.02
 
 
 #: Nice value for the sampler thread where permitted (root, CAP_SYS_NICE): on a busy machine
@@ -181,15 +176,7 @@ class ProcSampler:
         except OSError:
             self._gone.add(pid)
             return
-        mem_fd: int | None = None
-        if gil is not None:
-            try:
-                mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-                head = read_head(os.pread(mem_fd, gil.fields.span, gil.address), 0, gil.fields)
-                if head.interval_us != gil.interval_us:
-                    gil = None
-            except OSError:
-                gil = None
+        gil, mem_fd = open_gil(pid, gil)
         self._processes[pid] = ProcessFiles(pid, gil, mem_fd, stat_fd)
         try:
             proc = psutil.Process(pid)
@@ -238,9 +225,23 @@ class ProcSampler:
                     )
                     self.recording.counters.append(counters)
                     self._last_counters[pid] = (counters, cpu[0], cpu[1])
+                    if pid != self.root_pid and proc.cmdline() != self.recording.commands.get(pid):
+                        self._exec_seen(pid, proc.cmdline())
             except psutil.Error:
                 del self._psutil[pid]
                 self._counters_at_exit(pid)
+
+    def _exec_seen(self, pid: int, cmdline: list[str]) -> None:
+        """A child found at its fork has exec'd since (a spawned worker): a new image, so its
+        GIL is located again (the address found in the fork's copy is stale)."""
+        self.recording.commands[pid] = cmdline
+        proc = self._processes.get(pid)
+        if proc is None or self.root_gil is None:
+            return
+        if proc.mem_fd is not None:
+            os.close(proc.mem_fd)
+        proc.gil, proc.mem_fd = open_gil(pid, locate_in_child(pid, self.root_gil))
+        proc.holder_cache.clear()
 
     def _counters_at_exit(self, pid: int) -> None:
         """The process's last counters again, with the CPU its last tick read."""
