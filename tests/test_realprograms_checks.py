@@ -13,6 +13,7 @@ FRAMES = [
     {"function": "EpollSelector.select", "file": "/usr/lib/python3.11/selectors.py", "line": 468},
     {"function": "_find_and_load", "file": "<frozen importlib._bootstrap>", "line": 1176},
     {"function": "<module>", "file": "/app/mod.py", "line": 3},
+    {"function": "_walk_dir", "file": "/usr/lib/python3.11/compileall.py", "line": 45},
 ]
 
 
@@ -26,3 +27,8 @@ def test_a_stack_pasted_onto_itself_counts() -> None:
 
 def test_nested_imports_do_not_count() -> None:
     assert relaunched_stacks(_profile([2, 3, 2, 3], [2])) == 0
+
+
+def test_recursion_in_a_stack_cut_short_at_the_top_does_not_count() -> None:
+    # compileall's _walk_dir recursing into subfolders, the stack starting at it
+    assert relaunched_stacks(_profile([4, 4, 4])) == 0

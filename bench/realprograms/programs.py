@@ -133,15 +133,20 @@ def relaunched_stacks(profile: dict[str, Any]) -> int:
 
     A program's first frame (its ``<module>``) runs once per process: seen again below
     itself, the stack was pasted onto itself while it was recorded (the fault issue 11 saw:
-    17 frames repeated 36 times). A stack that starts in the import system is left out:
-    nested imports really do recur through the same ``_find_and_load`` line (a sample
-    taken while a module imports another, as compileall's workers do at start-up).
+    17 frames repeated 36 times). Only a stack that starts at a ``<module>`` frame is
+    judged: a stack py-spy cut short at the top can start at a recursive function, which
+    really does come back deeper (compileall's ``_walk_dir`` walking subfolders: a
+    clean-clone CI run counted 3 such stacks). A stack that starts in the import system is
+    left out: nested imports really do recur through the same ``_find_and_load`` line (a
+    sample taken while a module imports another, as compileall's workers do at start-up).
     """
     table = profile["frames"]
     count = 0
     for stack in profile["stacks"]:
         frames: Sequence[int] = stack["frames"]
         if not frames or _in_import_system(str(table[frames[0]]["file"])):
+            continue
+        if table[frames[0]]["function"] != "<module>":
             continue
         if frames[0] in frames[1:]:
             count += 1
