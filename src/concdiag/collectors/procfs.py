@@ -103,9 +103,8 @@ class ProcSampler:
         self.window = CounterWindow()  # CPU and context switches over the sampled window only
         self._forks = ForkWatch()
         self._next_child_scan = 0.0
-        #: Per process: its last counters, the raw CPU seconds psutil read for them, and the
-        #: CPU ticks of its last /proc stat read (a process that ends between counter reads
-        #: gets its last CPU from the ticks, not from up to 0.25 s before).
+        #: Per process: its last counters with the raw CPU psutil read, and its last stat CPU
+        #: ticks (one ending between counter reads gets its CPU to its last tick).
         self._last_counters: dict[int, tuple[ProcessCounters, float, float]] = {}
         self._last_stat: dict[int, tuple[int, int]] = {}
 
@@ -225,8 +224,9 @@ class ProcSampler:
                     )
                     self.recording.counters.append(counters)
                     self._last_counters[pid] = (counters, cpu[0], cpu[1])
-                    if pid != self.root_pid and proc.cmdline() != self.recording.commands.get(pid):
-                        self._exec_seen(pid, proc.cmdline())
+                    cmdline = proc.cmdline() if pid != self.root_pid else None
+                    if cmdline is not None and cmdline != self.recording.commands.get(pid):
+                        self._exec_seen(pid, cmdline)
             except psutil.Error:
                 del self._psutil[pid]
                 self._counters_at_exit(pid)
@@ -245,7 +245,7 @@ class ProcSampler:
 
     def _counters_at_exit(self, pid: int) -> None:
         """The process's last counters again, with the CPU its last tick read."""
-        last, stat = self._last_counters.pop(pid, None), self._last_stat.get(pid)
+        last, stat = self._last_counters.pop(pid, None), self._last_stat.pop(pid, None)
         if last is None or stat is None:
             return
         counters, user_read, system_read = last
