@@ -9,7 +9,10 @@ comes just before the target's own code runs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable
+
+from concdiag.collectors.records import ProcessCounters
 
 
 class CounterWindow:
@@ -31,3 +34,21 @@ class CounterWindow:
         if before is None:
             return values
         return tuple(value - was for value, was in zip(values, before))
+
+
+def counters_to(
+    last: tuple[ProcessCounters, float, float], stat: tuple[int, int], hz: int, t_s: float
+) -> ProcessCounters | None:
+    """``last`` (counters, with the raw user and system CPU read for them) moved on to the
+    CPU ticks of a later stat read; None when the CPU did not move."""
+    counters, user_read, system_read = last
+    user = max(0.0, stat[0] / hz - user_read)
+    system = max(0.0, stat[1] / hz - system_read)
+    if not (user or system):
+        return None
+    return dataclasses.replace(
+        counters,
+        t_s=t_s,
+        cpu_user_s=counters.cpu_user_s + user,
+        cpu_system_s=counters.cpu_system_s + system,
+    )

@@ -17,7 +17,6 @@ for the slower process counters (context switches, RSS, children), read every fe
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import struct
 import threading
@@ -27,7 +26,7 @@ from collections.abc import Callable
 import psutil
 
 from concdiag.collectors.children import CHILD_SCAN_EVERY_S, ForkWatch, descendants
-from concdiag.collectors.cpu_window import CounterWindow
+from concdiag.collectors.cpu_window import CounterWindow, counters_to
 from concdiag.collectors.gil_layout import (
     GilLocation,
     locate_in_child,
@@ -107,6 +106,7 @@ class ProcSampler:
         #: ticks (one ending between counter reads gets its CPU to its last tick).
         self._last_counters: dict[int, tuple[ProcessCounters, float, float]] = {}
         self._last_stat: dict[int, tuple[int, int]] = {}
+        self._gil_tries: dict[int, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -225,15 +225,25 @@ class ProcSampler:
                     self.recording.counters.append(counters)
                     self._last_counters[pid] = (counters, cpu[0], cpu[1])
                     cmdline = proc.cmdline() if pid != self.root_pid else None
-                    if cmdline is not None and cmdline != self.recording.commands.get(pid):
+                    if cmdline is not None and (
+                        cmdline != self.recording.commands.get(pid) or self._gil_missing(pid)
+                    ):
                         self._exec_seen(pid, cmdline)
             except psutil.Error:
                 del self._psutil[pid]
                 self._counters_at_exit(pid)
 
+    def _gil_missing(self, pid: int) -> bool:
+        """A child's GIL not found yet: a spawned worker may still be starting (4 retries)."""
+        proc = self._processes.get(pid)
+        if proc is None or proc.gil is not None or self.root_gil is None:
+            return False
+        self._gil_tries[pid] = tries = self._gil_tries.get(pid, 0) + 1
+        return tries <= 4
+
     def _exec_seen(self, pid: int, cmdline: list[str]) -> None:
-        """A child found at its fork has exec'd since (a spawned worker): a new image, so its
-        GIL is located again (the address found in the fork's copy is stale)."""
+        """A child found at its fork has exec'd since (a spawned worker), or its GIL was not
+        found yet: its GIL is located (again) in its image as it is now."""
         self.recording.commands[pid] = cmdline
         proc = self._processes.get(pid)
         if proc is None or self.root_gil is None:
@@ -246,20 +256,10 @@ class ProcSampler:
     def _counters_at_exit(self, pid: int) -> None:
         """The process's last counters again, with the CPU its last tick read."""
         last, stat = self._last_counters.pop(pid, None), self._last_stat.pop(pid, None)
-        if last is None or stat is None:
-            return
-        counters, user_read, system_read = last
-        user = max(0.0, stat[0] / CLOCK_TICKS_HZ - user_read)
-        system = max(0.0, stat[1] / CLOCK_TICKS_HZ - system_read)
-        if user or system:
-            self.recording.counters.append(
-                dataclasses.replace(
-                    counters,
-                    t_s=self.clock() - self.t0,
-                    cpu_user_s=counters.cpu_user_s + user,
-                    cpu_system_s=counters.cpu_system_s + system,
-                )
-            )
+        if last is not None and stat is not None:
+            final = counters_to(last, stat, CLOCK_TICKS_HZ, self.clock() - self.t0)
+            if final is not None:
+                self.recording.counters.append(final)
 
     # -- one tick ----------------------------------------------------------------------------
 
