@@ -154,10 +154,21 @@ def as_child_process(rec: Recording, tid: int) -> int:
     return tid
 
 
-def load_script(path: Path, name: str) -> ModuleType:
-    """A module concdiag runs inside targets by path (bootstrap, probes), loaded for a test."""
-    spec = importlib.util.spec_from_file_location(name, path)
+#: The bootstrap, as a target runs it: by path, under whatever Python the target uses.
+BOOTSTRAP = Path(__file__).resolve().parents[1] / "src" / "concdiag" / "agent" / "bootstrap.py"
+
+
+def load_bootstrap() -> ModuleType:
+    """The bootstrap loaded by path (its ``main`` does not run), as a test's module."""
+    spec = importlib.util.spec_from_file_location("_concdiag_bootstrap_test", BOOTSTRAP)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def agent_module(name: str) -> ModuleType:
+    """One of the agent's modules (``deep_probe``, ``locks.tracker``...), loaded the way the
+    bootstrap loads it in a target: from its folder, without concdiag installed."""
+    module: ModuleType = load_bootstrap().agent_module(name)
     return module

@@ -11,20 +11,18 @@ import jsonschema
 import pytest
 
 from concdiag.analysis import build_profile
-from concdiag.analysis.deep import _Resolver, behaviour, build_deep
+from concdiag.analysis.deep import FunctionResolver, behaviour, build_deep
 from concdiag.collectors.yappi_tables import DeepSession, YappiFunction, YappiRun, YappiThread
 from concdiag.model import Frame, Profile, StackCount, States
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.schema import load_schema
 from conftest import load_recording
-from helpers import PID, context, load_script, synthetic
-
-PROBE = Path(__file__).resolve().parents[1] / "src/concdiag/collectors/_deep_probe.py"
+from helpers import BOOTSTRAP, PID, agent_module, context, synthetic
 
 
 def probe_module() -> ModuleType:
-    return load_script(PROBE, "_probe_under_test")
+    return agent_module("deep_probe")
 
 
 def deep_profile(name: str) -> Profile:
@@ -108,9 +106,9 @@ def test_html_and_markdown_show_the_deep_tables() -> None:
         anchor = "deep-" + link.split('"', 1)[0]
         assert f'id="{anchor}"' in html, anchor
     # the flame graph's frames carry their deep row, for the link under the graph
-    from concdiag.render.html import _view
+    from concdiag.render.html import report_view
 
-    frames = _view(profile)["data"]["flame"]["frames"]
+    frames = report_view(profile)["data"]["flame"]["frames"]
     crunch = next(f for f in frames if f[0] == "crunch")
     assert crunch[3] and f'id="{crunch[3]}"' in html
     md = MarkdownRenderer().render(profile)
@@ -158,7 +156,7 @@ def test_resolver_keeps_same_named_methods_apart() -> None:
         YappiFunction("A.run", "/m.py", 10, 1, 1, 1.0, 1.0),
         YappiFunction("B.run", "/m.py", 30, 1, 1, 1.0, 1.0),
     ]
-    resolver = _Resolver(functions)
+    resolver = FunctionResolver(functions)
     assert resolver.identity("run", "/m.py", 12) == ("/m.py", "run", 10)
     assert resolver.identity("B.run", "/m.py", 35) == ("/m.py", "run", 30)
     assert resolver.identity("run", "/other.py", 12) == ("/other.py", "run", None)
@@ -269,7 +267,7 @@ def test_probe_clock_choice() -> None:
 
 def test_probe_hides_what_only_concdiag_calls() -> None:
     probe = probe_module()
-    boot = "/x/concdiag/collectors/_bootstrap.py"
+    boot = str(BOOTSTRAP)  # in the target, the probe knows its own folder by its real path
     # name, module, line, ncall, nactualcall, builtin, ttot, tsub, index, children, ctx_id
     entries = [
         ("main", boot, 1, 1, 1, 0, 1, 0, 0, [(1, 0, 0, 0, 0)], 0),

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from pathlib import Path
 
 import pytest
 
 from concdiag.collectors import bootstrap_events
-from helpers import PID, load_script, profile_of, synthetic
-
-BOOTSTRAP = Path(bootstrap_events.__file__).with_name("_bootstrap.py")
+from helpers import PID, load_bootstrap, profile_of, synthetic
 
 
 def test_cpu_bound_python_threads_with_the_gil_off_get_threading() -> None:
@@ -28,7 +25,7 @@ def test_cpu_bound_python_threads_with_the_gil_off_get_threading() -> None:
 
 
 def test_the_import_that_turns_the_gil_on_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = load_script(BOOTSTRAP, "_concdiag_bootstrap_test")
+    module = load_bootstrap()
     read_fd, write_fd = os.pipe()
     monkeypatch.setattr(module, "_EVENT_FD", write_fd)
     original = warnings._showwarnmsg  # type: ignore[attr-defined]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.collectors import inprocess_agent as agent
-from concdiag.collectors import inprocess_wire as wire
+from concdiag.agent.inprocess import sampler as agent
+from concdiag.agent.inprocess import wire
 from concdiag.collectors.inprocess import read_inprocess
 from concdiag.collectors.records import Recording, TargetInfo
 
@@ -50,7 +50,7 @@ def agent_output(tmp_path: Path) -> Iterator[Path]:
 
 def _every_kind() -> list[wire.AgentRecord]:
     """One record of each kind, built from the classes the agent writes with."""
-    w = agent.wire  # the agent's own copy of inprocess_wire.py (it loads the file itself)
+    w = agent.wire
     window = w.SnapshotWindow(10e6, 0.3e6, True, True)
     busy = w.ThreadSample(TID, "R", None, False, 120, 9_000_000, 10_000)
     parked = w.ThreadSample(OTHER_TID, "S", 202, True, 80, 2_000_000, 0)
@@ -180,7 +180,7 @@ def test_importing_the_agent_starts_nothing() -> None:
         "import atexit, os, threading\n"
         "fds, threads, exits = os.listdir('/proc/self/fd'), threading.enumerate(), "
         "atexit._ncallbacks()\n"
-        "from concdiag.collectors import inprocess_agent as a\n"
+        "from concdiag.agent.inprocess import sampler as a\n"
         "assert os.listdir('/proc/self/fd') == fds, 'opened a file'\n"
         "assert threading.enumerate() == threads, 'started a thread'\n"
         "assert atexit._ncallbacks() == exits, 'registered an exit hook'\n"

@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 
-TRACKER = Path(__file__).resolve().parents[1] / "src/concdiag/collectors/_lock_tracker.py"
+from helpers import BOOTSTRAP
 
 PRELUDE = """\
 import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("_concdiag_lock_tracker", {tracker!r})
-tracker = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tracker)
+spec = importlib.util.spec_from_file_location("_concdiag_bootstrap", {bootstrap!r})
+bootstrap = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bootstrap)
+tracker = bootstrap.agent_module("locks.tracker")
 EVENTS = []
 tracker.install({{"out": {out!r}, "deadlock_after": {after!r}, "every": 64}}, EVENTS.append)
 """
@@ -47,7 +48,7 @@ def run(
     out = tmp_path / "locks.json"
     script = tmp_path / "target.py"
     script.write_text(
-        PRELUDE.format(tracker=str(TRACKER), out=str(out), after=after) + textwrap.dedent(body)
+        PRELUDE.format(bootstrap=str(BOOTSTRAP), out=str(out), after=after) + textwrap.dedent(body)
     )
     t0 = time.monotonic()
     proc = subprocess.run(

@@ -11,24 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-#: Files of concdiag that run inside the target.
-OWN_SUFFIXES = (
-    "/concdiag/collectors/_bootstrap.py",
-    "/concdiag/collectors/_deep_probe.py",
-    "/concdiag/collectors/_pool_swap.py",
-    "/concdiag/collectors/_pool_watch.py",
-    "/concdiag/collectors/inprocess_agent.py",
-    "/concdiag/collectors/inprocess_wire.py",
-)
-#: The lock tracker's files: its frames sit between the user's code and the lock it waits
+#: The folder of everything of concdiag's that runs inside the target (``concdiag/agent``).
+AGENT_FOLDER = "/concdiag/agent/"
+#: The lock tracker's folder: its frames sit between the user's code and the lock it waits
 #: for, so they are dropped and the wait stays the user's (not concdiag's own work).
-LOCK_TRACKER_SUFFIXES = (
-    "/concdiag/collectors/_lock_tracker.py",
-    "/concdiag/collectors/_lock_sites.py",
-    "/concdiag/collectors/_lock_asyncio.py",
-    "/concdiag/collectors/_lock_classes.py",
-    "/concdiag/collectors/_lock_deadlock.py",
+LOCK_TRACKER_FOLDER = AGENT_FOLDER + "locks/"
+#: Where the same files sat in recordings and version-1 profiles made before the agent had a
+#: folder of its own; those are still read, and their frames are still concdiag's.
+EARLIER_OWN_FILES = tuple(
+    "/concdiag/collectors/" + name
+    for name in (
+        "_bootstrap.py",
+        "_deep_probe.py",
+        "_pool_swap.py",
+        "_pool_watch.py",
+        "_gil_search.py",
+        "inprocess_agent.py",
+        "inprocess_wire.py",
+    )
 )
+EARLIER_LOCK_TRACKER_FILES = tuple(
+    f"/concdiag/collectors/_lock_{name}.py"
+    for name in ("tracker", "sites", "asyncio", "classes", "deadlock")
+)
+#: The bootstrap, which a target's command line names before the user's script.
+BOOTSTRAP_FILES = (AGENT_FOLDER + "bootstrap.py", EARLIER_OWN_FILES[0])
 #: How the bootstrap runs the script: runpy, frozen or not.
 RUNPY_FILES = ("<frozen runpy>",)
 RUNPY_SUFFIX = "/runpy.py"
@@ -62,7 +69,16 @@ Frame = tuple[str, str, int]  # function, file, line
 
 def is_own(file: str) -> bool:
     """A file of concdiag's that runs in the target (or the frame standing for its work)."""
-    return file == OWN_WORK_FILE or file.endswith(OWN_SUFFIXES + LOCK_TRACKER_SUFFIXES)
+    return (
+        file == OWN_WORK_FILE
+        or AGENT_FOLDER in file
+        or file.endswith(EARLIER_OWN_FILES + EARLIER_LOCK_TRACKER_FILES)
+    )
+
+
+def is_lock_tracker(file: str) -> bool:
+    """A file of the lock tracker's, whose frames are dropped from the user's stacks."""
+    return LOCK_TRACKER_FOLDER in file or file.endswith(EARLIER_LOCK_TRACKER_FILES)
 
 
 def is_launcher(file: str) -> bool:
@@ -79,10 +95,10 @@ def strip_own(frames: Sequence[Frame]) -> tuple[Frame, ...]:
 
     A stack that runs concdiag's own work (sending events, saving tables, the in-process
     sampler) becomes the single `OWN_WORK_FRAME`, so its time shows as ours, not the user's.
-    The lock tracker's frames are simply dropped (see `LOCK_TRACKER_SUFFIXES`).
+    The lock tracker's frames are simply dropped (see `LOCK_TRACKER_FOLDER`).
     """
-    if any(f[1].endswith(LOCK_TRACKER_SUFFIXES) for f in frames):
-        frames = [f for f in frames if not f[1].endswith(LOCK_TRACKER_SUFFIXES)]
+    if any(is_lock_tracker(f[1]) for f in frames):
+        frames = [f for f in frames if not is_lock_tracker(f[1])]
     start = 0
     while start < len(frames) and is_launcher(frames[start][1]):
         if _short(frames[start][0]) not in PASS_THROUGH and is_own(frames[start][1]):
@@ -102,6 +118,6 @@ def strip_own(frames: Sequence[Frame]) -> tuple[Frame, ...]:
 
 def user_command(argv: Sequence[str]) -> list[str]:
     """A command line as the user wrote it: without concdiag's bootstrap script."""
-    if len(argv) >= 2 and argv[1].endswith(OWN_SUFFIXES[0]):
+    if len(argv) >= 2 and argv[1].endswith(BOOTSTRAP_FILES):
         return [argv[0], *argv[2:]]
     return list(argv)

@@ -56,7 +56,7 @@ class _Sampled:
     name: str = ""  # as the sampler names it
 
 
-class _Resolver:
+class FunctionResolver:
     """Maps a sampled (function, file, line) to the yappi function it ran in."""
 
     def __init__(self, functions: Iterable[YappiFunction]) -> None:
@@ -98,11 +98,11 @@ def sampled_functions(
     stacks: Iterable[StackCount],
     frames: list[Frame],
     pid: int,
-    resolvers: dict[int, _Resolver],
+    resolvers: dict[int, FunctionResolver],
 ) -> dict[int, dict[Identity, _Sampled]]:
     """Per thread of ``pid``: each function's inclusive and self samples per state."""
     out: dict[int, dict[Identity, _Sampled]] = defaultdict(dict)
-    empty = _Resolver(())
+    empty = FunctionResolver(())
     for stack in stacks:
         if stack.pid != pid or not stack.frames:
             continue
@@ -226,7 +226,7 @@ def build_deep(
         if known is not None and known.total_s >= yt.total_s:
             continue  # one OS thread, two yappi contexts: keep the busier
         yappi_by_tid[tid] = yt
-    resolvers = {tid: _Resolver(yt.functions) for tid, yt in yappi_by_tid.items()}
+    resolvers = {tid: FunctionResolver(yt.functions) for tid, yt in yappi_by_tid.items()}
     sampled = sampled_functions(stacks, frames, run.pid, resolvers)
     threads = []
     for tid in sorted(set(yappi_by_tid) | set(sampled)):

@@ -1,6 +1,6 @@
-"""Reads what the in-process collector (``inprocess_agent.py``, inside the target) wrote.
+"""Reads what the in-process collector (``agent/inprocess/sampler.py``, inside the target) wrote.
 
-Each line is decoded into a named record (``inprocess_wire.py``); the records become the same
+Each line is decoded into a named record (``agent/inprocess/wire.py``); the records become the same
 `Recording` the out-of-process samplers fill, so the analysis and every renderer work
 unchanged; only the collectors list says which one ran.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from concdiag.collectors.inprocess_wire import (
+from concdiag.agent.inprocess.wire import (
     CountersRecord,
     ProbeRecord,
     SamplerCostRecord,

@@ -38,7 +38,7 @@ from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import ConcdiagError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
 
-BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+BOOTSTRAP = Path(__file__).parents[1] / "agent" / "bootstrap.py"
 #: How often the launcher checks on the target, the duration and the collector.
 POLL_S = 0.05
 #: py-spy failures after which the in-process collector runs instead: tracing denied, or a
@@ -57,7 +57,7 @@ class LaunchRequest:
     use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
-    locks: bool = True  # track locks inside the target (collectors/_lock_tracker.py)
+    locks: bool = True  # track locks inside the target (agent/locks/)
     deadlock_after_s: float | None = DEADLOCK_AFTER_S  # None: no deadlock detection
     extra_env: tuple[tuple[str, str], ...] = ()  # more environment for the bootstrap (whatif)
 

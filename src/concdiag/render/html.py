@@ -334,7 +334,7 @@ def _flame_threads(profile: Profile) -> list[dict[str, Any]]:
     return out
 
 
-def _view(profile: Profile) -> dict[str, Any]:
+def report_view(profile: Profile) -> dict[str, Any]:
     v = profile.verdict
     figures = [{"f": f, "term": _FIGURE_TERMS.get(f.label)} for f in key_figures(profile)]
     hot = [
@@ -396,4 +396,4 @@ class HtmlRenderer:
     extension = ".html"
 
     def render(self, profile: Profile) -> str:
-        return template_environment().get_template("report.html.j2").render(**_view(profile))
+        return template_environment().get_template("report.html.j2").render(**report_view(profile))

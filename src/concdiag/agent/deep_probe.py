@@ -1,7 +1,7 @@
 """Deep mode, inside the target: run yappi for the whole run and save its tables at exit.
 
-The bootstrap loads this file by path (it is not imported as part of concdiag), so like the
-bootstrap it uses only the standard library and runs under any Python from 3.10 to 3.13.
+Loaded by the bootstrap; like every module of the agent it uses only the standard library
+and runs under any Python from 3.10 to 3.15.
 
 Protocol: concdiag sets ``CONCDIAG_DEEP`` to a JSON object ``{"out": PATH, "clock":
 "cpu"|"wall"|"auto", "fallback": DIR}``. `prepare` loads yappi (from the target's own
@@ -17,33 +17,25 @@ each thread's OS id and name when yappi first sees it, so concdiag can join yapp
 with the sampler's.
 """
 
-import json
 import os
 import re
 import sys
 import threading
 import time
 
+from .common import chain_sigterm, is_ours, write_atomic
+
 #: Functions kept per thread, by each ordering; the union is written.
 TOP_PER_THREAD = 100
 _SEP = "\x1f"
 _ASYNC = re.compile(rb"\basync\s+def\b|\bimport\s+asyncio\b|\bfrom\s+asyncio\b")
-_OWN_FILES = (
-    "_bootstrap.py",
-    "_deep_probe.py",
-    "_lock_tracker.py",
-    "_lock_sites.py",
-    "_lock_asyncio.py",
-    "_lock_classes.py",
-    "_lock_deadlock.py",
-)
 #: concdiag's functions that call the user's code (main, the runner, the thread hook, runpy);
 #: everything else of ours, and what only it calls (json for the event pipe), is left out.
 _PASS_THROUGH = ("main", "<lambda>", "_bootstrap_inner")
 
 
 def _is_own(module):
-    return module.endswith(_OWN_FILES) or "runpy" in module
+    return is_ours(module) or "runpy" in module
 
 
 def _version(yappi, fallback_version="?"):
@@ -173,7 +165,7 @@ class Probe:
         import atexit
 
         atexit.register(self.save)
-        _chain_sigterm(self)
+        chain_sigterm(self.save)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._in_child)
         self.t_start = time.monotonic()
@@ -212,7 +204,7 @@ class Probe:
             }
         data["duration_s"] = t_stop - self.t_start
         data["collect_s"] = time.monotonic() - t0
-        _write_atomic(self.out, json.dumps(data, separators=(",", ":")))
+        write_atomic(self.out, data)
 
     def _collect(self):
         yappi = self.yappi
@@ -320,50 +312,6 @@ def _thread_label():
     thread = getattr(threading, "_active", {}).get(threading.get_ident())
     name = thread.name if thread is not None else "thread"
     return "%d%s%s" % (threading.get_native_id(), _SEP, name)
-
-
-def _chain_sigterm(probe):
-    """On SIGTERM save the tables, then end the process by SIGTERM as it would have ended."""
-    import signal
-
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-    except (ValueError, OSError):
-        return
-
-    def on_sigterm(signum, frame):
-        probe.save()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    try:
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except (ValueError, OSError):
-        return
-    # as the lock tracker's handler (_lock_sites.restore_sigterm_in_children, which this
-    # file cannot import: each in-target file loads on its own): a forked child gets the
-    # default back, or a pool worker can miss the SIGTERM that Pool.terminate() sends
-
-    def in_child():
-        try:
-            if signal.getsignal(signal.SIGTERM) is on_sigterm:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        except (ValueError, OSError):
-            pass
-
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=in_child)
-
-
-def _write_atomic(path, text):
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def prepare(config):

@@ -1,6 +1,6 @@
 """Runs inside the target for ``concdiag whatif``: notes what the program does with pools.
 
-Loaded by ``_pool_swap.py`` (by file path, standard library only, Python 3.10 to 3.13). It
+Loaded by ``swap.py`` (standard library only, Python 3.10 to 3.15). It
 appends one JSON line to the report file per line of the program that created a ``pool``,
 started a bare ``thread`` or ``process`` (these cannot be swapped), submitted a task that
 failed (``task_error``, with the error: a lambda cannot be pickled, a shared object is not
@@ -16,11 +16,12 @@ import re
 import sys
 import threading
 
+from ..common import is_ours, is_stdlib
+
 CONFIG = {}
 PID = -1
 _COUNTS = {}
 _LOCK = threading.Lock()
-_HERE = os.path.dirname(os.path.abspath(__file__))
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 #: Standard-library folders whose frames only pass a pool's creation or a task through.
 _PASS_THROUGH = (
@@ -29,23 +30,6 @@ _PASS_THROUGH = (
 )
 #: Characters of an error or a source line kept in a record: a stated choice, one line.
 _MAX_TEXT = 300
-
-
-_STDLIB = tuple(
-    os.path.join(__import__("sysconfig").get_paths()[k], "") for k in ("stdlib", "platstdlib")
-)
-
-
-def is_stdlib(filename):
-    if filename.startswith("<frozen"):
-        return True
-    if "site-packages" in filename or "dist-packages" in filename:
-        return False
-    return filename.startswith(_STDLIB)
-
-
-def _is_ours(filename):
-    return os.path.dirname(os.path.abspath(filename)) == _HERE if filename else False
 
 
 def write(record):
@@ -82,7 +66,7 @@ _KINDS = {}  # file name -> ours, pass (pool machinery), stdlib or user: asked o
 def _kind(filename):
     kind = _KINDS.get(filename)
     if kind is None:
-        if _is_ours(filename):
+        if is_ours(filename):
             kind = "ours"
         elif is_stdlib(filename):
             kind = "pass" if any(p in filename for p in _PASS_THROUGH) else "stdlib"

@@ -6,13 +6,13 @@ imports nothing from concdiag and only the standard library. It:
 - checks the target (missing file, directory, syntax error, unknown module) and reports the
   problem to concdiag instead of starting;
 - lets concdiag's process tree trace it under Yama ``ptrace_scope=1`` (``PR_SET_PTRACER``);
-- on 3.10-3.12, finds the interpreter's GIL state in its own memory (``_gil_search.py``) so
+- on 3.10-3.12, finds the interpreter's GIL state in its own memory (``gil_search.py``) so
   the out-of-process sampler can read who holds the GIL (see docs/measurement.md, "GIL
   holder"); 3.13+ need no search: concdiag reads the interpreter's debug offsets from outside;
 - on a free-threaded build running without the GIL, reports the import that turns it back on;
 - reports thread starts and ends (OS id, Python ident, name) on the event pipe;
 - with lock tracking, replaces the lock types just before the script runs
-  (``_lock_tracker.py``), and forwards a deadlock it finds on the event pipe;
+  (``locks/tracker.py``), and forwards a deadlock it finds on the event pipe;
 - waits for concdiag's "go" so sampling covers the script from its first line;
 - runs the script or module the way ``python SCRIPT ARGS`` / ``python -m MODULE ARGS`` would.
 """
@@ -123,20 +123,34 @@ def _report_names_at_exit():
     _send({"type": "exit", "names": names, "gil_enabled": gil_enabled})
 
 
-def _beside(filename):
-    """Load one of concdiag's in-target modules by its path beside this file."""
+#: The name this folder is loaded under in the target: private, so it can clash with nothing
+#: the program imports, and not ``concdiag`` (the target's environment may have another).
+PACKAGE = "_concdiag_agent"
+
+
+def agent_module(name):
+    """One of concdiag's in-target modules (``locks.tracker``...), imported from this folder.
+
+    The folder is registered once as the package `PACKAGE`, so its modules import each other
+    relatively; this is the only place that loads concdiag's code by path.
+    """
+    import importlib
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
-    spec = importlib.util.spec_from_file_location("_concdiag_" + filename[:-3].lstrip("_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    if PACKAGE not in sys.modules:
+        here = os.path.dirname(os.path.abspath(__file__))
+        spec = importlib.util.spec_from_file_location(
+            PACKAGE, os.path.join(here, "__init__.py"), submodule_search_locations=[here]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[PACKAGE] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(PACKAGE + "." + name)
 
 
 def _start_inprocess(spec, hello):
     path, rate = spec.rsplit(",", 1)
-    _beside("inprocess_agent.py").start(path, float(rate), hello)
+    agent_module("inprocess.sampler").start(path, float(rate), hello)
 
 
 def _check_script(path):
@@ -189,35 +203,35 @@ def _strip_bootstrap(tb):
 
 
 def _load_deep():
-    """Deep mode (``--deep``): yappi, driven by ``_deep_probe.py`` beside this file."""
+    """Deep mode (``--deep``): yappi, driven by ``deep_probe.py``."""
     raw = os.environ.pop("CONCDIAG_DEEP", "")
     if not raw:
         return None, None
     try:
         import json
 
-        return _beside("_deep_probe.py").prepare(json.loads(raw))
+        return agent_module("deep_probe").prepare(json.loads(raw))
     except Exception as exc:
         return None, {"ok": False, "detail": f"deep probe failed: {type(exc).__name__}: {exc}"}
 
 
 def _load_locks():
-    """Lock tracking (``_lock_tracker.py`` beside this file): loaded now, installed later."""
+    """Lock tracking (``locks/tracker.py``): loaded now, installed later."""
     raw = os.environ.pop("CONCDIAG_LOCKS", "")
     if not raw:
         return None, None
     try:
-        return (_beside("_lock_tracker.py"), __import__("json").loads(raw)), {"ok": True}
+        return (agent_module("locks.tracker"), __import__("json").loads(raw)), {"ok": True}
     except Exception as exc:
         return None, {"ok": False, "detail": f"lock tracker failed: {type(exc).__name__}: {exc}"}
 
 
 def _load_pool_swap():
-    """``concdiag whatif``: swap the program's pools (``_pool_swap.py`` beside this file)."""
+    """``concdiag whatif``: swap the program's pools (``pools/swap.py``)."""
     raw = os.environ.pop("CONCDIAG_POOL_SWAP", "")
     try:
         if raw:
-            _beside("_pool_swap.py").install(__import__("json").loads(raw))
+            agent_module("pools.swap").install(__import__("json").loads(raw))
     except Exception as exc:
         sys.stderr.write(f"concdiag: pools not swapped: {type(exc).__name__}: {exc}\n")
 
@@ -274,7 +288,7 @@ def main():
     }
     if gil_enabled and sys.version_info < (3, 13):
         try:
-            hello.update(_beside("_gil_search.py").find_gil())
+            hello.update(agent_module("gil_search").find_gil())
         except Exception as exc:
             hello["gil_error"] = f"{type(exc).__name__}: {exc}"
     if not gil_enabled:

@@ -2,7 +2,7 @@
 
 Used when tracing is not allowed (containers and CI runners without SYS_PTRACE), where py-spy
 and reading another process's memory fail. Loaded by the bootstrap before the script runs, in
-whatever Python the target uses (3.10 to 3.13), so it uses only the standard library. At each
+whatever Python the target uses (3.10 to 3.15), so it uses only the standard library. At each
 tick it records, like the out-of-process samplers:
 
 - every thread's state and blocking system call from ``/proc/self/task`` (a process may always
@@ -13,7 +13,7 @@ tick it records, like the out-of-process samplers:
 
 A probe thread measures GIL latency: how late a 2 ms sleep wakes up, since a thread waking
 from sleep must take the GIL again. Records are JSON lines appended to a file concdiag reads
-when the target ends (``inprocess_wire.py`` names their fields); each is written with one
+when the target ends (``wire.py`` names their fields); each is written with one
 ``os.write`` on an ``O_APPEND`` file, so a killed target leaves whole lines behind. Forked
 children restart a sampler of their own.
 What it cannot see: processes started with spawn or exec (they do not run this collector),
@@ -26,25 +26,13 @@ import sys
 import threading
 import time
 
+from . import wire
+
 _STATE = {"fd": -1, "stop": None, "threads": []}
 COUNTER_EVERY_S = 0.25
 PROBE_SLEEP_S = 0.002
 #: A snapshot lasts at least this long, holding the GIL, so native threads' clocks move.
 SNAPSHOT_WINDOW_S = 0.0003
-
-
-def _load_wire_format():
-    """``inprocess_wire.py``, from beside this file: the target's Python may not have concdiag."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inprocess_wire.py")
-    spec = importlib.util.spec_from_file_location("_concdiag_inprocess_wire", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-wire = _load_wire_format()
 
 
 def _write(record):

@@ -1,6 +1,6 @@
 """Lock tracking inside the target: the wait-for graph, and the deadlock report.
 
-Loaded by ``_lock_tracker.py`` (by path, standard library only, Python 3.10 to 3.13). A
+Used by ``tracker.py`` (standard library only, Python 3.10 to 3.15). A
 waiting thread waits for a lock (``WAITING``: thread ident -> (lock, since, line, untimed));
 the lock is held by its owner, who may itself wait: following these edges from a thread back
 to itself is a deadlock. Only untimed waits count (a timed one ends by itself), and a lock
@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-_sites = None  # the sibling _lock_sites module, set by the tracker
+from . import sites as _sites
 
 
 def check(me, waiting, config, report_lock, save):

@@ -1,16 +1,16 @@
 """Lock tracking inside the target: per-site statistics, source lines, the tables file.
 
-Loaded by ``_lock_tracker.py`` (by path, standard library only, Python 3.10 to 3.13). A *site*
+Used by ``tracker.py`` (standard library only, Python 3.10 to 3.15). A *site*
 is a line that creates locks; everything measured about the locks it created is summed on its
 `Site`. Lines are ``(file, line, function)`` tuples.
 """
 
-import json
 import os
 import sys
 import threading
 
-_here = os.path.dirname(os.path.abspath(__file__))
+from ..common import AGENT_DIR, is_ours, is_stdlib, write_atomic
+
 _stdlib = os.path.dirname(os.path.abspath(threading.__file__))
 #: Entries kept per list in the tables (the largest first).
 TOP = 20
@@ -25,15 +25,7 @@ def is_library(filename):
     """Standard library or concdiag: frames to step over to find the user's line."""
     known = _library.get(filename)
     if known is None:
-        known = _library[filename] = (
-            filename.startswith("<frozen")
-            or filename.startswith(_here)
-            or (
-                filename.startswith(_stdlib)
-                and "site-packages" not in filename
-                and "dist-packages" not in filename
-            )
-        )
+        known = _library[filename] = is_stdlib(filename) or is_ours(filename)
     return known
 
 
@@ -80,7 +72,7 @@ def _site_of(frame, lasti):
 def _inside(frame):
     """The standard-library class (e.g. ``queue.Queue``) whose code created a lock, or None."""
     code = frame.f_code
-    if code.co_filename.startswith(_here) or not code.co_filename.startswith(_stdlib):
+    if code.co_filename.startswith(AGENT_DIR) or not code.co_filename.startswith(_stdlib):
         return None  # concdiag's own frames, and frozen ones (runpy) that have no module path
     module = os.path.relpath(code.co_filename, _stdlib)
     module = module[:-3] if module.endswith(".py") else module
@@ -264,53 +256,6 @@ def tables(config, waiting, deadlock, now):
     }
 
 
-def chain_sigterm(save):
-    """On SIGTERM write the tables, then do what SIGTERM would have done."""
-    import signal
-
-    try:
-        previous = signal.getsignal(signal.SIGTERM)
-    except (ValueError, OSError):
-        return
-
-    def on_sigterm(signum, frame):
-        save()
-        if callable(previous):
-            previous(signum, frame)
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    if previous is signal.SIG_IGN:
-        return
-    try:
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except (ValueError, OSError):
-        return
-    restore_sigterm_in_children(on_sigterm, previous)
-
-
-def restore_sigterm_in_children(ours, previous):
-    """A forked child gets SIGTERM's disposition back from before ``ours``.
-
-    The child is not tracked, and a handler in Python runs only when the interpreter looks:
-    a SIGTERM that lands just before a blocking call (a pool worker entering the queue's
-    semaphore) is never acted on. ``multiprocessing.Pool.terminate()`` ends its workers with
-    SIGTERM, so under concdiag an isort -j 2 run hung for minutes in the pool's join.
-    """
-    import signal
-
-    def in_child():
-        try:
-            if signal.getsignal(signal.SIGTERM) is ours:
-                signal.signal(signal.SIGTERM, previous)
-        except (ValueError, OSError, TypeError):
-            pass
-
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=in_child)
-
-
 def save(config, waiting, stats_lock, deadlock=None):
     """Write the tables (atomically), with the waits in progress; only in the tracker's
     process (a forked child is not tracked). Never raises: it runs at the target's exit."""
@@ -329,13 +274,3 @@ def save(config, waiting, stats_lock, deadlock=None):
     except Exception as exc:  # concdiag says why there are no tables
         data = {"format": "concdiag-locks", "error": f"{type(exc).__name__}: {exc}"}
     write_atomic(out, data)
-
-
-def write_atomic(path, data):
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
-        pass

@@ -1,6 +1,6 @@
 """Lock tracking inside the target: which lock, who held it, who waited, and deadlocks.
 
-Loaded by the bootstrap (by path) before the user's script runs: standard library only, any
+Loaded by the bootstrap before the user's script runs: standard library only, any
 Python from 3.10 to 3.13. ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
 ``BoundedSemaphore`` (so ``queue.Queue``, ``Event`` and ``Barrier`` too) become thin wrappers,
 ``asyncio.Lock`` a subclass; locks made before the script starts stay as they were.
@@ -11,7 +11,7 @@ contended acquisition is always timed, exactly: its wait, the waiting thread and
 holder charges the waits it caused to the line where it took the lock when it releases it.
 
 Deadlocks: a thread that waits without a timeout waits in slices and between slices follows
-the wait-for graph (`_lock_deadlock.py`). A cycle back to it that has lasted
+the wait-for graph (``deadlock.py``). A cycle back to it that has lasted
 ``deadlock_after`` seconds is reported once: the tables are written with the cycle and the
 stacks, and concdiag is told on the event pipe. concdiag then ends the target with SIGINT;
 once the main thread has ended, the deadlocked threads raise KeyboardInterrupt at their next
@@ -30,25 +30,13 @@ import types
 from _thread import allocate_lock as _raw_lock
 from _thread import get_ident as _ident
 
+from ..common import chain_sigterm
+from . import deadlock as _deadlock
+from . import sites as _sites
+
 _clock = time.monotonic
 _getframe = sys._getframe
-_here = os.path.dirname(os.path.abspath(__file__))
 
-
-def _load_sibling(name):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_concdiag_" + name, os.path.join(_here, name + ".py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_sites = _load_sibling("_lock_sites")
-_deadlock = _load_sibling("_lock_deadlock")
-_deadlock._sites = _sites
 Site = _sites.Site
 site_of = _sites.site_of
 creation_site = _sites.creation_site
@@ -327,7 +315,7 @@ class TrackedRLock(TrackedLock):
 
 
 def _check_deadlock(me):
-    """Report a lasting wait-for cycle through this thread (`_lock_deadlock.check`)."""
+    """Report a lasting wait-for cycle through this thread (``deadlock.check``)."""
     _deadlock.check(me, WAITING, _CONFIG, _report_lock, save)
 
 
@@ -346,7 +334,8 @@ def _make_factories(original_rlock):
 
 def _install_asyncio():
     """Patch asyncio.Lock when asyncio.locks is imported (now, if it already is)."""
-    asyncio_locks = _load_sibling("_lock_asyncio")
+    from . import async_lock as asyncio_locks
+
     asyncio_locks.install(creation_site, site_of, _stats_lock, EVERY)
 
 
@@ -354,7 +343,7 @@ def _install_asyncio():
 
 
 def save(deadlock=None):
-    """Write the tables (`_lock_sites.save`); only in the process that installed the tracker."""
+    """Write the tables (``sites.save``); only in the process that installed the tracker."""
     _sites.save(_CONFIG, WAITING, _stats_lock, deadlock)
 
 
@@ -388,13 +377,15 @@ def _install(config, send):
         for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
     }
     threading.Lock, threading.RLock = _make_factories(original["RLock"])
-    tracking = types.SimpleNamespace(**globals())  # what _lock_classes builds on
-    classes = _load_sibling("_lock_classes").make_classes(tracking, original)
+    tracking = types.SimpleNamespace(**globals())  # what classes.py builds on
+    from .classes import make_classes
+
+    classes = make_classes(tracking, original)
     threading.Condition, threading.Semaphore, threading.BoundedSemaphore = classes
     _install_asyncio()
     import atexit
 
     atexit.register(save)
-    _sites.chain_sigterm(save)
+    chain_sigterm(save)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=WAITING.clear)

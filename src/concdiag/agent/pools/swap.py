@@ -1,9 +1,9 @@
 """Runs inside the target for ``concdiag whatif``: swaps the kind and size of its pools.
 
-Loaded by the bootstrap by file path when ``CONCDIAG_POOL_SWAP`` holds a JSON config (``kind``:
+Loaded by the bootstrap when ``CONCDIAG_POOL_SWAP`` holds a JSON config (``kind``:
 as_written, serial, threads, processes or interpreters; ``workers``; ``report``: where
-``_pool_watch.py`` appends what it sees; ``watch``: also note reads of stdin and failed tasks
-of unswapped pools). Standard library only, Python 3.10 to 3.13, nothing from concdiag.
+``watch.py`` appends what it sees; ``watch``: also note reads of stdin and failed tasks
+of unswapped pools). Standard library only, Python 3.10 to 3.15, nothing from concdiag.
 
 It rebinds ``concurrent.futures.ThreadPoolExecutor`` / ``ProcessPoolExecutor`` and
 ``multiprocessing.pool.ThreadPool`` / ``Pool`` (which ``multiprocessing.Pool()`` creates) to
@@ -18,8 +18,8 @@ import concurrent.futures
 import os
 import sys
 
-_watch = None  # _pool_watch.py, loaded by install()
-
+from ..common import is_stdlib
+from . import watch as _watch
 
 #: Per written kind: the family it belongs to and the names of its positional parameters.
 _KINDS = {
@@ -131,7 +131,7 @@ def _create(kind, args, kwargs):
     site = _watch.site_of(user)
     record = {"type": "pool", "kind": kind, "workers": asked, "became": None, "note": "", **site}
     record["default_workers"] = _default_workers(kind)
-    if immediate is not None and _watch.is_stdlib(immediate.f_code.co_filename):
+    if immediate is not None and is_stdlib(immediate.f_code.co_filename):
         where = os.path.basename(immediate.f_code.co_filename)
         record["note"] = f"created by the standard library ({where}); kept as written"
         _watch.note(record, f"pool:{kind}:{site['file']}:{site['line']}")
@@ -208,16 +208,10 @@ def _swap_class(kind, original):
 
 def install(config):
     """Rebind the pool classes as ``config`` asks; called by the bootstrap before the script."""
-    global _watch
     import concurrent.futures.process
     import concurrent.futures.thread
-    import importlib.util
     import multiprocessing.pool
 
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pool_watch.py")
-    spec = importlib.util.spec_from_file_location("_concdiag_pool_watch", here)
-    _watch = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(_watch)
     _watch.start(config)
     try:  # 3.14+: InterpreterPoolExecutor subclasses ThreadPoolExecutor; bind it first
         import concurrent.futures.interpreter

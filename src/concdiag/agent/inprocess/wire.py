@@ -1,10 +1,10 @@
 """The in-process collector's wire format: what each line of its output holds.
 
-The agent (``inprocess_agent.py``, inside the target) writes records with `encode`; concdiag
+The sampler (``sampler.py``, inside the target) writes records with `encode`; concdiag
 (``inprocess.py``) reads them back with `decode`. Each line is a compact JSON array, the
 record's tag (`RECORD_TYPES`) then its fields in the order declared here; only `encode` and
 `decode` know positions. Like the agent, this module runs in the target's Python
-(3.10 or later) and uses only the standard library; the agent loads it from its file.
+(3.10 or later) and uses only the standard library.
 """
 
 from __future__ import annotations

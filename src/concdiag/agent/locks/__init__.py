@@ -1,0 +1,1 @@
+"""Lock tracking inside the target: tracked lock types, their tables, deadlocks."""

@@ -1,0 +1,1 @@
+"""`concdiag whatif` inside the target: the pool classes swapped, and what they saw."""
