@@ -26,15 +26,9 @@ from pathlib import Path
 from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.accounting import StreamingAccounting
 from concdiag.collectors.pyspy_trace import parse_chrometrace
-from concdiag.collectors.records import (
-    Recording,
-    StackChange,
-    TargetInfo,
-    ThreadInfo,
-    ThreadObservation,
-    Tick,
-)
 from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import StackChange, TargetInfo, ThreadInfo, ThreadObservation, Tick
 
 PID = 4000
 CHUNK_S = 10.0

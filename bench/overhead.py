@@ -188,8 +188,8 @@ def bench_targets(runs: int) -> None:
 
 def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float = 100.0):  # type: ignore[no-untyped-def]
     """A long, wide run: every thread walks a call tree, its stack changing every ~50 ms."""
-    from concdiag.collectors.records import (
-        Recording,
+    from concdiag.recording.recording import Recording
+    from concdiag.recording.records import (
         StackChange,
         TargetInfo,
         ThreadCpu,
@@ -197,7 +197,7 @@ def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float
         ThreadObservation,
         Tick,
     )
-    from concdiag.collectors.yappi_tables import YappiFunction, YappiRun, YappiThread
+    from concdiag.recording.yappi import YappiFunction, YappiRun, YappiThread
 
     rng = random.Random(1)
     pid = 4242
@@ -333,7 +333,8 @@ time.sleep(3600)
 def sampler_cost(pid: int, schedstat: bool, follow: bool = False) -> tuple[float, int]:
     """The sampler thread's CPU seconds per tick, and the threads it read, flat out."""
     from concdiag.collectors.procfs import ProcSampler
-    from concdiag.collectors.records import Recording, TargetInfo
+    from concdiag.recording.recording import Recording
+    from concdiag.recording.records import TargetInfo
 
     target = TargetInfo(pid, PY, "", "cpython", True, False, None, False, pid)
     recording = Recording(rate_hz=100_000.0, target=target)  # no waiting between ticks

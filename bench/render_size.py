@@ -22,14 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
-from concdiag.collectors.records import (
-    Recording,
-    StackChange,
-    TargetInfo,
-    ThreadInfo,
-    ThreadObservation,
-    Tick,
-)
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import StackChange, TargetInfo, ThreadInfo, ThreadObservation, Tick
 from concdiag.render import FORMATS, get_renderer
 
 PID = 4000

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from concdiag.collectors.records import Recording
+from concdiag.recording.recording import Recording
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

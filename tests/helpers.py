@@ -8,16 +8,16 @@ from pathlib import Path
 from types import ModuleType
 
 from concdiag.analysis import RunContext, build_profile
-from concdiag.collectors.protocol import CollectorNote
-from concdiag.collectors.records import (
-    Recording,
+from concdiag.model import Profile
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import (
+    CollectorNote,
     StackChange,
     TargetInfo,
     ThreadInfo,
     ThreadObservation,
     Tick,
 )
-from concdiag.model import Profile
 
 PID = 1000
 RATE = 100.0

@@ -141,3 +141,49 @@ def test_nothing_outside_the_agent_runs_in_the_target() -> None:
     from concdiag.collectors import launch
 
     assert launch.BOOTSTRAP.parent == AGENT
+
+
+#: What each layer may import of concdiag, bottom up. The record contract (`recording`) sits
+#: below both the collectors that write it and the analysis that reads it, so neither needs
+#: the other; renderers read only the profile model.
+MAY_IMPORT = {
+    "agent": set(),
+    "recording": {"fileio", "errors"},
+    "model": {"errors", "migrations"},
+    "analysis": {"recording", "model", "own_code", "redact", "errors", "migrations"},
+    "render": {"model", "own_code", "redact", "errors", "migrations"},
+    "collectors": {"agent", "recording", "errors", "interrupts", "fileio", "own_code"},
+}
+
+
+def concdiag_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, top-level package of concdiag) of each absolute import of concdiag in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [(node.lineno, m.split(".")[1]) for m in modules if m.startswith("concdiag.")]
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
+def test_each_layer_imports_only_what_sits_below_it(layer: str) -> None:
+    allowed = MAY_IMPORT[layer] | {layer}
+    problems = [
+        f"{path.relative_to(SRC)}:{line} imports concdiag.{package}"
+        for path in sorted((SRC / layer).rglob("*.py"))
+        for line, package in concdiag_imports(path)
+        if package not in allowed
+    ]
+    assert problems == []
+
+
+def test_the_layer_check_catches_the_analysis_importing_a_collector(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from concdiag.collectors.procfs import ProcSampler\n")
+    assert concdiag_imports(bad) == [(1, "collectors")]
+    assert "collectors" not in MAY_IMPORT["analysis"]

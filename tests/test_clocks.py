@@ -15,13 +15,9 @@ from concdiag.analysis.clocks import (
     resolve_on_cpu,
     share_error,
 )
-from concdiag.collectors.records import (
-    Recording,
-    ThreadInfo,
-    ThreadObservation,
-    Tick,
-)
 from concdiag.model import Profile
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import ThreadInfo, ThreadObservation, Tick
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
 from helpers import FUTEX, PID, RATE, profile_of, target_info

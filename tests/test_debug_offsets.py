@@ -11,9 +11,10 @@ from concdiag.analysis.clocks import REQUESTED
 from concdiag.analysis.states import classify
 from concdiag.collectors.debug_offsets import DebugOffsetsError, parse, version_text
 from concdiag.collectors.gil_layout import read_head
-from concdiag.collectors.records import Recording, ThreadObservation, Tick
 from concdiag.collectors.runtime_reader import RuntimeReader, read_thread_states
-from concdiag.collectors.syscalls import X86_64
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import ThreadObservation, Tick
+from concdiag.recording.syscalls import X86_64
 from helpers import target_info
 from process_images import (
     GIL_AT,

@@ -12,8 +12,9 @@ import pytest
 
 from concdiag.analysis import build_profile
 from concdiag.analysis.deep import FunctionResolver, behaviour, build_deep
-from concdiag.collectors.yappi_tables import DeepSession, YappiFunction, YappiRun, YappiThread
+from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.model import Frame, Profile, StackCount, States
+from concdiag.recording.yappi import YappiFunction, YappiRun, YappiThread
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.schema import load_schema

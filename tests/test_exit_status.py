@@ -11,8 +11,8 @@ import pytest
 from concdiag import session
 from concdiag.analysis.accounting import AccountingSink
 from concdiag.collectors.protocol import Collected
-from concdiag.collectors.records import Recording
 from concdiag.errors import EXIT_CANNOT_PROFILE, CannotProfileError, target_exit_code
+from concdiag.recording.recording import Recording
 from helpers import context, target_info
 
 

@@ -15,7 +15,8 @@ import pytest
 from concdiag.agent.inprocess import sampler as agent
 from concdiag.agent.inprocess import wire
 from concdiag.collectors.inprocess import read_inprocess
-from concdiag.collectors.records import Recording, TargetInfo
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import TargetInfo
 
 PID, TID, OTHER_TID = 4242, 4243, 4244
 T0 = 1000.0

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from concdiag.analysis.locks import lock_name, taken_as
 from concdiag.cli import cli
-from concdiag.collectors.lock_tables import LockTables
-from concdiag.collectors.records import Recording
 from concdiag.model import Profile
+from concdiag.recording.locks import LockTables
+from concdiag.recording.recording import Recording
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text

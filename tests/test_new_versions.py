@@ -14,8 +14,8 @@ import pytest
 
 from concdiag.collectors import elf, launch, pyspy
 from concdiag.collectors.inprocess import InProcessCollector
-from concdiag.collectors.records import Recording
 from concdiag.collectors.remote_interpreter import SUPPORTED, major_minor
+from concdiag.recording.recording import Recording
 from helpers import target_info
 
 

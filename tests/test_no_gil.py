@@ -11,7 +11,6 @@ import jsonschema
 import pytest
 
 from concdiag.collectors.attach import note_gil_switch
-from concdiag.collectors.records import Recording
 from concdiag.collectors.runtime_reader import GilSwitchWatch, RuntimeReader
 from concdiag.gate.diff import compare
 from concdiag.gate.evaluate import evaluate
@@ -20,6 +19,7 @@ from concdiag.gate.policy import DiffLimits, Rules
 from concdiag.gate.render.markdown import MarkdownResultRenderer
 from concdiag.gate.result import GateResult, TargetResult
 from concdiag.model import Profile
+from concdiag.recording.recording import Recording
 from concdiag.render import FORMATS, get_renderer
 from concdiag.render.text import summary_text
 from concdiag.schema import load_schema

@@ -6,8 +6,8 @@ from concdiag.analysis.accounting import analyse
 from concdiag.analysis.stack_roles import is_coordination, pool_overhead
 from concdiag.analysis.states import classify
 from concdiag.analysis.verdict import decide, inputs_from
-from concdiag.collectors.records import ThreadObservation, Tick
-from concdiag.collectors.syscalls import AARCH64, X86_64
+from concdiag.recording.records import ThreadObservation, Tick
+from concdiag.recording.syscalls import AARCH64, X86_64
 from helpers import PID, synthetic
 
 LIB = "/usr/lib/python3.11"

@@ -59,7 +59,7 @@ def test_a_short_lived_child_is_followed_and_its_cpu_counted_to_its_exit() -> No
     import time
 
     from concdiag.collectors.procfs import ProcSampler
-    from concdiag.collectors.records import Recording
+    from concdiag.recording.recording import Recording
     from helpers import target_info
 
     proc = subprocess.Popen([sys.executable, "-c", FORKS_A_BURNER])

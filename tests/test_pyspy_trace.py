@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from concdiag.collectors.pyspy_trace import TraceReplay, iter_trace_blocks, parse_chrometrace
-from concdiag.collectors.records import StackChange
+from concdiag.recording.records import StackChange
 
 DATA = Path(__file__).parent / "data"
 Frame = tuple[str, str, int]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from concdiag.analysis import build_profile
-from concdiag.collectors import syscalls
-from concdiag.collectors.records import RECORDING_VERSION, Recording, ThreadObservation, Tick
+from concdiag.recording import syscalls
+from concdiag.recording.recording import RECORDING_VERSION, Recording
+from concdiag.recording.records import ThreadObservation, Tick
 from conftest import DATA
 from helpers import context
 

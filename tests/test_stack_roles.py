@@ -18,7 +18,7 @@ from concdiag.analysis.stack_roles import (
     roles_of,
 )
 from concdiag.analysis.verdict import decide, inputs_from
-from concdiag.collectors.records import StackChange
+from concdiag.recording.records import StackChange
 from helpers import PID, as_child_process, synthetic
 
 LIB = "/usr/lib/python3.11"

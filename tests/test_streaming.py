@@ -10,8 +10,8 @@ import pytest
 
 from concdiag.analysis import build_profile
 from concdiag.analysis.accounting import AccountingSink, StreamingAccounting, analyse
-from concdiag.collectors.protocol import Chunk
-from concdiag.collectors.records import Recording, StackChange
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, StackChange
 from conftest import DATA
 from helpers import PID, context, synthetic
 

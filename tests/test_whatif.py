@@ -15,10 +15,10 @@ import pytest
 
 from concdiag.analysis.whatif import Runs, alternatives, confirm, failures, faster, sites, timing
 from concdiag.analysis.whatif_plan import plan, predicted
-from concdiag.collectors.swap_report import PoolSeen, SwapReport, TaskErrorSeen, read_swap_report
-from concdiag.collectors.timed_runs import TimedRun
+from concdiag.collectors.swap_report import read_swap_report
 from concdiag.model import Profile, SpeedupPoint, Verdict
 from concdiag.model.whatif import WhatIf
+from concdiag.recording.whatif import PoolSeen, SwapReport, TaskErrorSeen, TimedRun
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
@@ -191,7 +191,7 @@ def test_a_failed_alternative_is_a_finding_with_its_submitting_line() -> None:
 
 
 def test_sites_name_what_cannot_be_swapped() -> None:
-    from concdiag.collectors.swap_report import StartSeen
+    from concdiag.recording.whatif import StartSeen
 
     report = replace(
         INSTALLED,

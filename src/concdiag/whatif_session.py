@@ -25,18 +25,13 @@ from pathlib import Path
 
 from concdiag.analysis.whatif import Runs, alternatives, confirm, failures, sites
 from concdiag.analysis.whatif_plan import Variant, plan
-from concdiag.collectors.swap_report import SWAP_ENV, SwapReport, read_swap_report, swap_env
-from concdiag.collectors.timed_runs import (
-    RerunTarget,
-    TimedRun,
-    stdin_kind,
-    stdin_offset,
-    timed_run,
-)
+from concdiag.collectors.swap_report import SWAP_ENV, read_swap_report, swap_env
+from concdiag.collectors.timed_runs import RerunTarget, stdin_kind, stdin_offset, timed_run
 from concdiag.errors import EXIT_DEADLOCK, EXIT_INTERRUPTED, EXIT_OK, EXIT_TARGET_FAILED
 from concdiag.interrupts import SIGNALS, Interrupted, guarded_run
 from concdiag.model import Profile
 from concdiag.model.whatif import WhatIf
+from concdiag.recording.whatif import SwapReport, TimedRun
 from concdiag.session import Outcome, ProfileRequest, profile_script, write_profile
 
 #: A rerun is stopped after max(TIME_LIMIT_FLOOR_S, TIME_LIMIT_FACTOR x the first run's

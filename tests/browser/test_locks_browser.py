@@ -6,7 +6,7 @@ from pathlib import Path
 
 from browser.conftest import Watched
 from browser.test_report_browser import assert_clean, write_report
-from concdiag.collectors.lock_tables import LockTables
+from concdiag.recording.locks import LockTables
 from helpers import profile_of
 from test_locks import SOURCE, deadlock_tables, lock_bound_recording, tables
 

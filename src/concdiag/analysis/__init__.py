@@ -18,8 +18,6 @@ from concdiag.analysis.stalls import likely_deadlock
 from concdiag.analysis.start_method import process_start
 from concdiag.analysis.tree import tree_of
 from concdiag.analysis.verdict import decide, inputs_from
-from concdiag.collectors.protocol import CollectorNote
-from concdiag.collectors.records import Recording
 from concdiag.model import (
     CollectorInfo,
     ExitStatus,
@@ -28,6 +26,8 @@ from concdiag.model import (
     PythonInfo,
     RunInfo,
 )
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import CollectorNote
 
 #: Above this share of one core, concdiag's own sampling may have slowed the target.
 OVERHEAD_WARN_SHARE = 0.05

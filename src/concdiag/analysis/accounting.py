@@ -27,9 +27,9 @@ from concdiag.analysis.counters import (
     ThreadCounters,
 )
 from concdiag.analysis.states import classify_all
-from concdiag.collectors.protocol import Chunk
-from concdiag.collectors.records import Recording, StackChange, Tick
 from concdiag.model import STATE_KEYS
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, StackChange, Tick
 
 __all__ = ["Accounting", "AccountingSink", "StreamingAccounting", "analyse"]
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from concdiag.analysis.clocks import ThreadClockFigures, clock_check, thread_figures
 from concdiag.analysis.counters import Accounting, ProcessTally, ThreadCounters
-from concdiag.collectors.records import Recording
 from concdiag.model import (
     STATE_KEYS,
     Frame,
@@ -25,6 +24,7 @@ from concdiag.model import (
     ThreadProfile,
     Timeline,
 )
+from concdiag.recording.recording import Recording
 from concdiag.redact import mask_args
 
 HOT_FUNCTIONS_PER_THREAD = 12

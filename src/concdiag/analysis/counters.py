@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from concdiag.analysis.clocks import STARVED
 from concdiag.analysis.stack_roles import roles_of
 from concdiag.analysis.states import is_sleep
-from concdiag.collectors.records import StackChange, ThreadObservation
-from concdiag.collectors.syscalls import SyscallTable
 from concdiag.model import (
     Frame,
     ProcessProfile,
@@ -24,6 +22,8 @@ from concdiag.model import (
     Timeline,
 )
 from concdiag.own_code import strip_own
+from concdiag.recording.records import StackChange, ThreadObservation
+from concdiag.recording.syscalls import SyscallTable
 
 StackKey = tuple[tuple[str, str, int], ...]
 

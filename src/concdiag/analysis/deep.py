@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from concdiag.collectors.yappi_tables import YappiFunction, YappiRun, YappiThread
 from concdiag.model import (
     STATE_KEYS,
     DeepFunction,
@@ -27,6 +26,7 @@ from concdiag.model import (
     States,
 )
 from concdiag.own_code import OWN_WORK_FILE, PASS_THROUGH, is_launcher
+from concdiag.recording.yappi import YappiFunction, YappiRun, YappiThread
 
 FUNCTIONS_PER_THREAD = 40
 #: A function "computes" or "waits" when one kind of time is at least this share of its wall.

@@ -21,13 +21,6 @@ from concdiag.analysis.verdict_thresholds import (
     HOT_LOCK_RATE_HZ,
     MIN_CS_SAMPLES,
 )
-from concdiag.collectors.lock_tables import (
-    DeadlockRecord,
-    Line,
-    LockSiteRecord,
-    LockTables,
-    ThreadRef,
-)
 from concdiag.model import Frame, ProcessProfile, StackCount
 from concdiag.model.locks import (
     CodeLine,
@@ -41,6 +34,7 @@ from concdiag.model.locks import (
     WaitLine,
 )
 from concdiag.own_code import strip_own
+from concdiag.recording.locks import DeadlockRecord, Line, LockSiteRecord, LockTables, ThreadRef
 
 #: Locks listed in the profile (contended first): the rest are counted in `lock_sites`.
 LOCKS_LISTED = 20

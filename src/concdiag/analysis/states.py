@@ -30,8 +30,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from concdiag.analysis.clocks import REQUESTED, resolve_on_cpu
-from concdiag.collectors.records import Recording, ThreadObservation, Tick
-from concdiag.collectors.syscalls import SyscallTable
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import ThreadObservation, Tick
+from concdiag.recording.syscalls import SyscallTable
 
 
 def classify(obs: ThreadObservation, tick: Tick, gil_enabled: bool, syscalls: SyscallTable) -> str:

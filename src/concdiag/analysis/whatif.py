@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from concdiag.analysis.whatif_plan import Variant, predicted_against
-from concdiag.collectors.swap_report import SwapReport
-from concdiag.collectors.timed_runs import TimedRun
 from concdiag.model import Profile, Verdict
 from concdiag.model.whatif import Alternative, SwapSite, TaskFailure, Timing
+from concdiag.recording.whatif import SwapReport, TimedRun
 
 #: Two times differing by less than this share of the faster one, or TIE_S, are a tie
 #: whatever their spread: the convention bench/verdicts.py names right models by ("within

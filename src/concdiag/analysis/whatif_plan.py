@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from concdiag.collectors.swap_report import PoolSeen
 from concdiag.model import SpeedupPoint
+from concdiag.recording.whatif import PoolSeen
 
 #: What each pool family stands for, in the recommendation's words.
 FAMILY_MODELS = {"threads": "threading", "processes": "multiprocessing"}

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from concdiag.collectors.protocol import Chunk, ChunkSink, Collected
+from concdiag.collectors.protocol import ChunkSink, Collected
 from concdiag.collectors.pyspy import find_pyspy
-from concdiag.collectors.records import Recording, TargetInfo
 from concdiag.collectors.remote_interpreter import (
     AttachTarget,
     find_gil,
@@ -28,6 +27,8 @@ from concdiag.collectors.threads import ThreadSightings, register_threads
 from concdiag.collectors.tracing import TracingCollector
 from concdiag.errors import CannotProfileError
 from concdiag.interrupts import SIGNALS, Interrupted
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, TargetInfo
 
 #: How often the loop checks on the target, the duration and the collector.
 POLL_S = 0.05

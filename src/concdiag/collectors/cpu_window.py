@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Hashable
 
-from concdiag.collectors.records import ProcessCounters
+from concdiag.recording.records import ProcessCounters
 
 
 class CounterWindow:

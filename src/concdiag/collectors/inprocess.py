@@ -19,10 +19,11 @@ from concdiag.agent.inprocess.wire import (
     TickRecord,
     decode,
 )
-from concdiag.collectors.protocol import Chunk, CollectorNote
-from concdiag.collectors.records import (
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import (
+    Chunk,
+    CollectorNote,
     ProcessCounters,
-    Recording,
     StackChange,
     ThreadCpu,
     ThreadObservation,

@@ -23,8 +23,7 @@ from concdiag.collectors.bootstrap_events import BootstrapEvents
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.inprocess import InProcessCollector
 from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S, LockSession
-from concdiag.collectors.protocol import Chunk, ChunkSink, Collected, Collector, CollectorNote
-from concdiag.collectors.records import Recording, TargetInfo
+from concdiag.collectors.protocol import ChunkSink, Collected, Collector
 from concdiag.collectors.remote_interpreter import (
     DEBUG_OFFSETS_FROM,
     find_gil,
@@ -37,6 +36,8 @@ from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import ConcdiagError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, CollectorNote, TargetInfo
 
 BOOTSTRAP = Path(__file__).parents[1] / "agent" / "bootstrap.py"
 #: How often the launcher checks on the target, the duration and the collector.

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 from concdiag.collectors.gil_layout import GIL_STATE_SPAN, GilLocation, read_head
-from concdiag.collectors.syscalls import HOST
+from concdiag.recording.syscalls import HOST
 
 
 def parse_stat(text: str) -> tuple[str, int, int]:

@@ -42,14 +42,9 @@ from concdiag.collectors.proc_files import (
     parse_syscall,
     read_file,
 )
-from concdiag.collectors.records import (
-    ProcessCounters,
-    Recording,
-    ThreadCpu,
-    ThreadObservation,
-    Tick,
-)
 from concdiag.collectors.runtime_reader import FdMemory, read_thread_states
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import ProcessCounters, ThreadCpu, ThreadObservation, Tick
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
 COUNTER_EVERY_S = 0.25

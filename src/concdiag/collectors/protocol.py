@@ -13,27 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from concdiag.collectors.records import Recording, StackChange, Tick
-
-Stacks = dict[tuple[int, int], list[StackChange]]
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Ticks of a stretch of the run, in time order, with the stacks seen in that stretch."""
-
-    ticks: list[Tick]
-    stacks: Stacks = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CollectorNote:
-    """One line of the report's collectors list: who collected what, or why not."""
-
-    name: str
-    ok: bool
-    detail: str
-
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, CollectorNote
 
 #: Where a mode hands each chunk, with the recording that says how to read it.
 ChunkSink = Callable[[Recording, Chunk], None]

@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 
 from concdiag.collectors.pyspy_trace import TraceReplay, iter_trace_blocks
-from concdiag.collectors.records import StackChange
 from concdiag.interrupts import SIGNALS
+from concdiag.recording.records import StackChange
 
 
 def find_pyspy() -> str | None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from concdiag.collectors.records import StackChange
+from concdiag.recording.records import StackChange
 
 # py-spy names the OS thread id, or the pthread id in hex when it cannot find the OS id.
 _THREAD_FRAME = re.compile(r"^thread \((0[xX][0-9A-Fa-f]+|\d+)\)(?::\s?(.*))?$")

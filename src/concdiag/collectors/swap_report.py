@@ -1,4 +1,4 @@
-"""What ``_pool_swap.py`` saw inside a target, read back as records.
+"""What the pool swap (``agent/pools/``) saw inside a target, read back as records.
 
 The in-target module appends one JSON line per pool created, bare thread or process started,
 failed task, and read of standard input (the first time each line does it), and at exit the
@@ -9,83 +9,15 @@ number of times each repeated. `read_swap_report` turns that file into a `SwapRe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from concdiag.recording.whatif import POOL_FAMILIES, PoolSeen, StartSeen, SwapReport, TaskErrorSeen
 
 #: The environment variable the bootstrap reads the swap's configuration from.
 SWAP_ENV = "CONCDIAG_POOL_SWAP"
 #: With it set to "1" the bootstrap runs the target without samplers or event pipe.
 BARE_ENV = "CONCDIAG_BARE"
-#: Pool kinds as the in-target module names them, and the family each belongs to.
-POOL_FAMILIES = {
-    "thread_pool_executor": "threads",
-    "process_pool_executor": "processes",
-    "thread_pool": "threads",
-    "process_pool": "processes",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSeen:
-    kind: str  # a key of POOL_FAMILIES
-    file: str | None
-    line: int | None
-    code: str
-    workers: int | None  # as asked; None: the pool's default
-    default_workers: int
-    became: str | None  # the family it was swapped to, None when kept as written
-    workers_used: int | None
-    note: str
-    named: bool  # the source line names the pool (False: compiled code or a helper made it)
-    count: int
-
-    @property
-    def family(self) -> str:
-        return POOL_FAMILIES[self.kind]
-
-    @property
-    def swappable(self) -> bool:
-        """A pool the swap can change: not a subclass, not one the standard library made."""
-        return not self.note.startswith(("created by the standard library", "a subclass"))
-
-    @property
-    def asked_workers(self) -> int:
-        return self.workers if self.workers else self.default_workers
-
-
-@dataclass(frozen=True, slots=True)
-class StartSeen:
-    """A bare threading.Thread or multiprocessing.Process the program started itself."""
-
-    what: str  # thread or process
-    file: str | None
-    line: int | None
-    code: str
-    via: str  # the standard-library module that started it for the program, or ""
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class TaskErrorSeen:
-    error: str
-    task: str
-    file: str | None
-    line: int | None
-    code: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class SwapReport:
-    installed: bool  # the module loaded and rebound the pools
-    interpreters: bool  # the interpreter has concurrent.futures.InterpreterPoolExecutor
-    python: str
-    pools: list[PoolSeen] = field(default_factory=list)
-    starts: list[StartSeen] = field(default_factory=list)
-    task_errors: list[TaskErrorSeen] = field(default_factory=list)
-    read_stdin: bool = False
-    started_t: float | None = None  # time.monotonic() in the target just before the script
 
 
 def swap_env(kind: str, workers: int | None, report: Path, watch: bool = False) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from concdiag.collectors.protocol import Chunk
-from concdiag.collectors.records import Recording, ThreadInfo
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, ThreadInfo
 
 Key = tuple[int, int]
 

@@ -24,15 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from concdiag.collectors.launch import BOOTSTRAP
-from concdiag.collectors.swap_report import (
-    BARE_ENV,
-    SWAP_ENV,
-    SwapReport,
-    read_swap_report,
-    swap_env,
-)
+from concdiag.collectors.swap_report import BARE_ENV, SWAP_ENV, read_swap_report, swap_env
 from concdiag.collectors.target_control import GENTLE_STOP_S, stop_gently
 from concdiag.interrupts import SIGNALS, Interrupted
+from concdiag.recording.whatif import TimedRun
 
 #: Bytes of a failed run's standard error kept to say why: a stated choice, a few lines.
 STDERR_TAIL_BYTES = 2000
@@ -44,24 +39,6 @@ class RerunTarget:
     target: str
     module: bool
     args: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TimedRun:
-    wall_s: float  # from the script's start to the process's exit
-    cpu_s: float  # user + system of the target and the children it waited for
-    exit_code: int | None  # None when killed by a signal
-    exit_signal: int | None
-    timed_out: bool
-    stdout_digest: str
-    stderr_last: str  # the last non-empty line of standard error
-    report: SwapReport
-    #: The status the program as written exited with (a linter's 1 when it found something).
-    expected_code: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == self.expected_code and not self.timed_out
 
 
 def stdin_kind() -> str:

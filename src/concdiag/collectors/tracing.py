@@ -15,9 +15,9 @@ import time
 
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.procfs import ProcSampler
-from concdiag.collectors.protocol import Chunk, CollectorNote, Stacks
 from concdiag.collectors.pyspy import PySpyRecorder
-from concdiag.collectors.records import Recording, Tick
+from concdiag.recording.recording import Recording
+from concdiag.recording.records import Chunk, CollectorNote, Stacks, Tick
 
 #: py-spy is restarted this often, so no trace (and no tick list) grows unbounded and the
 #: last chunk, read after the target exits, stays short: a 10 s trace of a 3-process pool

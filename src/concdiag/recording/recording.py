@@ -1,7 +1,7 @@
-"""What the collectors observed, before any analysis: plain immutable records.
+"""Everything one run gathered: the target, its threads and processes, their ticks.
 
-A `Recording` is everything one run gathered. It can be saved and replayed (tests/data holds
-recorded runs), so the analysis is tested deterministically on real observations.
+A `Recording` can be saved and read back (tests/data holds recorded runs), so the analysis is
+tested deterministically on real observations.
 """
 
 from __future__ import annotations
@@ -13,10 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from concdiag.collectors.lock_tables import LockTables
-from concdiag.collectors.syscalls import HOST, X86_64, SyscallTable
-from concdiag.collectors.yappi_tables import YappiRun
 from concdiag.fileio import write_atomic
+from concdiag.recording.locks import LockTables
+from concdiag.recording.records import (
+    ProcessCounters,
+    StackChange,
+    TargetInfo,
+    ThreadCpu,
+    ThreadInfo,
+    ThreadObservation,
+    Tick,
+)
+from concdiag.recording.syscalls import HOST, X86_64, SyscallTable
+from concdiag.recording.yappi import YappiRun
 
 #: Version 2 added what a recording needs to be read anywhere: the architecture's system call
 #: table, the kernel's clock tick and the platform. Version 1 recordings were all made on
@@ -24,99 +33,6 @@ from concdiag.fileio import write_atomic
 #: added each thread's scheduler clocks (``/proc/<pid>/task/<tid>/schedstat``) to its
 #: observations; older observations load with them unknown (None).
 RECORDING_VERSION = 3
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadObservation:
-    """One OS thread at one tick, as /proc showed it."""
-
-    tid: int
-    proc_state: str  # the state letter of /proc/<pid>/task/<tid>/stat: R, S, D, ...
-    syscall: int | None  # the blocking system call number, None when running or unknown
-    futex_on_gil: bool  # blocked in futex() on an address inside the GIL state
-    cpu_ticks: int  # utime + stime in clock ticks, cumulative
-    # Python 3.15+: the thread state's own flags (None where the interpreter has none)
-    holds_gil: bool | None = None
-    gil_requested: bool | None = None
-    #: The scheduler's own clocks for the thread (``schedstat``), cumulative nanoseconds: time
-    #: on a CPU, and time runnable but waiting in a run queue for one; and how many times it
-    #: was put on a CPU. None where not read (in-process collector, recordings before v3).
-    run_ns: int | None = None
-    run_delay_ns: int | None = None
-    timeslices: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """One sampling instant of one process."""
-
-    t_s: float  # seconds since the run started
-    pid: int
-    gil_locked: bool | None  # None when the GIL word could not be read
-    gil_holder_tid: int | None  # OS thread id of the GIL holder, when locked and known
-    gil_switches: int | None  # the interpreter's cumulative count of forced GIL switches
-    process_cpu_ticks: int
-    threads: tuple[ThreadObservation, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadInfo:
-    pid: int
-    tid: int
-    name: str
-    ident: int | None
-    python: bool
-    is_main: bool
-    started_s: float | None = None
-    ended_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessCounters:
-    """psutil's view of one process at one moment: CPU and context switches since sampling
-    began (or since the process started, when it started later), RSS and threads now."""
-
-    t_s: float
-    pid: int
-    ppid: int | None
-    cpu_user_s: float
-    cpu_system_s: float
-    ctx_voluntary: int
-    ctx_involuntary: int
-    rss_bytes: int
-    num_threads: int
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadCpu:
-    """A thread's CPU time (seconds) over the sampled window, from /proc/<pid>/task/<tid>/stat:
-    at the end, less what it had used before sampling began."""
-
-    pid: int
-    tid: int
-    user_s: float
-    system_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class StackChange:
-    """From ``t_s`` on (until the next change), the thread's Python stack was ``frames``."""
-
-    t_s: float
-    frames: tuple[tuple[str, str, int], ...]  # (function, file, line), outermost first
-
-
-@dataclass(frozen=True, slots=True)
-class TargetInfo:
-    pid: int
-    executable: str
-    version: str
-    implementation: str
-    gil_enabled: bool
-    free_threaded_build: bool
-    switch_interval_s: float | None
-    gil_found: bool
-    main_tid: int
 
 
 @dataclass
