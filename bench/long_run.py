@@ -27,7 +27,7 @@ from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.accounting import StreamingAccounting
 from concdiag.collectors.pyspy_trace import parse_chrometrace
 from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import StackChange, TargetInfo, ThreadInfo, ThreadObservation, Tick
 
 PID = 4000
@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     threads = [PID + i for i in range(args.threads)]
     target = TargetInfo(PID, "/usr/bin/python3", "3.12.1", "cpython", True, False, 0.005, True, PID)
-    recording = Recording(rate_hz=args.rate, target=target)
+    recording = RecordingDraft(rate_hz=args.rate, target=target)
     for tid in threads:
         recording.threads[(PID, tid)] = ThreadInfo(PID, tid, f"worker-{tid}", tid, True, tid == PID)
     total_ticks = int(args.minutes * 60 * args.rate)
@@ -123,7 +123,8 @@ def main() -> None:
     fed = time.perf_counter()
     now = datetime.now(timezone.utc)
     ctx = RunContext("attach", ["python", "app.py"], "pid 4000", None, "/srv", now, now, None, None)
-    document = build_profile(recording, ctx, accounting=acc.finish()).to_json()
+    frozen = recording.freeze()
+    document = build_profile(frozen, ctx, accounting=acc.finish(frozen)).to_json()
     done = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     observations = total_ticks * args.threads

@@ -188,7 +188,7 @@ def bench_targets(runs: int) -> None:
 
 def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float = 100.0):  # type: ignore[no-untyped-def]
     """A long, wide run: every thread walks a call tree, its stack changing every ~50 ms."""
-    from concdiag.recording.recording import Recording
+    from concdiag.recording.recording import RecordingDraft
     from concdiag.recording.records import (
         StackChange,
         TargetInfo,
@@ -202,7 +202,7 @@ def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float
     rng = random.Random(1)
     pid = 4242
     tids = [pid + i for i in range(threads)]
-    rec = Recording(
+    rec = RecordingDraft(
         rate_hz=rate_hz,
         target=TargetInfo(
             pid, "/usr/bin/python3", "3.11.7", "cpython", True, False, 0.005, True, pid
@@ -212,6 +212,8 @@ def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float
     functions = [(f"func_{i}", files[i % len(files)], 10 + 7 * i) for i in range(600)]
     n_ticks = int(minutes * 60 * rate_hz)
     yappi_threads = []
+    stacks = {}
+    ticks = []
     for index, tid in enumerate(tids):
         rec.threads[(pid, tid)] = ThreadInfo(
             pid, tid, f"worker-{index}", 1000 + index, True, tid == pid
@@ -226,7 +228,7 @@ def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float
             )
             changes.append(StackChange(t, frames))
             t += rng.expovariate(20.0)
-        rec.stacks[(pid, tid)] = changes
+        stacks[(pid, tid)] = changes
         rec.thread_cpu[(pid, tid)] = ThreadCpu(pid, tid, 100.0, 5.0)
         yappi_threads.append(
             YappiThread(
@@ -258,7 +260,7 @@ def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float
             observations.append(
                 ThreadObservation(tid, state, syscall, syscall == 202 and tid % 2 == 0, cpu[tid])
             )
-        rec.ticks.append(
+        ticks.append(
             Tick(i / rate_hz, pid, True, holder, i // 10, sum(cpu.values()), tuple(observations))
         )
     rec.duration_s = n_ticks / rate_hz
@@ -272,13 +274,13 @@ def synthetic_recording(minutes: float = 10.0, threads: int = 50, rate_hz: float
         0.1,
         tuple(yappi_threads),
     )
-    return rec
+    return rec.freeze(ticks, stacks)
 
 
 def bench_render() -> None:
     from datetime import datetime, timezone
 
-    from concdiag.analysis import RunContext, build_profile
+    from concdiag.analysis import RunContext, replay_profile
     from concdiag.model import Profile
     from concdiag.render.html import HtmlRenderer
 
@@ -288,7 +290,7 @@ def bench_render() -> None:
     now = datetime.now(timezone.utc)
     ctx = RunContext("launch", ["python", "app.py"], "app.py", None, "/srv/app", now, now, 0, None)
     t0 = time.perf_counter()
-    profile = build_profile(rec, ctx)
+    profile = replay_profile(rec, ctx)
     analysis_s = time.perf_counter() - t0
     document = profile.to_json()
     loaded = Profile.from_dict(json.loads(document))
@@ -333,16 +335,16 @@ time.sleep(3600)
 def sampler_cost(pid: int, schedstat: bool, follow: bool = False) -> tuple[float, int]:
     """The sampler thread's CPU seconds per tick, and the threads it read, flat out."""
     from concdiag.collectors.procfs import ProcSampler
-    from concdiag.recording.recording import Recording
+    from concdiag.recording.recording import RecordingDraft
     from concdiag.recording.records import TargetInfo
 
     target = TargetInfo(pid, PY, "", "cpython", True, False, None, False, pid)
-    recording = Recording(rate_hz=100_000.0, target=target)  # no waiting between ticks
+    recording = RecordingDraft(rate_hz=100_000.0, target=target)  # no waiting between ticks
     sampler = ProcSampler(recording, pid, None, {}, follow_children=follow, schedstat=schedstat)
     sampler.start()
     time.sleep(PROCFS_SECONDS)
     sampler.stop()
-    threads = max((len(t.threads) for t in recording.ticks), default=0)
+    threads = max((len(t.threads) for t in sampler.ticks), default=0)
     return recording.sampler_cpu_s / max(1, sampler.ticks_done), threads
 
 

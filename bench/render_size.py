@@ -21,9 +21,16 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from concdiag.analysis import RunContext, build_profile
-from concdiag.recording.recording import Recording
-from concdiag.recording.records import StackChange, TargetInfo, ThreadInfo, ThreadObservation, Tick
+from concdiag.analysis import RunContext, replay_profile
+from concdiag.recording.recording import Recording, RecordingDraft
+from concdiag.recording.records import (
+    CollectorNote,
+    StackChange,
+    TargetInfo,
+    ThreadInfo,
+    ThreadObservation,
+    Tick,
+)
 from concdiag.render import FORMATS, get_renderer
 
 PID = 4000
@@ -43,7 +50,9 @@ def synthetic_recording(threads: int, seconds: float, rate_hz: float, seed: int 
         gil_found=True,
         main_tid=PID,
     )
-    rec = Recording(rate_hz=rate_hz, target=target)
+    rec = RecordingDraft(rate_hz=rate_hz, target=target)
+    observed: list[Tick] = []
+    stacks: dict[tuple[int, int], list[StackChange]] = {}
     modules = [f"/srv/app/pkg{m}/module{m}.py" for m in range(12)]
     functions = [(f"func_{i}", rng.choice(modules), rng.randint(1, 900)) for i in range(160)]
     base = (("<module>", "/srv/app/main.py", 1), ("main", "/srv/app/main.py", 40))
@@ -64,7 +73,7 @@ def synthetic_recording(threads: int, seconds: float, rate_hz: float, seed: int 
         while t < seconds:
             changes.append(StackChange(t, prefix + rng.choice(shapes)))
             t += rng.uniform(0.05, 0.8)
-        rec.stacks[(PID, tid)] = changes
+        stacks[(PID, tid)] = changes
     cpu = dict.fromkeys(tids, 0)
     for i in range(ticks):
         holder = tids[rng.randrange(len(tids))] if rng.random() < 0.8 else None
@@ -79,7 +88,7 @@ def synthetic_recording(threads: int, seconds: float, rate_hz: float, seed: int 
             state = "R" if code in "HN" else "S"
             syscall = {"W": FUTEX, "L": FUTEX, "I": RECV, "S": SLEEP}.get(code)
             obs.append(ThreadObservation(tid, state, syscall, code == "W", cpu[tid]))
-        rec.ticks.append(
+        observed.append(
             Tick(
                 t_s=i / rate_hz,
                 pid=PID,
@@ -91,7 +100,7 @@ def synthetic_recording(threads: int, seconds: float, rate_hz: float, seed: int 
             )
         )
     rec.duration_s = ticks / rate_hz
-    return rec
+    return rec.freeze(observed, stacks)
 
 
 def context() -> RunContext:
@@ -106,7 +115,7 @@ def context() -> RunContext:
         ended_at=now,
         exit_code=0,
         exit_signal=None,
-        collectors=[("procfs", True, "bench"), ("py-spy", True, "bench")],
+        collectors=[CollectorNote("procfs", True, "bench"), CollectorNote("py-spy", True, "bench")],
         cpu_count=8,
     )
 
@@ -168,7 +177,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rec = synthetic_recording(args.threads, args.seconds, args.rate)
     t1 = time.perf_counter()
-    profile = build_profile(rec, context())
+    profile = replay_profile(rec, context())
     t2 = time.perf_counter()
     print(
         f"synthetic run: {args.threads} threads, {args.seconds:g} s at {args.rate:g} Hz, "

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from concdiag.analysis import build_profile
+from concdiag.analysis import replay_profile
 from concdiag.gate.measure import measure
 from concdiag.gate.result import Measurement
 from concdiag.model import Profile
@@ -21,7 +21,7 @@ def recorded_profile(name: str, project: Path) -> Profile:
     script.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLES / f"{name}.py", script)
     ctx = replace(context(f"sample_targets/{name}.py"), target_file=str(script), cwd=str(project))
-    return build_profile(load_recording(name), ctx)
+    return replay_profile(load_recording(name), ctx)
 
 
 def recorded_measurement(name: str, project: Path) -> Measurement:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
-from concdiag.analysis import RunContext, build_profile
+from concdiag.analysis import RunContext, replay_profile
+from concdiag.analysis.accounting import Accounting, replay
 from concdiag.model import Profile
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import Recording, RecordingDraft
 from concdiag.recording.records import (
     CollectorNote,
     StackChange,
@@ -24,6 +27,31 @@ RATE = 100.0
 FUTEX = 202
 RECV = 45
 SLEEP = 230
+
+
+@dataclass
+class Synthetic(RecordingDraft):
+    """A recording built by hand in a test: a draft that also holds its ticks and stacks,
+    frozen into the `Recording` the analysis reads by `freeze` (or `recording_of`)."""
+
+    ticks: list[Tick] = field(default_factory=list)
+    stacks: dict[tuple[int, int], list[StackChange]] = field(default_factory=dict)
+
+    def freeze(
+        self,
+        ticks: Sequence[Tick] = (),
+        stacks: Mapping[tuple[int, int], Sequence[StackChange]] | None = None,
+    ) -> Recording:
+        return super().freeze(ticks or self.ticks, stacks or self.stacks)
+
+
+def recording_of(rec: Recording | RecordingDraft) -> Recording:
+    return rec.freeze() if isinstance(rec, RecordingDraft) else rec
+
+
+def account(rec: Recording | RecordingDraft) -> Accounting:
+    """The accounting of a recording's ticks, replayed as one chunk."""
+    return replay(recording_of(rec))
 
 
 def target_info(gil_enabled: bool = True) -> TargetInfo:
@@ -46,13 +74,13 @@ def synthetic(
     names: dict[int, str] | None = None,
     stacks: dict[int, tuple[tuple[str, str, int], ...]] | None = None,
     gil_enabled: bool = True,
-) -> Recording:
+) -> Synthetic:
     """A recording where thread ``tid`` cycles through ``pattern[tid]`` one tick per entry.
 
     Entries: "H" running with the GIL, "N" running without it, "W" waiting for the GIL,
     "L" blocked on a lock, "I" blocked in recv, "S" sleeping, "-" not alive.
     """
-    rec = Recording(rate_hz=RATE, target=target_info(gil_enabled))
+    rec = Synthetic(rate_hz=RATE, target=target_info(gil_enabled))
     for tid in pattern:
         name = (names or {}).get(tid, "MainThread" if tid == PID else f"worker-{tid}")
         rec.threads[(PID, tid)] = ThreadInfo(PID, tid, name, tid, True, tid == PID)
@@ -105,11 +133,11 @@ def context(target: str = "script.py") -> RunContext:
     )
 
 
-def profile_of(rec: Recording, target: str = "script.py") -> Profile:
-    return build_profile(rec, context(target))
+def profile_of(rec: Recording | RecordingDraft, target: str = "script.py") -> Profile:
+    return replay_profile(recording_of(rec), context(target))
 
 
-def as_child_process(rec: Recording, tid: int) -> int:
+def as_child_process(rec: Synthetic, tid: int) -> int:
     """Move thread ``tid`` of a synthetic recording into a process of its own (pid = tid).
 
     Each tick becomes two: the parent's without the thread, and the child's with it, so one

@@ -7,7 +7,6 @@ import dataclasses
 
 import pytest
 
-from concdiag.analysis.accounting import analyse
 from concdiag.analysis.clocks import (
     STARVED,
     on_cpu_fraction,
@@ -20,12 +19,12 @@ from concdiag.recording.recording import Recording
 from concdiag.recording.records import ThreadInfo, ThreadObservation, Tick
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
-from helpers import FUTEX, PID, RATE, profile_of, target_info
+from helpers import FUTEX, PID, RATE, Synthetic, account, profile_of, target_info
 
 TICK_NS = int(1e9 / RATE)
 
 
-def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Recording:
+def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Synthetic:
     """Threads cycling through ``pattern[tid]``, one tick per letter, with their clocks.
 
     "H" runs holding the GIL, "N" runs native code, "Q" is runnable but queued for a CPU, "W"
@@ -34,7 +33,7 @@ def clocked(pattern: dict[int, str], ticks: int, with_clocks: bool = True) -> Re
     interval; the delay clock grows by a queued stretch when the thread next runs, as the
     kernel's does.
     """
-    rec = Recording(rate_hz=RATE, target=target_info())
+    rec = Synthetic(rate_hz=RATE, target=target_info())
     run = dict.fromkeys(pattern, 0)
     delay = dict.fromkeys(pattern, 0)
     queued = dict.fromkeys(pattern, 0)
@@ -235,21 +234,21 @@ def test_analysis_with_clocks_is_the_same_fed_in_chunks() -> None:
     from concdiag.analysis.accounting import StreamingAccounting
 
     rec = clocked({PID: "HHWQ", PID + 1: "NNWHQN"}, 300)
-    whole = analyse(rec)
+    whole = account(rec)
     streamed = StreamingAccounting(rec, start_s=0.0)
     for start in range(0, len(rec.ticks), 7):
         streamed.feed(rec.ticks[start : start + 7])
-    assert streamed.finish().processes == whole.processes
+    assert streamed.finish(rec.freeze()).processes == whole.processes
 
 
 def test_recording_keeps_the_clocks_and_reads_older_observations() -> None:
     rec = clocked({PID: "HN"}, 5)
-    again = Recording.from_dict(rec.to_dict())
-    assert again.ticks == rec.ticks
+    again = Recording.from_dict(rec.freeze().to_dict())
+    assert again.ticks == tuple(rec.ticks)
     flagged = dataclasses.replace(rec.ticks[0].threads[0], holds_gil=True, gil_requested=False)
     rec.ticks[0] = dataclasses.replace(rec.ticks[0], threads=(flagged,))
-    assert Recording.from_dict(rec.to_dict()).ticks[0].threads == (flagged,)
-    data = rec.to_dict()
+    assert Recording.from_dict(rec.freeze().to_dict()).ticks[0].threads == (flagged,)
+    data = rec.freeze().to_dict()
     for tick in data["ticks"]:
         tick[6] = [row[:5] for row in tick[6]]  # a version-2 recording: five fields
     old = Recording.from_dict(data)

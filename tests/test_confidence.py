@@ -96,9 +96,8 @@ def test_a_streamed_run_with_stacks_is_not_taken_for_one_without() -> None:
     rec = load_recording("cpu_threads")
     streamed = StreamingAccounting(rec, start_s=rec.start_s)
     streamed.feed(rec.ticks, rec.stacks)
-    accounting = streamed.finish()
-    rec.stacks = {}
-    profile = build_profile(rec, context(), accounting=accounting)
+    live = dataclasses.replace(rec, ticks=(), stacks={})
+    profile = build_profile(live, context(), accounting=streamed.finish(live))
     assert profile.verdict.confidence > thresholds.NO_STACKS_CONFIDENCE
 
 

@@ -12,7 +12,7 @@ from concdiag.analysis.states import classify
 from concdiag.collectors.debug_offsets import DebugOffsetsError, parse, version_text
 from concdiag.collectors.gil_layout import read_head
 from concdiag.collectors.runtime_reader import RuntimeReader, read_thread_states
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import Recording, RecordingDraft
 from concdiag.recording.records import ThreadObservation, Tick
 from concdiag.recording.syscalls import X86_64
 from helpers import target_info
@@ -163,11 +163,10 @@ def test_version_text() -> None:
 
 
 def test_recordings_carry_the_315_flags_only_where_read() -> None:
-    rec = Recording(rate_hz=100.0, target=target_info())
+    draft = RecordingDraft(rate_hz=100.0, target=target_info())
     plain = ThreadObservation(1, "R", None, False, 3)
     flagged = ThreadObservation(2, "R", None, False, 4, False, True)
-    rec.ticks.append(Tick(0.0, 1, True, 1, 0, 7, (plain, flagged)))
-    data = rec.to_dict()
+    data = draft.freeze([Tick(0.0, 1, True, 1, 0, 7, (plain, flagged))]).to_dict()
     assert [len(row) for row in data["ticks"][0][6]] == [5, 7]
     assert Recording.from_dict(data).ticks[0].threads == (plain, flagged)
 

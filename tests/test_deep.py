@@ -10,7 +10,7 @@ from types import ModuleType
 import jsonschema
 import pytest
 
-from concdiag.analysis import build_profile
+from concdiag.analysis import replay_profile
 from concdiag.analysis.deep import FunctionResolver, behaviour, build_deep
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.model import Frame, Profile, StackCount, States
@@ -27,7 +27,7 @@ def probe_module() -> ModuleType:
 
 
 def deep_profile(name: str) -> Profile:
-    return build_profile(load_recording(name), context(f"{name}.py"))
+    return replay_profile(load_recording(name), context(f"{name}.py"))
 
 
 # -- recorded runs -------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def test_html_and_markdown_show_the_deep_tables() -> None:
 
 
 def test_report_without_deep_has_no_deep_section() -> None:
-    profile = build_profile(load_recording("cpu_threads"), context("cpu_threads.py"))
+    profile = replay_profile(load_recording("cpu_threads"), context("cpu_threads.py"))
     assert profile.deep is None
     assert 'id="deep"' not in HtmlRenderer().render(profile)
     assert "**Deep**" not in MarkdownRenderer().render(profile)
@@ -142,7 +142,7 @@ def test_hostile_function_names_are_escaped() -> None:
     )
     rec = synthetic({PID: ["H"] * 50}, stacks={PID: ((hostile, "/x.py", 2),)})
     rec.yappi = run
-    profile = build_profile(rec, context("x.py"))
+    profile = replay_profile(rec, context("x.py"))
     html = HtmlRenderer().render(profile)
     assert hostile not in html
     assert "&lt;script&gt;" in html
@@ -194,7 +194,7 @@ def test_join_sums_inclusive_and_self_samples_per_state() -> None:
             ),
         ),
     )
-    profile = build_profile(synthetic({PID: ["H"] * 100}), context("m.py"))
+    profile = replay_profile(synthetic({PID: ["H"] * 100}), context("m.py"))
     deep = build_deep(run, profile.processes, frames, stacks, 100.0)
     rows = {f.function: f for f in deep.threads[0].functions}
     inner, outer = rows["inner"], rows["outer"]

@@ -12,7 +12,7 @@ from concdiag import session
 from concdiag.analysis.accounting import AccountingSink
 from concdiag.collectors.protocol import Collected
 from concdiag.errors import EXIT_CANNOT_PROFILE, CannotProfileError, target_exit_code
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from helpers import context, target_info
 
 
@@ -33,7 +33,7 @@ def test_analysis_failure_is_concdiags_and_names_the_targets_status(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(session, "build_profile", broken)
-    recording = Recording(rate_hz=100, target=target_info())
+    recording = RecordingDraft(rate_hz=100, target=target_info())
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     ctx = dataclasses.replace(context(), exit_code=3)
     with pytest.raises(CannotProfileError) as raised:

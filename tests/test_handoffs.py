@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from concdiag.analysis.accounting import analyse
 from concdiag.analysis.states import resolve_handoffs
-from helpers import PID, synthetic
+from helpers import PID, account, synthetic
 
 
 def _labels(codes: str) -> list[str]:
@@ -40,7 +39,7 @@ def test_unread_switch_counter_leaves_samples_alone() -> None:
 def test_accounting_counts_handoffs_as_gil_wait() -> None:
     # two pure-Python threads handing the GIL over, with a runnable tick at each hand-off
     rec = synthetic({PID: ["L"], PID + 1: list("HHNWW"), PID + 2: list("WWNHH")}, ticks=200)
-    acc = analyse(rec)
+    acc = account(rec)
     workers = [t for p in acc.processes for t in p.threads if t.tid != PID]
     for t in workers:
         assert t.states.native == 0.0

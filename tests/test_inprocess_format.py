@@ -15,14 +15,14 @@ import pytest
 from concdiag.agent.inprocess import sampler as agent
 from concdiag.agent.inprocess import wire
 from concdiag.collectors.inprocess import read_inprocess
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import TargetInfo
 
 PID, TID, OTHER_TID = 4242, 4243, 4244
 T0 = 1000.0
 
 
-def _recording(pid: int = PID) -> Recording:
+def _recording(pid: int = PID) -> RecordingDraft:
     target = TargetInfo(
         pid=pid,
         executable=sys.executable,
@@ -34,7 +34,7 @@ def _recording(pid: int = PID) -> Recording:
         gil_found=False,
         main_tid=pid,
     )
-    return Recording(rate_hz=100.0, target=target)
+    return RecordingDraft(rate_hz=100.0, target=target)
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_every_record_kind_round_trips_through_the_agent_and_the_reader(
     assert tick.observations[1].futex_on_gil and tick.window.gil_kept
 
     recording = _recording()
-    names = read_inprocess(agent_output, recording, T0)
+    chunk, names = read_inprocess(agent_output, recording, T0)
     assert names == {TID: "MainThread"}
     (counters,) = recording.counters
     assert (counters.t_s, counters.ppid, counters.rss_bytes) == (0.5, 1, 4096 * 1024)
@@ -106,13 +106,13 @@ def test_every_record_kind_round_trips_through_the_agent_and_the_reader(
     assert recording.thread_cpu[(PID, TID)].system_s == 0.25
     assert recording.sampler_cpu_s == 0.125
     assert any("woke 0.50 ms late on average" in note for note in recording.notes)
-    first, second = recording.ticks
+    first, second = chunk.ticks
     assert (first.t_s, second.t_s) == (1.0, 1.01)
     assert (first.gil_locked, first.gil_holder_tid, first.process_cpu_ticks) == (True, TID, 200)
     by_tid = {o.tid: o for o in first.threads}
     assert by_tid[TID].proc_state == "R" and by_tid[TID].cpu_ticks == 120
     assert by_tid[OTHER_TID].futex_on_gil  # parked on the GIL: waiting for it
-    (change,) = recording.stacks[(PID, TID)]
+    (change,) = chunk.stacks[(PID, TID)]
     assert change.t_s == 1.0
     assert change.frames == (("<module>", "main.py", 3), ("work", "main.py", 9))
 
@@ -124,8 +124,8 @@ def test_a_line_cut_short_by_a_killed_target_is_skipped(agent_output: Path) -> N
         out.write(b'["t",1002.0,4242,null,null,null,202,[[4243,"R",nu')
     assert wire.decode(agent_output.read_bytes().splitlines()[-1]) is None
     recording = _recording()
-    read_inprocess(agent_output, recording, T0)
-    assert len(recording.ticks) == 2 and len(recording.counters) == 1
+    chunk, _names = read_inprocess(agent_output, recording, T0)
+    assert len(chunk.ticks) == 2 and len(recording.counters) == 1
 
 
 def test_the_sampler_s_own_records_read_back_by_name(agent_output: Path) -> None:
@@ -160,10 +160,10 @@ def test_the_sampler_s_own_records_read_back_by_name(agent_output: Path) -> None
 
     pid, main_tid = os.getpid(), threading.get_native_id()
     recording = _recording(pid)
-    names = read_inprocess(agent_output, recording, T0)
+    chunk, names = read_inprocess(agent_output, recording, T0)
     assert names[main_tid] == "MainThread" and "spinner" in names.values()
-    assert len(recording.ticks) == 2
-    for tick in recording.ticks:
+    assert len(chunk.ticks) == 2
+    for tick in chunk.ticks:
         assert tick.pid == pid and tick.gil_locked is None
         assert {main_tid, worker.native_id} <= {o.tid for o in tick.threads}
     assert len(recording.counters) == 2
@@ -171,7 +171,7 @@ def test_the_sampler_s_own_records_read_back_by_name(agent_output: Path) -> None
     assert recording.thread_cpu[(pid, main_tid)].user_s >= 0
     assert recording.sampler_cpu_s >= 0
     assert any("over 2 probes" in note for note in recording.notes)
-    functions = [f for f, _file, _line in recording.stacks[(pid, main_tid)][0].frames]
+    functions = [f for f, _file, _line in chunk.stacks[(pid, main_tid)][0].frames]
     assert "test_the_sampler_s_own_records_read_back_by_name" in functions
 
 

@@ -15,7 +15,7 @@ import pytest
 from concdiag.collectors import elf, launch, pyspy
 from concdiag.collectors.inprocess import InProcessCollector
 from concdiag.collectors.remote_interpreter import SUPPORTED, major_minor
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from helpers import target_info
 
 
@@ -75,7 +75,7 @@ def test_pyspy_unable_to_read_the_version_gives_way_to_the_inprocess_collector(
     try:
         events = SimpleNamespace(ident_to_tid={})
         run = launch._Run(request, child, events, lambda *a: None, 0.0)  # type: ignore[arg-type]
-        run.recording = Recording(rate_hz=100.0, target=target_info())
+        run.recording = RecordingDraft(rate_hz=100.0, target=target_info())
         collector = run._collector(None, tmp_path / "samples.jsonl")
     finally:
         child.kill()

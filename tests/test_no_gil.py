@@ -19,7 +19,7 @@ from concdiag.gate.policy import DiffLimits, Rules
 from concdiag.gate.render.markdown import MarkdownResultRenderer
 from concdiag.gate.result import GateResult, TargetResult
 from concdiag.model import Profile
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.render import FORMATS, get_renderer
 from concdiag.render.text import summary_text
 from concdiag.schema import load_schema
@@ -155,7 +155,7 @@ def test_attach_rereads_the_gil_switch_and_records_when_it_changed() -> None:
 def test_attach_reads_the_gil_as_on_from_when_it_came_back_on() -> None:
     memory = image((3, 14), [FakeThread(4100, 1)], free_threaded=True, gil_on=False)
     watch = GilSwitchWatch(RuntimeReader.open(memory, RUNTIME_AT), enabled=False)
-    recording = Recording(rate_hz=100.0, target=target_info(gil_enabled=False))
+    recording = RecordingDraft(rate_hz=100.0, target=target_info(gil_enabled=False))
     memory.regions.update(image((3, 14), [FakeThread(4100, 1)], free_threaded=True).regions)
     note_gil_switch(watch, 3.0, recording)
     assert recording.target.gil_enabled

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from concdiag.analysis.accounting import analyse
 from concdiag.analysis.stack_roles import is_coordination, pool_overhead
 from concdiag.analysis.states import classify
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.recording.records import ThreadObservation, Tick
 from concdiag.recording.syscalls import AARCH64, X86_64
-from helpers import PID, synthetic
+from helpers import PID, account, synthetic
 
 LIB = "/usr/lib/python3.11"
 APP = "/home/user/app.py"
@@ -68,7 +67,7 @@ def test_process_pool_whose_cost_is_moving_arguments_recommends_serial() -> None
         ticks=300,
         stacks={PID: SUBMIT, PID + 1: FEEDER, PID + 2: WORK},
     )
-    acc = analyse(rec)
+    acc = account(rec)
     assert acc.pool_overhead_s["serialise"]["gil_held"] > 2.0
     v = decide(inputs_from(acc, 2, True, True), "multiprocessing", "2 child processes", [])
     rules = {r.rule: r.figures for r in v.reasons}
@@ -82,5 +81,5 @@ def test_same_threads_without_a_process_pool_are_not_charged() -> None:
         ticks=300,
         stacks={PID: SUBMIT, PID + 1: FEEDER, PID + 2: WORK},
     )
-    v = decide(inputs_from(analyse(rec), 2, True, True), "serial", "one thread", [])
+    v = decide(inputs_from(account(rec), 2, True, True), "serial", "one thread", [])
     assert v.recommendation == "multiprocessing"

@@ -59,12 +59,12 @@ def test_a_short_lived_child_is_followed_and_its_cpu_counted_to_its_exit() -> No
     import time
 
     from concdiag.collectors.procfs import ProcSampler
-    from concdiag.recording.recording import Recording
+    from concdiag.recording.recording import RecordingDraft
     from helpers import target_info
 
     proc = subprocess.Popen([sys.executable, "-c", FORKS_A_BURNER])
     try:
-        recording = Recording(rate_hz=100.0, target=target_info())
+        recording = RecordingDraft(rate_hz=100.0, target=target_info())
         sampler = ProcSampler(recording, proc.pid, None, {})
         sampler.start()
         proc.wait(timeout=30)
@@ -79,5 +79,5 @@ def test_a_short_lived_child_is_followed_and_its_cpu_counted_to_its_exit() -> No
     (child,) = children
     last = max((c for c in recording.counters if c.pid == child), key=lambda c: c.t_s)
     assert last.cpu_user_s + last.cpu_system_s >= 0.27
-    ticks = [t.t_s for t in recording.ticks if t.pid == child]
+    ticks = [t.t_s for t in sampler.ticks if t.pid == child]
     assert len(ticks) >= 20  # followed for most of its 0.3 s, not from a counter read on

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.analysis import build_profile
+from concdiag.analysis import replay_profile
 from concdiag.recording import syscalls
 from concdiag.recording.recording import RECORDING_VERSION, Recording
 from concdiag.recording.records import ThreadObservation, Tick
@@ -19,7 +19,7 @@ RECORDINGS = sorted(p.name.split(".")[0] for p in DATA.glob("*.recording.json"))
 
 
 def _profile(rec: Recording) -> dict[str, object]:
-    data = json.loads(build_profile(rec, context()).to_json())
+    data = json.loads(replay_profile(rec, context()).to_json())
     data["run"].pop("platform")
     return data
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from concdiag.analysis.accounting import analyse
 from concdiag.analysis.stack_roles import (
     below_program,
     is_coordination,
@@ -19,7 +18,7 @@ from concdiag.analysis.stack_roles import (
 )
 from concdiag.analysis.verdict import decide, inputs_from
 from concdiag.recording.records import StackChange
-from helpers import PID, as_child_process, synthetic
+from helpers import PID, account, as_child_process, synthetic
 
 LIB = "/usr/lib/python3.11"
 SITE = "/venv/lib/python3.11/site-packages"
@@ -141,7 +140,7 @@ def _loop_and_worker(worker_stack: tuple[tuple[str, str, int], ...]) -> float:
         stacks={PID: LOOP_WAIT, PID + 1: worker_stack},
     )
     as_child_process(rec, PID + 1)
-    return analyse(rec).coordination_s
+    return account(rec).coordination_s
 
 
 def test_an_event_loop_waits_for_the_pool_while_its_tasks_run() -> None:
@@ -158,7 +157,7 @@ def test_a_process_pool_running_compiled_tasks_recommends_processes() -> None:
     )
     as_child_process(rec, PID + 1)
     as_child_process(rec, PID + 2)
-    acc = analyse(rec)
+    acc = account(rec)
     assert acc.child_python_processes == 2
     roles = {(t.tid, t.role) for p in acc.processes for t in p.threads}
     assert roles == {(PID, "coordinator"), (PID + 1, "worker"), (PID + 2, "worker")}
@@ -186,7 +185,7 @@ def test_a_serial_programs_imports_do_not_divide_among_workers() -> None:
     """A quarter of the run importing: S = 0.5 s of 2 s, so 2 processes gain 1.6x, not 2x."""
     rec = synthetic({PID: list("H")}, ticks=200)
     rec.stacks[(PID, PID)] = [StackChange(0.0, IMPORTING), StackChange(0.5, MP_POOL_TASK[2:])]
-    acc = analyse(rec)
+    acc = account(rec)
     assert acc.serial_cpu_s["gil_held"] == pytest.approx(0.5, abs=0.02)
     v = decide(inputs_from(acc, 2, True, True), "serial", "one thread did the work", [])
     two = next(p for p in v.predicted_speedup if p.workers == 2)
@@ -213,7 +212,7 @@ def test_a_coordinators_own_cpu_does_not_divide_among_workers() -> None:
     rec.stacks[(PID, PID)] = [StackChange(0.0, own), StackChange(1.0, waits)]
     as_child_process(rec, PID + 1)
     as_child_process(rec, PID + 2)
-    acc = analyse(rec)
+    acc = account(rec)
     roles = {t.tid: t.role for p in acc.processes for t in p.threads}
     assert roles[PID] == "coordinator"
     # (the synthetic GIL word names the last child as holder, so the parent reads as native)
@@ -240,7 +239,7 @@ def test_the_main_threads_cpu_before_the_pool_runs_is_serial() -> None:
     )
     as_child_process(rec, PID + 1)
     as_child_process(rec, PID + 2)
-    acc = analyse(rec)
+    acc = account(rec)
     roles = {t.tid: t.role for p in acc.processes for t in p.threads}
     assert roles[PID] == "worker"
     assert sum(acc.serial_cpu_s.values()) == pytest.approx(1.0, abs=0.06)

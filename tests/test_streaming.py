@@ -9,16 +9,16 @@ import json
 import pytest
 
 from concdiag.analysis import build_profile
-from concdiag.analysis.accounting import AccountingSink, StreamingAccounting, analyse
+from concdiag.analysis.accounting import AccountingSink, StreamingAccounting, replay
 from concdiag.recording.recording import Recording
 from concdiag.recording.records import Chunk, StackChange
 from conftest import DATA
-from helpers import PID, context, synthetic
+from helpers import PID, Synthetic, context, synthetic
 
 RECORDINGS = sorted(p.name.split(".")[0] for p in DATA.glob("*.recording.json"))
 
 
-def _stream(rec: Recording, chunk: int = 37) -> StreamingAccounting:
+def _stream(rec: Recording | Synthetic, chunk: int = 37) -> StreamingAccounting:
     acc = StreamingAccounting(rec, start_s=rec.start_s)
     ticks = rec.ticks
     for i in range(0, len(ticks), chunk):
@@ -32,9 +32,9 @@ def test_chunks_give_the_whole_recordings_profile(name: str, chunk: int) -> None
     """One accounting path: fed in chunks (as collectors stream) or whole (a replay), the
     same ticks give the same profile, bins included, to the last digit."""
     rec = Recording.load(DATA / f"{name}.recording.json")
-    whole = json.loads(build_profile(rec, context(), accounting=analyse(rec)).to_json())
+    whole = json.loads(build_profile(rec, context(), accounting=replay(rec)).to_json())
     streamed = json.loads(
-        build_profile(rec, context(), accounting=_stream(rec, chunk).finish()).to_json()
+        build_profile(rec, context(), accounting=_stream(rec, chunk).finish(rec)).to_json()
     )
     assert streamed == whole
 
@@ -43,7 +43,8 @@ def test_timeline_bins_coarsen_exactly_as_the_run_grows() -> None:
     rec = synthetic({1000: ["H", "W"], 1001: ["W", "H"]}, ticks=7000)  # 70 s
     acc = _stream(rec, chunk=500)
     assert acc.bin_s == 0.25  # collected: 0.05 s bins would need 1400 > MAX_COLLECT_BINS
-    profile = build_profile(rec, context(), accounting=acc.finish())
+    frozen = rec.freeze()
+    profile = build_profile(frozen, context(), accounting=acc.finish(frozen))
     lane = profile.timeline.lanes[0]
     assert profile.timeline.bin_s == 0.5  # shown: the first round width with <= 240 bins
     assert len(profile.timeline.t_s) == 140
@@ -53,12 +54,12 @@ def test_timeline_bins_coarsen_exactly_as_the_run_grows() -> None:
 
 @pytest.mark.parametrize("name", RECORDINGS)
 def test_the_sink_both_modes_feed_gives_the_replays_profile(name: str) -> None:
-    """Launch and attach hand chunks to `AccountingSink`; a replay calls `analyse`: the same
+    """Launch and attach hand chunks to `AccountingSink`; a replay calls `replay`: the same
     ticks give the same profile through both entry points."""
     rec = Recording.load(DATA / f"{name}.recording.json")
-    whole = json.loads(build_profile(rec, context(), accounting=analyse(rec)).to_json())
+    whole = json.loads(build_profile(rec, context(), accounting=replay(rec)).to_json())
     sink = AccountingSink()
-    live = dataclasses.replace(rec, ticks=[], stacks={})
+    live = dataclasses.replace(rec, ticks=(), stacks={})
     # As the tracing collector hands over: ticks of a stretch with the stacks of that stretch.
     edges = [0.0, 0.5, 1.3, float("inf")]
     for lo, hi in itertools.pairwise(edges):
@@ -85,7 +86,7 @@ def test_overlapping_stack_chunks_are_read_in_time_order() -> None:
 
     rec = synthetic({PID: ["H"]}, ticks=200)  # 2 s, one thread
     sink = AccountingSink()
-    live = dataclasses.replace(rec, ticks=[])
+    live = dataclasses.replace(rec.freeze(), ticks=())
     key = (PID, PID)
     # The old run saw a, b, then c from 1.15 s until it stopped; the new one, started at
     # 0.9 s, saw d, then c from 1.1 s.

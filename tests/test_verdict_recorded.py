@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from concdiag.analysis import build_profile
+from concdiag.analysis import replay_profile
 from conftest import load_recording
 from helpers import context
 
@@ -19,7 +19,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_recorded_verdict(name: str) -> None:
     bound, cpu_kind, recommendation, current = CASES[name]
-    profile = build_profile(load_recording(name), context(f"{name}.py"))
+    profile = replay_profile(load_recording(name), context(f"{name}.py"))
     v = profile.verdict
     assert (v.bound, v.cpu_kind, v.recommendation) == (bound, cpu_kind, recommendation)
     assert v.current_model.kind == current
@@ -30,13 +30,13 @@ def test_recorded_verdict(name: str) -> None:
 
 def test_recorded_analysis_is_deterministic() -> None:
     rec = load_recording("cpu_threads")
-    a = build_profile(rec, context()).to_json()
-    b = build_profile(rec, context()).to_json()
+    a = replay_profile(rec, context()).to_json()
+    b = replay_profile(rec, context()).to_json()
     assert a == b
 
 
 def test_cpu_threads_measured_gil_figures() -> None:
-    profile = build_profile(load_recording("cpu_threads"), context())
+    profile = replay_profile(load_recording("cpu_threads"), context())
     root = profile.processes[0]
     assert root.gil.measured
     assert root.gil.utilisation is not None and root.gil.utilisation > 0.85

@@ -258,7 +258,7 @@ def _build_and_write(
 
     If the analysis fails, what was gathered is saved raw (atomically) beside the JSON path.
     """
-    recording = collected.recording
+    recording = collected.recording.freeze(*sink.unaccounted())
     try:
         profile = build_profile(recording, ctx, accounting=sink.finish(recording))
     except Exception as exc:  # never lose what was gathered

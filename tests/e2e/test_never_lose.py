@@ -42,7 +42,7 @@ def _wait_target(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> psutil
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for child in psutil.Process(proc.pid).children():
-            if "_bootstrap.py" in " ".join(child.cmdline()):
+            if "agent/bootstrap.py" in " ".join(child.cmdline()):
                 time.sleep(1.0)
                 return child
         time.sleep(0.05)

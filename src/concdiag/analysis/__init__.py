@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from concdiag import __version__
-from concdiag.analysis.accounting import Accounting, analyse
+from concdiag.analysis.accounting import Accounting, replay
 from concdiag.analysis.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.deep import build_deep
 from concdiag.analysis.locks import lock_report
@@ -78,11 +78,14 @@ def exit_status(
     return ExitStatus(code, None, "failed", f"exited with status {code}{after}")
 
 
-def build_profile(
-    recording: Recording, ctx: RunContext, accounting: Accounting | None = None
-) -> Profile:
-    """``accounting`` is what a collector streamed; without it the recording is replayed."""
-    acc = accounting if accounting is not None else analyse(recording)
+def replay_profile(recording: Recording, ctx: RunContext) -> Profile:
+    """The profile of a saved recording: its ticks replayed through the streaming accounting."""
+    return build_profile(recording, ctx, replay(recording))
+
+
+def build_profile(recording: Recording, ctx: RunContext, accounting: Accounting) -> Profile:
+    """The profile of a run from what the accounting made of its ticks."""
+    acc = accounting
     target = recording.target
     files = user_files(acc.files_seen, ctx.target_file)
     sites = [site for path in files for site in scan_source(path)]

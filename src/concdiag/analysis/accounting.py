@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from concdiag.analysis.assembly import TimelineSeries, assemble
 from concdiag.analysis.counters import (
@@ -28,10 +28,10 @@ from concdiag.analysis.counters import (
 )
 from concdiag.analysis.states import classify_all
 from concdiag.model import STATE_KEYS
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import Recording, RunSoFar
 from concdiag.recording.records import Chunk, StackChange, Tick
 
-__all__ = ["Accounting", "AccountingSink", "StreamingAccounting", "analyse"]
+__all__ = ["Accounting", "AccountingSink", "StreamingAccounting", "replay"]
 
 #: Bins a timeline shows at most: enough to see phases in a report, small in the JSON.
 MAX_TIMELINE_BINS = 240
@@ -46,17 +46,19 @@ MAX_COLLECT_BINS = 1200
 EDGE_TICKS = 64
 
 ChunkStacks = dict[tuple[int, int], list[StackChange]]
+#: Stacks as a chunk or a recording hands them over.
+StacksIn = Mapping[tuple[int, int], Sequence[StackChange]]
 
 
 class StreamingAccounting:
     """Feed ticks (in time order) with the stacks known for them; read `finish` at the end."""
 
-    def __init__(self, recording: Recording, start_s: float = 0.0) -> None:
-        # ``recording`` supplies the run's metadata (rate, target, threads, counters, how to
-        # read syscalls and CPU ticks); its ``ticks`` list is not read: ticks come by `feed`.
-        self.recording = recording
+    def __init__(self, run: RunSoFar, start_s: float = 0.0) -> None:
+        # ``run`` says how to read the ticks (rate, target, threads so far, syscall numbers,
+        # CPU tick unit); the ticks themselves come by `feed`.
+        self.run = run
         self.start_s = start_s
-        self.interval = 1.0 / recording.rate_hz
+        self.interval = 1.0 / run.rate_hz
         self.chain_index = 0
         self.threads: dict[tuple[int, int], ThreadCounters] = {}
         self.procs: dict[int, ProcessTally] = {}
@@ -96,7 +98,7 @@ class StreamingAccounting:
             cpu[b // factor] += value
         self.bin_cpu_ticks = cpu
 
-    def feed(self, ticks: Iterable[Tick], stacks: ChunkStacks | None = None) -> None:
+    def feed(self, ticks: Iterable[Tick], stacks: StacksIn | None = None) -> None:
         """Account a chunk of ticks; ``stacks`` covers the same stretch of time.
 
         The classification's sequence rules (GIL hand-offs, starved runs) look at neighbouring
@@ -132,13 +134,13 @@ class StreamingAccounting:
             return
         self.tick_count += len(chunk)
         cursors = {key: StackCursor(ch) for key, ch in stacks.items()}
-        classified = classify_all(self.recording, context + following)
+        classified = classify_all(self.run, context + following)
         position: Counter[tuple[int, int]] = Counter()
         for tick in context:
             for obs in tick.threads:
                 position[(tick.pid, obs.tid)] += 1
-        root_key = (self.recording.target.pid, self.recording.target.pid)
-        syscalls = self.recording.syscalls
+        root_key = (self.run.target.pid, self.run.target.pid)
+        syscalls = self.run.syscalls
         for tick in chunk:
             b = self._bin(tick.t_s)
             self.end_s = max(self.end_s, tick.t_s + self.interval)
@@ -194,15 +196,15 @@ class StreamingAccounting:
                 proc.last_switches = tick.gil_switches
                 proc.switch_samples += 1
 
-    def finish(self) -> Accounting:
-        """The accounting of everything fed."""
+    def finish(self, recording: Recording) -> Accounting:
+        """The accounting of everything fed, in the run ``recording`` describes."""
         if self.held:
             self._account(self.context, self.held, self.held, self.held_stacks)
             self.context = (self.context + self.held)[-EDGE_TICKS:]
             self.held = []
         wall_s = max(self.end_s - self.start_s, self.interval)
         accounting = assemble(
-            self.recording,
+            recording,
             self.threads,
             self.procs,
             start_s=self.start_s,
@@ -236,7 +238,7 @@ class StreamingAccounting:
         cpu_ticks = [0.0] * nbins
         for b, value in self.bin_cpu_ticks.items():
             cpu_ticks[clamp(b)] += value
-        hz = self.recording.clock_ticks_hz
+        hz = self.run.clock_ticks_hz
         cores = [min(ticks / hz / bin_s, 64.0) for ticks in cpu_ticks]
         gil_counts = [Counter[str]() for _ in range(nbins)]
         for b, counts in self.bin_gil.items():
@@ -259,7 +261,7 @@ def display_width(wall_s: float, collected_s: float) -> float:
     return collected_s * max(1, math.ceil(wall_s / collected_s / MAX_TIMELINE_BINS))
 
 
-def _merge_stacks(older: ChunkStacks, newer: ChunkStacks) -> ChunkStacks:
+def _merge_stacks(older: ChunkStacks, newer: StacksIn) -> ChunkStacks:
     """Two chunks' stack changes, in time order per thread.
 
     Consecutive py-spy turns overlap (the next starts before the last stops), so where both
@@ -282,40 +284,44 @@ def _merge_counters(bins: dict[int, Counter[str]], factor: int) -> dict[int, Cou
     return merged
 
 
-def analyse(recording: Recording, start_s: float | None = None) -> Accounting:
-    """A whole recording as one chunk (replays, tests); the same path collectors stream."""
-    accounting = StreamingAccounting(
-        recording, start_s=recording.start_s if start_s is None else start_s
-    )
+def replay(recording: Recording) -> Accounting:
+    """A saved recording's ticks as one chunk: the same path live chunks stream through."""
+    accounting = StreamingAccounting(recording, start_s=recording.start_s)
     accounting.feed(recording.ticks, recording.stacks)
-    return accounting.finish()
+    return accounting.finish(recording)
 
 
 class AccountingSink:
     """Where a collector's chunks go: the streaming accounting, started at the first chunk.
 
-    It starts late because the recording's rate and start are settled only once the target
-    runs (the in-process collector's rate is the one it achieved). If accounting a chunk
-    fails, the failure is kept and the remaining ticks are kept raw in the recording, so the
-    session can save them instead of losing the run.
+    It starts late because the run's rate and start are settled only once the target runs
+    (the in-process collector's rate is the one it achieved). If accounting a chunk fails,
+    the failure is kept and the remaining chunks are kept raw (`unaccounted`), so the session
+    can save them instead of losing the run.
     """
 
     def __init__(self) -> None:
         self.accounting: StreamingAccounting | None = None
         self.error: Exception | None = None
+        self.raw_ticks: list[Tick] = []
+        self.raw_stacks: ChunkStacks = {}
 
-    def __call__(self, recording: Recording, chunk: Chunk) -> None:
+    def __call__(self, run: RunSoFar, chunk: Chunk) -> None:
         if self.error is None:
             try:
                 if self.accounting is None:
-                    self.accounting = StreamingAccounting(recording, start_s=recording.start_s)
+                    self.accounting = StreamingAccounting(run, start_s=run.start_s)
                 self.accounting.feed(chunk.ticks, chunk.stacks)
                 return
             except Exception as exc:  # never lose the run: keep what follows raw
                 self.error = exc
-        recording.ticks.extend(chunk.ticks)
+        self.raw_ticks.extend(chunk.ticks)
         for key, changes in chunk.stacks.items():
-            recording.stacks.setdefault(key, []).extend(changes)
+            self.raw_stacks.setdefault(key, []).extend(changes)
+
+    def unaccounted(self) -> tuple[list[Tick], ChunkStacks]:
+        """The ticks and stacks kept raw after accounting failed (none when it did not)."""
+        return self.raw_ticks, self.raw_stacks
 
     def finish(self, recording: Recording) -> Accounting:
         """The accounting of every chunk; raises what went wrong while accounting."""
@@ -323,4 +329,4 @@ class AccountingSink:
             raise self.error
         if self.accounting is None:
             self.accounting = StreamingAccounting(recording, start_s=recording.start_s)
-        return self.accounting.finish()
+        return self.accounting.finish(recording)

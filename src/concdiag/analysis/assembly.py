@@ -303,7 +303,7 @@ def process_profiles(
             ProcessProfile(
                 pid=pid,
                 ppid=counters.ppid if counters else None,
-                command=mask_args(recording.commands.get(pid, [])),
+                command=mask_args(list(recording.commands.get(pid, ()))),
                 is_root=pid == root_pid,
                 python=any(t.python for t in threads),
                 first_seen_s=tally.first_s - start_s,

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from concdiag.analysis.clocks import REQUESTED, resolve_on_cpu
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RunSoFar
 from concdiag.recording.records import ThreadObservation, Tick
 from concdiag.recording.syscalls import SyscallTable
 
@@ -158,7 +158,7 @@ def resolve_starved(
     return changed
 
 
-def classify_all(recording: Recording, ticks: list[Tick]) -> dict[tuple[int, int], list[str]]:
+def classify_all(recording: RunSoFar, ticks: list[Tick]) -> dict[tuple[int, int], list[str]]:
     """Each thread's state at each of its ticks, in order, with the sequence rules applied.
 
     The per-tick rule (`classify`) first; then the rules that look at a thread's neighbouring

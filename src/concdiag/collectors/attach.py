@@ -27,7 +27,7 @@ from concdiag.collectors.threads import ThreadSightings, register_threads
 from concdiag.collectors.tracing import TracingCollector
 from concdiag.errors import CannotProfileError
 from concdiag.interrupts import SIGNALS, Interrupted
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import Chunk, TargetInfo
 
 #: How often the loop checks on the target, the duration and the collector.
@@ -56,7 +56,7 @@ def attach(
         gil_found=gil is not None,
         main_tid=target.pid,
     )
-    recording = Recording(rate_hz=rate_hz, target=info)
+    recording = RecordingDraft(rate_hz=rate_hz, target=info)
     if gil is None:
         recording.notes.append(
             f"GIL holder not measured ({why}): CPU is split into Python and native by stacks only"
@@ -114,7 +114,7 @@ def attach(
     return collected
 
 
-def note_gil_switch(watch: GilSwitchWatch, elapsed_s: float, recording: Recording) -> None:
+def note_gil_switch(watch: GilSwitchWatch, elapsed_s: float, recording: RecordingDraft) -> None:
     """Re-read the GIL switch (at most once a second); note when it changed, and read the GIL
     as on any build from then on once it is back on, as launch mode does."""
     enabled = watch.poll(elapsed_s)

@@ -1,7 +1,7 @@
 """Reads what the in-process collector (``agent/inprocess/sampler.py``, inside the target) wrote.
 
 Each line is decoded into a named record (``agent/inprocess/wire.py``); the records become the same
-`Recording` the out-of-process samplers fill, so the analysis and every renderer work
+`RecordingDraft` the out-of-process samplers fill, so the analysis and every renderer work
 unchanged; only the collectors list says which one ran.
 """
 
@@ -19,7 +19,7 @@ from concdiag.agent.inprocess.wire import (
     TickRecord,
     decode,
 )
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import (
     Chunk,
     CollectorNote,
@@ -56,8 +56,11 @@ LIMITS = (
 )
 
 
-def read_inprocess(path: Path, recording: Recording, t0: float) -> dict[int, str]:
-    """Fill ``recording`` from the file; returns thread names by OS id."""
+def read_inprocess(
+    path: Path, recording: RecordingDraft, t0: float
+) -> tuple[Chunk, dict[int, str]]:
+    """The file's ticks and stacks as one chunk, and thread names by OS id; the run's
+    counters, threads' CPU, the sampler's cost and notes go into ``recording``."""
     names: dict[int, str] = {}
     stack_records: list[StackRecord] = []
     tick_records: list[TickRecord] = []
@@ -66,7 +69,7 @@ def read_inprocess(path: Path, recording: Recording, t0: float) -> dict[int, str
         lines = path.read_bytes().splitlines()
     except OSError:
         recording.notes.append("the in-process collector wrote nothing")
-        return names
+        return Chunk([]), names
     for line in lines:
         record = decode(line)  # None for a line cut short by a killed target
         if isinstance(record, TickRecord):
@@ -96,8 +99,7 @@ def read_inprocess(path: Path, recording: Recording, t0: float) -> dict[int, str
             recording.sampler_cpu_s += float(record.cpu_s)
         elif isinstance(record, ProbeRecord):
             probes.append(record)
-    ticks = split_python_native(tick_records)
-    _regrid(ticks, stack_records, recording, t0)
+    chunk = _regrid(split_python_native(tick_records), stack_records, recording, t0)
     count = sum(probe.probes for probe in probes)
     if count:
         mean_ms = sum(probe.late_sum_ms for probe in probes) / count
@@ -106,16 +108,16 @@ def read_inprocess(path: Path, recording: Recording, t0: float) -> dict[int, str
             f"GIL latency probe: a 2 ms sleep woke {mean_ms:.2f} ms late on average "
             f"(95th percentile up to {p95_ms:.2f} ms) over {count} probes"
         )
-    return names
+    return chunk, names
 
 
 def _regrid(
     ticks: list[Tick],
     stack_records: list[StackRecord],
-    recording: Recording,
+    recording: RecordingDraft,
     t0: float,
-) -> None:
-    """Put each process's ticks on an even grid at the rate the sampler achieved.
+) -> Chunk:
+    """Each process's ticks on an even grid at the rate the sampler achieved.
 
     The sampler needs the GIL to wake up, so under GIL contention its ticks come late; each
     snapshot still stands for an equal share of the time, so the run's rate becomes the
@@ -135,12 +137,13 @@ def _regrid(
             recording.rate_hz = min(recording.rate_hz, achieved_hz)
     interval = 1.0 / recording.rate_hz
     moved: dict[tuple[int, float], float] = {}
+    regridded: list[Tick] = []
     for pid, series in by_pid.items():
         first = series[0].t_s - t0
         for i, tick in enumerate(series):
             t_s = first + i * interval
             moved[(pid, tick.t_s)] = t_s
-            recording.ticks.append(
+            regridded.append(
                 Tick(
                     t_s,
                     tick.pid,
@@ -151,11 +154,13 @@ def _regrid(
                     tick.threads,
                 )
             )
-    recording.ticks.sort(key=lambda tick: tick.t_s)
+    regridded.sort(key=lambda tick: tick.t_s)
+    stacks: dict[tuple[int, int], list[StackChange]] = {}
     for stack in stack_records:
         t_s = moved.get((stack.pid, stack.t_s), stack.t_s - t0)
         change = StackChange(t_s, tuple(stack.frames))
-        recording.stacks.setdefault((stack.pid, stack.tid), []).append(change)
+        stacks.setdefault((stack.pid, stack.tid), []).append(change)
+    return Chunk(regridded, stacks)
 
 
 def split_python_native(tick_records: list[TickRecord]) -> list[Tick]:
@@ -254,7 +259,7 @@ class InProcessCollector:
     run, and its ticks are put on the rate it achieved, so it hands over one chunk, at the end.
     """
 
-    def __init__(self, recording: Recording, path: Path, t0: float) -> None:
+    def __init__(self, recording: RecordingDraft, path: Path, t0: float) -> None:
         self.recording = recording
         self.path = path
         self.t0 = t0
@@ -267,10 +272,8 @@ class InProcessCollector:
         return None
 
     def stop(self) -> Chunk:
-        self.names = read_inprocess(self.path, self.recording, self.t0)
-        ticks, self.recording.ticks = self.recording.ticks, []
-        stacks, self.recording.stacks = self.recording.stacks, {}
-        return Chunk(ticks, stacks)
+        chunk, self.names = read_inprocess(self.path, self.recording, self.t0)
+        return chunk
 
     @property
     def notes(self) -> list[CollectorNote]:

@@ -36,7 +36,7 @@ from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import ConcdiagError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import Chunk, CollectorNote, TargetInfo
 
 BOOTSTRAP = Path(__file__).parents[1] / "agent" / "bootstrap.py"
@@ -248,7 +248,7 @@ class _Run:
             gil_found=gil is not None,
             main_tid=int(hello["main_tid"]),
         )
-        self.recording = recording = Recording(rate_hz=request.rate_hz, target=info)
+        self.recording = recording = RecordingDraft(rate_hz=request.rate_hz, target=info)
         if gil is None and info.gil_enabled:
             recording.notes.append(f"GIL holder not measured: {gil_why}")
         started_at = datetime.now(timezone.utc)

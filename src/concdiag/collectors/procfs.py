@@ -43,7 +43,7 @@ from concdiag.collectors.proc_files import (
     read_file,
 )
 from concdiag.collectors.runtime_reader import FdMemory, read_thread_states
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import ProcessCounters, ThreadCpu, ThreadObservation, Tick
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
@@ -68,7 +68,7 @@ class ProcSampler:
 
     def __init__(
         self,
-        recording: Recording,
+        recording: RecordingDraft,
         root_pid: int,
         gil: GilLocation | None,
         ident_to_tid: dict[int, int],
@@ -89,6 +89,8 @@ class ProcSampler:
         self.interval_s = 1.0 / recording.rate_hz
         self.stop_event = threading.Event()
         self.ticks_done = 0
+        #: Ticks sampled and not yet taken (the tracing collector takes them as chunks).
+        self.ticks: list[Tick] = []
         self._processes: dict[int, ProcessFiles] = {}
         self._gone: set[int] = set()
         self._psutil: dict[int, psutil.Process] = {}
@@ -272,9 +274,7 @@ class ProcSampler:
             if observations is None:
                 self._drop_process(pid)
                 continue
-            self.recording.ticks.append(
-                Tick(t_s, pid, locked, holder, switches, utime + stime, observations)
-            )
+            self.ticks.append(Tick(t_s, pid, locked, holder, switches, utime + stime, observations))
 
     def _read_gil(self, proc: ProcessFiles) -> tuple[bool | None, int | None, int | None]:
         gil = proc.gil

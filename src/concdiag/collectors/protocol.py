@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft, RunSoFar
 from concdiag.recording.records import Chunk, CollectorNote
 
 #: Where a mode hands each chunk, with the recording that says how to read it.
-ChunkSink = Callable[[Recording, Chunk], None]
+ChunkSink = Callable[[RunSoFar, Chunk], None]
 
 
 class Collector(Protocol):
@@ -57,7 +57,7 @@ class Collected:
     (target, threads, counters, notes) and no ticks.
     """
 
-    recording: Recording
+    recording: RecordingDraft
     started_at: datetime
     ended_at: datetime
     notes: list[CollectorNote] = field(default_factory=list)

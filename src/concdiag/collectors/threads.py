@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import Chunk, ThreadInfo
 
 Key = tuple[int, int]
@@ -34,7 +34,7 @@ class ThreadSightings:
         self.python.update(chunk.stacks)
 
 
-def register_threads(recording: Recording, sightings: ThreadSightings) -> None:
+def register_threads(recording: RecordingDraft, sightings: ThreadSightings) -> None:
     """(Re)write ``recording.threads`` from everything seen so far."""
     root_main = (recording.target.pid, recording.target.main_tid)
     python = sightings.python | {root_main}

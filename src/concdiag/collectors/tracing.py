@@ -16,7 +16,7 @@ import time
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.procfs import ProcSampler
 from concdiag.collectors.pyspy import PySpyRecorder
-from concdiag.recording.recording import Recording
+from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import Chunk, CollectorNote, Stacks, Tick
 
 #: py-spy is restarted this often, so no trace (and no tick list) grows unbounded and the
@@ -54,7 +54,7 @@ class TracingCollector:
 
     def __init__(
         self,
-        recording: Recording,
+        recording: RecordingDraft,
         pid: int,
         gil: GilLocation | None,
         ident_to_tid: dict[int, int],
@@ -99,7 +99,7 @@ class TracingCollector:
     def poll(self) -> Chunk | None:
         if self.spy is None:
             return None
-        ticks = self.recording.ticks
+        ticks = self.sampler.ticks
         volume = len(ticks) * len(ticks[-1].threads) if ticks else 0
         age = time.monotonic() - self._rotated_at
         if age < self._turn_s() and volume < CHUNK_OBSERVATIONS and not self._over_budget(age):
@@ -150,7 +150,7 @@ class TracingCollector:
         if self.spy is not None:
             self.spy.stop()
             self.spy = None
-        self.recording.ticks.clear()
+        self.sampler.ticks.clear()
         self.recording.counters.clear()
         self.recording.thread_cpu.clear()
         self._notes.clear()
@@ -216,14 +216,14 @@ class TracingCollector:
         return stacks
 
     def _take_ticks(self, until_s: float) -> list[Tick]:
-        """Ticks before ``until_s``, removed from the recording; later ones stay."""
-        pending = self.recording.ticks
-        self.recording.ticks = []
+        """Ticks before ``until_s``, taken from the sampler; later ones stay."""
+        pending = self.sampler.ticks
+        self.sampler.ticks = []
         if until_s != float("inf"):
             # let an append already under way land in ``pending``
             time.sleep(2.0 / self.recording.rate_hz)
         pending.sort(key=lambda tick: tick.t_s)
         cut = next((i for i, tick in enumerate(pending) if tick.t_s >= until_s), len(pending))
         if cut < len(pending):
-            self.recording.ticks[:0] = pending[cut:]
+            self.sampler.ticks[:0] = pending[cut:]
         return pending[:cut]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from concdiag.fileio import write_atomic
 from concdiag.recording.locks import LockTables
@@ -35,34 +36,123 @@ from concdiag.recording.yappi import YappiRun
 RECORDING_VERSION = 3
 
 
+ThreadKey = tuple[int, int]  # (pid, tid)
+
+
+def _this_clock_tick() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
+def _this_platform() -> str:
+    return f"{platform.system()} {platform.release()} {platform.machine()}"
+
+
+class RunSoFar(Protocol):
+    """What the accounting reads while ticks stream in: how to read them, and the threads
+    known so far. A `RecordingDraft` (live) and a `Recording` (replayed) both answer it."""
+
+    @property
+    def rate_hz(self) -> float: ...
+    @property
+    def target(self) -> TargetInfo: ...
+    @property
+    def threads(self) -> Mapping[ThreadKey, ThreadInfo]: ...
+    @property
+    def syscalls(self) -> SyscallTable: ...
+    @property
+    def clock_ticks_hz(self) -> int: ...
+    @property
+    def start_s(self) -> float: ...
+
+
 @dataclass
-class Recording:
-    """Everything gathered in one run. Mutable while collecting; treated as read-only after."""
+class RecordingDraft:
+    """What a run has gathered so far, while collectors still add to it.
+
+    Ticks are not kept here: collectors hand them to the accounting as chunks. The rate is
+    settled once the target runs (the in-process sampler's is the one it achieved), the
+    target's GIL state once it says so. `freeze` makes the `Recording` the analysis reads.
+    """
 
     rate_hz: float
     target: TargetInfo
-    ticks: list[Tick] = field(default_factory=list)
-    threads: dict[tuple[int, int], ThreadInfo] = field(default_factory=dict)
+    threads: dict[ThreadKey, ThreadInfo] = field(default_factory=dict)
     counters: list[ProcessCounters] = field(default_factory=list)
     commands: dict[int, list[str]] = field(default_factory=dict)
-    thread_cpu: dict[tuple[int, int], ThreadCpu] = field(default_factory=dict)
-    stacks: dict[tuple[int, int], list[StackChange]] = field(default_factory=dict)
+    thread_cpu: dict[ThreadKey, ThreadCpu] = field(default_factory=dict)
+    errors: int = 0
+    late_ticks: int = 0
+    duration_s: float = 0.0
+    sampler_cpu_s: float = 0.0
+    start_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    yappi: YappiRun | None = None
+    locks: LockTables | None = None
+    syscalls: SyscallTable = HOST
+    clock_ticks_hz: int = field(default_factory=_this_clock_tick)
+    platform: str = field(default_factory=_this_platform)
+
+    def freeze(
+        self,
+        ticks: Sequence[Tick] = (),
+        stacks: Mapping[ThreadKey, Sequence[StackChange]] | None = None,
+    ) -> Recording:
+        """The run as a `Recording`, with ``ticks`` and ``stacks`` not yet accounted (none in
+        a live run whose accounting kept up; all of them for a recording built by hand)."""
+        return Recording(
+            rate_hz=self.rate_hz,
+            target=self.target,
+            ticks=tuple(ticks),
+            threads=dict(self.threads),
+            counters=tuple(self.counters),
+            commands={pid: tuple(argv) for pid, argv in self.commands.items()},
+            thread_cpu=dict(self.thread_cpu),
+            stacks={key: tuple(changes) for key, changes in (stacks or {}).items()},
+            errors=self.errors,
+            late_ticks=self.late_ticks,
+            duration_s=self.duration_s,
+            sampler_cpu_s=self.sampler_cpu_s,
+            start_s=self.start_s,
+            notes=tuple(self.notes),
+            yappi=self.yappi,
+            locks=self.locks,
+            syscalls=self.syscalls,
+            clock_ticks_hz=self.clock_ticks_hz,
+            platform=self.platform,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """Everything gathered in one run, read-only.
+
+    ``ticks`` and ``stacks`` are those the accounting has not seen: a saved recording carries
+    them all and is replayed through the same streaming accounting; a live run carries none
+    (they were accounted chunk by chunk), unless accounting failed and they were kept raw.
+    """
+
+    rate_hz: float
+    target: TargetInfo
+    ticks: Sequence[Tick] = ()
+    threads: Mapping[ThreadKey, ThreadInfo] = field(default_factory=dict)
+    counters: Sequence[ProcessCounters] = ()
+    commands: Mapping[int, Sequence[str]] = field(default_factory=dict)
+    thread_cpu: Mapping[ThreadKey, ThreadCpu] = field(default_factory=dict)
+    stacks: Mapping[ThreadKey, Sequence[StackChange]] = field(default_factory=dict)
     errors: int = 0
     late_ticks: int = 0
     duration_s: float = 0.0
     sampler_cpu_s: float = 0.0
     start_s: float = 0.0  # when the target's own code began (ticks before are start-up)
-    notes: list[str] = field(default_factory=list)
+    notes: Sequence[str] = ()
     yappi: YappiRun | None = None  # deep mode's tables from inside the target
     locks: LockTables | None = None  # the lock tracker's tables from inside the target
     #: How to read the observations: the recording machine's system call numbers, the unit
     #: of ``cpu_ticks`` (USER_HZ), and the platform. Defaults describe this machine, which is
     #: right for live collection; loaded recordings bring their own.
     syscalls: SyscallTable = HOST
-    clock_ticks_hz: int = field(default_factory=lambda: os.sysconf("SC_CLK_TCK"))
-    platform: str = field(
-        default_factory=lambda: f"{platform.system()} {platform.release()} {platform.machine()}"
-    )
+    clock_ticks_hz: int = field(default_factory=_this_clock_tick)
+    platform: str = field(default_factory=_this_platform)
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
@@ -90,7 +180,7 @@ class Recording:
             ],
             "threads": [vars_of(i) for i in self.threads.values()],
             "counters": [vars_of(c) for c in self.counters],
-            "commands": {str(k): v for k, v in self.commands.items()},
+            "commands": {str(k): list(v) for k, v in self.commands.items()},
             "thread_cpu": [vars_of(c) for c in self.thread_cpu.values()],
             "stacks": [
                 {
@@ -105,7 +195,7 @@ class Recording:
             "duration_s": self.duration_s,
             "sampler_cpu_s": self.sampler_cpu_s,
             "start_s": self.start_s,
-            "notes": self.notes,
+            "notes": list(self.notes),
             "yappi": self.yappi.to_dict() if self.yappi is not None else None,
             "locks": self.locks.to_dict() if self.locks is not None else None,
         }
@@ -116,43 +206,46 @@ class Recording:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Recording:
-        rec = Recording(rate_hz=data["rate_hz"], target=TargetInfo(**data["target"]))
+        draft = RecordingDraft(rate_hz=data["rate_hz"], target=TargetInfo(**data["target"]))
         if "syscalls" in data:
-            rec.syscalls = SyscallTable.from_dict(data["syscalls"])
-            rec.clock_ticks_hz = int(data["clock_ticks_hz"])
-            rec.platform = str(data.get("platform", ""))
+            draft.syscalls = SyscallTable.from_dict(data["syscalls"])
+            draft.clock_ticks_hz = int(data["clock_ticks_hz"])
+            draft.platform = str(data.get("platform", ""))
         else:  # version 1: made on x86_64 Linux, USER_HZ 100 (see RECORDING_VERSION)
-            rec.syscalls = X86_64
-            rec.clock_ticks_hz = 100
-            rec.platform = "Linux x86_64 (version 1 recording)"
+            draft.syscalls = X86_64
+            draft.clock_ticks_hz = 100
+            draft.platform = "Linux x86_64 (version 1 recording)"
+        ticks = []
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
             # five fields up to version 2; seven with the 3.15 GIL flags, ten with the clocks
             obs = tuple(ThreadObservation(*o) for o in threads)
-            rec.ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
+            ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
         for item in data["threads"]:
             info = ThreadInfo(**item)
-            rec.threads[(info.pid, info.tid)] = info
-        rec.counters = [ProcessCounters(**c) for c in data["counters"]]
-        rec.commands = {int(k): v for k, v in data["commands"].items()}
+            draft.threads[(info.pid, info.tid)] = info
+        draft.counters = [ProcessCounters(**c) for c in data["counters"]]
+        draft.commands = {int(k): v for k, v in data["commands"].items()}
         for item in data["thread_cpu"]:
             cpu = ThreadCpu(**item)
-            rec.thread_cpu[(cpu.pid, cpu.tid)] = cpu
-        for item in data["stacks"]:
-            rec.stacks[(item["pid"], item["tid"])] = [
+            draft.thread_cpu[(cpu.pid, cpu.tid)] = cpu
+        stacks = {
+            (item["pid"], item["tid"]): [
                 StackChange(t, tuple((f[0], f[1], int(f[2])) for f in frames))
                 for t, frames in item["changes"]
             ]
-        rec.errors = data["errors"]
-        rec.late_ticks = data["late_ticks"]
-        rec.duration_s = data["duration_s"]
-        rec.sampler_cpu_s = data["sampler_cpu_s"]
-        rec.start_s = float(data.get("start_s", 0.0))
-        rec.notes = list(data["notes"])
+            for item in data["stacks"]
+        }
+        draft.errors = data["errors"]
+        draft.late_ticks = data["late_ticks"]
+        draft.duration_s = data["duration_s"]
+        draft.sampler_cpu_s = data["sampler_cpu_s"]
+        draft.start_s = float(data.get("start_s", 0.0))
+        draft.notes = list(data["notes"])
         if data.get("yappi"):
-            rec.yappi = YappiRun.from_dict(data["yappi"])
+            draft.yappi = YappiRun.from_dict(data["yappi"])
         if data.get("locks"):
-            rec.locks = LockTables.from_dict(data["locks"])
-        return rec
+            draft.locks = LockTables.from_dict(data["locks"])
+        return draft.freeze(ticks, stacks)
 
 
 def _observation_row(o: ThreadObservation) -> list[Any]:
