@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
-from concdiag.analysis.accounting import StreamingAccounting
+from concdiag.analysis.accounting.streaming import StreamingAccounting
 from concdiag.collectors.pyspy_trace import parse_chrometrace
 from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
 from concdiag.recording.recording import RecordingDraft

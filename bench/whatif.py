@@ -26,7 +26,7 @@ from typing import Any
 
 from verdicts import profile  # bench/ is the script's folder
 
-from concdiag.analysis.current_model import scan_source
+from concdiag.analysis.verdict.current_model import scan_source
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"

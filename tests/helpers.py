@@ -10,7 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 from concdiag.analysis import RunContext, replay_profile
-from concdiag.analysis.accounting import Accounting, replay
+from concdiag.analysis.accounting.result import Accounting
+from concdiag.analysis.accounting.streaming import replay
 from concdiag.model import Profile
 from concdiag.recording.recording import Recording, RecordingDraft
 from concdiag.recording.records import (

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.analysis.tree import tree_of
+from concdiag.analysis.accounting.tree import tree_of
 from concdiag.collectors import attach, elf, permissions
 from concdiag.errors import EXIT_CANNOT_PROFILE, CannotProfileError
-from concdiag.model import Frame, StackCount
+from concdiag.model import Frame, ProcessTree, Profile, StackCount
 from helpers import PID, profile_of, synthetic
 
 
@@ -73,9 +73,15 @@ def _pool_profile(feeding_samples: int) -> object:
     return dataclasses.replace(profile, processes=[root, worker], frames=frames, stacks=stacks)
 
 
+def tree_for(profile: Profile) -> ProcessTree | None:
+    return tree_of(
+        profile.processes, profile.summary, profile.frames, profile.stacks, profile.run.rate_hz
+    )
+
+
 def test_tree_says_when_ipc_eats_the_gain() -> None:
-    cheap = tree_of(_pool_profile(feeding_samples=10))  # type: ignore[arg-type]
-    costly = tree_of(_pool_profile(feeding_samples=300))  # type: ignore[arg-type]
+    cheap = tree_for(_pool_profile(feeding_samples=10))
+    costly = tree_for(_pool_profile(feeding_samples=300))
     assert cheap is not None and costly is not None
     assert cheap.parent_pickling_s == pytest.approx(0.1)
     assert costly.parent_pickling_s == pytest.approx(3.0)
@@ -98,13 +104,13 @@ def test_an_idle_feeder_thread_is_not_blocked_sending() -> None:
     ]
     idle = StackCount(PID, PID, "sync", [0, 1], 300)  # waiting for something to send
     sending = StackCount(PID, PID, "io", [0, 2, 3], 20)  # writing a full pipe
-    tree = tree_of(dataclasses.replace(profile, frames=frames, stacks=[idle, sending]))
+    tree = tree_for(dataclasses.replace(profile, frames=frames, stacks=[idle, sending]))
     assert tree is not None
     assert tree.parent_send_wait_s == pytest.approx(0.2)
 
 
 def test_single_process_has_no_tree() -> None:
-    assert tree_of(profile_of(synthetic({PID: ["H"]}))) is None
+    assert tree_for(profile_of(synthetic({PID: ["H"]}))) is None
 
 
 def test_tree_is_rendered_and_escaped() -> None:
@@ -112,7 +118,7 @@ def test_tree_is_rendered_and_escaped() -> None:
     from concdiag.render.text import summary_text
 
     profile = _pool_profile(feeding_samples=300)
-    tree = tree_of(profile)  # type: ignore[arg-type]
+    tree = tree_for(profile)
     assert tree is not None
     hostile = dataclasses.replace(tree, note="<script>x</script> IPC")
     with_tree = dataclasses.replace(profile, tree=hostile)  # type: ignore[type-var]

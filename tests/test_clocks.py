@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 
-from concdiag.analysis.clocks import (
+from concdiag.analysis.accounting.clock_figures import share_error
+from concdiag.analysis.accounting.tick_clocks import (
     STARVED,
     on_cpu_fraction,
     queued_ns,
     resolve_on_cpu,
-    share_error,
 )
 from concdiag.model import Profile
 from concdiag.recording.recording import Recording
@@ -231,7 +231,7 @@ def test_clock_check_is_quiet_when_states_agree() -> None:
 
 
 def test_analysis_with_clocks_is_the_same_fed_in_chunks() -> None:
-    from concdiag.analysis.accounting import StreamingAccounting
+    from concdiag.analysis.accounting.streaming import StreamingAccounting
 
     rec = clocked({PID: "HHWQ", PID + 1: "NNWHQN"}, 300)
     whole = account(rec)
@@ -336,7 +336,7 @@ def test_a_runnable_thread_requesting_the_gil_is_waiting_for_it_only_while_on_a_
     # 3.15's own flag says the thread has requested the GIL; runnable, it is either taking the
     # GIL (on a CPU) or queued for a CPU, which the clocks tell apart (issue 12's rule:
     # waiting for a CPU is never gil_wait)
-    from concdiag.analysis.clocks import REQUESTED
+    from concdiag.analysis.accounting.tick_clocks import REQUESTED
 
     n = 400
     times = [i / RATE for i in range(n)]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 from concdiag.analysis import build_profile
-from concdiag.analysis import verdict_thresholds as thresholds
-from concdiag.analysis.accounting import StreamingAccounting
-from concdiag.analysis.verdict import decide
-from concdiag.analysis.verdict_inputs import Inputs
+from concdiag.analysis.accounting.streaming import StreamingAccounting
+from concdiag.analysis.verdict import thresholds
+from concdiag.analysis.verdict.decide import decide
+from concdiag.analysis.verdict.inputs import Inputs
 from concdiag.model import States
 from conftest import load_recording
 from helpers import context
@@ -104,7 +104,7 @@ def test_a_streamed_run_with_stacks_is_not_taken_for_one_without() -> None:
 def test_the_verdict_is_what_most_reruns_give() -> None:
     from collections import Counter
 
-    from concdiag.analysis.confidence import rerun_majority
+    from concdiag.analysis.verdict.confidence import rerun_majority
 
     split = Counter({"serial": 220, "multiprocessing": 180})
     assert rerun_majority(split, "multiprocessing") == "serial"

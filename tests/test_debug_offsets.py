@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from concdiag.analysis.clocks import REQUESTED
-from concdiag.analysis.states import classify
+from concdiag.analysis.accounting.tick_clocks import REQUESTED
+from concdiag.analysis.accounting.tick_states import classify
 from concdiag.collectors.debug_offsets import DebugOffsetsError, parse, version_text
 from concdiag.collectors.gil_layout import read_head
 from concdiag.collectors.runtime_reader import RuntimeReader, read_thread_states

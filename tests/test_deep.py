@@ -295,7 +295,7 @@ def test_probe_offers_own_yappi_only_to_a_matching_interpreter(tmp_path: Path) -
 
 
 def test_stack_table_is_bounded_without_losing_samples() -> None:
-    from concdiag.analysis.stack_bound import bound_stacks
+    from concdiag.analysis.accounting.stack_bound import bound_stacks
 
     frames = [Frame(f"f{i}", "/m.py", i) for i in range(60)]
     stacks = [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from concdiag import session
-from concdiag.analysis.accounting import AccountingSink
+from concdiag.analysis.accounting.streaming import AccountingSink
 from concdiag.collectors.protocol import Collected
 from concdiag.errors import EXIT_CANNOT_PROFILE, CannotProfileError, target_exit_code
 from concdiag.recording.recording import RecordingDraft

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concdiag.analysis.states import resolve_handoffs
+from concdiag.analysis.accounting.tick_states import resolve_handoffs
 from helpers import PID, account, synthetic
 
 
@@ -48,7 +48,7 @@ def test_accounting_counts_handoffs_as_gil_wait() -> None:
 
 
 def test_runnable_run_without_cpu_continues_the_wait() -> None:
-    from concdiag.analysis.states import resolve_starved
+    from concdiag.analysis.accounting.tick_states import resolve_starved
 
     # woken from a lock wait, then 4 ticks runnable without gaining CPU: still waiting
     states = _labels("IWNNNNH")
@@ -58,7 +58,7 @@ def test_runnable_run_without_cpu_continues_the_wait() -> None:
 
 
 def test_native_run_that_gets_cpu_stays_native() -> None:
-    from concdiag.analysis.states import resolve_starved
+    from concdiag.analysis.accounting.tick_states import resolve_starved
 
     # a hashing thread on a busy machine: a fair share of CPU (1 tick in 4) is still running
     states = _labels("WNNNNNNNNW")

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 from click.testing import CliRunner
 
-from concdiag.analysis.locks import lock_name, taken_as
+from concdiag.analysis.locks.report import lock_name, taken_as
 from concdiag.cli import cli
 from concdiag.model import Profile
 from concdiag.recording.locks import LockTables

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from concdiag.analysis.stack_roles import is_coordination, pool_overhead
-from concdiag.analysis.states import classify
-from concdiag.analysis.verdict import decide, inputs_from
+from concdiag.analysis.accounting.stack_roles import is_coordination, pool_overhead
+from concdiag.analysis.accounting.tick_states import classify
+from concdiag.analysis.verdict.decide import decide, inputs_from
 from concdiag.recording.records import ThreadObservation, Tick
 from concdiag.recording.syscalls import AARCH64, X86_64
 from helpers import PID, account, synthetic

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from concdiag.analysis.stack_roles import (
+from concdiag.analysis.accounting.stack_roles import (
     below_program,
     is_coordination,
     is_library,
     pool_overhead,
     roles_of,
 )
-from concdiag.analysis.verdict import decide, inputs_from
+from concdiag.analysis.verdict.decide import decide, inputs_from
 from concdiag.recording.records import StackChange
 from helpers import PID, account, as_child_process, synthetic
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.analysis.speedup import START_COSTS, Work, processes_time
-from concdiag.analysis.start_method import (
+from concdiag.analysis.verdict.speedup import START_COSTS, Work, processes_time
+from concdiag.analysis.verdict.start_method import (
     default_method,
     method_seen,
     methods_in_source,

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from concdiag.analysis import build_profile
-from concdiag.analysis.accounting import AccountingSink, StreamingAccounting, replay
+from concdiag.analysis.accounting.streaming import AccountingSink, StreamingAccounting, replay
 from concdiag.recording.recording import Recording
 from concdiag.recording.records import Chunk, StackChange
 from conftest import DATA

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.analysis import verdict_rules as rules
-from concdiag.analysis import verdict_thresholds as thresholds
-from concdiag.analysis.no_gil import limits_without_gil
-from concdiag.analysis.speedup import START_COSTS, predict
-from concdiag.analysis.verdict import decide
-from concdiag.analysis.verdict_inputs import Inputs, Shares
+from concdiag.analysis.verdict import rules, thresholds
+from concdiag.analysis.verdict.decide import decide
+from concdiag.analysis.verdict.inputs import Inputs, Shares
+from concdiag.analysis.verdict.no_gil import limits_without_gil
+from concdiag.analysis.verdict.speedup import START_COSTS, predict
 
 BASE = Inputs(
     python_cpu_s=0.0,

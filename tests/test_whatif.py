@@ -13,8 +13,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from concdiag.analysis.whatif import Runs, alternatives, confirm, failures, faster, sites, timing
-from concdiag.analysis.whatif_plan import plan, predicted
+from concdiag.analysis.whatif.compare import (
+    Runs,
+    alternatives,
+    confirm,
+    failures,
+    faster,
+    sites,
+    timing,
+)
+from concdiag.analysis.whatif.plan import plan, predicted
 from concdiag.collectors.swap_report import read_swap_report
 from concdiag.model import Profile, SpeedupPoint, Verdict
 from concdiag.model.whatif import WhatIf

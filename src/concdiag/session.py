@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile, exit_status
-from concdiag.analysis.accounting import AccountingSink
+from concdiag.analysis.accounting.streaming import AccountingSink
 from concdiag.collectors.attach import attach, require_pyspy
 from concdiag.collectors.launch import LaunchRequest, check_interpreter, launch
 from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from concdiag.analysis.whatif import Runs, alternatives, confirm, failures, sites
-from concdiag.analysis.whatif_plan import Variant, plan
+from concdiag.analysis.whatif.compare import Runs, alternatives, confirm, failures, sites
+from concdiag.analysis.whatif.plan import Variant, plan
 from concdiag.collectors.swap_report import SWAP_ENV, read_swap_report, swap_env
 from concdiag.collectors.timed_runs import RerunTarget, stdin_kind, stdin_offset, timed_run
 from concdiag.errors import EXIT_DEADLOCK, EXIT_INTERRUPTED, EXIT_OK, EXIT_TARGET_FAILED

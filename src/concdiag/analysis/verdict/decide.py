@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-from concdiag.analysis.accounting import Accounting
-from concdiag.analysis.confidence import confidence, rerun_majority, rerun_outcomes
-from concdiag.analysis.lock_rules import contended_lock, deadlock, deadlock_summary
-from concdiag.analysis.no_gil import limits_without_gil
-from concdiag.analysis.speedup import MODEL_TEXT, predict
-from concdiag.analysis.verdict_inputs import Inputs, Shares
-from concdiag.analysis.verdict_rules import (
+from concdiag.analysis.accounting.result import Accounting
+from concdiag.analysis.locks.rules import contended_lock, deadlock, deadlock_summary
+from concdiag.analysis.verdict.confidence import confidence, rerun_majority, rerun_outcomes
+from concdiag.analysis.verdict.inputs import Inputs, Shares
+from concdiag.analysis.verdict.no_gil import limits_without_gil
+from concdiag.analysis.verdict.rules import (
     bound_of,
     consider_asyncio,
     cpu_bound,
@@ -31,7 +30,8 @@ from concdiag.analysis.verdict_rules import (
     time_split,
     useful_work,
 )
-from concdiag.analysis.verdict_thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
+from concdiag.analysis.verdict.speedup import MODEL_TEXT, predict
+from concdiag.analysis.verdict.thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
 from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart

@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from concdiag.analysis.critical_sections import Extent, block_end, source_line, states_inside
-from concdiag.analysis.verdict_thresholds import (
+from concdiag.analysis.locks.critical_sections import Extent, block_end, source_line, states_inside
+from concdiag.analysis.verdict.thresholds import (
     CS_BLOCKED_SHARE,
     CS_NATIVE_SHARE,
     HOT_LOCK_MEAN_HOLD_S,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from concdiag.analysis.locks import label
+from concdiag.analysis.locks.report import label
 from concdiag.model import Reason
 from concdiag.model.locks import Deadlock, LockProfile, LockReport
 

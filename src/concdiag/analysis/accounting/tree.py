@@ -8,7 +8,7 @@ root's aggregated stacks), so it is a pure function like the rest of the analysi
 
 from __future__ import annotations
 
-from concdiag.model import Frame, ProcessTree, Profile, WorkerProcess
+from concdiag.model import Frame, ProcessProfile, ProcessTree, StackCount, Summary, WorkerProcess
 
 #: Below this ceiling on speedup, the parent's feeding cost eats most of the gain.
 IPC_CEILING = 2.0
@@ -43,15 +43,21 @@ def _is_send(frames: list[Frame]) -> bool:
     return False
 
 
-def tree_of(profile: Profile) -> ProcessTree | None:
+def tree_of(
+    processes: list[ProcessProfile],
+    summary: Summary,
+    frames: list[Frame],
+    stacks: list[StackCount],
+    rate_hz: float,
+) -> ProcessTree | None:
     """None for a single process; otherwise the tree's figures and whether IPC eats the gain."""
-    if len(profile.processes) < 2:
+    if len(processes) < 2:
         return None
-    root = profile.root_process()
+    root = next((p for p in processes if p.is_root), None)
     root_pid = root.pid if root is not None else None
-    interval = 1.0 / profile.run.rate_hz if profile.run.rate_hz else 0.0
+    interval = 1.0 / rate_hz if rate_hz else 0.0
     workers = []
-    for proc in profile.processes:
+    for proc in processes:
         if proc.pid == root_pid or not proc.python:
             continue
         # The kernel's CPU count for the process; runnable-but-waiting time (an overloaded
@@ -64,19 +70,19 @@ def tree_of(profile: Profile) -> ProcessTree | None:
         wall = max(proc.alive_s, 1e-9)
         workers.append(WorkerProcess(proc.pid, proc.alive_s, busy, min(busy / wall, 64.0)))
     pickling_s = send_wait_s = 0.0
-    for stack in profile.stacks:
+    for stack in stacks:
         if stack.pid != root_pid:
             continue
-        frames = [profile.frames[i] for i in stack.frames]
+        called = [frames[i] for i in stack.frames]
         seconds = stack.count * interval
-        if stack.state in _CPU_STATES and _is_pickling(frames):
+        if stack.state in _CPU_STATES and _is_pickling(called):
             pickling_s += seconds
-        elif stack.state in _WAIT_STATES and _is_send(frames):
+        elif stack.state in _WAIT_STATES and _is_send(called):
             send_wait_s += seconds
     feeding_s = pickling_s + send_wait_s
     worker_busy_s = sum(w.busy_s for w in workers)
     ceiling = (worker_busy_s + feeding_s) / feeding_s if feeding_s > 0 else None
-    cores_mean = profile.summary.cores_used_mean
+    cores_mean = summary.cores_used_mean
     eats = bool(workers) and ceiling is not None and ceiling < IPC_CEILING
     figures = (
         f"{len(workers)} worker process(es) were busy {worker_busy_s:.2f} s in total, the "
@@ -95,10 +101,10 @@ def tree_of(profile: Profile) -> ProcessTree | None:
     else:
         note = figures
     return ProcessTree(
-        processes=len(profile.processes),
+        processes=len(processes),
         workers=workers,
         cores_used_mean=cores_mean,
-        cores_used_peak=profile.summary.cores_used_peak,
+        cores_used_peak=summary.cores_used_peak,
         worker_busy_s=worker_busy_s,
         parent_pickling_s=pickling_s,
         parent_send_wait_s=send_wait_s,

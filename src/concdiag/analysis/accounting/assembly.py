@@ -9,8 +9,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from concdiag.analysis.clocks import ThreadClockFigures, clock_check, thread_figures
-from concdiag.analysis.counters import Accounting, ProcessTally, ThreadCounters
+from concdiag.analysis.accounting.clock_figures import (
+    ThreadClockFigures,
+    clock_check,
+    thread_figures,
+)
+from concdiag.analysis.accounting.result import Accounting
+from concdiag.analysis.accounting.tally import ProcessTally, ThreadCounters
 from concdiag.model import (
     STATE_KEYS,
     Frame,

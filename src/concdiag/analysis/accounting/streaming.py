@@ -19,14 +19,10 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from concdiag.analysis.assembly import TimelineSeries, assemble
-from concdiag.analysis.counters import (
-    Accounting,
-    ProcessTally,
-    StackCursor,
-    ThreadCounters,
-)
-from concdiag.analysis.states import classify_all
+from concdiag.analysis.accounting.assembly import TimelineSeries, assemble
+from concdiag.analysis.accounting.result import Accounting
+from concdiag.analysis.accounting.tally import ProcessTally, StackCursor, ThreadCounters
+from concdiag.analysis.accounting.tick_states import classify_all
 from concdiag.model import STATE_KEYS
 from concdiag.recording.recording import Recording, RunSoFar
 from concdiag.recording.records import Chunk, StackChange, Tick

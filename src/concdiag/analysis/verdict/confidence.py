@@ -20,8 +20,8 @@ import random
 from collections import Counter
 from collections.abc import Callable
 
-from concdiag.analysis.verdict_inputs import Inputs
-from concdiag.analysis.verdict_thresholds import (
+from concdiag.analysis.verdict.inputs import Inputs
+from concdiag.analysis.verdict.thresholds import (
     CONFIDENCE_DRAWS,
     CONFIDENCE_SEED,
     MAX_CONFIDENCE,

@@ -8,9 +8,9 @@ where each number came from, are in `verdict_thresholds`.
 
 from __future__ import annotations
 
-from concdiag.analysis.speedup import Work
-from concdiag.analysis.verdict_inputs import Inputs, Shares
-from concdiag.analysis.verdict_thresholds import (
+from concdiag.analysis.verdict.inputs import Inputs, Shares
+from concdiag.analysis.verdict.speedup import Work
+from concdiag.analysis.verdict.thresholds import (
     CPU_BOUND_SHARE,
     CPU_KIND_SPLIT,
     GIL_CONTENTION_SHARE,

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from concdiag.analysis.clocks import REQUESTED, resolve_on_cpu
+from concdiag.analysis.accounting.tick_clocks import REQUESTED, resolve_on_cpu
 from concdiag.recording.recording import RunSoFar
 from concdiag.recording.records import ThreadObservation, Tick
 from concdiag.recording.syscalls import SyscallTable

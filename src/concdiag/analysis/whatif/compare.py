@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from concdiag.analysis.whatif_plan import Variant, predicted_against
+from concdiag.analysis.whatif.plan import Variant, predicted_against
 from concdiag.model import Profile, Verdict
 from concdiag.model.whatif import Alternative, SwapSite, TaskFailure, Timing
 from concdiag.recording.whatif import SwapReport, TimedRun

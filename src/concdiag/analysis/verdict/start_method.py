@@ -15,8 +15,8 @@ import os
 import re
 from pathlib import Path
 
-from concdiag.analysis.current_model import MAX_FILE_BYTES
-from concdiag.analysis.speedup import START_COSTS
+from concdiag.analysis.verdict.current_model import MAX_FILE_BYTES
+from concdiag.analysis.verdict.speedup import START_COSTS
 from concdiag.model import ProcessProfile
 from concdiag.model.speedup import ProcessStart
 

@@ -14,9 +14,9 @@ import math
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from concdiag.analysis.counters import Accounting
-from concdiag.analysis.stack_roles import is_coordination
-from concdiag.analysis.verdict_thresholds import STALL_MAX_CORES, STALL_SYNC_SHARE
+from concdiag.analysis.accounting.result import Accounting
+from concdiag.analysis.accounting.stack_roles import is_coordination
+from concdiag.analysis.verdict.thresholds import STALL_MAX_CORES, STALL_SYNC_SHARE
 from concdiag.model import Frame, Lane, StackCount
 from concdiag.model.locks import CodeLine, Deadlock, LockReport, ThreadStack
 

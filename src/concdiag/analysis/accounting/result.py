@@ -1,0 +1,52 @@
+"""What the accounting makes of a run: the figures the verdict and the renderers read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from concdiag.model import (
+    Frame,
+    ProcessProfile,
+    StackCount,
+    States,
+    Summary,
+    Timeline,
+)
+
+
+@dataclass
+class Accounting:
+    """Everything the verdict and renderers need, derived from one recording."""
+
+    processes: list[ProcessProfile]
+    summary: Summary
+    timeline: Timeline
+    frames: list[Frame]
+    stacks: list[StackCount]
+    coordination_s: float
+    sleep_s: float
+    lock_sync_s: float
+    worker_threads: int
+    side_workers: int  # worker threads other than each process's main thread
+    samples: int
+    wall_s: float
+    asyncio_seen: bool
+    child_python_processes: int
+    files_seen: set[str]
+    #: CPU seconds Python threads spent in pool machinery, by kind and by state:
+    #: {"serialise": {"gil_held": s, "native": s}, "dispatch": {...}}.
+    pool_overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The part of it spent in processes other than the root: the pool's workers.
+    pool_overhead_in_workers_s: float = 0.0
+    #: CPU seconds of the root process that no number of workers would divide, by state
+    #: ("gil_held", "native"): its imports, and its coordinating threads' own work.
+    serial_cpu_s: dict[str, float] = field(default_factory=dict)
+    #: The root process's main thread ran an asyncio event loop.
+    asyncio_main: bool = False
+    #: Sampling instants accounted (one per process per tick).
+    ticks: int = 0
+    #: Sampling variance of the Python threads' seconds per state (s^2): the error bars,
+    #: summed, for the verdict's confidence.
+    worker_variance_s2: States = field(default_factory=States)
+    #: The sampling interval (s): one tick of any thread stands for this long.
+    tick_s: float = 0.01
