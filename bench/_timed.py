@@ -15,15 +15,17 @@ import time
 
 
 def _install_lock_tracker(tables: str) -> None:
+    """The lock tracker, loaded as the bootstrap loads it in a target."""
     import importlib.util
 
     here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "..", "src", "concdiag", "collectors", "_lock_tracker.py")
-    spec = importlib.util.spec_from_file_location("_concdiag_lock_tracker", path)
+    path = os.path.join(here, "..", "src", "concdiag", "agent", "bootstrap.py")
+    spec = importlib.util.spec_from_file_location("_concdiag_bootstrap", path)
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.install({"out": tables, "deadlock_after": 3.0}, lambda message: None)
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    tracker = bootstrap.agent_module("locks.tracker")
+    tracker.install({"out": tables, "deadlock_after": 3.0}, lambda message: None)
 
 
 def main() -> None:

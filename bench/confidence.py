@@ -11,7 +11,7 @@ workload as written (`bench/workloads/`) and issue 12's short two-thread case
   and the share of them that agreed with their target's majority (a calibrated confidence
   of 0.8 agrees about 80% of the time; the goal is >= 95% agreement from 0.8 up);
 - the run-to-run spread of the worker time (the log standard deviations the confidence's
-  rerun model uses, analysis/verdict_thresholds.py RERUN_SCALE_SD and RERUN_STATE_SD).
+  rerun model uses, analysis/verdict/thresholds.py RERUN_SCALE_SD and RERUN_STATE_SD).
 
 Usage: python bench/confidence.py [--runs 10] [--only NAME,...] [--out docs/verdicts.md]
 With ``--out`` the tables replace the section between the confidence markers of that file

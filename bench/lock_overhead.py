@@ -35,18 +35,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 TIMED = ROOT / "bench" / "_timed.py"
 TARGET = ROOT / "bench" / "targets" / "lock_heavy.py"
-TRACKER = ROOT / "src" / "concdiag" / "collectors" / "_lock_tracker.py"
+BOOTSTRAP = ROOT / "src" / "concdiag" / "agent" / "bootstrap.py"
 PY = sys.executable
 MODES = ("bare", "tracker", "concdiag --no-locks", "concdiag")
 PAIRS = (("tracker", "bare"), ("concdiag", "concdiag --no-locks"))
 
 
 def _tracker() -> Any:
-    spec = importlib.util.spec_from_file_location("_concdiag_lock_tracker", TRACKER)
+    """The lock tracker, loaded as the bootstrap loads it in a target."""
+    spec = importlib.util.spec_from_file_location("_concdiag_bootstrap", BOOTSTRAP)
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    return bootstrap.agent_module("locks.tracker")
 
 
 def micro(batches: int = 15, per_batch: int = 200_000) -> None:

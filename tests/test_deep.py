@@ -64,7 +64,7 @@ def test_no_concdiag_frames_in_deep_tables() -> None:
     assert profile.deep is not None
     for t in profile.deep.threads:
         for f in t.functions:
-            assert not f.file.endswith(("_bootstrap.py", "_deep_probe.py")), f
+            assert "/concdiag/agent/" not in f.file, f
             assert "runpy" not in f.file
             assert f.function not in ("_send", "dumps", "JSONEncoder.encode"), f
 

@@ -1,10 +1,9 @@
 """The lock tracker inside a target, run for real in a child interpreter (3.10 to 3.13).
 
-Each test writes a small program that installs ``_lock_tracker.py`` the way the bootstrap
-does, runs it in a fresh interpreter (the test process's own locks stay untouched), and reads
-the tables it wrote: exact counts, waits at the right lines, the holder's line, lock
-semantics unchanged, deadlocks found (and not found where a lock is only a signal).
-"""
+Each test writes a small program that installs the lock tracker (``agent/locks/tracker.py``)
+the way the bootstrap does, runs it in a fresh interpreter (the test process's own locks stay
+untouched), and reads the tables it wrote: exact counts, waits at the right lines, the holder's
+line, lock semantics unchanged, deadlocks found (and not found where a lock is only a signal)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """The locks part of a profile: from the tracker's tables to the report, on synthetic runs.
 
-The tables are what ``_lock_tracker.py`` writes (its JSON layout); the sampled threads come
-from `helpers.synthetic`. Checked: names and lines, the advice for what the critical section
-does, the verdict that names the lock, a deadlock's verdict and exit code, an attach stall,
-the schema, and every renderer with hostile names.
-"""
+The tables are what the lock tracker (``agent/locks/``) writes (its JSON layout); the sampled
+threads come from `helpers.synthetic`. Checked: names and lines, the advice for what the
+critical section does, the verdict that names the lock, a deadlock's verdict and exit code, an
+attach stall, the schema, and every renderer with hostile names."""
 
 from __future__ import annotations
 

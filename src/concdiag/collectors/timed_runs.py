@@ -1,7 +1,7 @@
 """``concdiag whatif``'s reruns: the target under the bare interpreter plus the pool swap.
 
 No sampler, py-spy or event pipe runs: the bootstrap (``CONCDIAG_BARE=1``) only loads
-``_pool_swap.py`` and runs the script, so what is timed is the program, not concdiag. A
+``agent/pools/swap.py`` and runs the script, so what is timed is the program, not concdiag. A
 run's wall time goes from the moment the script is about to start (the target notes it on
 the system-wide monotonic clock) to the process's exit, so the interpreter's own start-up is
 left out; its CPU time is the kernel's accounting of the process and the children it waited

@@ -1,6 +1,6 @@
 """Lock tracking inside the target: ``asyncio.Lock``, patched when ``asyncio.locks`` loads.
 
-Loaded by ``_lock_tracker.py`` (by path, standard library only, Python 3.10 to 3.13). A task
+Used by ``tracker.py`` (standard library only, Python 3.10 to 3.15). A task
 waiting for an ``asyncio.Lock`` does not block its thread (the sampler sees the event loop
 waiting), so only this tracker sees it: the waiters are tasks, named by ``Task.get_name()``.
 asyncio is not imported here: a finder on ``sys.meta_path`` patches the module when the

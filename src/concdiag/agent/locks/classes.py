@@ -1,6 +1,6 @@
 """Lock tracking inside the target: ``Condition``, ``Semaphore`` and ``BoundedSemaphore``.
 
-Loaded by ``_lock_tracker.py`` (by path, standard library only, Python 3.10 to 3.13), which
+Used by ``tracker.py`` (standard library only, Python 3.10 to 3.15), which
 hands over its lock types and helpers. A Condition's lock is a tracked lock; its waits for a
 notify are timed here. A semaphore is tracked as one primitive (its own condition stays
 untracked): acquisitions counted, waits for a permit timed exactly.

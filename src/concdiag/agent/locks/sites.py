@@ -92,7 +92,7 @@ def creation_site(frame, kind):
     if frame is None:
         # No user frame (a program that is all standard library, such as `-m compileall`):
         # the library line that created the lock, never the outermost frame (concdiag's
-        # bootstrap, which named every such lock `_bootstrap.py:336`).
+        # bootstrap, which would name every such lock after its own line).
         frame = creator
     code = frame.f_code
     key = (code.co_filename, frame.f_lineno)

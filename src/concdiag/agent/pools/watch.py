@@ -223,7 +223,7 @@ class _StdinWatch:
 
 
 def start(config):
-    """Start watching: called by ``_pool_swap.install`` before the script runs."""
+    """Start watching: called by ``swap.install`` before the script runs."""
     global CONFIG, PID
     CONFIG = dict(config)
     PID = os.getpid()

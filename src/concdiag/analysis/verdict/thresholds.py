@@ -95,7 +95,7 @@ RERUN_STATE_SD = 0.04
 #: 400 draws cannot tell 0.995 from 1.
 MAX_CONFIDENCE = 0.99
 #: Cap when the interpreter has a GIL whose word could not be read: every runnable tick is
-#: then taken as GIL-held (analysis/states.py), so native CPU, which decides threads vs
+#: then taken as GIL-held (accounting/tick_states.py), so native CPU, which decides threads vs
 #: processes, goes unseen, and reruns would agree on the same blind guess. A stated choice.
 NO_GIL_WORD_CONFIDENCE = 0.6
 #: Cap without stacks: no coordination, pool overhead or hot code (docs/measurement.md "Known
