@@ -56,12 +56,16 @@ def open_optional(path: str) -> int | None:
 class ThreadFiles:
     """One thread's /proc files, kept open, and what the last tick saw of it."""
 
-    __slots__ = ("blocked", "schedstat_fd", "stat_fd", "syscall_fd")
+    __slots__ = ("blocked", "judged_at", "schedstat_fd", "stat_fd", "syscall_fd", "wait_args")
 
     def __init__(self, base: str, schedstat: bool) -> None:
         #: when last seen blocked: its CPU clock (ns) and timeslice count, the system call,
-        #: and whether it was a futex on the GIL
-        self.blocked: tuple[int, int | None, int | None, bool] | None = None
+        #: whether it was a futex on the GIL, and whether it waited on the tree itself
+        self.blocked: tuple[int, int | None, int | None, bool, bool | None] | None = None
+        #: the blocking call's arguments, and when its wait was last judged (monotonic s, and
+        #: the sampler's count of processes joined then)
+        self.wait_args: list[int] = []
+        self.judged_at = (0.0, 0)
         self.stat_fd = os.open(f"{base}/stat", os.O_RDONLY)
         self.syscall_fd = open_optional(f"{base}/syscall")
         # absent on kernels built without CONFIG_SCHED_INFO: states then use stat's CPU ticks

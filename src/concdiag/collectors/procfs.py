@@ -27,6 +27,7 @@ import psutil
 
 from concdiag.collectors.children import CHILD_SCAN_EVERY_S, ForkWatch, descendants
 from concdiag.collectors.cpu_window import CounterWindow, counters_to
+from concdiag.collectors.fd_waits import RECHECK_S, TreeEnds, syscall_args
 from concdiag.collectors.gil_layout import (
     GilLocation,
     locate_in_child,
@@ -98,6 +99,9 @@ class ProcSampler:
         self._last_cpu: dict[tuple[int, int], tuple[int, int]] = {}
         self.window = CounterWindow()  # CPU and context switches over the sampled window only
         self._forks = ForkWatch()
+        #: Where a blocked thread's pipes and sockets lead: into the tree, or out of it.
+        self.tree_ends = TreeEnds(lambda: list(self._processes))
+        self._joined = 0  # processes that joined the followed tree so far
         self._next_child_scan = 0.0
         #: Per process: its last counters with the raw CPU psutil read, and its last stat CPU
         #: ticks (one ending between counter reads gets its CPU to its last tick).
@@ -163,6 +167,7 @@ class ProcSampler:
             for proc in self._processes.values():
                 proc.close()
             self._forks.close()
+            self.tree_ends.close()
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -174,6 +179,8 @@ class ProcSampler:
             return
         gil, mem_fd = open_gil(pid, gil)
         self._processes[pid] = ProcessFiles(pid, gil, mem_fd, stat_fd)
+        self._joined += 1
+        self.tree_ends.tree_changed()
         try:
             proc = psutil.Process(pid)
             self._psutil[pid] = proc
@@ -356,17 +363,25 @@ class ProcSampler:
                     clocks = parse_schedstat(read_file(files.schedstat_fd, 128))
                 syscall: int | None = None
                 on_gil = False
+                ipc: bool | None = None
                 if state != "R" and files.syscall_fd is not None:
                     if files.blocked is not None and clocks[:1] + clocks[2:] == files.blocked[:2]:
                         # not on a CPU since it was last seen blocked (its CPU clock and
                         # timeslices unchanged): it cannot have made another system call
-                        syscall, on_gil = files.blocked[2], files.blocked[3]
+                        syscall, on_gil, ipc = files.blocked[2:]
+                        if ipc is False and syscall is not None and self._rejudge(files):
+                            # still in the same wait: its other end may be a process found since
+                            ipc = self.tree_ends.waits_on_tree(proc.pid, syscall, files.wait_args)
+                            files.blocked = (*files.blocked[:4], ipc)
                     else:
-                        syscall, on_gil = parse_syscall(
-                            read_file(files.syscall_fd, 256), gil_address
-                        )
+                        text = read_file(files.syscall_fd, 256)
+                        syscall, on_gil = parse_syscall(text, gil_address)
+                        if syscall is not None and not on_gil:
+                            files.wait_args = syscall_args(text)
+                            files.judged_at = (time.monotonic(), self._joined)
+                            ipc = self.tree_ends.waits_on_tree(proc.pid, syscall, files.wait_args)
                         if clocks[0] is not None:
-                            files.blocked = (clocks[0], clocks[2], syscall, on_gil)
+                            files.blocked = (clocks[0], clocks[2], syscall, on_gil, ipc)
                 else:
                     files.blocked = None
             except (OSError, ValueError):
@@ -376,7 +391,7 @@ class ProcSampler:
             holds, requested = gil_flags.get(tid, (None, None))
             observations.append(
                 ThreadObservation(
-                    tid, state, syscall, on_gil, utime + stime, holds, requested, *clocks
+                    tid, state, syscall, on_gil, utime + stime, holds, requested, *clocks, ipc
                 )
             )
             # the latest ticks only; records are made once, when sampling stops
@@ -386,6 +401,17 @@ class ProcSampler:
             if tid not in alive:
                 self._forget_thread(proc, tid)
         return tuple(observations)
+
+    def _rejudge(self, files: ThreadFiles) -> bool:
+        """A wait judged to lead out of the tree is judged again as soon as a process joins
+        the tree (the worker it waits on may be followed only now), and every `RECHECK_S`
+        while it lasts."""
+        now = time.monotonic()
+        at, joined = files.judged_at
+        if joined == self._joined and now - at < RECHECK_S:
+            return False
+        files.judged_at = (now, self._joined)
+        return True
 
     @staticmethod
     def _forget_thread(proc: ProcessFiles, tid: int) -> None:

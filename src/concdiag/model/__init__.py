@@ -108,6 +108,10 @@ class ThreadProfile:
     #: native`` below it (shares of observed time); None when not checked.
     clock_disagreement: float | None = None
     clock_error: float | None = None  # the sampling error that disagreement is judged by
+    #: Seconds blocked on a pipe or socket whose other end is another process of the traced
+    #: tree (or waiting for a child): the tree coordinating itself, counted as coordination,
+    #: not as I/O work (docs/measurement.md "Waits on the process tree").
+    ipc_wait_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

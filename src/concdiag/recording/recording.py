@@ -32,8 +32,9 @@ from concdiag.recording.yappi import YappiRun
 #: table, the kernel's clock tick and the platform. Version 1 recordings were all made on
 #: x86_64 Linux with a 100 Hz clock tick, which `Recording.load` assumes for them. Version 3
 #: added each thread's scheduler clocks (``/proc/<pid>/task/<tid>/schedstat``) to its
-#: observations; older observations load with them unknown (None).
-RECORDING_VERSION = 3
+#: observations; older observations load with them unknown (None). Version 4 added whether a
+#: blocked thread waited on the traced tree itself (``ipc``), unknown in older observations.
+RECORDING_VERSION = 4
 
 
 ThreadKey = tuple[int, int]  # (pid, tid)
@@ -217,7 +218,8 @@ class Recording:
             draft.platform = "Linux x86_64 (version 1 recording)"
         ticks = []
         for t_s, pid, locked, holder, switches, pticks, threads in data["ticks"]:
-            # five fields up to version 2; seven with the 3.15 GIL flags, ten with the clocks
+            # five fields up to version 2; seven with the 3.15 GIL flags, ten with the clocks,
+            # eleven with the IPC judgement
             obs = tuple(ThreadObservation(*o) for o in threads)
             ticks.append(Tick(t_s, pid, locked, holder, switches, pticks, obs))
         for item in data["threads"]:
@@ -249,13 +251,16 @@ class Recording:
 
 
 def _observation_row(o: ThreadObservation) -> list[Any]:
-    """Five fields; the two 3.15 GIL flags, and after them the three scheduler clocks, only
-    where they were read (the flags as null when only the clocks were)."""
+    """Five fields; then the two 3.15 GIL flags, the three scheduler clocks and the IPC
+    judgement, each only where it or a later one was read (null where it was not)."""
     row: list[Any] = [o.tid, o.proc_state, o.syscall, o.futex_on_gil, o.cpu_ticks]
-    if o.holds_gil is not None or o.gil_requested is not None or o.run_ns is not None:
+    later = o.ipc is not None
+    if o.holds_gil is not None or o.gil_requested is not None or o.run_ns is not None or later:
         row += [o.holds_gil, o.gil_requested]
-    if o.run_ns is not None:
+    if o.run_ns is not None or later:
         row += [o.run_ns, o.run_delay_ns, o.timeslices]
+    if later:
+        row.append(o.ipc)
     return row
 
 

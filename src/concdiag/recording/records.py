@@ -28,6 +28,11 @@ class ThreadObservation:
     run_ns: int | None = None
     run_delay_ns: int | None = None
     timeslices: int | None = None
+    #: Blocked waiting on the traced tree itself: every pipe or socket the call waits on
+    #: leads to a process of the tree (or a child it waits for). False when any of it leads
+    #: out (a file, a terminal, another host); None when not judged (running, not an fd wait,
+    #: the in-process collector, recordings before v4).
+    ipc: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

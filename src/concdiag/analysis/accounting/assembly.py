@@ -171,6 +171,7 @@ def assemble(
                 cpu_clock_share=clocks.cpu_clock_share,
                 clock_disagreement=clocks.clock_disagreement,
                 clock_error=clocks.clock_error,
+                ipc_wait_s=acc.ipc * interval,
             )
         )
         lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=name, shares=series.lanes[key]))

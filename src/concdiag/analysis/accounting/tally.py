@@ -29,6 +29,8 @@ class ThreadCounters:
     counts: Counter[str] = field(default_factory=Counter)
     #: Waits for other workers, by state (``sync`` or ``io``).
     coordination: Counter[str] = field(default_factory=Counter)
+    #: Samples blocked on a pipe or socket to another process of the tree (or a child).
+    ipc: int = 0
     sleep: int = 0
     overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
     #: On-CPU samples importing modules (not pool machinery), by state.
@@ -76,9 +78,17 @@ class ThreadCounters:
         self.bins.setdefault(b, Counter())[state] += 1
         if state == "io" and is_sleep(obs, syscalls):
             self.sleep += 1
+        # waiting on a pipe or socket to the tree itself, or a child: coordination, whatever
+        # library made the channel (the kernel's facts; the stack need not be known)
+        waits_on_tree = state == "io" and obs.ipc is True
+        if waits_on_tree:
+            self.coordination[state] += 1
+            self.ipc += 1
         if frames:
             roles = roles_of(frames)
-            if state in ("sync", "io") and roles.coordination:
+            if waits_on_tree:
+                pass
+            elif state in ("sync", "io") and roles.coordination:
                 self.coordination[state] += 1
             elif state == "io" and roles.loop_wait:
                 self.flags.setdefault(b, Counter())["loop_wait"] += 1

@@ -1,0 +1,196 @@
+"""Waits on the process tree itself, judged from kernel facts: the blocking call's arguments,
+the descriptors' links, and where each pipe's or socket's other end is."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from concdiag.collectors.fd_waits import (
+    WAIT_CALLS,
+    TreeEnds,
+    epoll_targets,
+    loopback_peers,
+    parse_fd_link,
+    poll_fds,
+    select_fds,
+    syscall_args,
+    unix_peers,
+)
+from concdiag.model import Profile
+from concdiag.recording.records import ThreadObservation, Tick
+from helpers import PID, profile_of, synthetic
+
+X86 = WAIT_CALLS["x86_64"]
+READ, POLL, EPOLL_WAIT, WAIT4 = 0, 7, 232, 61
+
+
+def test_the_calls_arguments_are_read_from_the_syscall_line() -> None:
+    line = "0 0x5 0x7ffd1000 0x2000 0x0 0x0 0x0 0x7ffd0ff8 0x7f12345678\n"
+    assert syscall_args(line) == [5, 0x7FFD1000, 0x2000, 0, 0, 0]
+    assert syscall_args("running\n") == []
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("pipe:[123456]", ("pipe", 123456)),
+        ("socket:[77]", ("socket", 77)),
+        ("anon_inode:[eventfd]", ("anon", 0)),
+        ("/dev/pts/3", ("file", 0)),
+        ("/srv/data/input.csv", ("file", 0)),
+    ],
+)
+def test_descriptor_links(link: str, expected: tuple[str, int]) -> None:
+    assert parse_fd_link(link) == expected
+
+
+def test_poll_select_and_epoll_sets() -> None:
+    raw = (
+        struct.pack("=ihh", 3, 1, 0) + struct.pack("=ihh", -1, 1, 0) + struct.pack("=ihh", 9, 4, 0)
+    )
+    assert poll_fds(raw) == [3, 9]  # a negative descriptor is skipped by poll itself
+    assert select_fds(bytes([0b00010010, 0, 0b1])) == [1, 4, 16]
+    info = "pos:\t0\nflags:\t02\nmnt_id:\t15\ntfd:        5 events:       19 data: 5\n"
+    info += "tfd:       12 events:       19 data: c\n"
+    assert epoll_targets(info) == [5, 12]
+
+
+def test_loopback_peers_pair_swapped_addresses() -> None:
+    def row(n: int, local: str, remote: str, inode: int) -> str:
+        return f"{n}: {local} {remote} 01 00000000:00000000 00:00000000 00000000 0 0 {inode} 1\n"
+
+    header = (
+        "sl local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n"
+    )
+    a = row(0, "0100007F:1F90", "0100007F:C350", 111)
+    b = row(1, "0100007F:C350", "0100007F:1F90", 222)
+    far = row(2, "0A00000F:C351", "5DB8D822:01BB", 333)  # to another host: no peer here
+    peers = loopback_peers([header + a + b + far])
+    assert peers == {111: 222, 222: 111}
+
+
+def test_a_socketpairs_ends_are_each_others_peers() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        peers = unix_peers()
+        if not peers:
+            pytest.skip("this kernel refuses sock_diag")
+        a, b = os.fstat(left.fileno()).st_ino, os.fstat(right.fileno()).st_ino
+        assert peers[a] == b and peers[b] == a
+
+
+def _ends(*pids: int) -> TreeEnds:
+    return TreeEnds(lambda: pids, calls=X86)
+
+
+def test_a_pipe_to_a_child_of_the_tree_is_a_wait_on_the_tree(tmp_path: Path) -> None:
+    """The parent reads a pipe the child writes: inside the tree. The same pipe with the
+    child left out of the tree leads out of it (its other end is elsewhere)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        fd = child.stdout.fileno()
+        args = [fd, 0, 4096, 0, 0, 0]
+        assert _ends(os.getpid(), child.pid).waits_on_tree(os.getpid(), READ, args) is True
+        assert _ends(os.getpid()).waits_on_tree(os.getpid(), READ, args) is False
+        # waiting for a child to exit is waiting on the tree
+        assert _ends(os.getpid()).waits_on_tree(os.getpid(), WAIT4, [child.pid, 0, 0, 0, 0, 0])
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_file_or_a_poll_set_with_one_outside_end_is_io(tmp_path: Path) -> None:
+    path = tmp_path / "data.txt"
+    path.write_text("x")
+    read_end, write_end = os.pipe()
+    with path.open() as handle:
+        ends = _ends(os.getpid())
+        args = [handle.fileno(), 0, 1, 0, 0, 0]
+        assert ends.waits_on_tree(os.getpid(), READ, args) is False
+        # a self-pipe alone (both ends here): inside; with a file beside it in a poll set: I/O
+        pollfds = struct.pack("=ihhihh", read_end, 1, 0, handle.fileno(), 1, 0)
+        buffer = bytearray(pollfds)
+        address = _address_of(buffer)
+        assert ends.waits_on_tree(os.getpid(), POLL, [address, 1, -1, 0, 0, 0]) is True
+        assert ends.waits_on_tree(os.getpid(), POLL, [address, 2, -1, 0, 0, 0]) is False
+    os.close(read_end)
+    os.close(write_end)
+
+
+def _address_of(buffer: bytearray) -> int:
+    import ctypes
+
+    return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
+
+
+def test_a_process_joining_the_tree_turns_out_into_in() -> None:
+    clock = [0.0]
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], pass_fds=(write_end,)
+    )
+    os.close(write_end)
+    try:
+        pids = [os.getpid()]
+        ends = TreeEnds(lambda: pids, calls=X86, clock=lambda: clock[0])
+        args = [read_end, 0, 1, 0, 0, 0]
+        assert ends.waits_on_tree(os.getpid(), READ, args) is False
+        pids.append(child.pid)
+        ends.tree_changed()
+        assert ends.waits_on_tree(os.getpid(), READ, args) is True
+    finally:
+        child.kill()
+        child.wait()
+        os.close(read_end)
+
+
+def test_calls_that_name_no_descriptor_are_not_judged() -> None:
+    ends = _ends(os.getpid())
+    assert ends.waits_on_tree(os.getpid(), 230, [0, 0, 0, 0, 0, 0]) is None  # clock_nanosleep
+    assert ends.waits_on_tree(os.getpid(), 202, [1, 2, 3, 4, 5, 6]) is None  # futex
+
+
+def _ipc_run(ipc: bool | None) -> Profile:
+    """Two threads of the root process: one computes, one blocks reading a channel."""
+    rec = synthetic({PID: ["H"], PID + 1: ["I"]}, ticks=300)
+    rec.ticks = [
+        Tick(
+            t.t_s,
+            t.pid,
+            t.gil_locked,
+            t.gil_holder_tid,
+            t.gil_switches,
+            t.process_cpu_ticks,
+            tuple(
+                ThreadObservation(o.tid, o.proc_state, 0, False, o.cpu_ticks, ipc=ipc)
+                if o.tid == PID + 1
+                else o
+                for o in t.threads
+            ),
+        )
+        for t in rec.ticks
+    ]
+    return profile_of(rec)
+
+
+def test_a_wait_on_the_tree_is_coordination_not_io() -> None:
+    on_tree = _ipc_run(True)
+    outside = _ipc_run(False)
+    channel = next(t for t in on_tree.processes[0].threads if t.tid == PID + 1)
+    assert channel.role == "coordinator"
+    assert channel.ipc_wait_s == pytest.approx(3.0)
+    assert on_tree.summary.worker_seconds.io == pytest.approx(0.0)
+    assert outside.summary.worker_seconds.io == pytest.approx(3.0)
+    assert on_tree.verdict.bound == "cpu"
+    assert outside.verdict.bound != "cpu"
