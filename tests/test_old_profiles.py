@@ -77,8 +77,8 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-#: What issue 12 added to version 2 (with defaults): the clock check, error bars, the
-#: starved and pre-empted shares.
+#: What was added to version 2 since (with defaults): the clock check, error bars, the
+#: starved and pre-empted shares, the time waiting on the process tree.
 V3_THREAD_FIELDS = (
     "observed_samples",
     "share_errors",
@@ -88,6 +88,7 @@ V3_THREAD_FIELDS = (
     "cpu_clock_share",
     "clock_disagreement",
     "clock_error",
+    "ipc_wait_s",
 )
 V3_SUMMARY_FIELDS = ("starved_s", "clock_check")
 
