@@ -25,7 +25,7 @@ from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.accounting.streaming import StreamingAccounting
-from concdiag.collectors.pyspy_trace import parse_chrometrace
+from concdiag.collectors.pyspy_trace import TraceReplay
 from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
 from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import StackChange, TargetInfo, ThreadInfo, ThreadObservation, Tick
@@ -143,7 +143,9 @@ def main() -> None:
         trace = Path(tmp) / "trace.json"
         trace.write_text(json.dumps(worst_case_trace(threads, args.rate)))
         size_mb = trace.stat().st_size / 1e6
-        stacks = parse_chrometrace(json.loads(trace.read_text()), PID, 0.0)
+        replay = TraceReplay(PID, 0.0, {})
+        replay.feed(json.loads(trace.read_text()))
+        stacks = replay.finish()
     changes = sum(len(c) for c in stacks.values())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from concdiag.analysis import RunContext, replay_profile
 from concdiag.analysis.accounting.result import Accounting
@@ -22,6 +24,7 @@ from concdiag.recording.records import (
     ThreadObservation,
     Tick,
 )
+from concdiag.schema import SCHEMA_PATH
 
 PID = 1000
 RATE = 100.0
@@ -201,3 +204,9 @@ def agent_module(name: str) -> ModuleType:
     bootstrap loads it in a target: from its folder, without concdiag installed."""
     module: ModuleType = load_bootstrap().agent_module(name)
     return module
+
+
+def load_schema() -> dict[str, Any]:
+    """The profile's JSON Schema as shipped with the package."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema

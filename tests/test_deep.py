@@ -17,9 +17,8 @@ from concdiag.model import Frame, Profile, StackCount, States
 from concdiag.recording.yappi import YappiFunction, YappiRun, YappiThread
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
-from concdiag.schema import load_schema
 from conftest import load_recording
-from helpers import BOOTSTRAP, PID, agent_module, context, synthetic
+from helpers import BOOTSTRAP, PID, agent_module, context, load_schema, synthetic
 
 
 def probe_module() -> ModuleType:

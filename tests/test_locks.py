@@ -24,8 +24,7 @@ from concdiag.recording.recording import Recording
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
-from concdiag.schema import load_schema
-from helpers import PID, profile_of, synthetic
+from helpers import PID, load_schema, profile_of, synthetic
 
 SOURCE = """\
 import threading, time

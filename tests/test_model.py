@@ -10,8 +10,8 @@ import pytest
 
 from concdiag.errors import EXIT_USAGE, ProfileFormatError
 from concdiag.model import STATE_KEYS, Profile
-from concdiag.schema import SCHEMA_PATH, generate_schema, load_schema
-from helpers import PID, profile_of, synthetic
+from concdiag.schema import SCHEMA_PATH, generate_schema
+from helpers import PID, load_schema, profile_of, synthetic
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from concdiag.model import Profile
 from concdiag.recording.recording import RecordingDraft
 from concdiag.render import FORMATS, get_renderer
 from concdiag.render.text import summary_text
-from concdiag.schema import load_schema
-from helpers import PID, profile_of, synthetic, target_info
+from helpers import PID, load_schema, profile_of, synthetic, target_info
 from process_images import RUNTIME_AT, FakeThread, image
 
 STACK = (("<module>", "/app/work.py", 1), ("crunch", "/app/work.py", 10))

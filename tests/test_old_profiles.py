@@ -18,9 +18,8 @@ from concdiag.gate.result import GateResult
 from concdiag.migrations import profile_from_v1, result_from_v1
 from concdiag.model import CURRENT_MODELS, SCHEMA_VERSION, Profile
 from concdiag.render.html import HtmlRenderer
-from concdiag.schema import load_schema
 from conftest import DATA, load_recording
-from helpers import profile_of
+from helpers import load_schema, profile_of
 from test_report_cli import concdiag
 
 OLD = {name: DATA / f"profile-v1-{name}.json" for name in ("cpu_threads", "io_threads")}

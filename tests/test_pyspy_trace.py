@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from concdiag.collectors.pyspy_trace import TraceReplay, iter_trace_blocks, parse_chrometrace
+from concdiag.collectors.pyspy_trace import TraceReplay, iter_trace_blocks
 from concdiag.recording.records import StackChange
 
 DATA = Path(__file__).parent / "data"
@@ -173,7 +173,9 @@ def test_replay_gives_back_each_sampled_stack_when_processes_share_thread_ids() 
             series.append(StackChange(ts / 1e6, tuple(user)))
     # py-spy ending every stack when it stops is not a sample: threads keep their last stack
     events = _as_pyspy_writes(samples)
-    assert parse_chrometrace(events, 100, 0.0) == dict(expected)
+    replay = TraceReplay(100, 0.0, {})
+    replay.feed(events)
+    assert replay.finish() == dict(expected)
 
 
 def test_hex_thread_ids_map_to_os_ids_and_names_are_kept() -> None:

@@ -30,9 +30,8 @@ from concdiag.recording.whatif import PoolSeen, SwapReport, TaskErrorSeen, Timed
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
-from concdiag.schema import load_schema
 from conftest import load_recording
-from helpers import profile_of
+from helpers import load_schema, profile_of
 
 INSTALLED = SwapReport(installed=True, interpreters=False, python="3.11.7")
 

@@ -86,10 +86,6 @@ class Outcome:
     chose_status: bool = False
 
 
-#: Kept for callers that name the launch outcome.
-ProfileOutcome = Outcome
-
-
 def output_paths(stem: str, json_path: Path | None, html_path: Path | None) -> tuple[Path, Path]:
     """Where the JSON and HTML go: as given, else ``reports/<stem>-<time>``, side by side."""
     if json_path is None:

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from concdiag.schema import load_schema
 from e2e.conftest import SAMPLES
+from helpers import load_schema
 
 pytestmark = pytest.mark.e2e
 

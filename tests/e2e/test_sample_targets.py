@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from concdiag.schema import load_schema
 from e2e.conftest import SAMPLES, expected
+from helpers import load_schema
 
 pytestmark = pytest.mark.e2e
 

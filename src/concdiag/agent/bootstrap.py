@@ -237,34 +237,15 @@ def _load_pool_swap():
 
 
 def main():
-    global _EVENT_FD, _T0
+    global _T0
     import time
 
     _T0 = time.monotonic()
     spec = os.environ.pop("CONCDIAG_PROBE", "")
     bare = os.environ.pop("CONCDIAG_BARE", "") == "1"  # whatif's timed reruns: no samplers
     if not bare:
-        try:
-            control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
-        except ValueError:
-            sys.stderr.write("concdiag bootstrap: started without concdiag\n")
-            sys.exit(2)
-        for fd in (control_fd, event_fd):
-            os.set_inheritable(fd, False)
-        _EVENT_FD = event_fd
-
-    args = sys.argv[1:]
-    module_mode = bool(args) and args[0] == "-m"
-    if module_mode:
-        args = args[1:]
-    if not args:
-        _fail("usage", "no script given")
-    target = args[0]
-    if module_mode:
-        sys.path[0] = os.getcwd()  # as python -m does, so local packages are found
-        _check_module(target)
-    else:
-        _check_script(target)
+        control_fd, tracer_pid = _open_channel(spec)
+    target, args, module_mode = _target_args()
     if bare:
         _load_pool_swap()
         _run_target(target, args, module_mode, None, None)
@@ -272,25 +253,7 @@ def main():
 
     _allow_tracing(tracer_pid)
     gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
-    hello = {
-        "type": "hello",
-        "executable": sys.executable,
-        "version": sys.version.split()[0],
-        "implementation": sys.implementation.name,
-        "gil_enabled": bool(gil_enabled),
-        "free_threaded_build": bool(
-            __import__("sysconfig").get_config_var("Py_GIL_DISABLED") or False
-        ),
-        "switch_interval_s": sys.getswitchinterval(),
-        "main_tid": __import__("threading").get_native_id(),
-        "main_ident": __import__("threading").get_ident(),
-        "t0_monotonic": _T0,
-    }
-    if gil_enabled and sys.version_info < (3, 13):
-        try:
-            hello.update(agent_module("gil_search").find_gil())
-        except Exception as exc:
-            hello["gil_error"] = f"{type(exc).__name__}: {exc}"
+    hello = _hello(gil_enabled)
     if not gil_enabled:
         _watch_gil_enabling()
     _hook_threads()
@@ -317,6 +280,62 @@ def main():
         _start_inprocess(inprocess, hello)
 
     _run_target(target, args, module_mode, deep, locks)
+
+
+def _open_channel(spec):
+    """The control and event pipes concdiag passed (``CONCDIAG_PROBE``), kept from children;
+    the control pipe and the tracer's pid are returned, events go to ``_EVENT_FD``."""
+    global _EVENT_FD
+    try:
+        control_fd, event_fd, tracer_pid = (int(x) for x in spec.split(","))
+    except ValueError:
+        sys.stderr.write("concdiag bootstrap: started without concdiag\n")
+        sys.exit(2)
+    for fd in (control_fd, event_fd):
+        os.set_inheritable(fd, False)
+    _EVENT_FD = event_fd
+    return control_fd, tracer_pid
+
+
+def _target_args():
+    """The script or module to run and its arguments, checked before anything else starts."""
+    args = sys.argv[1:]
+    module_mode = bool(args) and args[0] == "-m"
+    if module_mode:
+        args = args[1:]
+    if not args:
+        _fail("usage", "no script given")
+    target = args[0]
+    if module_mode:
+        sys.path[0] = os.getcwd()  # as python -m does, so local packages are found
+        _check_module(target)
+    else:
+        _check_script(target)
+    return target, args, module_mode
+
+
+def _hello(gil_enabled):
+    """What concdiag learns of this interpreter first: its version, its GIL and where it is."""
+    hello = {
+        "type": "hello",
+        "executable": sys.executable,
+        "version": sys.version.split()[0],
+        "implementation": sys.implementation.name,
+        "gil_enabled": bool(gil_enabled),
+        "free_threaded_build": bool(
+            __import__("sysconfig").get_config_var("Py_GIL_DISABLED") or False
+        ),
+        "switch_interval_s": sys.getswitchinterval(),
+        "main_tid": __import__("threading").get_native_id(),
+        "main_ident": __import__("threading").get_ident(),
+        "t0_monotonic": _T0,
+    }
+    if gil_enabled and sys.version_info < (3, 13):
+        try:
+            hello.update(agent_module("gil_search").find_gil())
+        except Exception as exc:
+            hello["gil_error"] = f"{type(exc).__name__}: {exc}"
+    return hello
 
 
 def _run_target(target, args, module_mode, deep, locks):

@@ -175,6 +175,21 @@ def split_python_native(tick_records: list[TickRecord]) -> list[Tick]:
     (the collector took the GIL from it) and the others wait for it. Runnable threads that
     were not busy are queueing for the GIL if they mostly run Python, else for a CPU.
     """
+    native_share = _native_shares(tick_records)
+    credit: dict[tuple[int, int], float] = defaultdict(float)
+    ticks = []
+    for record in tick_records:
+        holder, native_busy = _busy_threads(record, native_share, credit)
+        obs = _observations(record, holder, native_busy, native_share)
+        locked = (holder is not None) if record.window.gil_known else None
+        ticks.append(
+            Tick(record.t_s, record.pid, locked, holder, None, record.process_cpu_ticks, obs)
+        )
+    return ticks
+
+
+def _native_shares(tick_records: list[TickRecord]) -> dict[tuple[int, int], float]:
+    """Each thread's share of busy moments spent in native code, over the whole run."""
     during: dict[tuple[int, int], float] = defaultdict(float)
     window: dict[tuple[int, int], float] = defaultdict(float)
     ran: dict[tuple[int, int], float] = defaultdict(float)
@@ -208,48 +223,61 @@ def split_python_native(tick_records: list[TickRecord]) -> list[Tick]:
             continue
         ratio = (during[key] + PRIOR_NS * pooled) / (expected[key] + PRIOR_NS)
         native_share[key] = min(1.0, ratio)
-    credit: dict[tuple[int, int], float] = defaultdict(float)
-    ticks = []
-    for record in tick_records:
-        pid, elapsed_ns = record.pid, record.window.elapsed_ns
-        python_busy: list[tuple[int, int]] = []  # (CPU since the last tick, tid)
-        native_busy = set()
-        for sample in record.observations:
-            since_ns = sample.cpu_since_tick_ns
-            if since_ns is None or not elapsed_ns or since_ns <= BUSY_SHARE * elapsed_ns:
-                continue
-            if sample.proc_state != "R" and not sample.futex_on_gil:
-                continue  # blocked elsewhere now (I/O, a lock): its busy moment has passed
-            key = (pid, sample.tid)
-            credit[key] += native_share.get(key, 0.0)
-            if credit[key] >= 0.5:
-                credit[key] -= 1.0
-                native_busy.add(sample.tid)
-            else:
-                python_busy.append((since_ns, sample.tid))
-        holder = max(python_busy)[1] if python_busy else None
-        obs = []
-        for sample in record.observations:
-            tid, state, syscall, on_gil = (
-                sample.tid,
-                sample.proc_state,
-                sample.syscall,
-                sample.futex_on_gil,
-            )
-            if tid == holder or tid in native_busy:
-                state, syscall, on_gil = "R", None, False
-            elif sample.cpu_since_tick_ns is not None and (
-                on_gil or (state == "R" and native_share.get((pid, tid), 0.0) < 0.5)
-            ):
-                # Parked on the GIL, or runnable in a thread that mostly runs Python: waiting
-                # for the GIL. A runnable thread that mostly runs native code stays native.
-                state, syscall, on_gil = "S", None, True
-            obs.append(ThreadObservation(tid, state, syscall, on_gil, sample.cpu_ticks))
-        locked = (holder is not None) if record.window.gil_known else None
-        ticks.append(
-            Tick(record.t_s, pid, locked, holder, None, record.process_cpu_ticks, tuple(obs))
+    return native_share
+
+
+def _busy_threads(
+    record: TickRecord,
+    native_share: dict[tuple[int, int], float],
+    credit: dict[tuple[int, int], float],
+) -> tuple[int | None, set[int]]:
+    """The GIL's holder at this tick (the busiest thread running Python), and the threads
+    busy in native code; ``credit`` carries each thread's native share from tick to tick."""
+    pid, elapsed_ns = record.pid, record.window.elapsed_ns
+    python_busy: list[tuple[int, int]] = []  # (CPU since the last tick, tid)
+    native_busy = set()
+    for sample in record.observations:
+        since_ns = sample.cpu_since_tick_ns
+        if since_ns is None or not elapsed_ns or since_ns <= BUSY_SHARE * elapsed_ns:
+            continue
+        if sample.proc_state != "R" and not sample.futex_on_gil:
+            continue  # blocked elsewhere now (I/O, a lock): its busy moment has passed
+        key = (pid, sample.tid)
+        credit[key] += native_share.get(key, 0.0)
+        if credit[key] >= 0.5:
+            credit[key] -= 1.0
+            native_busy.add(sample.tid)
+        else:
+            python_busy.append((since_ns, sample.tid))
+    holder = max(python_busy)[1] if python_busy else None
+    return holder, native_busy
+
+
+def _observations(
+    record: TickRecord,
+    holder: int | None,
+    native_busy: set[int],
+    native_share: dict[tuple[int, int], float],
+) -> tuple[ThreadObservation, ...]:
+    """Each thread's state at this tick, with the GIL's holder and native threads running."""
+    obs = []
+    for sample in record.observations:
+        tid, state, syscall, on_gil = (
+            sample.tid,
+            sample.proc_state,
+            sample.syscall,
+            sample.futex_on_gil,
         )
-    return ticks
+        if tid == holder or tid in native_busy:
+            state, syscall, on_gil = "R", None, False
+        elif sample.cpu_since_tick_ns is not None and (
+            on_gil or (state == "R" and native_share.get((record.pid, tid), 0.0) < 0.5)
+        ):
+            # Parked on the GIL, or runnable in a thread that mostly runs Python: waiting
+            # for the GIL. A runnable thread that mostly runs native code stays native.
+            state, syscall, on_gil = "S", None, True
+        obs.append(ThreadObservation(tid, state, syscall, on_gil, sample.cpu_ticks))
+    return tuple(obs)
 
 
 class InProcessCollector:

@@ -55,7 +55,6 @@ class LaunchRequest:
     args: tuple[str, ...]
     rate_hz: float
     duration_s: float | None
-    use_pyspy: bool = True
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
     collector: str = "auto"  # auto (out of process, in-process when tracing is denied), inprocess
     locks: bool = True  # track locks inside the target (agent/locks/)
@@ -289,7 +288,6 @@ class _Run:
                 gil,
                 self.events.ident_to_tid,
                 self.t0,
-                use_pyspy=self.request.use_pyspy,
             )
             tracing.start()
             error = tracing.pyspy_error

@@ -170,15 +170,3 @@ class TraceReplay:
             series[-1] = StackChange(t_s, frames)
         else:
             series.append(StackChange(t_s, frames))
-
-
-def parse_chrometrace(
-    events: Iterable[dict[str, Any]],
-    root_pid: int,
-    t_offset_s: float,
-    ident_to_tid: dict[int, int] | None = None,
-) -> Stacks:
-    """Each thread's stack over time, keyed by (pid, OS tid), from a whole trace's events."""
-    replay = TraceReplay(root_pid, t_offset_s, ident_to_tid or {})
-    replay.feed(events)
-    return replay.finish()

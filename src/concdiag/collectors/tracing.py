@@ -60,14 +60,12 @@ class TracingCollector:
         ident_to_tid: dict[int, int],
         t0: float,
         *,
-        use_pyspy: bool = True,
         chunk_s: float | None = None,
     ) -> None:
         self.recording = recording
         self.pid = pid
         self.t0 = t0
         self.ident_to_tid = ident_to_tid  # live: the bootstrap's events add to it
-        self.use_pyspy = use_pyspy
         if chunk_s is None:
             chunk_s = float(os.environ.get("CONCDIAG_STACK_CHUNK_S", STACK_CHUNK_S))
         self.chunk_s = chunk_s
@@ -88,8 +86,6 @@ class TracingCollector:
         self.sampler.start()
         detail = "thread states, blocking calls" + (", GIL holder" if self.gil else "")
         self._notes.append(CollectorNote("procfs", True, detail))
-        if not self.use_pyspy:
-            return
         if self._start_pyspy():
             self._notes.append(CollectorNote("py-spy", True, self.stack_rate_detail))
         else:

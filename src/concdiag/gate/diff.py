@@ -146,6 +146,17 @@ def compare(
     change, finding = _gil_change(name, base, head, limits, script)
     changes.append(change)
     findings.append(finding)
+    changes += _spread_changes(base, head)
+    changes += _worker_share_changes(base, head)
+    verdict = _verdict_finding(name, base, head, limits, rules, script)
+    if verdict is not None:
+        findings.append(verdict)
+    return changes, findings
+
+
+def _spread_changes(base: Measurement, head: Measurement) -> list[Change]:
+    """GIL utilisation and cores used, shown for context: no rule judges them."""
+    changes = []
     for figure in ("gil_utilisation", "cores_used_mean"):
         b_spread, h_spread = base.figures.get(figure), head.figures.get(figure)
         changes.append(
@@ -158,6 +169,12 @@ def compare(
                 False,
             )
         )
+    return changes
+
+
+def _worker_share_changes(base: Measurement, head: Measurement) -> list[Change]:
+    """The workers' share of each state both sides have, shown for context."""
+    changes = []
     for key in STATE_KEYS:
         if key not in base.worker_shares or key not in head.worker_shares:
             continue  # a side without a GIL has no GIL states
@@ -172,7 +189,18 @@ def compare(
                 False,
             )
         )
+    return changes
 
+
+def _verdict_finding(
+    name: str,
+    base: Measurement,
+    head: Measurement,
+    limits: DiffLimits,
+    rules: Rules,
+    script: str | None,
+) -> Finding | None:
+    """A new mismatch with the model in use, or else a changed verdict; None if neither."""
     verdict_figures: dict[str, JsonScalar] = {
         "base_recommendation": base.recommendation,
         "head_recommendation": head.recommendation,
@@ -188,32 +216,28 @@ def compare(
     after = f"{model_noun(head.current_model)} -> {head.recommendation}"
     if new_mismatch and limits.fail_on_new_mismatch:
         confident = head.confidence >= rules.min_confidence
-        findings.append(
-            Finding(
-                "new-mismatch",
-                "failed" if confident else "warning",
-                name,
-                f"The verdict now contradicts the model in use (was {before}, now {after}). "
-                + head.advice
-                + confidence_note(head.confidence, rules),
-                verdict_figures,
-                sites_for(head, script, model_kinds(head)),
-            )
+        return Finding(
+            "new-mismatch",
+            "failed" if confident else "warning",
+            name,
+            f"The verdict now contradicts the model in use (was {before}, now {after}). "
+            + head.advice
+            + confidence_note(head.confidence, rules),
+            verdict_figures,
+            sites_for(head, script, model_kinds(head)),
         )
-    elif (base.recommendation, base.current_model, base.bound) != (
+    if (base.recommendation, base.current_model, base.bound) != (
         head.recommendation,
         head.current_model,
         head.bound,
     ):
-        findings.append(
-            Finding(
-                "verdict-changed",
-                "advice",
-                name,
-                f"The verdict changed: {base.bound}-bound, {before} became {head.bound}-bound, "
-                f"{after}.",
-                verdict_figures,
-                [],
-            )
+        return Finding(
+            "verdict-changed",
+            "advice",
+            name,
+            f"The verdict changed: {base.bound}-bound, {before} became {head.bound}-bound, "
+            f"{after}.",
+            verdict_figures,
+            [],
         )
-    return changes, findings
+    return None

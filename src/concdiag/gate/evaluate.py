@@ -93,53 +93,13 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
     """Apply each rule of the policy to one target's measurement."""
     findings: list[Finding] = []
     confident = m.confidence >= rules.min_confidence
-    note = confidence_note(m.confidence, rules)
-    verdict_figures: dict[str, JsonScalar] = {
-        "current_model": m.current_model,
-        "recommendation": m.recommendation,
-        "bound": m.bound,
-        "cpu_kind": m.cpu_kind,
-        "confidence": m.confidence,
-        "min_confidence": rules.min_confidence,
-        "agreement": f"{m.agreement}/{m.runs}",
-    }
-    why = contradiction(m)
-    mode = rules.fail_on_mismatch
-    mismatch = m.matches is False
-    kinds = model_kinds(m)
-    if mode != "never":
-        failing = mismatch_fails(m, mode)
-        figures = verdict_figures
-        if failing and rules.confirm:
-            # --confirm: the measured alternatives decide, not the verdict's confidence
-            confident, measured, figures = measured_gain(m, rules)
-            figures = {**verdict_figures, **figures}
-            text = (
-                f"{model_noun(m.current_model)} in use, but the measurements recommend "
-                f"{m.recommendation}. {measured}"
-            )
-        elif failing:
-            text = (
-                f"{model_noun(m.current_model)} in use, but the measurements recommend "
-                f"{m.recommendation}" + (f": {why}." if why else ".") + f" {m.advice}{note}"
-            )
-        else:
-            text = (
-                f"The {model_noun(m.current_model)} model is not contradicted by the verdict "
-                f"({m.recommendation})."
-            )
-        findings.append(
-            _gated(
-                "model-mismatch" if mode == "any" else "model-contradiction",
-                name,
-                failing,
-                confident,
-                text,
-                figures=figures,
-                sites=sites_for(m, script, kinds) if failing else [],
-            )
-        )
-    if mismatch and not any(f.outcome != "passed" for f in findings):
+    verdict_figures = _verdict_figures(m, rules)
+    if rules.fail_on_mismatch != "never":
+        # with --confirm, a failing mismatch takes its confidence from the measured
+        # alternatives, and the expected-recommendation rule below is judged with it too
+        mismatch, confident = _mismatch(name, m, rules, script, verdict_figures, confident)
+        findings.append(mismatch)
+    if m.matches is False and not any(f.outcome != "passed" for f in findings):
         findings.append(
             Finding(
                 "advice",
@@ -148,30 +108,98 @@ def evaluate(name: str, m: Measurement, rules: Rules, script: str | None) -> lis
                 f"Runs {model_noun(m.current_model)} now; the measurements recommend "
                 f"{m.recommendation}. " + m.advice,
                 verdict_figures,
-                sites_for(m, script, kinds),
+                sites_for(m, script, model_kinds(m)),
             )
         )
     if rules.expect is not None:
-        failing = m.recommendation != rules.expect
-        findings.append(
-            _gated(
-                "expected-recommendation",
-                name,
-                failing,
-                confident,
-                (
-                    f"Expected the recommendation {rules.expect}, measured {m.recommendation} "
-                    f"({m.agreement} of {m.runs} runs).{note}"
-                    if failing
-                    else f"Recommendation is {m.recommendation}, as expected."
-                ),
-                figures={**verdict_figures, "expect": rules.expect},
-                sites=sites_for(m, script, kinds) if failing else [],
-            )
-        )
+        findings.append(_expected(name, m, rules, script, verdict_figures, confident))
     if rules.max_gil_wait_share is not None:
         findings.append(_gil_wait(name, m, rules.max_gil_wait_share, script))
     return findings
+
+
+def _verdict_figures(m: Measurement, rules: Rules) -> dict[str, JsonScalar]:
+    return {
+        "current_model": m.current_model,
+        "recommendation": m.recommendation,
+        "bound": m.bound,
+        "cpu_kind": m.cpu_kind,
+        "confidence": m.confidence,
+        "min_confidence": rules.min_confidence,
+        "agreement": f"{m.agreement}/{m.runs}",
+    }
+
+
+def _mismatch(
+    name: str,
+    m: Measurement,
+    rules: Rules,
+    script: str | None,
+    verdict_figures: dict[str, JsonScalar],
+    confident: bool,
+) -> tuple[Finding, bool]:
+    """The model-mismatch (or model-contradiction) finding, and the confidence it was judged
+    with."""
+    mode = rules.fail_on_mismatch
+    failing = mismatch_fails(m, mode)
+    figures = verdict_figures
+    if failing and rules.confirm:
+        # --confirm: the measured alternatives decide, not the verdict's confidence
+        confident, measured, figures = measured_gain(m, rules)
+        figures = {**verdict_figures, **figures}
+        text = (
+            f"{model_noun(m.current_model)} in use, but the measurements recommend "
+            f"{m.recommendation}. {measured}"
+        )
+    elif failing:
+        why = contradiction(m)
+        text = (
+            f"{model_noun(m.current_model)} in use, but the measurements recommend "
+            f"{m.recommendation}"
+            + (f": {why}." if why else ".")
+            + f" {m.advice}{confidence_note(m.confidence, rules)}"
+        )
+    else:
+        text = (
+            f"The {model_noun(m.current_model)} model is not contradicted by the verdict "
+            f"({m.recommendation})."
+        )
+    finding = _gated(
+        "model-mismatch" if mode == "any" else "model-contradiction",
+        name,
+        failing,
+        confident,
+        text,
+        figures=figures,
+        sites=sites_for(m, script, model_kinds(m)) if failing else [],
+    )
+    return finding, confident
+
+
+def _expected(
+    name: str,
+    m: Measurement,
+    rules: Rules,
+    script: str | None,
+    verdict_figures: dict[str, JsonScalar],
+    confident: bool,
+) -> Finding:
+    """The recommendation the policy expects (``expect``), against the measured one."""
+    failing = m.recommendation != rules.expect
+    return _gated(
+        "expected-recommendation",
+        name,
+        failing,
+        confident,
+        (
+            f"Expected the recommendation {rules.expect}, measured {m.recommendation} "
+            f"({m.agreement} of {m.runs} runs).{confidence_note(m.confidence, rules)}"
+            if failing
+            else f"Recommendation is {m.recommendation}, as expected."
+        ),
+        figures={**verdict_figures, "expect": rules.expect},
+        sites=sites_for(m, script, model_kinds(m)) if failing else [],
+    )
 
 
 def measured_gain(m: Measurement, rules: Rules) -> tuple[bool, str, dict[str, JsonScalar]]:

@@ -27,7 +27,7 @@ from concdiag.gate.policy import Policy, Rules, Target
 from concdiag.gate.result import Finding, GateResult, Measurement, Site, TargetResult
 from concdiag.model import Profile
 from concdiag.redact import mask_args
-from concdiag.session import ProfileRequest, profile_script
+from concdiag.session import Outcome, ProfileRequest, profile_script
 from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
 
 Echo = Callable[[str], None]
@@ -101,10 +101,7 @@ def _profile_target(
     request: CheckRequest,
     echo: Echo,
 ) -> TargetResult:
-    policy = request.policy
     repeat = request.repeat or target.repeat
-    reports = request.reports_dir or (policy.project_dir / policy.reports_dir)
-    limit = request.time_limit_s or target.time_limit_s
     profiles: list[Profile] = []
     json_paths: list[str] = []
     html_paths: list[str] = []
@@ -113,27 +110,9 @@ def _profile_target(
     # code scanning wants a location: the script itself, when nothing narrower applies
     where = [Site(shown, 1, "script", "")] if shown else []
     for run in range(1, repeat + 1):
-        stem = target.name if repeat == 1 else f"{target.name}.run{run}"
-        json_path, html_path = reports / f"{stem}.json", reports / f"{stem}.html"
         echo(f"concdiag: profiling {target.name} (run {run} of {repeat})")
-        profile_request = ProfileRequest(
-            target=target.module or str(script),
-            module=target.module is not None,
-            args=target.args,
-            python=target.python,
-            rate_hz=policy.rate_hz,
-            duration_s=limit,
-            json_path=json_path,
-            html_path=html_path,
-        )
         try:
-            if run == 1 and (request.confirm or target.rules.confirm):
-                outcome = whatif_script(
-                    WhatIfRequest(profile_request, repeat=max(repeat, DEFAULT_REPEAT), sweep=None),
-                    echo=echo,
-                )
-            else:
-                outcome = profile_script(profile_request)
+            outcome = _profile_once(target, script, request, run, repeat, echo)
         except UsageError:
             raise
         except ConcdiagError as exc:
@@ -156,22 +135,7 @@ def _profile_target(
         json_paths.append(str(outcome.json_path))
         html_paths.append(str(outcome.html_path))
         if outcome.target_failed and not any(f.rule == "target-failed" for f in findings):
-            how = (
-                "deadlocked and was ended"
-                if outcome.exit_code == EXIT_DEADLOCK
-                else outcome.profile.run.exit.description
-            )
-            findings.append(
-                Finding(
-                    "target-failed",
-                    "failed",
-                    target.name,
-                    f"The target {how} (run {run} of {repeat}); "
-                    f"its report is still written: {outcome.html_path}.",
-                    {"exit_code": outcome.profile.run.exit.code},
-                    where,
-                )
-            )
+            findings.append(_target_failed(target.name, outcome, run, repeat, where))
     return _evaluated(
         target.name,
         _command(target),
@@ -182,6 +146,56 @@ def _profile_target(
         findings,
         replace(target.rules, confirm=True) if request.confirm else target.rules,
         request.root,
+    )
+
+
+def _profile_once(
+    target: Target,
+    script: str | None,
+    request: CheckRequest,
+    run: int,
+    repeat: int,
+    echo: Echo,
+) -> Outcome:
+    """Profile the target once; the first run measures the alternatives when asked to."""
+    policy = request.policy
+    reports = request.reports_dir or (policy.project_dir / policy.reports_dir)
+    stem = target.name if repeat == 1 else f"{target.name}.run{run}"
+    profile_request = ProfileRequest(
+        target=target.module or str(script),
+        module=target.module is not None,
+        args=target.args,
+        python=target.python,
+        rate_hz=policy.rate_hz,
+        duration_s=request.time_limit_s or target.time_limit_s,
+        json_path=reports / f"{stem}.json",
+        html_path=reports / f"{stem}.html",
+    )
+    if run == 1 and (request.confirm or target.rules.confirm):
+        return whatif_script(
+            WhatIfRequest(profile_request, repeat=max(repeat, DEFAULT_REPEAT), sweep=None),
+            echo=echo,
+        )
+    return profile_script(profile_request)
+
+
+def _target_failed(
+    name: str, outcome: Outcome, run: int, repeat: int, where: list[Site]
+) -> Finding:
+    """The target exited with an error (or deadlocked); its report is still written."""
+    how = (
+        "deadlocked and was ended"
+        if outcome.exit_code == EXIT_DEADLOCK
+        else outcome.profile.run.exit.description
+    )
+    return Finding(
+        "target-failed",
+        "failed",
+        name,
+        f"The target {how} (run {run} of {repeat}); "
+        f"its report is still written: {outcome.html_path}.",
+        {"exit_code": outcome.profile.run.exit.code},
+        where,
     )
 
 

@@ -379,9 +379,6 @@ class Profile:
             ) from None
         return Profile.from_dict(data)
 
-    def thread_count(self) -> int:
-        return sum(len(p.threads) for p in self.processes)
-
     def root_process(self) -> ProcessProfile | None:
         return next((p for p in self.processes if p.is_root), None)
 

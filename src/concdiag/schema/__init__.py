@@ -140,10 +140,6 @@ def generate_schema() -> dict[str, Any]:
     }
 
 
-def load_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())  # type: ignore[no-any-return]
-
-
 def main() -> None:
     SCHEMA_PATH.write_text(json.dumps(generate_schema(), indent=1, sort_keys=True) + "\n")
 

@@ -182,6 +182,36 @@ class _Sampler:
                 return
         self.ticks += 1
         gil_base = self.gil.get("gil_addr")
+        observations = self.observe_threads(gil_base)
+        while time.perf_counter() - window_start < SNAPSHOT_WINDOW_S:
+            pass  # long enough for a native thread's CPU clock to move visibly
+        window_ns = (time.perf_counter() - window_start) * 1e9
+        # If the GIL changed hands during the snapshot (the sampler was made to drop it), a
+        # Python thread may have run in the window: clocks cannot tell native code then.
+        gil_kept = switches_start is not None and self.gil_switches() == switches_start
+        elapsed_ns = (now - self.last_now) * 1e9 if self.last_now else 0.0
+        self.last_now = now
+        # Raw clock figures go to concdiag, which splits CPU into Python and native per
+        # thread over the whole run (collectors/inprocess.py): a snapshot alone cannot tell.
+        samples = self.clock_samples(observations, cpu_start)
+        live = set(self.tids)
+        for tid in list(self.files):
+            if tid not in live:
+                self.forget(tid)
+        try:
+            pstat = _stat(self.reader.read(self.proc_stat_fd))
+        except (OSError, ValueError):
+            return
+        window = wire.SnapshotWindow(elapsed_ns, window_ns, gil_kept, bool(gil_base))
+        _write(
+            wire.TickRecord(now, self.pid, None, None, None, pstat[1] + pstat[2], samples, window)
+        )
+        self.write_stacks(now, frames, tid_of)
+        del frames
+
+    def observe_threads(self, gil_base):
+        """Each thread's state, blocking system call, whether it is parked on the GIL, and
+        CPU ticks, read with the GIL held (`_HeldReader`)."""
         observations = []
         for tid in self.tids:
             if tid in self.own_tids:
@@ -201,16 +231,11 @@ class _Sampler:
                 self.forget(tid)
                 continue
             observations.append((tid, state, syscall, on_gil, utime + stime))
-        while time.perf_counter() - window_start < SNAPSHOT_WINDOW_S:
-            pass  # long enough for a native thread's CPU clock to move visibly
-        window_ns = (time.perf_counter() - window_start) * 1e9
-        # If the GIL changed hands during the snapshot (the sampler was made to drop it), a
-        # Python thread may have run in the window: clocks cannot tell native code then.
-        gil_kept = switches_start is not None and self.gil_switches() == switches_start
-        elapsed_ns = (now - self.last_now) * 1e9 if self.last_now else 0.0
-        self.last_now = now
-        # Raw clock figures go to concdiag, which splits CPU into Python and native per
-        # thread over the whole run (collectors/inprocess.py): a snapshot alone cannot tell.
+        return observations
+
+    def clock_samples(self, observations, cpu_start):
+        """The observations with each thread's CPU since the last tick and during the
+        snapshot (None for a thread whose clock could not be read)."""
         samples = []
         for tid, state, syscall, on_gil, cpu_ticks in observations:
             start = cpu_start.get(tid)
@@ -221,18 +246,10 @@ class _Sampler:
                 since, during = start - self.last_cpu.get(tid, start), end - start
                 self.last_cpu[tid] = end
             samples.append(wire.ThreadSample(tid, state, syscall, on_gil, cpu_ticks, since, during))
-        live = set(self.tids)
-        for tid in list(self.files):
-            if tid not in live:
-                self.forget(tid)
-        try:
-            pstat = _stat(self.reader.read(self.proc_stat_fd))
-        except (OSError, ValueError):
-            return
-        window = wire.SnapshotWindow(elapsed_ns, window_ns, gil_kept, bool(gil_base))
-        _write(
-            wire.TickRecord(now, self.pid, None, None, None, pstat[1] + pstat[2], samples, window)
-        )
+        return samples
+
+    def write_stacks(self, now, frames, tid_of):
+        """Each Python thread's stack, written only when it changed since the last tick."""
         for ident, frame in frames.items():
             tid = tid_of.get(ident)
             if tid is None or tid in self.own_tids:
@@ -241,7 +258,6 @@ class _Sampler:
             if self.last_stacks.get(tid) != stack:
                 self.last_stacks[tid] = stack
                 _write(wire.StackRecord(now, self.pid, tid, stack))
-        del frames
 
     def counters(self, now):
         try:

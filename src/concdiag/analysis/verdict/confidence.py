@@ -63,13 +63,6 @@ def rerun_outcomes(inputs: Inputs, recommend_of: Callable[[Inputs], str]) -> Cou
     return Counter(recommend_of(_rerun(inputs, rng)) for _ in range(CONFIDENCE_DRAWS))
 
 
-def rerun_agreement(
-    inputs: Inputs, recommendation: str, recommend_of: Callable[[Inputs], str]
-) -> float:
-    """The share of simulated reruns whose recommendation is ``recommendation``."""
-    return rerun_outcomes(inputs, recommend_of)[recommendation] / CONFIDENCE_DRAWS
-
-
 def rerun_majority(outcomes: Counter[str], recommendation: str) -> str:
     """The answer more than half the reruns give, where one does; else the measured one.
 
@@ -108,8 +101,9 @@ def confidence(
     recommend_of: Callable[[Inputs], str],
     outcomes: Counter[str] | None = None,
 ) -> float:
-    """`rerun_agreement`, within [MIN_CONFIDENCE, MAX_CONFIDENCE], and capped where a blind
-    spot could make every rerun agree on the same mistake (no GIL word, no stacks)."""
+    """The share of simulated reruns whose recommendation is ``recommendation``, within
+    [MIN_CONFIDENCE, MAX_CONFIDENCE], and capped where a blind spot could make every rerun
+    agree on the same mistake (no GIL word, no stacks)."""
     if outcomes is None:
         outcomes = rerun_outcomes(inputs, recommend_of)
     result = min(MAX_CONFIDENCE, outcomes[recommendation] / CONFIDENCE_DRAWS)

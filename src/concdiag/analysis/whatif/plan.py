@@ -58,6 +58,17 @@ def plan(
     families = sorted({p.family for p in swappable})
     written = families[0] if len(families) == 1 else "mixed"
     asked = max(p.asked_workers for p in swappable)
+    with_serial = sweep if serial is None else serial
+    variants = _written_variants(written, asked, cores, sweep, with_serial)
+    for kind in _other_kinds(families, swappable, interpreters):
+        variants += _kind_variants(kind, asked, cores, sweep)
+    return variants
+
+
+def _written_variants(
+    written: str, asked: int, cores: int, sweep: bool, with_serial: bool
+) -> list[Variant]:
+    """The program as written; the serial baseline; its own kind with one worker per core."""
     shown = "thread and process pools" if written == "mixed" else written
     variants = [
         Variant(
@@ -70,7 +81,7 @@ def plan(
             written,
         )
     ]
-    if (sweep if serial is None else serial) and asked != 1:
+    if with_serial and asked != 1:
         variants.append(
             Variant(
                 "serial",
@@ -94,33 +105,43 @@ def plan(
                 written,
             )
         )
+    return variants
+
+
+def _other_kinds(families: list[str], swappable: list[PoolSeen], interpreters: bool) -> list[str]:
+    """The pool kinds to swap in: those the program did not use alone, and interpreters
+    when the interpreter has them and an executor can be swapped for them."""
     kinds = [f for f in ("threads", "processes") if families != [f]]
     if interpreters and any(p.kind.endswith("_executor") for p in swappable):
         kinds.append("interpreters")
-    for kind in kinds:
+    return kinds
+
+
+def _kind_variants(kind: str, asked: int, cores: int, sweep: bool) -> list[Variant]:
+    """One kind swapped in with the workers asked; with ``sweep``, one per core too."""
+    variants = [
+        Variant(
+            kind,
+            None,
+            f"{kind}, {_plural(asked)} (as asked)",
+            _model(kind, asked),
+            False,
+            asked,
+            kind,
+        )
+    ]
+    if sweep and cores not in (1, asked):
         variants.append(
             Variant(
                 kind,
-                None,
-                f"{kind}, {_plural(asked)} (as asked)",
-                _model(kind, asked),
+                cores,
+                f"{kind}, {_plural(cores)} (one per core)",
+                _model(kind, cores),
                 False,
-                asked,
+                cores,
                 kind,
             )
         )
-        if sweep and cores not in (1, asked):
-            variants.append(
-                Variant(
-                    kind,
-                    cores,
-                    f"{kind}, {_plural(cores)} (one per core)",
-                    _model(kind, cores),
-                    False,
-                    cores,
-                    kind,
-                )
-            )
     return variants
 
 
