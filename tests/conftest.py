@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,10 @@ from typing import Any
 import pytest
 
 from concdiag.recording.recording import Recording
+
+#: Every profile the suite builds, here or in a concdiag it starts, must keep its verdict
+#: consistent with its figures: a broken rule is an error, not a note.
+os.environ["CONCDIAG_STRICT_VERDICT"] = "1"
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 
 from concdiag.analysis.verdict import rules, thresholds
+from concdiag.analysis.verdict.consistency import (
+    busy_python_workers_not_io,
+    gain_behind_recommendation,
+)
 from concdiag.analysis.verdict.decide import decide
 from concdiag.analysis.verdict.inputs import Inputs, Shares
 from concdiag.analysis.verdict.no_gil import limits_without_gil
 from concdiag.analysis.verdict.speedup import START_COSTS, predict
+from concdiag.model import SpeedupPoint, Verdict
+from helpers import PID, profile_of, synthetic
 
 BASE = Inputs(
     python_cpu_s=0.0,
@@ -205,3 +211,44 @@ def test_threads_for_python_bound_work_say_what_they_overlap() -> None:
     v = decide(inputs(python_cpu_s=2.2, native_cpu_s=1.8, worker_threads=2), "serial", "", [])
     assert (v.bound, v.cpu_kind, v.recommendation) == ("cpu", "python", "threading")
     assert "use threads, for the 45% of its CPU that runs with the GIL released" in v.summary
+
+
+def _verdict(**changes: object) -> Verdict:
+    base = profile_of(synthetic({PID: ["H"], PID + 1: ["H"]}, ticks=300)).verdict
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_a_model_predicted_under_the_floor_is_not_recommended() -> None:
+    points = [SpeedupPoint(n, 1.0, 1.1) for n in range(1, 9)]
+    verdict = _verdict(recommendation="threading", predicted_speedup=points, reasons=[])
+    assert "under the 1.15x floor" in (gain_behind_recommendation(verdict, 2) or "")
+    fine = _verdict(
+        recommendation="threading",
+        predicted_speedup=[SpeedupPoint(n, 1.8, 1.1) for n in range(1, 9)],
+    )
+    assert gain_behind_recommendation(fine, 2) is None
+    assert gain_behind_recommendation(_verdict(recommendation="serial"), 2) is None
+
+
+def test_threads_never_win_at_no_gain_where_a_bigger_pool_would() -> None:
+    """Processes gain only past this machine's cores, threads not at all: serial, with the
+    figures that say why (at 2 workers neither reaches the floor)."""
+    points = [SpeedupPoint(1, 1.0, 1.0), SpeedupPoint(2, 1.0, 1.1)]
+    points += [SpeedupPoint(n, 1.0, 1.2) for n in range(3, 9)]
+    assert rules.threads_or_processes(2, points) == "threading"
+    reason = rules.no_gain_at_pool(2, points, "threading")
+    assert reason is not None and reason.figures["threads"] == 1.0
+
+
+def test_busy_python_workers_are_not_called_io_bound() -> None:
+    profile = profile_of(synthetic({PID: ["H"], PID + 1: ["H"]}, ticks=300))
+    root = profile.processes[0]
+    busy_gil = dataclasses.replace(root.gil, utilisation=0.95)
+    worker = dataclasses.replace(root, pid=PID + 5, is_root=False, gil=busy_gil)
+    summary = dataclasses.replace(profile.summary, cores_used_mean=1.6)
+    io_threads = _verdict(bound="io", recommendation="threading")
+    found = busy_python_workers_not_io(io_threads, [root, worker], summary)
+    assert found is not None and "1.60 cores" in found
+    idle_tree = dataclasses.replace(summary, cores_used_mean=0.9)
+    assert busy_python_workers_not_io(io_threads, [root, worker], idle_tree) is None
+    assert busy_python_workers_not_io(_verdict(bound="cpu"), [root, worker], summary) is None

@@ -28,6 +28,7 @@ from concdiag.analysis.accounting.without_gil import (
 from concdiag.analysis.deep import build_deep
 from concdiag.analysis.locks.report import lock_report
 from concdiag.analysis.locks.stalls import likely_deadlock
+from concdiag.analysis.verdict.consistency import STRICT_ENV, InconsistentVerdict, violations
 from concdiag.analysis.verdict.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.verdict.decide import decide, inputs_from
 from concdiag.analysis.verdict.start_method import process_start
@@ -113,7 +114,8 @@ def build_profile(recording: Recording, ctx: RunContext, accounting: Accounting)
     locks = lock_findings(recording, ctx, accounting, kept)
     verdict = verdict_of(recording, ctx, accounting, program, locks)
     figures = shown_figures(recording, accounting)
-    run = run_info(recording, ctx, accounting, kept)
+    broken = checked_against_figures(verdict, figures, ctx)
+    run = run_info(recording, ctx, accounting, kept, broken)
     return Profile(
         run=run,
         processes=figures.processes,
@@ -216,6 +218,15 @@ def shown_figures(recording: Recording, acc: Accounting) -> ShownFigures:
     )
 
 
+def checked_against_figures(verdict: Verdict, figures: ShownFigures, ctx: RunContext) -> list[str]:
+    """The verdict's contradictions with its own figures (`verdict.consistency`): an error
+    under its strict setting (the test suite), otherwise said in the report's notes."""
+    broken = violations(verdict, figures.processes, figures.summary, ctx.cpu_count)
+    if broken and os.environ.get(STRICT_ENV) == "1":
+        raise InconsistentVerdict("; ".join(broken))
+    return broken
+
+
 def deep_tables(recording: Recording, acc: Accounting) -> DeepProfile | None:
     if recording.yappi is None:
         return None
@@ -223,12 +234,27 @@ def deep_tables(recording: Recording, acc: Accounting) -> DeepProfile | None:
     return deep if recording.target.gil_enabled else deep_without_gil(deep)
 
 
-def run_info(recording: Recording, ctx: RunContext, acc: Accounting, kept: KeptStacks) -> RunInfo:
+def run_info(
+    recording: Recording,
+    ctx: RunContext,
+    acc: Accounting,
+    kept: KeptStacks,
+    broken: list[str] | None = None,
+) -> RunInfo:
     """The run's details: command, interpreter, exit, collectors and notes, concdiag's cost."""
     target = recording.target
-    stack_notes = []
+    notes = [
+        f"the verdict contradicts its own figures (a bug in concdiag's rules): {b}"
+        for b in broken or []
+    ]
+    ipc_s = sum(t.ipc_wait_s for p in acc.processes for t in p.threads)
+    if ipc_s > 0:
+        notes.append(
+            f"threads waited {ipc_s:.2f} s on pipes and sockets to other processes of the "
+            "tree (or for a child): counted as coordination, not as I/O"
+        )
     if kept.folded:
-        stack_notes.append(
+        notes.append(
             f"{len(acc.stacks)} distinct stacks: the {kept.folded} rarest were folded into "
             "their callers to keep the profile small (no sample is lost)"
         )
@@ -263,7 +289,7 @@ def run_info(recording: Recording, ctx: RunContext, acc: Accounting, kept: KeptS
         partial=bool(ctx.partial_reasons),
         partial_reasons=list(ctx.partial_reasons),
         collectors=[CollectorInfo(c.name, c.ok, c.detail) for c in ctx.collectors]
-        + [CollectorInfo("note", True, n) for n in [*recording.notes, *stack_notes]],
+        + [CollectorInfo("note", True, n) for n in [*recording.notes, *notes]],
         overhead=overhead(recording, ctx, acc),
     )
 

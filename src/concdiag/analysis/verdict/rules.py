@@ -280,17 +280,45 @@ def no_gain(points: list[SpeedupPoint]) -> Reason | None:
     )
 
 
+def at_pool_size(cores: int, points: list[SpeedupPoint]) -> SpeedupPoint:
+    """The predicted speedups at the pool size people run (`MIN_POOL_WORKERS` says why)."""
+    return points[min(max(cores, MIN_POOL_WORKERS), len(points)) - 1]
+
+
 def threads_or_processes(cores: int, points: list[SpeedupPoint]) -> str:
     """Threads unless processes win by `PROCESS_MARGIN`, or unless threads gain nothing worth
     having (under `MIN_GAIN`) where processes do: a pool of threads that cannot gain is no
-    cheaper choice (issue 12's two pure-Python threads got ``threading`` at 1.0x)."""
-    # at the pool size people run (MIN_POOL_WORKERS says why)
-    at_pool = points[min(max(cores, MIN_POOL_WORKERS), len(points)) - 1]
+    cheaper choice."""
+    at_pool = at_pool_size(cores, points)
     if at_pool.processes > at_pool.threads * PROCESS_MARGIN:
         return "multiprocessing"
     if at_pool.threads < MIN_GAIN <= at_pool.processes:
         return "multiprocessing"
     return "threading"
+
+
+def no_gain_at_pool(cores: int, points: list[SpeedupPoint], choice: str) -> Reason | None:
+    """`no_gain_at_pool`: the model chosen gains under `MIN_GAIN` at the pool size this machine
+    runs, though some larger pool was predicted to: stay serial rather than recommend a model
+    the figures beside it say does not pay."""
+    at_pool = at_pool_size(cores, points)
+    gain = at_pool.threads if choice == "threading" else at_pool.processes
+    if gain >= MIN_GAIN:
+        return None
+    noun = "threads" if choice == "threading" else "processes"
+    return Reason(
+        "no_gain_at_pool",
+        f"With {at_pool.workers} workers (the pool this machine runs) {noun} are predicted at "
+        f"{gain:.2f}x and the other model at "
+        f"{at_pool.processes if choice == 'threading' else at_pool.threads:.2f}x: neither gains "
+        f"{pct(MIN_GAIN - 1)} or more.",
+        {
+            "workers": at_pool.workers,
+            "threads": round(at_pool.threads, 3),
+            "processes": round(at_pool.processes, 3),
+            "min_gain": MIN_GAIN,
+        },
+    )
 
 
 def recommend(
@@ -302,7 +330,11 @@ def recommend(
     for reason in (fix_lock_first(inputs, bound), too_short(work), no_gain(points)):
         if reason is not None:
             return "serial", reason
-    return threads_or_processes(inputs.cores, points), None
+    choice = threads_or_processes(inputs.cores, points)
+    short = no_gain_at_pool(inputs.cores, points, choice)
+    if short is not None:
+        return "serial", short
+    return choice, None
 
 
 def consider_asyncio(inputs: Inputs, bound: str, recommendation: str) -> Reason | None:
