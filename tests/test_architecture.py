@@ -150,8 +150,8 @@ MAY_IMPORT = {
     "agent": set(),
     "recording": {"fileio", "errors"},
     "model": {"errors", "migrations"},
-    "analysis": {"recording", "model", "own_code", "redact", "errors", "migrations"},
-    "render": {"model", "own_code", "redact", "errors", "migrations"},
+    "analysis": {"recording", "model", "own_code", "redact", "errors", "migrations", "formatting"},
+    "render": {"model", "own_code", "redact", "errors", "migrations", "formatting"},
     "collectors": {"agent", "recording", "errors", "interrupts", "fileio", "own_code"},
 }
 

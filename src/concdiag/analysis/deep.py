@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from concdiag.formatting import short_name
 from concdiag.model import (
     STATE_KEYS,
     DeepFunction,
@@ -37,10 +38,6 @@ MIN_ROW_S = 0.0005
 AWAIT_MIN_SAMPLES = 5
 
 Identity = tuple[str, str, int | None]  # file, short name, yappi definition line
-
-
-def short_name(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
 
 
 def is_own(file: str) -> bool:

@@ -7,7 +7,7 @@ waits (and the lock the tracker saw most waited for) and how many of the cores t
 from __future__ import annotations
 
 from concdiag.analysis.verdict.inputs import Inputs
-from concdiag.analysis.verdict.rules import pct
+from concdiag.formatting import pct
 from concdiag.model import JsonScalar, Reason
 from concdiag.model.locks import LockReport
 
