@@ -13,6 +13,7 @@ from concdiag.cli._options import (
     sampling_outputs,
     target_python,
 )
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.errors import UsageError
 from concdiag.session import ProfileRequest, profile_script
 
@@ -86,10 +87,7 @@ def command(
     target = module if module is not None else target_args[0]
     args = target_args if module is not None else target_args[1:]
     request = ProfileRequest(
-        target=target,
-        module=module is not None,
-        args=tuple(args),
-        python=python,
+        invocation=TargetInvocation(target, module is not None, tuple(args), python),
         rate_hz=rate_hz,
         duration_s=duration_s,
         json_path=json_path,

@@ -13,6 +13,7 @@ from concdiag.cli._options import (
     split_target,
     target_python,
 )
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.session import ProfileRequest
 from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
 
@@ -66,10 +67,7 @@ def command(
     target, args = split_target(module, target_args, "run")
     request = WhatIfRequest(
         profile=ProfileRequest(
-            target=target,
-            module=module is not None,
-            args=args,
-            python=python,
+            invocation=TargetInvocation(target, module is not None, args, python),
             rate_hz=rate_hz,
             duration_s=None,
             json_path=json_path,

@@ -31,6 +31,7 @@ from concdiag.collectors.remote_interpreter import (
     major_minor,
 )
 from concdiag.collectors.target_control import end_target, stop_gently
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.collectors.threads import ThreadSightings, register_threads
 from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
@@ -39,7 +40,6 @@ from concdiag.interrupts import SIGNALS, Interrupted
 from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import Chunk, CollectorNote, TargetInfo
 
-BOOTSTRAP = Path(__file__).parents[1] / "agent" / "bootstrap.py"
 #: How often the launcher checks on the target, the duration and the collector.
 POLL_S = 0.05
 #: py-spy failures after which the in-process collector runs instead: tracing denied, or a
@@ -49,10 +49,7 @@ PYSPY_GIVES_WAY = ("not permitted", "Unsupported version of Python")
 
 @dataclass(frozen=True, slots=True)
 class LaunchRequest:
-    python: str
-    target: str
-    module: bool
-    args: tuple[str, ...]
+    invocation: TargetInvocation
     rate_hz: float
     duration_s: float | None
     use_pyspy: bool = True
@@ -103,10 +100,7 @@ def launch(
     inprocess_dir = Path(tempfile.mkdtemp(prefix="concdiag-inprocess-"))
     inprocess_path = inprocess_dir / "samples.jsonl"
     env["CONCDIAG_INPROCESS"] = f"{inprocess_path},{request.rate_hz:g}"
-    argv = [request.python, str(BOOTSTRAP)]
-    if request.module:
-        argv.append("-m")
-    argv += [request.target, *request.args]
+    argv = request.invocation.argv()
     cpu_at_start = time.process_time()
     try:
         target = subprocess.Popen(argv, pass_fds=(control_r, event_w), env=env)
@@ -116,7 +110,7 @@ def launch(
         shutil.rmtree(inprocess_dir, ignore_errors=True)
         if locks is not None:
             locks.cleanup()
-        raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
+        raise UsageError(f"cannot start {request.invocation.interpreter}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
     SIGNALS.children.add(target.pid)

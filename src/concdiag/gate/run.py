@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.errors import (
     EXIT_DEADLOCK,
     EXIT_INTERRUPTED,
@@ -117,10 +118,12 @@ def _profile_target(
         json_path, html_path = reports / f"{stem}.json", reports / f"{stem}.html"
         echo(f"concdiag: profiling {target.name} (run {run} of {repeat})")
         profile_request = ProfileRequest(
-            target=target.module or str(script),
-            module=target.module is not None,
-            args=target.args,
-            python=target.python,
+            invocation=TargetInvocation(
+                target=target.module or str(script),
+                module=target.module is not None,
+                args=target.args,
+                python=target.python,
+            ),
             rate_hz=policy.rate_hz,
             duration_s=limit,
             json_path=json_path,
