@@ -69,7 +69,7 @@ class _NoStacks:
 def test_pyspy_unable_to_read_the_version_gives_way_to_the_inprocess_collector(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(launch, "TracingCollector", _NoStacks)
+    monkeypatch.setattr(launch, "OutOfProcessCollector", _NoStacks)
     monkeypatch.delenv("CONCDIAG_FORCE_INPROCESS", raising=False)
     request = launch.LaunchRequest(TargetInvocation("x.py", False, (), "python"), 100.0, None)
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])

@@ -23,6 +23,7 @@ from concdiag.collectors.bootstrap_events import BootstrapEvents
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.inprocess import InProcessCollector
 from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S, LockSession
+from concdiag.collectors.out_of_process import OutOfProcessCollector
 from concdiag.collectors.protocol import ChunkSink, Collected, Collector
 from concdiag.collectors.remote_interpreter import (
     DEBUG_OFFSETS_FROM,
@@ -33,7 +34,6 @@ from concdiag.collectors.remote_interpreter import (
 from concdiag.collectors.target_control import end_target, stop_gently
 from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.collectors.threads import ThreadSightings, register_threads
-from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import ConcdiagError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
@@ -274,10 +274,10 @@ class _Run:
         return collected
 
     def _collector(self, gil: GilLocation | None, inprocess_path: Path) -> Collector:
-        """The tracers, or the in-process collector when tracing is denied or forced."""
+        """The out-of-process collector, or the in-process one when tracing is denied or forced."""
         reason = _inprocess_reason(self.request, self.target.pid, gil)
         if reason is None:
-            tracing = TracingCollector(
+            outside = OutOfProcessCollector(
                 self.recording,
                 self.target.pid,
                 gil,
@@ -285,13 +285,13 @@ class _Run:
                 self.t0,
                 use_pyspy=self.request.use_pyspy,
             )
-            tracing.start()
-            error = tracing.pyspy_error
+            outside.start()
+            error = outside.pyspy_error
             if not (error and any(sign in error for sign in PYSPY_GIVES_WAY)):
-                return tracing
+                return outside
             # tracing is denied, or py-spy cannot read this Python: the target samples itself
             reason = error
-            tracing.stop_before_go()
+            outside.stop_before_go()
         self.recording.notes.append(f"in-process collector used: {reason}")
         return InProcessCollector(self.recording, inprocess_path, self.t0)
 
@@ -305,7 +305,7 @@ class _Run:
             self.recording.target = replace(self.recording.target, gil_enabled=True)
             self.recording.notes.append(turned_on)
         self.events.update(self.sightings, self.t0)
-        if isinstance(collector, TracingCollector):
+        if isinstance(collector, OutOfProcessCollector):
             self.sightings.stack_names.update(collector.stack_names)
         self.sightings.see(chunk)
         register_threads(self.recording, self.sightings)
