@@ -40,11 +40,6 @@ AWAIT_MIN_SAMPLES = 5
 Identity = tuple[str, str, int | None]  # file, short name, yappi definition line
 
 
-def is_own(file: str) -> bool:
-    """concdiag's code in the target, or runpy that starts the script: never shown."""
-    return is_launcher(file)
-
-
 @dataclass
 class _Sampled:
     inclusive: Counter[str] = field(default_factory=Counter)
@@ -111,7 +106,7 @@ def sampled_functions(
             continue
         for index in stack.frames:
             frame = frames[index]
-            if is_own(frame.file):
+            if is_launcher(frame.file):
                 continue
             ident = resolver.identity(frame.function, frame.file, frame.line)
             entry = table.get(ident)
@@ -131,7 +126,7 @@ def _ours_not_user(frame: Frame) -> bool:
     """A frame of concdiag's own work in the target (event pipe, saving tables)."""
     if frame.file == OWN_WORK_FILE:
         return True
-    if not is_own(frame.file) or "runpy" in frame.file:
+    if not is_launcher(frame.file) or "runpy" in frame.file:
         return False
     return short_name(frame.function) not in PASS_THROUGH
 
@@ -149,7 +144,7 @@ def _thread_rows(
     traced: dict[Identity, YappiFunction] = {}
     if yappi_thread is not None:
         for fn in yappi_thread.functions:
-            if not is_own(fn.file):
+            if not is_launcher(fn.file):
                 traced[(fn.file, short_name(fn.name), fn.line)] = fn
     rows = []
     for ident in set(traced) | set(sampled):

@@ -19,9 +19,9 @@ from concdiag.collectors.protocol import ChunkSink, Collected
 from concdiag.collectors.pyspy import find_pyspy
 from concdiag.collectors.remote_interpreter import (
     AttachTarget,
-    find_gil,
     gil_switch_watch,
     gil_switched_on,
+    locate_gil,
 )
 from concdiag.collectors.runtime_reader import GilSwitchWatch
 from concdiag.collectors.threads import ThreadSightings, register_threads
@@ -44,7 +44,7 @@ def attach(
 ) -> Collected:
     """Sample until the duration ends, the user interrupts, or the target exits."""
     cpu_at_start = time.process_time()
-    gil, why = find_gil(target)
+    gil, why = locate_gil(target)
     info = TargetInfo(
         pid=target.pid,
         executable=target.exe,

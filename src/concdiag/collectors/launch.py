@@ -27,8 +27,8 @@ from concdiag.collectors.out_of_process import OutOfProcessCollector
 from concdiag.collectors.protocol import ChunkSink, Collected, Collector
 from concdiag.collectors.remote_interpreter import (
     DEBUG_OFFSETS_FROM,
-    find_gil,
     inspect_target,
+    locate_gil,
     major_minor,
 )
 from concdiag.collectors.target_control import end_target, stop_gently
@@ -183,11 +183,11 @@ def _read_locks(locks: LockSession, events: BootstrapEvents, collected: Collecte
     collected.notes.append(CollectorNote("locks", True, detail))
 
 
-def _gil_location(hello: dict[str, Any], pid: int) -> tuple[GilLocation | None, str]:
+def _locate_gil(hello: dict[str, Any], pid: int) -> tuple[GilLocation | None, str]:
     """Where the GIL is: from the debug offsets (3.13+), else where the bootstrap found it."""
     if (major_minor(str(hello["version"])) or (0, 0)) >= DEBUG_OFFSETS_FROM:
         try:
-            return find_gil(inspect_target(pid))
+            return locate_gil(inspect_target(pid))
         except ConcdiagError as exc:
             return None, exc.message
     if not hello.get("gil_addr"):
@@ -230,7 +230,7 @@ class _Run:
     ) -> Collected:
         request, target = self.request, self.target
         hello = self.events.wait_for_hello(target)
-        gil, gil_why = _gil_location(hello, target.pid)
+        gil, gil_why = _locate_gil(hello, target.pid)
         info = TargetInfo(
             pid=target.pid,
             executable=str(hello["executable"]),
