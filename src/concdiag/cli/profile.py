@@ -11,10 +11,9 @@ from concdiag.cli._options import (
     deadlock_after,
     run_and_report,
     sampling_outputs,
+    target_invocation,
     target_python,
 )
-from concdiag.collectors.target_invocation import TargetInvocation
-from concdiag.errors import UsageError
 from concdiag.session import ProfileRequest, profile_script
 
 
@@ -82,12 +81,8 @@ def command(
     written either way; concdiag's own: 2 usage, 3 cannot profile, 5 it deadlocked (concdiag
     ended it; report written), 130 interrupted.
     """
-    if module is None and not target_args:
-        raise UsageError("give a script to profile, or -m MODULE")
-    target = module if module is not None else target_args[0]
-    args = target_args if module is not None else target_args[1:]
     request = ProfileRequest(
-        invocation=TargetInvocation(target, module is not None, tuple(args), python),
+        invocation=target_invocation(module, target_args, python, "profile"),
         rate_hz=rate_hz,
         duration_s=duration_s,
         json_path=json_path,

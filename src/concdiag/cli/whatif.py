@@ -10,10 +10,9 @@ from concdiag.cli._options import (
     TargetCommand,
     run_and_report,
     sampling_outputs,
-    split_target,
+    target_invocation,
     target_python,
 )
-from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.session import ProfileRequest
 from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
 
@@ -64,10 +63,9 @@ def command(
     whose first run fails is not rerun. Exit codes: 0, 2 usage, 3 could not profile, 4 the
     first run failed (report written), 130 interrupted.
     """
-    target, args = split_target(module, target_args, "run")
     request = WhatIfRequest(
         profile=ProfileRequest(
-            invocation=TargetInvocation(target, module is not None, args, python),
+            invocation=target_invocation(module, target_args, python, "run"),
             rate_hz=rate_hz,
             duration_s=None,
             json_path=json_path,
