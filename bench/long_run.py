@@ -25,8 +25,8 @@ from pathlib import Path
 
 from concdiag.analysis import RunContext, build_profile
 from concdiag.analysis.accounting.streaming import StreamingAccounting
+from concdiag.collectors.out_of_process import CHUNK_OBSERVATIONS
 from concdiag.collectors.pyspy_trace import TraceReplay
-from concdiag.collectors.tracing import CHUNK_OBSERVATIONS
 from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import StackChange, TargetInfo, ThreadInfo, ThreadObservation, Tick
 

@@ -10,6 +10,7 @@ import pytest
 
 from concdiag.analysis.accounting.tree import tree_of
 from concdiag.collectors import attach, elf, permissions
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.errors import EXIT_CANNOT_PROFILE, CannotProfileError
 from concdiag.model import Frame, ProcessTree, Profile, StackCount
 from helpers import PID, profile_of, synthetic
@@ -135,7 +136,7 @@ def test_forced_or_denied_tracing_selects_the_inprocess_collector(
 
     from concdiag.collectors import launch
 
-    request = launch.LaunchRequest("python", "x.py", False, (), 100.0, None)
+    request = launch.LaunchRequest(TargetInvocation("x.py", False, (), "python"), 100.0, None)
     monkeypatch.delenv("CONCDIAG_FORCE_INPROCESS", raising=False)
     assert launch._inprocess_reason(request, os.getpid(), None) is None
     monkeypatch.setenv("CONCDIAG_FORCE_INPROCESS", "1")

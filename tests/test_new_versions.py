@@ -15,6 +15,7 @@ import pytest
 from concdiag.collectors import elf, launch, pyspy
 from concdiag.collectors.inprocess import InProcessCollector
 from concdiag.collectors.remote_interpreter import SUPPORTED, major_minor
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.recording.recording import RecordingDraft
 from helpers import target_info
 
@@ -68,9 +69,9 @@ class _NoStacks:
 def test_pyspy_unable_to_read_the_version_gives_way_to_the_inprocess_collector(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(launch, "TracingCollector", _NoStacks)
+    monkeypatch.setattr(launch, "OutOfProcessCollector", _NoStacks)
     monkeypatch.delenv("CONCDIAG_FORCE_INPROCESS", raising=False)
-    request = launch.LaunchRequest("python", "x.py", False, (), 100.0, None)
+    request = launch.LaunchRequest(TargetInvocation("x.py", False, (), "python"), 100.0, None)
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
     try:
         events = SimpleNamespace(ident_to_tid={})

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.collectors.launch import BOOTSTRAP
 from concdiag.collectors.swap_report import BARE_ENV, SWAP_ENV, read_swap_report, swap_env
+from concdiag.collectors.target_invocation import BOOTSTRAP
 
 SCRIPT = textwrap.dedent(
     """

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from concdiag.formatting import short_name
+
 #: The folder of everything of concdiag's that runs inside the target (``concdiag/agent``).
 AGENT_FOLDER = "/concdiag/agent/"
 #: The lock tracker's folder: its frames sit between the user's code and the lock it waits
@@ -86,10 +88,6 @@ def is_launcher(file: str) -> bool:
     return is_own(file) or file in RUNPY_FILES or file.endswith(RUNPY_SUFFIX)
 
 
-def _short(function: str) -> str:
-    return function.rsplit(".", 1)[-1]
-
-
 def strip_own(frames: Sequence[Frame]) -> tuple[Frame, ...]:
     """The user's stack: launcher frames above it and our thread-start wrapper removed.
 
@@ -101,13 +99,13 @@ def strip_own(frames: Sequence[Frame]) -> tuple[Frame, ...]:
         frames = [f for f in frames if not is_lock_tracker(f[1])]
     start = 0
     while start < len(frames) and is_launcher(frames[start][1]):
-        if _short(frames[start][0]) not in PASS_THROUGH and is_own(frames[start][1]):
+        if short_name(frames[start][0]) not in PASS_THROUGH and is_own(frames[start][1]):
             return (OWN_WORK_FRAME,)
         start += 1
     kept = []
     for frame in frames[start:]:
         if is_own(frame[1]):
-            if _short(frame[0]) not in PASS_THROUGH:
+            if short_name(frame[0]) not in PASS_THROUGH:
                 return (OWN_WORK_FRAME,)
             continue
         kept.append(frame)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from concdiag.collectors.launch import LaunchRequest, check_interpreter, launch
 from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S
 from concdiag.collectors.protocol import Collected
 from concdiag.collectors.remote_interpreter import inspect_target
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.errors import (
     EXIT_DEADLOCK,
     EXIT_INTERRUPTED,
@@ -45,10 +45,7 @@ Progress = Callable[[float, int], None]
 
 @dataclass(frozen=True, slots=True)
 class ProfileRequest:
-    target: str
-    module: bool
-    args: tuple[str, ...]
-    python: str | None
+    invocation: TargetInvocation
     rate_hz: float
     duration_s: float | None
     json_path: Path | None
@@ -94,14 +91,14 @@ def output_paths(stem: str, json_path: Path | None, html_path: Path | None) -> t
     return json_path, html_path or json_path.with_suffix(".html")
 
 
-def check_target(request: ProfileRequest) -> None:
-    if request.module:
+def check_target(invocation: TargetInvocation) -> None:
+    if invocation.module:
         return  # the bootstrap looks the module up with the target interpreter
-    path = Path(request.target)
+    path = Path(invocation.target)
     if not path.exists():
-        raise UsageError(f"no such script: {request.target}")
+        raise UsageError(f"no such script: {invocation.target}")
     if path.is_dir() and not (path / "__main__.py").is_file():
-        raise UsageError(f"{request.target} is a directory with no __main__.py")
+        raise UsageError(f"{invocation.target} is a directory with no __main__.py")
 
 
 def profile_script(
@@ -111,11 +108,15 @@ def profile_script(
 ) -> Outcome:
     """Launch and profile a script; Ctrl-C/SIGTERM are handled: a report is always written."""
     with guarded_run() as signals:
-        check_target(request)
-        python = request.python or sys.executable
-        if request.python is not None:
-            check_interpreter(request.python)
-        stem = request.target.replace(".", "_") if request.module else Path(request.target).stem
+        invocation = request.invocation
+        check_target(invocation)
+        if invocation.python is not None:
+            check_interpreter(invocation.python)
+        stem = (
+            invocation.target.replace(".", "_")
+            if invocation.module
+            else Path(invocation.target).stem
+        )
         json_path, html_path = output_paths(stem, request.json_path, request.html_path)
         check_writable(json_path)
         check_writable(html_path)
@@ -123,10 +124,7 @@ def profile_script(
         sink = AccountingSink()
         collected = launch(
             LaunchRequest(
-                python=python,
-                target=request.target,
-                module=request.module,
-                args=request.args,
+                invocation=invocation,
                 rate_hz=request.rate_hz,
                 duration_s=request.duration_s,
                 deep_clock=request.deep_clock,
@@ -139,15 +137,15 @@ def profile_script(
             progress=progress if callable(progress) else None,
             notice=notice,
         )
-        command = (["python", "-m"] if request.module else ["python"]) + mask_args(
-            [request.target, *request.args]
+        shown = (["python", "-m"] if invocation.module else ["python"]) + mask_args(
+            [invocation.target, *invocation.args]
         )
         ctx = _context(
             collected,
             mode="launch",
-            command=command,
-            target=request.target,
-            target_file=None if request.module else request.target,
+            command=shown,
+            target=invocation.target,
+            target_file=None if invocation.module else invocation.target,
             cwd=os.getcwd(),
         )
         profile = _build_and_write(collected, sink, ctx, json_path, html_path)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +25,7 @@ from pathlib import Path
 from concdiag.analysis.whatif.compare import Runs, alternatives, confirm, failures, sites
 from concdiag.analysis.whatif.plan import Variant, plan
 from concdiag.collectors.swap_report import SWAP_ENV, read_swap_report, swap_env
-from concdiag.collectors.timed_runs import RerunTarget, stdin_kind, stdin_offset, timed_run
+from concdiag.collectors.timed_runs import stdin_kind, stdin_offset, timed_run
 from concdiag.errors import EXIT_DEADLOCK, EXIT_INTERRUPTED, EXIT_OK, EXIT_TARGET_FAILED
 from concdiag.interrupts import SIGNALS, Interrupted, guarded_run
 from concdiag.model import Profile
@@ -159,8 +158,6 @@ def _measure(
     echo: Echo,
 ) -> tuple[WhatIf, bool]:
     """Run every variant ``repeat`` times, interleaved; stop a variant at its first failure."""
-    p = request.profile
-    rerun = RerunTarget(p.python or sys.executable, p.target, p.module, p.args)
     limit = request.time_limit_s or max(
         TIME_LIMIT_FLOOR_S, TIME_LIMIT_FACTOR * profile.run.duration_s
     )
@@ -180,7 +177,12 @@ def _measure(
                     if variant.label in stopped:
                         continue
                     run = timed_run(
-                        rerun, variant.kind, variant.workers, limit, workdir, expected_code
+                        request.profile.invocation,
+                        variant.kind,
+                        variant.workers,
+                        limit,
+                        workdir,
+                        expected_code,
                     )
                     runs[variant.label].append(run)
                     done += 1

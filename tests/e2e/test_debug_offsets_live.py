@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from concdiag.collectors.remote_interpreter import find_gil, inspect_target, scan_for_gil
+from concdiag.collectors.remote_interpreter import inspect_target, locate_gil, scan_for_gil
 from concdiag.collectors.runtime_reader import ProcMemory, RuntimeReader
 from e2e.conftest import SAMPLES, concdiag, running
 
@@ -50,7 +50,7 @@ def test_313_offsets_find_the_gil_the_pattern_search_finds(
     target = inspect_target(spin313.pid)
     assert target.debug_offsets is not None
     assert target.version.startswith("3.13.") and not target.free_threaded
-    new, why = find_gil(target)
+    new, why = locate_gil(target)
     old, old_why = scan_for_gil(target)
     assert new is not None, why
     assert old is not None, old_why

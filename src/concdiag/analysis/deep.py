@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from concdiag.formatting import short_name
 from concdiag.model import (
     STATE_KEYS,
     DeepFunction,
@@ -37,15 +38,6 @@ MIN_ROW_S = 0.0005
 AWAIT_MIN_SAMPLES = 5
 
 Identity = tuple[str, str, int | None]  # file, short name, yappi definition line
-
-
-def short_name(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
-def is_own(file: str) -> bool:
-    """concdiag's code in the target, or runpy that starts the script: never shown."""
-    return is_launcher(file)
 
 
 @dataclass
@@ -114,7 +106,7 @@ def sampled_functions(
             continue
         for index in stack.frames:
             frame = frames[index]
-            if is_own(frame.file):
+            if is_launcher(frame.file):
                 continue
             ident = resolver.identity(frame.function, frame.file, frame.line)
             entry = table.get(ident)
@@ -134,7 +126,7 @@ def _ours_not_user(frame: Frame) -> bool:
     """A frame of concdiag's own work in the target (event pipe, saving tables)."""
     if frame.file == OWN_WORK_FILE:
         return True
-    if not is_own(frame.file) or "runpy" in frame.file:
+    if not is_launcher(frame.file) or "runpy" in frame.file:
         return False
     return short_name(frame.function) not in PASS_THROUGH
 
@@ -152,7 +144,7 @@ def _thread_rows(
     traced: dict[Identity, YappiFunction] = {}
     if yappi_thread is not None:
         for fn in yappi_thread.functions:
-            if not is_own(fn.file):
+            if not is_launcher(fn.file):
                 traced[(fn.file, short_name(fn.name), fn.line)] = fn
     rows = []
     for ident in set(traced) | set(sampled):

@@ -10,6 +10,7 @@ from typing import NoReturn, TypeVar
 
 import click
 
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.errors import UsageError
 from concdiag.render.text import summary_text
 from concdiag.session import Outcome
@@ -151,15 +152,15 @@ class Progress:
             sys.stderr.flush()
 
 
-def split_target(
-    module: str | None, target_args: tuple[str, ...], verb: str
-) -> tuple[str, tuple[str, ...]]:
+def target_invocation(
+    module: str | None, target_args: tuple[str, ...], python: str | None, verb: str
+) -> TargetInvocation:
     """The script (or module) and its arguments, as ``python [-m] TARGET ARGS`` takes them."""
     if module is None and not target_args:
         raise UsageError(f"give a script to {verb}, or -m MODULE")
     if module is not None:
-        return module, tuple(target_args)
-    return target_args[0], tuple(target_args[1:])
+        return TargetInvocation(module, True, tuple(target_args), python)
+    return TargetInvocation(target_args[0], False, tuple(target_args[1:]), python)
 
 
 def run_and_report(run: Callable[[Progress | None], Outcome], quiet: bool) -> NoReturn:

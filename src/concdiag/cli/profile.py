@@ -11,9 +11,9 @@ from concdiag.cli._options import (
     deadlock_after,
     run_and_report,
     sampling_outputs,
+    target_invocation,
     target_python,
 )
-from concdiag.errors import UsageError
 from concdiag.session import ProfileRequest, profile_script
 
 
@@ -81,15 +81,8 @@ def command(
     written either way; concdiag's own: 2 usage, 3 cannot profile, 5 it deadlocked (concdiag
     ended it; report written), 130 interrupted.
     """
-    if module is None and not target_args:
-        raise UsageError("give a script to profile, or -m MODULE")
-    target = module if module is not None else target_args[0]
-    args = target_args if module is not None else target_args[1:]
     request = ProfileRequest(
-        target=target,
-        module=module is not None,
-        args=tuple(args),
-        python=python,
+        invocation=target_invocation(module, target_args, python, "profile"),
         rate_hz=rate_hz,
         duration_s=duration_s,
         json_path=json_path,

@@ -10,7 +10,7 @@ from concdiag.cli._options import (
     TargetCommand,
     run_and_report,
     sampling_outputs,
-    split_target,
+    target_invocation,
     target_python,
 )
 from concdiag.session import ProfileRequest
@@ -63,13 +63,9 @@ def command(
     whose first run fails is not rerun. Exit codes: 0, 2 usage, 3 could not profile, 4 the
     first run failed (report written), 130 interrupted.
     """
-    target, args = split_target(module, target_args, "run")
     request = WhatIfRequest(
         profile=ProfileRequest(
-            target=target,
-            module=module is not None,
-            args=args,
-            python=python,
+            invocation=target_invocation(module, target_args, python, "run"),
             rate_hz=rate_hz,
             duration_s=None,
             json_path=json_path,

@@ -3,7 +3,7 @@
 The interpreter and its GIL are found from outside (`remote_interpreter`); sampling only
 reads ``/proc`` and memory, and py-spy runs with ``--nonblocking``, so when concdiag stops,
 is killed or loses the target, the target carries on as if nothing happened. The same
-`TracingCollector` as launch mode hands ticks and stacks over in chunks.
+`OutOfProcessCollector` as launch mode hands ticks and stacks over in chunks.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from concdiag.collectors.out_of_process import OutOfProcessCollector
 from concdiag.collectors.protocol import ChunkSink, Collected
 from concdiag.collectors.pyspy import find_pyspy
 from concdiag.collectors.remote_interpreter import (
     AttachTarget,
-    find_gil,
     gil_switch_watch,
     gil_switched_on,
+    locate_gil,
 )
 from concdiag.collectors.runtime_reader import GilSwitchWatch
 from concdiag.collectors.threads import ThreadSightings, register_threads
-from concdiag.collectors.tracing import TracingCollector
 from concdiag.errors import CannotProfileError
 from concdiag.interrupts import SIGNALS, Interrupted
 from concdiag.recording.recording import RecordingDraft
@@ -44,7 +44,7 @@ def attach(
 ) -> Collected:
     """Sample until the duration ends, the user interrupts, or the target exits."""
     cpu_at_start = time.process_time()
-    gil, why = find_gil(target)
+    gil, why = locate_gil(target)
     info = TargetInfo(
         pid=target.pid,
         executable=target.exe,
@@ -63,7 +63,7 @@ def attach(
         )
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    collector = TracingCollector(recording, target.pid, gil, {}, t0, chunk_s=chunk_s)
+    collector = OutOfProcessCollector(recording, target.pid, gil, {}, t0, chunk_s=chunk_s)
     collector.start()
     sightings = ThreadSightings()
 

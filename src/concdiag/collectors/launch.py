@@ -23,23 +23,23 @@ from concdiag.collectors.bootstrap_events import BootstrapEvents
 from concdiag.collectors.gil_layout import GilLocation
 from concdiag.collectors.inprocess import InProcessCollector
 from concdiag.collectors.lock_tables import DEADLOCK_AFTER_S, LockSession
+from concdiag.collectors.out_of_process import OutOfProcessCollector
 from concdiag.collectors.protocol import ChunkSink, Collected, Collector
 from concdiag.collectors.remote_interpreter import (
     DEBUG_OFFSETS_FROM,
-    find_gil,
     inspect_target,
+    locate_gil,
     major_minor,
 )
 from concdiag.collectors.target_control import end_target, stop_gently
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.collectors.threads import ThreadSightings, register_threads
-from concdiag.collectors.tracing import TracingCollector
 from concdiag.collectors.yappi_tables import DeepSession
 from concdiag.errors import ConcdiagError, UsageError
 from concdiag.interrupts import SIGNALS, Interrupted
 from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import Chunk, CollectorNote, TargetInfo
 
-BOOTSTRAP = Path(__file__).parents[1] / "agent" / "bootstrap.py"
 #: How often the launcher checks on the target, the duration and the collector.
 POLL_S = 0.05
 #: py-spy failures after which the in-process collector runs instead: tracing denied, or a
@@ -49,10 +49,7 @@ PYSPY_GIVES_WAY = ("not permitted", "Unsupported version of Python")
 
 @dataclass(frozen=True, slots=True)
 class LaunchRequest:
-    python: str
-    target: str
-    module: bool
-    args: tuple[str, ...]
+    invocation: TargetInvocation
     rate_hz: float
     duration_s: float | None
     deep_clock: str | None = None  # run yappi in the target (--deep) with this clock
@@ -102,10 +99,7 @@ def launch(
     inprocess_dir = Path(tempfile.mkdtemp(prefix="concdiag-inprocess-"))
     inprocess_path = inprocess_dir / "samples.jsonl"
     env["CONCDIAG_INPROCESS"] = f"{inprocess_path},{request.rate_hz:g}"
-    argv = [request.python, str(BOOTSTRAP)]
-    if request.module:
-        argv.append("-m")
-    argv += [request.target, *request.args]
+    argv = request.invocation.argv()
     cpu_at_start = time.process_time()
     try:
         target = subprocess.Popen(argv, pass_fds=(control_r, event_w), env=env)
@@ -115,7 +109,7 @@ def launch(
         shutil.rmtree(inprocess_dir, ignore_errors=True)
         if locks is not None:
             locks.cleanup()
-        raise UsageError(f"cannot start {request.python}: {exc.strerror}") from exc
+        raise UsageError(f"cannot start {request.invocation.interpreter}: {exc.strerror}") from exc
     os.close(control_r)
     os.close(event_w)
     SIGNALS.children.add(target.pid)
@@ -188,11 +182,11 @@ def _read_locks(locks: LockSession, events: BootstrapEvents, collected: Collecte
     collected.notes.append(CollectorNote("locks", True, detail))
 
 
-def _gil_location(hello: dict[str, Any], pid: int) -> tuple[GilLocation | None, str]:
+def _locate_gil(hello: dict[str, Any], pid: int) -> tuple[GilLocation | None, str]:
     """Where the GIL is: from the debug offsets (3.13+), else where the bootstrap found it."""
     if (major_minor(str(hello["version"])) or (0, 0)) >= DEBUG_OFFSETS_FROM:
         try:
-            return find_gil(inspect_target(pid))
+            return locate_gil(inspect_target(pid))
         except ConcdiagError as exc:
             return None, exc.message
     if not hello.get("gil_addr"):
@@ -235,7 +229,7 @@ class _Run:
     ) -> Collected:
         request, target = self.request, self.target
         hello = self.events.wait_for_hello(target)
-        gil, gil_why = _gil_location(hello, target.pid)
+        gil, gil_why = _locate_gil(hello, target.pid)
         info = TargetInfo(
             pid=target.pid,
             executable=str(hello["executable"]),
@@ -279,23 +273,23 @@ class _Run:
         return collected
 
     def _collector(self, gil: GilLocation | None, inprocess_path: Path) -> Collector:
-        """The tracers, or the in-process collector when tracing is denied or forced."""
+        """The out-of-process collector, or the in-process one when tracing is denied or forced."""
         reason = _inprocess_reason(self.request, self.target.pid, gil)
         if reason is None:
-            tracing = TracingCollector(
+            outside = OutOfProcessCollector(
                 self.recording,
                 self.target.pid,
                 gil,
                 self.events.ident_to_tid,
                 self.t0,
             )
-            tracing.start()
-            error = tracing.pyspy_error
+            outside.start()
+            error = outside.pyspy_error
             if not (error and any(sign in error for sign in PYSPY_GIVES_WAY)):
-                return tracing
+                return outside
             # tracing is denied, or py-spy cannot read this Python: the target samples itself
             reason = error
-            tracing.stop_before_go()
+            outside.stop_before_go()
         self.recording.notes.append(f"in-process collector used: {reason}")
         return InProcessCollector(self.recording, inprocess_path, self.t0)
 
@@ -309,7 +303,7 @@ class _Run:
             self.recording.target = replace(self.recording.target, gil_enabled=True)
             self.recording.notes.append(turned_on)
         self.events.update(self.sightings, self.t0)
-        if isinstance(collector, TracingCollector):
+        if isinstance(collector, OutOfProcessCollector):
             self.sightings.stack_names.update(collector.stack_names)
         self.sightings.see(chunk)
         register_threads(self.recording, self.sightings)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import psutil
 
+from concdiag.agent.inprocess.sampler import COUNTER_EVERY_S
 from concdiag.collectors.children import CHILD_SCAN_EVERY_S, ForkWatch, descendants
 from concdiag.collectors.cpu_window import CounterWindow, counters_to
 from concdiag.collectors.fd_waits import RECHECK_S, TreeEnds, syscall_args
@@ -48,7 +49,6 @@ from concdiag.recording.recording import RecordingDraft
 from concdiag.recording.records import ProcessCounters, ThreadCpu, ThreadObservation, Tick
 
 CLOCK_TICKS_HZ = os.sysconf("SC_CLK_TCK")
-COUNTER_EVERY_S = 0.25
 
 
 #: Nice value for the sampler thread where permitted (root, CAP_SYS_NICE): on a busy machine

@@ -2,7 +2,7 @@
 
 A mode (launch, attach) drives a collector and passes each chunk to a `ChunkSink`, the
 streaming accounting; the mode does not care which collector runs. Two collectors implement
-it: `tracing.TracingCollector` (the /proc state sampler and py-spy, from outside) and
+it: `out_of_process.OutOfProcessCollector` (the /proc state sampler and py-spy, from outside) and
 `inprocess.InProcessCollector` (a sampler thread inside the target, where tracing is denied).
 """
 

@@ -198,7 +198,7 @@ def _unsupported(pid: int, version: str) -> str:
 # -- the GIL, from outside -------------------------------------------------------------------
 
 
-def find_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | None, str]:
+def locate_gil(target: AttachTarget, attempts: int = 5) -> tuple[GilLocation | None, str]:
     """The GIL's location: (location, "") or (None, why not).
 
     Through the debug offsets on 3.13+; by scanning the runtime state before.

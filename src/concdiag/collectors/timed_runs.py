@@ -20,25 +20,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from concdiag.collectors.launch import BOOTSTRAP
 from concdiag.collectors.swap_report import BARE_ENV, SWAP_ENV, read_swap_report, swap_env
 from concdiag.collectors.target_control import GENTLE_STOP_S, stop_gently
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.interrupts import SIGNALS, Interrupted
 from concdiag.recording.whatif import TimedRun
 
 #: Bytes of a failed run's standard error kept to say why: a stated choice, a few lines.
 STDERR_TAIL_BYTES = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class RerunTarget:
-    python: str
-    target: str
-    module: bool
-    args: tuple[str, ...]
 
 
 def stdin_kind() -> str:
@@ -99,7 +90,7 @@ def _last_line(path: Path) -> str:
 
 
 def timed_run(
-    rerun: RerunTarget,
+    invocation: TargetInvocation,
     kind: str,
     workers: int | None,
     limit_s: float,
@@ -112,8 +103,7 @@ def timed_run(
     env = dict(os.environ)
     env[BARE_ENV] = "1"
     env[SWAP_ENV] = swap_env(kind, workers, report)
-    argv = [rerun.python, str(BOOTSTRAP), *(["-m"] if rerun.module else []), rerun.target]
-    argv += rerun.args
+    argv = invocation.argv()
     done = threading.Event()
     fired: list[bool] = []
     with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:

@@ -8,23 +8,20 @@ that disagree, so a flaky verdict falls below ``min_confidence`` and warns inste
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from concdiag.analysis.accounting.clock_figures import ERROR_Z, share_error
 from concdiag.gate.result import Confirmation, Measurement, Site, Spread, ThreadShares
 from concdiag.model import STATE_KEYS, Profile
 
-#: Shares get a sampling-error margin of this many standard errors of a proportion.
-SAMPLING_SE = 2.0
-
 MARGINS_TEXT = (
     "noise margin of each figure = half its range over the repeated runs, and for shares at "
-    f"least {SAMPLING_SE:g} standard errors of a proportion over the samples taken; with one "
-    "run, times have no margin (use --repeat N)"
+    f"least {ERROR_Z:g} standard errors of a proportion over the samples taken (Wilson's "
+    "interval); with one run, times have no margin (use --repeat N)"
 )
 
 
@@ -50,13 +47,6 @@ def spread(values: Sequence[float], sampling_error: float = 0.0) -> Spread:
     )
 
 
-def _share_error(share: float, samples: float) -> float:
-    if samples <= 0:
-        return 0.0
-    p = min(max(share, 0.0), 1.0)
-    return SAMPLING_SE * math.sqrt(p * (1 - p) / samples)
-
-
 def _worker_shares(profile: Profile) -> dict[str, float]:
     """Share of worker time per state; no GIL states on a run without the GIL."""
     seconds = profile.summary.worker_seconds
@@ -78,11 +68,11 @@ def _figures(profile: Profile) -> dict[str, tuple[float, float]]:
         "cores_used_mean": (s.cores_used_mean, 0.0),
     }
     if s.gil_wait_share is not None:  # None: the run had no GIL
-        figures["gil_wait_share"] = (s.gil_wait_share, _share_error(s.gil_wait_share, samples))
+        figures["gil_wait_share"] = (s.gil_wait_share, share_error(s.gil_wait_share, samples))
     if s.gil_utilisation is not None:
         figures["gil_utilisation"] = (
             s.gil_utilisation,
-            _share_error(s.gil_utilisation, profile.run.sample_count),
+            share_error(s.gil_utilisation, profile.run.sample_count),
         )
     return figures
 
@@ -125,9 +115,7 @@ def measure(profiles: Sequence[Profile], root: Path) -> Measurement:
     worker = [_worker_shares(p) for p in profiles]
     errors = [_worker_samples(p) for p in profiles]
     worker_shares = {
-        k: spread(
-            [w[k] for w in worker], max(_share_error(w[k], n) for w, n in zip(worker, errors))
-        )
+        k: spread([w[k] for w in worker], max(share_error(w[k], n) for w, n in zip(worker, errors)))
         for k in STATE_KEYS
         if all(k in w for w in worker)
     }

@@ -29,7 +29,7 @@ class Spread:
     """One figure over repeated runs: the median, the range, and the noise margin used.
 
     ``margin`` is half the range across runs, and at least the sampling error of a share
-    (two standard errors of a proportion over the samples taken): differences smaller than
+    (`concdiag.analysis.accounting.clock_figures.share_error`): differences smaller than
     the margins are treated as noise.
     """
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from concdiag.collectors.target_invocation import TargetInvocation
 from concdiag.errors import (
     EXIT_DEADLOCK,
     EXIT_INTERRUPTED,
@@ -162,10 +163,12 @@ def _profile_once(
     reports = request.reports_dir or (policy.project_dir / policy.reports_dir)
     stem = target.name if repeat == 1 else f"{target.name}.run{run}"
     profile_request = ProfileRequest(
-        target=target.module or str(script),
-        module=target.module is not None,
-        args=target.args,
-        python=target.python,
+        invocation=TargetInvocation(
+            target=target.module or str(script),
+            module=target.module is not None,
+            args=target.args,
+            python=target.python,
+        ),
         rate_hz=policy.rate_hz,
         duration_s=request.time_limit_s or target.time_limit_s,
         json_path=reports / f"{stem}.json",

@@ -16,17 +16,11 @@ from typing import Any
 from concdiag.errors import ProfileFormatError
 from concdiag.migrations import profile_from_v1
 from concdiag.model.codec import from_jsonable, load_typed, to_jsonable
-from concdiag.model.deep import (
-    DEEP_BEHAVIOURS,
-    DeepFunction,
-    DeepProfile,
-    DeepThread,
-    ProcessTree,
-    WorkerProcess,
-)
+from concdiag.model.deep import DEEP_BEHAVIOURS, DeepFunction, DeepProfile, DeepThread
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart
 from concdiag.model.states import STATE_KEYS, States
+from concdiag.model.tree import ProcessTree, WorkerProcess
 from concdiag.model.whatif import WhatIf
 
 SCHEMA_NAME = "concdiag-profile"

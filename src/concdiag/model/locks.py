@@ -7,6 +7,7 @@ schema version 2 profile.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 #: What the analysis advises for a contended lock (`LockProfile.advice_kind`).
 LOCK_ADVICE = ("move_blocking_call", "own_resource", "take_less_often", "shorten_or_split", "none")
@@ -25,6 +26,11 @@ class CodeLine:
     file: str
     line: int
     function: str
+
+    @property
+    def place(self) -> str:
+        """The file's name and the line, as every output names a line: ``ledger.py:12``."""
+        return f"{PurePath(self.file).name}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,32 @@ class LockProfile:
     critical_sections: list[CriticalSection]
     advice_kind: str  # one of LOCK_ADVICE
     advice: str
+
+    @property
+    def display_name(self) -> str:
+        """What every output calls the lock: the name its creating line gives it
+        (``Ledger.lock``), else its kind (``RLock``)."""
+        return self.name or self.kind
+
+    @property
+    def table_name(self) -> str:
+        """The name in a table row, beside a column for where it was created:
+        ``Ledger.lock (RLock) in queue.Queue``; a named plain ``Lock`` is just its name."""
+        what = self.display_name
+        if self.name and self.kind != "Lock":
+            what += f" ({self.kind})"
+        if self.inside:
+            what += f" in {self.inside}"
+        return what
+
+    @property
+    def prose_name(self) -> str:
+        """The name in a sentence, which has no column for where: ``Ledger.lock
+        (ledger.py:12)``, ``Lock (queue.Queue) (work.py:8)``."""
+        what = self.display_name
+        if self.inside:
+            what += f" ({self.inside})"
+        return f"{what} ({self.created_at.place})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from concdiag.formatting import short_name
 from concdiag.model import DeepFunction, DeepThread, Profile
 
 BEHAVIOUR_LABELS = {
@@ -17,10 +18,6 @@ BEHAVIOUR_LABELS = {
     "unsampled": "not sampled",
 }
 WAITING = ("gil_wait", "io_wait", "lock_wait", "awaits")
-
-
-def short_name(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
 
 
 def deep_anchor(pid: int, tid: int, file: str, function: str) -> str:

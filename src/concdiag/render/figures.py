@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from concdiag.formatting import pct
 from concdiag.model import STATE_KEYS, Profile, States
 
 STATE_LABELS = {
@@ -25,10 +26,6 @@ class Figure:
 
 #: What a report says where a run without a GIL has no GIL figure (never 0%).
 NO_GIL = "no GIL"
-
-
-def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
 def has_gil(profile: Profile) -> bool:

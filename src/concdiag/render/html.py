@@ -14,16 +14,16 @@ from typing import Any
 
 import jinja2
 
+from concdiag.formatting import pct, short_name
 from concdiag.model import STATE_KEYS, Profile, model_noun
 from concdiag.own_code import user_command
 from concdiag.redact import mask_args
-from concdiag.render.deep_view import html_deep_view, short_name
+from concdiag.render.deep_view import html_deep_view
 from concdiag.render.figures import (
     STATE_LABELS,
     clock_notes,
     gil_cell,
     key_figures,
-    pct,
     share_with_error,
     state_keys,
 )

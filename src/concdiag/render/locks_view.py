@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
 
 from concdiag.model import Profile
@@ -21,16 +20,7 @@ MD_LOCKS = 5
 
 
 def where(at: CodeLine | None) -> str:
-    return f"{PurePath(at.file).name}:{at.line}" if at is not None else ""
-
-
-def lock_title(lock: LockProfile) -> str:
-    what = lock.name or lock.kind
-    if lock.name and lock.kind != "Lock":
-        what += f" ({lock.kind})"
-    if lock.inside:
-        what += f" in {lock.inside}"
-    return what
+    return at.place if at is not None else ""
 
 
 def ms(seconds: float | None) -> str:
@@ -101,7 +91,7 @@ def text_lines(profile: Profile) -> list[str]:
         return []
     top = hot[0]
     return [
-        f"  top lock: {lock_title(top)} ({where(top.created_at)}): {top.wait_s:.2f} s waited "
+        f"  top lock: {top.table_name} ({where(top.created_at)}): {top.wait_s:.2f} s waited "
         f"over {top.contended} of {top.acquisitions} acquisitions"
     ]
 
@@ -139,7 +129,7 @@ def markdown_lines(profile: Profile, escape: Callable[[str], str]) -> list[str]:
         ]
         for lock in hot[:MD_LOCKS]:
             out.append(
-                f"| {escape(lock_title(lock))} | {escape(where(lock.created_at))} | "
+                f"| {escape(lock.table_name)} | {escape(where(lock.created_at))} | "
                 f"{lock.wait_s:.2f} | {lock.contended} of {lock.acquisitions} | "
                 f"{ms(lock.hold_max_s)} | {escape(lock.advice)} |"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from concdiag.formatting import pct
 from concdiag.model import Profile, model_noun
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
 from concdiag.render.figures import (
@@ -12,7 +13,6 @@ from concdiag.render.figures import (
     clock_notes,
     gil_cell,
     key_figures,
-    pct,
     share_with_error,
     state_keys,
 )

@@ -29,6 +29,9 @@ import time
 from . import wire
 
 _STATE = {"fd": -1, "stop": None, "threads": []}
+#: How often the process's CPU and context-switch counters are read. The outside sampler
+#: (``collectors/procfs.py``) reads them as often, so both modes' counters end at most this
+#: long before the run does (docs/measurement.md).
 COUNTER_EVERY_S = 0.25
 PROBE_SLEEP_S = 0.002
 #: A snapshot lasts at least this long, holding the GIL, so native threads' clocks move.

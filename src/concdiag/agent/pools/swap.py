@@ -128,7 +128,7 @@ def _create(kind, args, kwargs):
     bound = _bind(kind, args, kwargs)
     asked = bound.get("max_workers", bound.get("processes"))
     immediate, user = _watch.creator()
-    site = _watch.site_of(user)
+    site = _watch.site_record(user)
     record = {"type": "pool", "kind": kind, "workers": asked, "became": None, "note": "", **site}
     record["default_workers"] = _default_workers(kind)
     if immediate is not None and is_stdlib(immediate.f_code.co_filename):
@@ -190,7 +190,7 @@ def _swap_class(kind, original):
                 "type": "pool",
                 "kind": kind,
                 "workers": None,
-                **_watch.site_of(_watch.creator()[1]),
+                **_watch.site_record(_watch.creator()[1]),
             }
             record.update(became=None, default_workers=_default_workers(kind))
             record["note"] = f"a subclass ({cls.__name__}) keeps its kind"

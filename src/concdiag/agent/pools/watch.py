@@ -109,7 +109,7 @@ def where_now():
     return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else (None, None)
 
 
-def site_of(frame=None, where=None):
+def site_record(frame=None, where=None):
     """The file, line and source text of ``frame`` (or of a ``where_now()`` taken earlier)."""
     name, line = (frame.f_code.co_filename, frame.f_lineno) if frame else (where or (None, 0))
     if name is None:
@@ -131,7 +131,7 @@ def _task_name(fn):
 
 
 def task_error(exc, where, fn):
-    site = site_of(where=where)
+    site = site_record(where=where)
     error = error_text(exc)
     key = f"task:{site['file']}:{site['line']}:{error.split(':', 1)[0]}"
     note({"type": "task_error", "error": error, "task": _task_name(fn), **site}, key)
@@ -181,7 +181,7 @@ def _watch_starts():
             if first is not None and not _passes(first.f_code.co_filename):
                 immediate, user = creator()
                 name = immediate.f_code.co_filename if immediate is not None else ""
-                site = site_of(user)
+                site = site_record(user)
                 record = {"type": what, **site}
                 if immediate is not None and is_stdlib(name):
                     record["via"] = os.path.basename(name)

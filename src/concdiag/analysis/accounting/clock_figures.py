@@ -28,9 +28,13 @@ CLOCK_WARN_SHARE = 0.05
 _NS = 1e9
 
 
-def share_error(share: float, samples: int) -> float:
+def share_error(share: float, samples: float) -> float:
     """The half-width of a share's error bar: `ERROR_Z` standard errors of a proportion over
-    the thread's observed ticks (Wilson's interval, so a share of 0 or 1 still gets one).
+    the ticks observed (Wilson's interval, so a share of 0 or 1 still gets one, and no ticks
+    at all leave the share unknown: 1).
+
+    The per-thread error bars and the gate's noise margins both use it, so a share's
+    uncertainty is stated one way everywhere.
 
     It takes the ticks as independent draws. States that come in runs longer than a tick
     make the error somewhat larger; the calibration measured how much (docs/measurement.md
@@ -39,8 +43,9 @@ def share_error(share: float, samples: int) -> float:
     if samples <= 0:
         return 1.0
     n = float(samples)
+    p = min(max(share, 0.0), 1.0)  # a proportion's variance is defined only within 0..1
     z2 = ERROR_Z * ERROR_Z
-    spread = share * (1.0 - share) / n + z2 / (4.0 * n * n)
+    spread = p * (1.0 - p) / n + z2 / (4.0 * n * n)
     return min(1.0, ERROR_Z / (1.0 + z2 / n) * math.sqrt(spread))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from concdiag.formatting import short_name
 from concdiag.own_code import is_own
 
 Frames = tuple[tuple[str, str, int], ...]
@@ -104,10 +105,6 @@ def in_machinery(filename: str) -> bool:
     return any(part in path for part in MACHINERY_PATHS)
 
 
-def _short(function: str) -> str:
-    return function.rsplit(".", 1)[-1]
-
-
 def _is_task_call_frame(frames: Frames, i: int) -> bool:
     function, filename, _line = frames[i]
     path = _path(filename)
@@ -178,7 +175,7 @@ def _coordination(below: Frames) -> bool:
         if in_machinery(filename):
             return True
         base = _path(filename).rsplit("/", 1)[-1]
-        if base in ("threading.py", "queue.py") and _short(function) in COORDINATION_FUNCS:
+        if base in ("threading.py", "queue.py") and short_name(function) in COORDINATION_FUNCS:
             return True
     return False
 
@@ -187,7 +184,7 @@ def _overhead(below: Frames) -> str | None:
     machinery = [f for f in below if in_machinery(f[1])]
     if not machinery:
         return None
-    if any(_short(f[0]) in SERIALISE_FUNCS for f in machinery):
+    if any(short_name(f[0]) in SERIALISE_FUNCS for f in machinery):
         return "serialise"
     return "dispatch"
 
@@ -196,7 +193,7 @@ def _loop_wait(frames: Frames) -> bool:
     if not frames or not _path(frames[-1][1]).endswith("/selectors.py"):
         return False
     return any(
-        _short(f[0]) == "_run_once" and _path(f[1]).endswith("/asyncio/base_events.py")
+        short_name(f[0]) == "_run_once" and _path(f[1]).endswith("/asyncio/base_events.py")
         for f in frames
     )
 

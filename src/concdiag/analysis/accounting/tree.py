@@ -8,6 +8,7 @@ root's aggregated stacks), so it is a pure function like the rest of the analysi
 
 from __future__ import annotations
 
+from concdiag.formatting import short_name
 from concdiag.model import Frame, ProcessProfile, ProcessTree, StackCount, Summary, WorkerProcess
 
 #: Below this ceiling on speedup, the parent's feeding cost eats most of the gain.
@@ -25,7 +26,7 @@ _SEND_FUNCTIONS = {"send", "send_bytes", "_send_bytes", "_send", "put", "_feed"}
 
 def _is_pickling(frames: list[Frame]) -> bool:
     return any(
-        f.file.endswith(_PICKLING_FILES) or f.function.rsplit(".", 1)[-1] in _PICKLING_FUNCTIONS
+        f.file.endswith(_PICKLING_FILES) or short_name(f.function) in _PICKLING_FUNCTIONS
         for f in frames
     )
 
@@ -38,7 +39,7 @@ def _is_send(frames: list[Frame]) -> bool:
     """
     for frame in reversed(frames):
         if frame.file.endswith(_SEND_FILES):
-            name = frame.function.rsplit(".", 1)[-1]
+            name = short_name(frame.function)
             return name in _SEND_FUNCTIONS and name != "_feed"
     return False
 

@@ -15,10 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+from concdiag.analysis.source import ParsedSource, parsed_source
 from concdiag.model import Frame, StackCount
-
-#: Source files larger than this are not parsed (a generated module): no extents from them.
-MAX_SOURCE_BYTES = 4 << 20
 
 Extent = tuple[str, int, int]  # file, the with line, the block's last line
 
@@ -32,18 +30,10 @@ def source_line(file: str, line: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _with_blocks(file: str) -> dict[int, int]:
+def _with_blocks(source: ParsedSource) -> dict[int, int]:
     """The with statement's first line -> its block's last line, for one file."""
-    try:
-        with open(file, "rb") as handle:
-            source = handle.read(MAX_SOURCE_BYTES + 1)
-        if len(source) > MAX_SOURCE_BYTES:
-            return {}
-        tree = ast.parse(source, filename=file)
-    except (OSError, SyntaxError, ValueError):
-        return {}
     blocks: dict[int, int] = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(source.tree):
         if isinstance(node, (ast.With, ast.AsyncWith)) and node.end_lineno is not None:
             blocks.setdefault(node.lineno, node.end_lineno)
             for item in node.items:  # a with statement written over several lines
@@ -53,7 +43,8 @@ def _with_blocks(file: str) -> dict[int, int]:
 
 def block_end(file: str, line: int) -> int | None:
     """The last line of the with block that starts at ``line``, or None."""
-    return _with_blocks(file).get(line)
+    source = parsed_source(file)
+    return _with_blocks(source).get(line) if source is not None else None
 
 
 def states_inside(

@@ -77,15 +77,6 @@ def taken_as(code: str) -> str | None:
     return match.group(1) if match is not None else None
 
 
-def label(lock: LockProfile) -> str:
-    """How prose names a lock: ``Ledger.lock (ledger.py:12)``."""
-    where = f"{PurePath(lock.created_at.file).name}:{lock.created_at.line}"
-    what = lock.name or lock.kind
-    if lock.inside:
-        what += f" ({lock.inside})"
-    return f"{what} ({where})"
-
-
 def _thread_seconds(processes: Sequence[ProcessProfile], pid: int) -> dict[int, float]:
     """OS thread id -> its sampled `sync` seconds over its observed time, in the tracked
     process: the sync share of the ticks the sampler saw, times the alive time (ticks it
@@ -114,7 +105,7 @@ def _advice(
     if site.contended == 0 or site.wait_s <= 0:
         return "none", ""
     top = sections[0] if sections else None
-    where = f"{PurePath(top.at.file).name}:{top.at.line}" if top else "its critical section"
+    where = top.at.place if top else "its critical section"
     # `sync` inside is left out: a nested lock's wait, or a waiter's sample joined with the
     # holder's stack across a state change (the join's one-tick error; measurement.md).
     states = {k: v for k, v in top.states.items() if k in _HOLDER_STATES} if top else {}
@@ -256,7 +247,7 @@ def _deadlock(record: DeadlockRecord, locks: list[LockProfile]) -> Deadlock:
     for edge in record.cycle:
         lock = by_site.get(edge.lock_created_at)
         where = f"{PurePath(edge.lock_created_at[0]).name}:{edge.lock_created_at[1]}"
-        name = label(lock) if lock else f"the lock created at {where}"
+        name = lock.prose_name if lock else f"the lock created at {where}"
         same_line = instances[edge.lock_created_at]
         if len(same_line) > 1:  # two locks from one line (two accounts): number them
             name = name.replace(" (", f" #{same_line.index(edge.lock_instance) + 1} (", 1)
@@ -299,7 +290,7 @@ def _deadlock(record: DeadlockRecord, locks: list[LockProfile]) -> Deadlock:
 
 def _line_ref(at: CodeLine, code: str) -> str:
     expression = taken_as(code)
-    return f"{PurePath(at.file).name}:{at.line}" + (f" ({expression})" if expression else "")
+    return at.place + (f" ({expression})" if expression else "")
 
 
 def deadlock_message(edges: Sequence[DeadlockEdge]) -> str:

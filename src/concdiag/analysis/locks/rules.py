@@ -7,9 +7,6 @@ except an inferred deadlock, which attach fills from samples.
 
 from __future__ import annotations
 
-from pathlib import PurePath
-
-from concdiag.analysis.locks.report import label
 from concdiag.model import Reason
 from concdiag.model.locks import Deadlock, LockProfile, LockReport
 
@@ -45,12 +42,12 @@ def contended_lock(locks: LockReport | None, bound: str) -> Reason | None:
     section = lock.critical_sections[0] if lock.critical_sections else None
     threads = lock.waiting_threads
     where = (
-        f", mostly while it was held from {PurePath(section.at.file).name}:{section.at.line}"
+        f", mostly while it was held from {section.at.place}"
         if section is not None and section.waits_caused
         else ""
     )
     figures: dict[str, str | int | float | bool | None] = {
-        "lock": label(lock),
+        "lock": lock.prose_name,
         "wait_s": round(lock.wait_s, 3),
         "contended": lock.contended,
         "acquisitions": lock.acquisitions,
@@ -62,7 +59,7 @@ def contended_lock(locks: LockReport | None, bound: str) -> Reason | None:
     }
     return Reason(
         "contended_lock",
-        f"Threads waited {lock.wait_s:.2f} s for {label(lock)} ({lock.contended} of "
+        f"Threads waited {lock.wait_s:.2f} s for {lock.prose_name} ({lock.contended} of "
         f"{lock.acquisitions} acquisitions waited, {threads} threads){where}. {lock.advice}",
         figures,
     )

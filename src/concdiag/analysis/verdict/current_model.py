@@ -12,8 +12,8 @@ import ast
 import os
 import sys
 import sysconfig
-from pathlib import Path
 
+from concdiag.analysis.source import parsed_source
 from concdiag.model import CodeSite
 
 _CALLS: dict[str, str] = {
@@ -30,9 +30,6 @@ _CALLS: dict[str, str] = {
 #: At most this many source files are scanned for creation sites (the target first, then the
 #: user files its stacks ran). A stated choice (b4ac13d), bounding the scan's time.
 MAX_FILES = 50
-#: Larger files are not parsed: a stated choice (b4ac13d), bounding parse time and memory on
-#: generated or data-like modules.
-MAX_FILE_BYTES = 2_000_000
 #: A site's source line is kept to this many characters: a stated choice, to keep the profile
 #: small when a line is a long literal.
 MAX_CODE_CHARS = 200
@@ -53,16 +50,12 @@ def _call_name(node: ast.Call) -> tuple[str, str]:
 
 def scan_source(path: str) -> list[CodeSite]:
     """Sites in one file that create threads, pools, processes or event loops."""
-    try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            return []
-        source = Path(path).read_text(encoding="utf-8", errors="replace")
-        tree = ast.parse(source, filename=path)
-    except (OSError, SyntaxError, ValueError):
+    source = parsed_source(path)
+    if source is None:
         return []
-    lines = source.splitlines()
+    lines = source.lines
     sites = []
-    for node in ast.walk(tree):
+    for node in ast.walk(source.tree):
         if not isinstance(node, ast.Call):
             continue
         name, owner = _call_name(node)

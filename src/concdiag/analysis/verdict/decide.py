@@ -23,7 +23,6 @@ from concdiag.analysis.verdict.rules import (
     cpu_bound,
     cpu_kind_of,
     gil_contention,
-    pct,
     pool_overhead,
     predicted_speedup,
     recommend,
@@ -32,6 +31,7 @@ from concdiag.analysis.verdict.rules import (
 )
 from concdiag.analysis.verdict.speedup import MODEL_TEXT, predict
 from concdiag.analysis.verdict.thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
+from concdiag.formatting import pct
 from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart

@@ -6,9 +6,8 @@ waits (and the lock the tracker saw most waited for) and how many of the cores t
 
 from __future__ import annotations
 
-from concdiag.analysis.locks.report import label
 from concdiag.analysis.verdict.inputs import Inputs
-from concdiag.analysis.verdict.rules import pct
+from concdiag.formatting import pct
 from concdiag.model import JsonScalar, Reason
 from concdiag.model.locks import LockReport
 
@@ -20,7 +19,7 @@ def limits_without_gil(inputs: Inputs, bound: str, locks: LockReport | None) -> 
     sync_share = inputs.share(inputs.lock_s)
     top = locks.locks[0] if locks is not None and locks.locks else None
     named = (
-        f", most on {label(top)} ({top.wait_s:.2f} s, {top.contended} contended acquisitions)"
+        f", most on {top.prose_name} ({top.wait_s:.2f} s, {top.contended} contended acquisitions)"
         if top is not None and top.wait_s > 0
         else ""
     )
@@ -32,7 +31,7 @@ def limits_without_gil(inputs: Inputs, bound: str, locks: LockReport | None) -> 
         "cores": inputs.cores,
     }
     if named and top is not None:
-        figures["lock"] = label(top)
+        figures["lock"] = top.prose_name
     return Reason(
         "free_threaded",
         "This interpreter runs without a GIL: threads run Python code in parallel. What "

@@ -30,13 +30,9 @@ from concdiag.analysis.verdict.thresholds import (
     SERIALISE_DOMINANT,
     SYNC_BOUND_SHARE,
 )
+from concdiag.formatting import pct
 from concdiag.model import JsonScalar, Reason, SpeedupPoint
 from concdiag.model.speedup import ProcessStart
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
 
 # -- bound ----------------------------------------------------------------------------------
 

@@ -11,11 +11,9 @@ POSIX platform but macOS), spawn on macOS and Windows.
 from __future__ import annotations
 
 import ast
-import os
 import re
-from pathlib import Path
 
-from concdiag.analysis.verdict.current_model import MAX_FILE_BYTES
+from concdiag.analysis.source import parsed_source
 from concdiag.analysis.verdict.speedup import START_COSTS
 from concdiag.model import ProcessProfile
 from concdiag.model.speedup import ProcessStart
@@ -40,14 +38,11 @@ def default_method(version: str, platform: str) -> tuple[str, str]:
 
 def methods_in_source(path: str) -> list[tuple[str, int, str]]:
     """(method, line, call) for each call in one file that picks a start method."""
-    try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            return []
-        tree = ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"), path)
-    except (OSError, SyntaxError, ValueError):
+    source = parsed_source(path)
+    if source is None:
         return []
     found = []
-    for node in ast.walk(tree):
+    for node in ast.walk(source.tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func

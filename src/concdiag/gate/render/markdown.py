@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from concdiag.formatting import pct
 from concdiag.gate.render.text import change_delta, change_value, is_share
 from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
 from concdiag.model import STATE_KEYS, model_noun
-from concdiag.render.figures import STATE_LABELS, pct
+from concdiag.render.figures import STATE_LABELS
 from concdiag.render.markdown import md_escape
 
 _MARK = {"failed": "❌ failed", "warning": "⚠️ warning", "advice": "ℹ️ advice", "passed": "✅ passed"}

@@ -49,7 +49,7 @@ EARLY_CHECK_S = 1.0
 OVER_BUDGET = 2.0
 
 
-class TracingCollector:
+class OutOfProcessCollector:
     """`ProcSampler` for states, py-spy for stacks; implements `protocol.Collector`."""
 
     def __init__(
