@@ -17,8 +17,9 @@ from concdiag.analysis.verdict.decide import decide
 from concdiag.analysis.verdict.inputs import Inputs, Shares
 from concdiag.analysis.verdict.no_gil import limits_without_gil
 from concdiag.analysis.verdict.speedup import START_COSTS, predict
-from concdiag.model import SpeedupPoint, Verdict
-from helpers import PID, profile_of, synthetic
+from concdiag.model import Profile, SpeedupPoint, Verdict
+from concdiag.recording.records import StackChange
+from helpers import PID, as_child_process, profile_of, synthetic
 
 BASE = Inputs(
     python_cpu_s=0.0,
@@ -252,3 +253,39 @@ def test_busy_python_workers_are_not_called_io_bound() -> None:
     idle_tree = dataclasses.replace(summary, cores_used_mean=0.9)
     assert busy_python_workers_not_io(io_threads, [root, worker], idle_tree) is None
     assert busy_python_workers_not_io(_verdict(bound="cpu"), [root, worker], summary) is None
+
+
+def _workers_that_mostly_start(import_share: float) -> Profile:
+    """The root waits for two worker processes, each of which spends ``import_share`` of its
+    CPU importing and the rest computing (300 ticks, 3 s each)."""
+    work = (("<module>", "/app/worker.py", 1), ("compute", "/app/worker.py", 9))
+    importing = (
+        ("<module>", "/app/worker.py", 1),
+        ("_find_and_load", "<frozen importlib._bootstrap>", 1176),
+    )
+    rec = synthetic({PID: ["I"], PID + 1: ["H"], PID + 2: ["H"]}, ticks=300)
+    for tid in (PID + 1, PID + 2):
+        rec.stacks[(PID, tid)] = [
+            StackChange(0.0, importing),
+            StackChange(3.0 * import_share, work),
+        ]
+        as_child_process(rec, tid)
+    return profile_of(rec)
+
+
+def test_workers_that_spend_more_starting_than_working_are_named() -> None:
+    """Each worker spends 2.4 s importing and 0.6 s working: starting them costs more than
+    the work they share, and the process model is charged the measured start-up."""
+    verdict = _workers_that_mostly_start(0.8).verdict
+    reason = next(r for r in verdict.reasons if r.rule == "worker_start_up")
+    assert reason.figures["start_per_worker_s"] == pytest.approx(2.4, abs=0.05)
+    assert reason.figures["work_per_worker_s"] == pytest.approx(0.6, abs=0.05)
+    assert verdict.recommendation != "multiprocessing"
+    speedup = next(r for r in verdict.reasons if r.rule == "predicted_speedup")
+    assert "as this run's 2 worker process(es) took to start" in speedup.message
+
+
+def test_workers_that_mostly_work_keep_processes() -> None:
+    verdict = _workers_that_mostly_start(0.02).verdict
+    assert not any(r.rule == "worker_start_up" for r in verdict.reasons)
+    assert verdict.recommendation == "multiprocessing"

@@ -130,6 +130,8 @@ def assemble(
         pool_overhead_s=totals.overhead_s,
         pool_overhead_in_workers_s=totals.overhead_in_workers_s,
         serial_cpu_s=totals.serial_cpu_s,
+        worker_start_s=totals.worker_start_s,
+        worker_work_s=totals.worker_work_s,
         asyncio_main=asyncio_main,
         worker_variance_s2=totals.worker_variance,
         tick_s=interval,

@@ -50,3 +50,6 @@ class Accounting:
     worker_variance_s2: States = field(default_factory=States)
     #: The sampling interval (s): one tick of any thread stands for this long.
     tick_s: float = 0.01
+    #: Per worker process (pid): CPU seconds spent starting up (importing), and on the rest.
+    worker_start_s: dict[int, float] = field(default_factory=dict)
+    worker_work_s: dict[int, float] = field(default_factory=dict)

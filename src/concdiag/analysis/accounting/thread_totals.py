@@ -89,6 +89,10 @@ class PythonTotals:
     serial_cpu_s: dict[str, float] = field(default_factory=lambda: {"gil_held": 0.0, "native": 0.0})
     worker_threads: int = 0
     side_workers: int = 0
+    #: Per worker process (not the root): CPU spent starting up (importing modules, its own
+    #: and those its tasks need), and CPU spent on anything else (the work), by pid.
+    worker_start_s: dict[int, float] = field(default_factory=dict)
+    worker_work_s: dict[int, float] = field(default_factory=dict)
 
     def add(
         self,
@@ -112,6 +116,8 @@ class PythonTotals:
         # GIL-held seconds shrink with the thread's
         held_kept = worker.get("gil_held") / (states.counts["gil_held"] * interval or 1.0)
         own_overhead = self.add_overhead(acc, held_kept, root_pid=root_pid, interval=interval)
+        if acc.pid != root_pid:
+            self.add_worker_process_cpu(acc, worker, held_kept, interval)
         if acc.pid == root_pid:
             for state in self.serial_cpu_s:
                 kept = held_kept if state == "gil_held" else 1.0
@@ -127,6 +133,15 @@ class PythonTotals:
         if states.role == "worker":
             self.worker_threads += 1
             self.side_workers += int(acc.tid != acc.pid)
+
+    def add_worker_process_cpu(
+        self, acc: ThreadCounters, worker: States, held_kept: float, interval: float
+    ) -> None:
+        """A worker process's thread: its import CPU is start-up, the rest of its CPU work."""
+        start = (acc.importing["gil_held"] * held_kept + acc.importing["native"]) * interval
+        cpu = worker.get("gil_held") + worker.native
+        self.worker_start_s[acc.pid] = self.worker_start_s.get(acc.pid, 0.0) + start
+        self.worker_work_s[acc.pid] = self.worker_work_s.get(acc.pid, 0.0) + max(0.0, cpu - start)
 
     def add_overhead(
         self, acc: ThreadCounters, held_kept: float, *, root_pid: int, interval: float

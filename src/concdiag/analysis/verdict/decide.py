@@ -28,6 +28,7 @@ from concdiag.analysis.verdict.rules import (
     recommend,
     time_split,
     useful_work,
+    worker_start_up,
 )
 from concdiag.analysis.verdict.speedup import MODEL_TEXT, predict
 from concdiag.analysis.verdict.thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
@@ -69,6 +70,9 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         variance_s2=acc.worker_variance_s2,
         cores_used_mean=acc.summary.cores_used_mean,
         tick_s=acc.tick_s,
+        worker_processes=len(acc.worker_start_s),
+        worker_start_s=sum(acc.worker_start_s.values()),
+        worker_work_s=sum(acc.worker_work_s.values()),
     )
 
 
@@ -114,6 +118,7 @@ def decide(
         cpu_bound(inputs, shares, bound, cpu_kind),
         gil_contention(inputs),
         pool_overhead(inputs, work),
+        worker_start_up(inputs),
         predicted_speedup(inputs, points, start),
         serial_reason,
         limits_without_gil(inputs, bound, locks),

@@ -42,6 +42,16 @@ class Inputs:
     start_method: str = "fork"  # what worker processes would be started with
     cores_used_mean: float = 0.0  # CPU of every process / wall
     tick_s: float = 0.01  # the sampling interval: one tick stands for this long
+    #: Worker processes seen, the CPU they spent starting up (importing: already inside
+    #: python_cpu_s / native_cpu_s, and not work serial would do), and the rest of their CPU.
+    worker_processes: int = 0
+    worker_start_s: float = 0.0
+    worker_work_s: float = 0.0
+
+    @property
+    def start_per_worker_s(self) -> float:
+        """The measured start-up of one worker process (0 when none ran)."""
+        return self.worker_start_s / self.worker_processes if self.worker_processes else 0.0
 
     @property
     def serialise_s(self) -> float:

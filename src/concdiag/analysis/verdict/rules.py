@@ -24,6 +24,7 @@ from concdiag.analysis.verdict.thresholds import (
     MIN_OVERHEAD_S,
     MIN_POOL_WORKERS,
     MIN_WORK_S,
+    MIN_WORKER_START_S,
     POOL_OVERHEAD_SHARE,
     PROCESS_MARGIN,
     SERIAL_SAID_S,
@@ -152,7 +153,8 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
     work, and it is what processes cost this program, split into what the workers pay per task
     and what the parent pays feeding them; other models are charged none.
     """
-    held = inputs.python_cpu_s
+    # worker processes' start-up (their imports) is what processes cost, not work to divide
+    held = max(0.0, inputs.python_cpu_s - inputs.worker_start_s)
     native = inputs.native_cpu_s
     ipc_s = ipc_workers_s = 0.0
     if current_kind == "multiprocessing":
@@ -175,6 +177,28 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         free_threaded=not inputs.gil_enabled,
         dispatch_s=inputs.dispatch_s if current_kind == "multiprocessing" else 0.0,
         start_method=inputs.start_method,
+        measured_start_s=inputs.start_per_worker_s,
+    )
+
+
+def worker_start_up(inputs: Inputs) -> Reason | None:
+    """`worker_start_up`: worker processes spent as long starting (importing) as working, or
+    longer: the work is too small to share among processes."""
+    if not inputs.worker_processes or inputs.worker_start_s < MIN_WORKER_START_S:
+        return None
+    if inputs.worker_start_s < inputs.worker_work_s:
+        return None
+    per = inputs.start_per_worker_s
+    work_per = inputs.worker_work_s / inputs.worker_processes
+    return Reason(
+        "worker_start_up",
+        f"Each worker process took {per:.2f} s of CPU to start (importing) and did "
+        f"{work_per:.2f} s of work: starting workers costs more than the work they share.",
+        {
+            "worker_processes": inputs.worker_processes,
+            "start_per_worker_s": round(per, 3),
+            "work_per_worker_s": round(work_per, 3),
+        },
     )
 
 
@@ -220,6 +244,17 @@ def predicted_speedup(
     best_threads = max(points, key=lambda p: p.threads)
     best_processes = max(points, key=lambda p: p.processes)
     at_cores = points[min(inputs.cores, len(points)) - 1]
+    figures: dict[str, JsonScalar] = {
+        "start_method": inputs.start_method,
+        "threads_best": round(best_threads.threads, 3),
+        "threads_best_workers": best_threads.workers,
+        "processes_best": round(best_processes.processes, 3),
+        "processes_best_workers": best_processes.workers,
+        "cores": inputs.cores,
+        "serial_cpu_s": round(inputs.serial_s, 3),
+    }
+    if inputs.worker_processes:
+        figures["measured_start_per_worker_s"] = round(inputs.start_per_worker_s, 3)
     return Reason(
         "predicted_speedup",
         f"Predicted speedup: threads up to {best_threads.threads:.2f}x "
@@ -232,17 +267,21 @@ def predicted_speedup(
             if inputs.serial_s >= SERIAL_SAID_S
             else ""
         )
-        + (f" Process start-up charged: {start.describe()}." if start else ""),
-        {
-            "start_method": inputs.start_method,
-            "threads_best": round(best_threads.threads, 3),
-            "threads_best_workers": best_threads.workers,
-            "processes_best": round(best_processes.processes, 3),
-            "processes_best_workers": best_processes.workers,
-            "cores": inputs.cores,
-            "serial_cpu_s": round(inputs.serial_s, 3),
-        },
+        + _start_charged(inputs, start),
+        figures,
     )
+
+
+def _start_charged(inputs: Inputs, start: ProcessStart | None) -> str:
+    """What the process model charges to start each worker: the start method's figure, or
+    the start-up measured in this run's worker processes when that is larger."""
+    measured = inputs.start_per_worker_s
+    if start is not None and measured > start.per_process_s:
+        return (
+            f" Process start-up charged: {measured * 1000:.0f} ms per process, as this run's "
+            f"{inputs.worker_processes} worker process(es) took to start (importing)."
+        )
+    return f" Process start-up charged: {start.describe()}." if start else ""
 
 
 def fix_lock_first(inputs: Inputs, bound: str) -> Reason | None:

@@ -92,6 +92,9 @@ class Work:
     start_method: str = "fork"  # one of START_METHODS
     #: CPU that no number of workers divides (S), outside the four figures above.
     serial_s: float = 0.0
+    #: What starting one worker process was measured to cost (its imports), when worker
+    #: processes ran; charged instead of the start method's figure when larger.
+    measured_start_s: float = 0.0
 
     @property
     def divisible_s(self) -> float:
@@ -122,7 +125,8 @@ def processes_time(work: Work, n: int) -> float:
         (cpu + in_workers + work.ipc_s) / work.cores,
     )
     start = START_COSTS.get(work.start_method, START_COSTS["fork"])
-    return work.serial_s + body + n * start.per_process_s + start.once_s
+    per_process_s = max(start.per_process_s, work.measured_start_s)
+    return work.serial_s + body + n * per_process_s + start.once_s
 
 
 def predict(work: Work, max_workers: int = MAX_WORKERS) -> list[SpeedupPoint]:

@@ -37,6 +37,10 @@ IDLE_SLEEP_SHARE = 0.8
 #: docs/measurement.md "Predicted speedup" measured 5-10 ms per forked process, ~330 ms per
 #: spawned one.
 MIN_WORK_S = 0.1
+#: Worker processes' start-up (their imports) is named only from this many CPU seconds in
+#: all. A stated choice: under it the figure is a few samples at 100 Hz, within their
+#: sampling error (docs/measurement.md "Worker start-up").
+MIN_WORKER_START_S = 0.05
 #: CPU is `python` when at least this share of it held or waited for the GIL, else
 #: `native`: the majority, by definition. Confidence in a CPU bound grows with the distance
 #: of the Python share from it.
