@@ -31,7 +31,11 @@ from concdiag.analysis.verdict.rules import (
     worker_start_up,
 )
 from concdiag.analysis.verdict.speedup import MODEL_TEXT, predict
-from concdiag.analysis.verdict.thresholds import DEADLOCK_CONFIDENCE, LIKELY_DEADLOCK_CONFIDENCE
+from concdiag.analysis.verdict.thresholds import (
+    DEADLOCK_CONFIDENCE,
+    INFERRED_MODEL_CONFIDENCE,
+    LIKELY_DEADLOCK_CONFIDENCE,
+)
 from concdiag.formatting import pct
 from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
 from concdiag.model.locks import LockReport
@@ -124,7 +128,8 @@ def decide(
         limits_without_gil(inputs, bound, locks),
         consider_asyncio(inputs, bound, recommendation),
     )
-    reasons = [reason for reason in found if reason is not None]
+    inferred = model_inferred(current_kind, sites)
+    reasons = [reason for reason in (*found, inferred) if reason is not None]
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
     summary = _summary(bound, cpu_kind, recommendation, shares, current, inputs.gil_enabled)
     named = next((r for r in reasons if r.rule == "contended_lock"), None)
@@ -135,11 +140,14 @@ def decide(
         cpu_kind=cpu_kind,
         recommendation=recommendation,
         confidence=round(
-            confidence(
-                inputs,
-                recommendation,
-                lambda i: recommendation_of(i, current_kind),
-                outcomes,
+            min(
+                confidence(
+                    inputs,
+                    recommendation,
+                    lambda i: recommendation_of(i, current_kind),
+                    outcomes,
+                ),
+                INFERRED_MODEL_CONFIDENCE if inferred is not None else 1.0,
             ),
             2,
         ),
@@ -151,6 +159,23 @@ def decide(
             SpeedupPoint(p.workers, round(p.threads, 3), round(p.processes, 3)) for p in points
         ],
         process_start=start,
+    )
+
+
+def model_inferred(current_kind: str, sites: list[CodeSite]) -> Reason | None:
+    """`model_inferred`: worker processes ran, but no line of the program's source starts a
+    process or a process pool concdiag recognises: the model is read from the tree alone."""
+    if current_kind != "multiprocessing":
+        return None
+    if any(site.kind in ("process", "process_pool") for site in sites):
+        return None
+    return Reason(
+        "model_inferred",
+        "The worker processes were not started by a multiprocessing or concurrent.futures "
+        "line of the program's source: the process model is inferred from the process tree, "
+        "and the predicted speedup for it is outside what concdiag's bench has measured, so "
+        f"confidence is capped at {INFERRED_MODEL_CONFIDENCE}.",
+        {"confidence_cap": INFERRED_MODEL_CONFIDENCE},
     )
 
 

@@ -106,6 +106,11 @@ NO_GIL_WORD_CONFIDENCE = 0.6
 #: limits"), so waits for other workers count as work, the same way in every rerun. A
 #: stated choice.
 NO_STACKS_CONFIDENCE = 0.7
+#: Cap where the program runs worker processes that no pool in its source started (a channel
+#: library, its own fork scheme, interpreters started with subprocess): the process model is
+#: inferred from the process tree, and the speedup model's pool terms are outside what the
+#: bench measured (docs/verdicts.md). A stated choice: one rerun in five may differ.
+INFERRED_MODEL_CONFIDENCE = 0.8
 #: Confidence never goes below this: a stated choice, so a verdict made almost blind still
 #: reads as a verdict, not as zero.
 MIN_CONFIDENCE = 0.05
