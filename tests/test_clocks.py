@@ -118,7 +118,7 @@ def test_queued_time_per_interval_from_the_clocks() -> None:
 
 
 def test_native_calls_of_any_length_stay_native_when_the_clock_ran() -> None:
-    # issue 12: a hashing thread's 2-tick native calls between GIL waits, the GIL moving
+    # a hashing thread's 2-tick native calls between GIL waits, the GIL moving
     states = ["gil_wait", "native", "native", "gil_wait", "native", "native", "gil_wait"]
     runnable = [s == "native" for s in states]
     half = TICK_NS // 2
@@ -154,8 +154,9 @@ def test_native_ticks_follow_the_cpu_share_of_a_thread_sharing_a_core() -> None:
 
 def test_hashing_beside_python_native_matches_the_clock() -> None:
     # the hasher: 2-tick native calls, then a GIL wait and a short hold; the Python thread
-    # holds the GIL the rest of the time. Without clocks the hand-off rule took the 2-tick
-    # calls for GIL waits (issue 12's 0.57 native against a 0.77 clock).
+    # holds the GIL the rest of the time. Without clocks the hand-off rule takes the 2-tick
+    # calls for GIL waits (0.57 native against a 0.77 clock: docs/measurement.md "GIL
+    # hand-offs").
     pattern = {PID: "HHHW", PID + 1: "NNWH"}
     clocked_profile = profile_of(clocked(pattern, 600))
     hasher = thread(clocked_profile, PID + 1)
@@ -334,7 +335,7 @@ def test_the_report_shows_error_bars_clock_notes_and_few_samples() -> None:
 
 def test_a_runnable_thread_requesting_the_gil_is_waiting_for_it_only_while_on_a_cpu() -> None:
     # 3.15's own flag says the thread has requested the GIL; runnable, it is either taking the
-    # GIL (on a CPU) or queued for a CPU, which the clocks tell apart (issue 12's rule:
+    # GIL (on a CPU) or queued for a CPU, which the clocks tell apart (the on-CPU rule:
     # waiting for a CPU is never gil_wait)
     from concdiag.analysis.accounting.tick_clocks import REQUESTED
 

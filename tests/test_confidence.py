@@ -49,8 +49,8 @@ def test_on_the_too_short_floor_it_is_a_coin_toss() -> None:
     if switched:
         assert switched[0].figures["measured_recommendation"] == "multiprocessing"
         assert switched[0].figures["share_majority"] > switched[0].figures["share_measured"]
-    # issue 12's 0.46 s case: multiprocessing (it flipped to threading 1 run in 8 at 0.91-0.94
-    # when threads were the choice whenever processes won by less than 1.25x)
+    # two pure-Python threads, 0.46 s of work: multiprocessing, confidently (processes are the
+    # only way to gain, so reruns whose edge falls under 1.25x do not turn it to threading)
     issue_case = decide(python_work(0.46), "threading", "", [])
     assert issue_case.recommendation == "multiprocessing"
     assert issue_case.confidence > 0.95

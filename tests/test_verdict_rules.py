@@ -155,8 +155,8 @@ def test_threads_only_when_they_gain_or_processes_do_not_win_by_the_margin() -> 
 
     assert rules.threads_or_processes(2, at_two(1.3, 1.7)) == "multiprocessing"  # by the margin
     assert rules.threads_or_processes(2, at_two(1.5, 1.8)) == "threading"  # within it
-    # issue 12: two pure-Python threads gain nothing, processes 1.2x: below the margin, yet
-    # the only way to gain (this flipped between threading and multiprocessing on reruns)
+    # two pure-Python threads gain nothing, processes 1.2x: below the margin, yet the only way
+    # to gain (by the margin alone, reruns on either side of it would disagree)
     assert rules.threads_or_processes(2, at_two(1.0, 1.2)) == "multiprocessing"
     # neither gains at the pool size: threads (more threads may overlap waits)
     assert rules.threads_or_processes(2, at_two(1.0, 1.1)) == "threading"

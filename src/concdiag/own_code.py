@@ -46,9 +46,10 @@ OWN_WORK_FILE = "<concdiag>"
 OWN_WORK_FRAME = ("(concdiag inside the target)", OWN_WORK_FILE, 0)
 #: Functions of ours that only pass control to the user's code (the script, a thread's run,
 #: and `whatif`'s wrappers around a pool's methods, a thread's start and sys.stdin, and around
-#: a pool's creation: `_pool_swap`'s ``__new__``, ``_create`` and ``_build``, which a forked
-#: pool worker inherits on its stack; without them every stack of whatif's first run in a
-#: forked worker read as concdiag's own work, and the verdict lost the workers' tasks).
+#: a pool's creation: `agent/pools/swap.py`'s ``__new__``, ``_create`` and ``_build``, which a
+#: forked pool worker inherits on its stack; without them every stack of whatif's first run in
+#: a forked worker would read as concdiag's own work, and the verdict would lose the workers'
+#: tasks).
 PASS_THROUGH = frozenset(
     {
         "__new__",

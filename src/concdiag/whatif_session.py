@@ -5,11 +5,11 @@
    creates (file:line), what cannot be swapped, failed tasks, and whether the program read
    standard input.
 2. No rerun when that run failed, was cut short, or read standard input.
-3. The alternatives (`analysis.whatif_plan.plan`) and the program as written run ``repeat``
+3. The alternatives (`analysis.whatif.plan`) and the program as written run ``repeat``
    times each, interleaved (the order rotates every round), under the bare interpreter plus
    the swap (`collectors.timed_runs`): no sampler disturbs their times.
 4. Medians, spreads, speedups against the prediction and the test of the recommendation
-   (`analysis.whatif`) go into the profile's ``whatif`` part; the profile and its HTML are
+   (`analysis.whatif.compare`) go into the profile's ``whatif`` part; the profile and its HTML are
    written again.
 """
 

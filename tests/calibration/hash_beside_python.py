@@ -5,7 +5,7 @@ time. The hasher runs SHA-256 with the GIL released for most of its life, and wa
 GIL back after each call (the Python thread holds it until the switch interval forces a
 switch); its CPU clock is what ``native`` must match. The Python thread's ``gil_held`` must
 cover its CPU clock, and may exceed it by its time queued for a CPU (pre-empted holding it).
-The default switch interval, as a program would run (issue 12's case).
+The default switch interval, as a program would run.
 """
 
 import hashlib

@@ -31,9 +31,9 @@ MAX_UNKNOWN = 0.25
 #: Sampling error shrinks with samples per thread: at 100 Hz a 1.2 s thread gets ~120 ticks and
 #: the GIL-held share of 3 threads swapping the GIL every 5 ms was off by up to 15 points on a
 #: quiet machine; at 250 Hz (~300 ticks) by at most 4.5 (docs/measurement.md, "Sampling error").
-#: The hashing case runs at the default 100 Hz (issue 12's case): its `native` read 0.60-0.65
-#: against a truth of 0.73-0.75 at load ~1.5 until the on-CPU rule stopped taking a thread
-#: runnable at two samples for runnable between them (clocks.queued_ns); since, within 4 points.
+#: The hashing case runs at the default 100 Hz: the on-CPU rule (tick_clocks.queued_ns) keeps
+#: its `native` within 4 points of the truth there; taking a thread runnable at two samples
+#: for runnable between them would read 0.60-0.65 against a truth of 0.73-0.75 (load ~1.5).
 TARGETS = {
     "gil_threads": "250",
     "hash_beside_python": "100",

@@ -2,8 +2,9 @@
 
 bench/realprograms/run.py measures the truth for it and for five PyPI programs (2 workers
 ran compileall 1.4-1.5x faster than 1 on this machine, docs/verdicts.md). Its tasks are
-standard-library code run by a ProcessPoolExecutor: before issue 11 their CPU was counted as
-the pool's dispatching and the verdict said "stay serial". It needs no install.
+standard-library code run by a ProcessPoolExecutor: their CPU is the workers' work, not the
+pool's dispatching (counted as dispatching, the verdict would say "stay serial"). It needs no
+install.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_workload_verdict(name: str, profile_run) -> None:  # type: ignore[no-un
     assert run.code == 0, run.stderr
     v = run.profile["verdict"]
     if v["recommendation"] not in right:
-        # The confidence is the probability that a rerun agrees (issue 12): a verdict on a
+        # The confidence is the probability that a rerun agrees: a verdict on a
         # margin may flip, and must say so; a confident wrong verdict fails.
         assert v["confidence"] < 0.8, (v["recommendation"], v["confidence"], v["summary"])
     assert v["current_model"]["kind"] == current

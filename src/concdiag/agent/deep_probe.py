@@ -51,7 +51,7 @@ def _version(yappi, fallback_version="?"):
 
 def _load_yappi(fallback):
     """Import yappi; returns (module, where) or (None, reason)."""
-    # The bootstrap's folder (concdiag's collectors) is sys.path[0] until the script runs.
+    # The bootstrap's folder (concdiag/agent) is sys.path[0] until the script runs.
     here = os.path.dirname(os.path.abspath(__file__))
     saved_path = list(sys.path)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]

@@ -45,10 +45,11 @@ def _psutil_descendants(root: psutil.Process) -> list[int]:
 
 
 #: New child processes are looked for at most this often, and only when the machine's newest
-#: process id (the last field of /proc/loadavg) has moved since the last look. Found only
-#: with the counters (every 0.25 s), pool workers went unseen for their first 0.1-0.25 s: an
-#: isort -j 2 run's workers, alive 0.4 s, were first seen 0.12 s after they forked, and a
-#: third of their CPU was missing from the states (2026-11-29).
+#: process id (the last field of /proc/loadavg) has moved since the last look. Looked for
+#: only with the counters (every 0.25 s), pool workers would go unseen for their first
+#: 0.1-0.25 s: an isort -j 2 run's workers, alive 0.4 s, would be first seen 0.12 s after they
+#: fork, with a third of their CPU missing from the states. The look costs 3 us per tick
+#: (docs/performance.md "Following a process tree's new children").
 CHILD_SCAN_EVERY_S = 0.02
 
 

@@ -117,7 +117,7 @@ def select_fds(raw: bytes) -> list[int]:
 
 def unix_peers() -> dict[int, int]:
     """Every unix socket's peer, inode to inode, from the kernel's sock_diag (empty where the
-    kernel refuses it: such sockets then read as external, as before)."""
+    kernel refuses it: such sockets then read as external)."""
     netlink_sock_diag = 4
     sock_diag_by_family = 20
     nlm_f_request, nlm_f_dump = 0x1, 0x300

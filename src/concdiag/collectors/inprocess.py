@@ -38,12 +38,13 @@ BUSY_SHARE = 0.1
 #: 0.05 for pure-Python threads; a thread at this rate (set low, for margin) counts as native.
 NATIVE_RATE = 0.2
 #: A thread's CPU during one snapshot below this share of it is noise, not native code.
-#: Readings are bimodal (2026-11-29, 300 us snapshots): native threads
+#: Readings are bimodal (300 us snapshots): native threads
 #: (sample_targets/native_threads.py, 6 runs, 2,959 busy readings) read 0.7-1.0 when on a CPU
 #: and 0 when not, with 1.3% between 0.15 and 0.5; pure-Python threads
 #: (sample_targets/cpu_threads.py, 10 runs on a machine loaded with three busy loops) read at
-#: most 0.09. At 0.15, one reading above it in a clean-clone CI run gave a pure-Python thread
-#: 12% "native" CPU and flipped cpu_threads to `threading`; 0.5 sits in the gap.
+#: most 0.09. 0.5 sits in the gap; at 0.15, just above the pure-Python readings, a single
+#: stray reading above it can give a pure-Python thread 12% "native" CPU and turn
+#: cpu_threads' verdict to `threading`.
 SNAPSHOT_NOISE_SHARE = 0.5
 #: Weight of the all-threads ratio in each thread's estimate, as snapshot CPU (10 ms).
 PRIOR_NS = 10e6

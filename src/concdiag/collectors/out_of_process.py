@@ -27,8 +27,8 @@ STACK_CHUNK_S = 10.0
 #: or sooner, once the chunk holds this many thread observations (50 threads at 100 Hz: 10 s).
 CHUNK_OBSERVATIONS = 50_000
 #: py-spy's share of one core that its sampling rate is held to. Its cost grows with the
-#: processes and threads it reads (measured here, 2026-11-29: 0.2% of a core per Hz on a
-#: 3-process pool, 21% at 100 Hz; docs/performance.md), so stacks are sampled at the rate
+#: processes and threads it reads (0.2% of a core per Hz on a 3-process pool, 21% at 100 Hz:
+#: docs/performance.md "concdiag's own CPU on a process tree"), so stacks are sampled at the rate
 #: this budget allows, at most the state sampler's: states stay at the full rate, stacks
 #: are joined to them by time (each tick takes the stack in force).
 STACK_CPU_BUDGET = 0.04

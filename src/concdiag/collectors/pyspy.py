@@ -128,8 +128,8 @@ class PySpyRecorder:
         if proc is None or proc.returncode is not None:
             return
         # Reap it with wait4 only, which returns its CPU time: Popen.poll() and send_signal()
-        # reap a py-spy that already ended with the target, and its CPU was then lost (the
-        # last turn's py-spy was missing from concdiag's own CPU in the report).
+        # reap a py-spy that already ended with the target, and its CPU would be lost (the
+        # last turn's py-spy would be missing from concdiag's own CPU in the report).
         try:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == 0:  # still running: our unreaped child, so the pid is still its own

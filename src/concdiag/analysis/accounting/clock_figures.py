@@ -21,8 +21,8 @@ ERROR_Z = 2.0
 #: suite holds the states to (tests/calibration, docs/measurement.md "Calibration").
 FEW_SAMPLES_ERROR = 0.10
 #: The report warns when a thread's states disagree with its CPU clock by more than this and
-#: by more than the thread's sampling error: the bound set in issue 12, half the calibration
-#: suite's 10 points.
+#: by more than the thread's sampling error: a stated choice, half the calibration suite's
+#: 10 points (docs/measurement.md "The clock check").
 CLOCK_WARN_SHARE = 0.05
 
 _NS = 1e9

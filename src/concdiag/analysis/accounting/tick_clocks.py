@@ -48,8 +48,9 @@ def queued_ns(
     throughout (queued: the interval less what it ran, which may be negative where the run
     clock lags: summed over a window before clipping), and one woken inside it has been
     queued since, half the interval on average. A thread asleep at the end was not queued.
-    Whether the thread slept between two runnable samples does not count against it (that
-    lowered the hashing thread's ``native`` by 10 points: issue 12).
+    Whether the thread slept between two runnable samples does not count against it: counting
+    it reads a thread that sleeps in GIL waits between samples about 10 points too low in
+    ``native`` at 100 Hz (tests/calibration/hash_beside_python.py).
     """
     out: list[float] = []
     for i in range(len(times_s) - 1):
@@ -111,12 +112,12 @@ def resolve_on_cpu(
     the CPU beside it may be Python code, which says nothing of the tick (a thread that has
     just lost the GIL and waits for a CPU to ask for it again ran Python up to it). Runnable
     time comes from `queued_ns`. (Requiring CPU on both sides of a tick beside a ``gil_wait``
-    tick was tried: the smaller of two noisy shares read the hashing thread's ``native`` 3-5
-    points low.) This replaces the hand-off and starved-run guesses wherever the clocks were
-    read: a native call of any length that ran stays ``native``, and waiting for a CPU is never
-    ``gil_wait``. Only a single tick between two ``gil_held`` ticks has no window left; there
-    the hand-off guess stays (`states.resolve_handoffs`: ``gil_wait`` when the GIL changed
-    hands across it).
+    tick would take the smaller of two noisy shares, which reads the hashing thread's
+    ``native`` 3-5 points low.) This replaces the hand-off and starved-run guesses wherever the
+    clocks were read: a native call of any length that ran stays ``native``, and waiting for a
+    CPU is never ``gil_wait``. Only a single tick between two ``gil_held`` ticks has no window
+    left; there the hand-off guess stays (`tick_states.resolve_handoffs`: ``gil_wait`` when
+    the GIL changed hands across it).
     Returns how many ticks were re-labelled.
     """
     changed = 0

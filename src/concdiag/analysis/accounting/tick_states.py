@@ -162,7 +162,7 @@ def classify_all(recording: RunSoFar, ticks: list[Tick]) -> dict[tuple[int, int]
     """Each thread's state at each of its ticks, in order, with the sequence rules applied.
 
     The per-tick rule (`classify`) first; then the rules that look at a thread's neighbouring
-    ticks: where its scheduler clocks were read, the on-CPU rule (`clocks.resolve_on_cpu`:
+    ticks: where its scheduler clocks were read, the on-CPU rule (`tick_clocks.resolve_on_cpu`:
     running native code, or waiting for a CPU); without them, for Python threads, the
     guesses it replaces (GIL hand-offs, starved runs judged by coarse CPU ticks).
     """

@@ -35,7 +35,7 @@ def _is_send(frames: list[Frame]) -> bool:
     """Blocked in a send: the innermost pipe or queue frame is a send, not the feeder's wait.
 
     A queue's feeder thread waits in ``_feed`` for something to send; that idle wait is not
-    the parent blocked sending (it was most of a pool's "feeding" time before this).
+    the parent blocked sending, and it would otherwise be most of a pool's "feeding" time.
     """
     for frame in reversed(frames):
         if frame.file.endswith(_SEND_FILES):

@@ -28,7 +28,7 @@ _CALLS: dict[str, str] = {
     "new_event_loop": "asyncio",
 }
 #: At most this many source files are scanned for creation sites (the target first, then the
-#: user files its stacks ran). A stated choice (b4ac13d), bounding the scan's time.
+#: user files its stacks ran). A stated choice, bounding the scan's time.
 MAX_FILES = 50
 #: A site's source line is kept to this many characters: a stated choice, to keep the profile
 #: small when a line is a long literal.

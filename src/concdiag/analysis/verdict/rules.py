@@ -3,7 +3,7 @@
 Every rule reads `Inputs` (worker time by state, from the accounting) and the `Shares`
 derived from them once, and returns the `Reason` it adds, carrying the figures it used, or
 None when it does not apply. `verdict.decide` runs them in order. Their thresholds, and
-where each number came from, are in `verdict_thresholds`.
+where each number came from, are in `thresholds`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ they are a cost of the current concurrency, not work). With N workers on K cores
 Speedup is ``T1 / T(N)``. It is Amdahl's law with the GIL-held share serialised for threads
 and a process start-up cost for processes; it assumes the work divides into N equal parts.
 The start method charged, and why it was assumed, are in the profile's
-``verdict.process_start`` (`analysis.start_method`).
+``verdict.process_start`` (`verdict.start_method`).
 """
 
 from __future__ import annotations
@@ -51,26 +51,27 @@ class StartCost:
     once_s: float = 0.0  # once per program: forkserver starts its server on first use
 
 
-#: Charged per start method. bench/process_start.py measured (medians, Python 3.11, 2 cores):
-#: 2026-11-29, quiet machine (load 0.5): fork 3 ms per process; forkserver 16-19 ms per
-#: process plus 45-60 ms once for the server; spawn 49 ms per process with 2 workers, 90 ms
-#: with 4 (more interpreters starting than cores). 2026-11-26, loaded (load ~6): fork 5-10 ms,
-#: forkserver ~120 ms first start, spawn ~330 ms per process. The charges sit at or above the
-#: loaded figures: a large parent forks slower, a pool's first task pays its imports, and a
-#: spawned child re-imports the main module and everything it imports, which a real program
-#: has far more of than the bench's script. fork: a 2-process pool's start, two tasks and
-#: shutdown, from a parent of 10, 100 and 400 MB resident (every page touched), took 4.2, 8.8
-#: and 14.4 ms per process (2026-11-29, load 1); 15 ms is charged (it was 60 ms, a choice
-#: made in b4ac13d, which priced a 0.5 s compileall -j 2 run's two workers at 0.12 s and
-#: predicted no gain where 2 workers ran 1.38x faster). forkserver: 20 ms per process (its
-#: children fork from the small server) and the loaded 120 ms once.
+#: Charged per start method, from bench/process_start.py (medians, Python 3.11, 2 cores;
+#: docs/measurement.md "Predicted speedup", "Process start cost"). On a quiet machine (load
+#: 0.5): fork 3 ms per process; forkserver 16-19 ms per process plus 45-60 ms once for the
+#: server; spawn 49 ms per process with 2 workers, 90 ms with 4 (more interpreters starting
+#: than cores). Loaded (load ~6): fork 5-10 ms, forkserver ~120 ms first start, spawn ~330 ms
+#: per process. The charges sit at or above the loaded figures: a large parent forks slower,
+#: a pool's first task pays its imports, and a spawned child re-imports the main module and
+#: everything it imports, which a real program has far more of than the bench's script.
+#: fork: 15 ms per process, what a parent of up to ~400 MB costs: a 2-process pool's start,
+#: two tasks and shutdown, from a parent of 10, 100 and 400 MB resident (every page touched),
+#: took 4.2, 8.8 and 14.4 ms per process (load 1). A higher charge mispredicts short pools:
+#: 60 ms would price a 0.5 s compileall -j 2 run's two workers at 0.12 s and predict no gain
+#: where 2 workers run 1.38x faster. forkserver: 20 ms per process (its children
+#: fork from the small server) and the loaded 120 ms once.
 START_COSTS = {
     "fork": StartCost(0.015),
     "forkserver": StartCost(0.02, once_s=0.12),
     "spawn": StartCost(0.33),
 }
 START_METHODS = tuple(START_COSTS)
-#: The predicted curve runs from 1 to this many workers. A stated choice (b4ac13d): long
+#: The predicted curve runs from 1 to this many workers. A stated choice: long
 #: enough to show where the curve flattens on the machines profiled; the verdict compares
 #: the models at min(max(cores, 2), this) workers.
 MAX_WORKERS = 8

@@ -1,8 +1,9 @@
 """Every threshold the verdict uses, and where its number came from.
 
-Each says whether it rests on a measurement in docs/ or is a stated choice, and why. Unless a
-commit is named, a choice was made when the verdict was first written (b4ac13d) without a
-measurement behind it. docs/measurement.md "Verdict thresholds" lists them in one table.
+Each says whether it rests on a measurement in docs/ or is a stated choice, and why. A stated
+choice has no measurement behind its exact value; the measurements cited beside one show
+that the cases it is meant for sit clear of it. docs/measurement.md "Verdict thresholds"
+lists them in one table.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 # -- bound ----------------------------------------------------------------------------------
 #: CPU-bound from this share of worker time in CPU (GIL held, GIL wait, native). A stated
 #: choice: about two thirds, so one kind of time clearly dominates and a band is left between
-#: CPU and I/O for `mixed`. A run near it can flip bound from run to run: sample_targets/
-#: mixed.py measured 64-66% I/O and was resized away from the edge (f359ed2).
+#: CPU and I/O for `mixed`. A run near it can flip bound from run to run (a target measured
+#: at 64-66% I/O can read `io`), so sample_targets/mixed.py is sized to sit mid-band (49-62%
+#: I/O, as its header says).
 CPU_BOUND_SHARE = 0.65
 #: I/O-bound from this share of worker time waiting on I/O: a stated choice, the same as
 #: CPU_BOUND_SHARE so that neither kind of time is favoured.
@@ -51,15 +53,15 @@ GIL_CONTENTION_SHARE = 0.05
 
 # -- pool overhead --------------------------------------------------------------------------
 #: Pool machinery costing this share of the useful CPU (or more) is named as a reason. A
-#: stated choice (2a2a594), far below the workloads it is meant for: docs/measurement.md
+#: stated choice, far below the workloads it is meant for: docs/measurement.md
 #: "Pool overhead" measured tiny_tasks at 1.4-2.4 s of overhead against 0.04-0.08 s of work
 #: and big_args at 4.9 s (4.3 + 0.6) against 1.4 s.
 POOL_OVERHEAD_SHARE = 0.5
-#: ... and only from this many seconds of it: a stated choice (2a2a594), so a short run's few
+#: ... and only from this many seconds of it: a stated choice, so a short run's few
 #: ticks in the pool are not a reason.
 MIN_OVERHEAD_S = 0.05
 #: Serialising at least this many times as long as dispatching means the arguments are too
-#: large, else the tasks too small. A stated choice (2a2a594): docs/measurement.md "Pool
+#: large, else the tasks too small. A stated choice: docs/measurement.md "Pool
 #: overhead" measured big_args at 4.3 s serialising against 0.6 s dispatching (7x).
 SERIALISE_DOMINANT = 3.0
 
@@ -70,7 +72,7 @@ SERIALISE_DOMINANT = 3.0
 MIN_GAIN = 1.15
 #: Processes must be predicted this much faster than threads to be recommended: what the model
 #: leaves out (pickling each task, memory per process) makes a smaller edge unreliable. A
-#: stated choice, raised from 1.10 in d3af26d (docs/measurement.md "Predicted speedup").
+#: stated choice (docs/measurement.md "Predicted speedup").
 PROCESS_MARGIN = 1.25
 #: Threads and processes are compared at max(cores, this) workers: the pool size people run,
 #: one worker per core but at least two. A stated choice (docs/measurement.md "Predicted
