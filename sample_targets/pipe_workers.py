@@ -61,17 +61,20 @@ def channel(worker: "subprocess.Popen[str]", seeds: list, results: list) -> None
 
 
 def main() -> None:
+    # the same tasks on fewer or more workers: `pipe_workers.py 1` is the one-worker baseline
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else WORKERS
+    tasks = WORKERS * TASKS_PER_WORKER
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        for _ in range(WORKERS)
+        for _ in range(count)
     ]
     results: list = []
     channels = [
         threading.Thread(
             target=channel,
-            args=(w, list(range(i, WORKERS * TASKS_PER_WORKER, WORKERS)), results),
+            args=(w, list(range(i, tasks, count)), results),
             name=f"channel-{i}",
         )
         for i, w in enumerate(workers)

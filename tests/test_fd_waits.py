@@ -194,3 +194,18 @@ def test_a_wait_on_the_tree_is_coordination_not_io() -> None:
     assert outside.summary.worker_seconds.io == pytest.approx(3.0)
     assert on_tree.verdict.bound == "cpu"
     assert outside.verdict.bound != "cpu"
+
+
+def test_the_recording_keeps_the_judgement(tmp_path: Path) -> None:
+    from concdiag.recording.recording import Recording
+    from concdiag.recording.records import TargetInfo
+
+    obs = ThreadObservation(7, "S", 0, False, 3, None, None, 10, 0, 1, True)
+    recording = Recording(
+        rate_hz=100.0,
+        target=TargetInfo(7, "/usr/bin/python3", "3.11.7", "cpython", True, False, 0.005, True, 7),
+        ticks=(Tick(0.0, 7, False, None, 0, 3, (obs,)),),
+    )
+    path = tmp_path / "r.json"
+    recording.save(path)
+    assert Recording.load(path).ticks[0].threads == (obs,)
