@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import lzma
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,12 @@ def load_recording(name: str) -> Recording:
     return Recording.load(DATA / f"{name}.recording.json")
 
 
+def load_sample_recording(name: str) -> Recording:
+    """A run recorded by tests/data/record_samples.py (xz-compressed)."""
+    with lzma.open(DATA / "samples" / f"{name}.recording.json.xz", "rt") as f:
+        return Recording.from_dict(json.load(f))
+
+
 @pytest.fixture
 def recording_loader() -> object:
     return load_recording
@@ -48,6 +56,7 @@ class SampleRun:
     stderr: str
     json_path: Path
     html_path: Path
+    wall_s: float
 
     @property
     def profile(self) -> dict[str, Any]:
@@ -68,6 +77,7 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Sa
         if script not in cache:
             folder = tmp_path_factory.mktemp(script.stem)
             json_path, html_path = folder / "profile.json", folder / "report.html"
+            started = time.monotonic()
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -87,7 +97,12 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Sa
                 timeout=180,
             )
             cache[script] = SampleRun(
-                proc.returncode, proc.stdout, proc.stderr, json_path, html_path
+                proc.returncode,
+                proc.stdout,
+                proc.stderr,
+                json_path,
+                html_path,
+                time.monotonic() - started,
             )
         return cache[script]
 
