@@ -21,7 +21,7 @@ import pytest
 
 from e2e.conftest import concdiag
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.figures]
 
 HERE = Path(__file__).parent
 TOLERANCE = 0.10

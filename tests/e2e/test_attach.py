@@ -62,6 +62,7 @@ def _wait_sampling(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> None
     raise AssertionError("concdiag never started py-spy")
 
 
+@pytest.mark.figures
 def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Path) -> None:
     # py-spy restarted every second: stacks from several chunks join their ticks.
     env = dict(os.environ, CONCDIAG_STACK_CHUNK_S="1")

@@ -21,6 +21,7 @@ def line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
+@pytest.mark.figures
 def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
     """Default rules plus a GIL-wait limit, on two real runs.
 

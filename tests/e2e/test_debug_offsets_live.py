@@ -1,6 +1,6 @@
 """The debug-offset reader on real interpreters: 3.13 read through its own offsets agrees
 with the memory-pattern search it replaces; attach on 3.11-3.13 measures the GIL (profiling
-under 3.13, read through its debug offsets, is test_sample_targets' test_other_interpreters).
+under 3.10, 3.12 and 3.13 is test_deep's test_deep_under_other_interpreters).
 
 Interpreters are found through pyenv at run time; a version not installed is skipped."""
 
@@ -73,12 +73,15 @@ def test_313_offsets_find_the_gil_the_pattern_search_finds(
     assert holders, "the GIL was never seen held by three spinning threads"
 
 
-def assert_gil_contended(profile: dict[str, object]) -> None:
+def _assert_gil_contended(profile: dict[str, object]) -> None:
     """Pure-Python spinners take turns: each holds the GIL and waits for it a good share.
 
     Both shares need the GIL word and holder read at every tick; without them no thread
-    would wait. (Not near 100%: on the shared 2-core machine, at load 5-12, some runnable
-    ticks get no CPU and read as native.)
+    would wait. Their sum is not asserted: runnable ticks that get no CPU read as native or
+    unknown, so it falls with the machine's load (0.35 to 0.90 in the runs below).
+
+    Margins (tests/e2e/measure_margins.py, attach for 1.5 s to three spinners, MARGINS-GIL):
+    the least GIL-held share of any spinner and the least GIL-wait share, against 0.1 each.
     """
     threads = [t for p in profile["processes"] for t in p["threads"]]  # type: ignore[attr-defined]
     spin = [t for t in threads if t["name"].startswith(("spin-", "cpu-worker-"))]
@@ -86,9 +89,9 @@ def assert_gil_contended(profile: dict[str, object]) -> None:
     for thread in spin:
         states = thread["states"]
         assert states["gil_held"] >= 0.1 and states["gil_wait"] >= 0.1, states
-        assert states["gil_held"] + states["gil_wait"] >= 0.6, states
 
 
+@pytest.mark.figures
 @pytest.mark.parametrize("minor", [11, 12, 13])
 def test_attach_measures_the_gil(minor: int, tmp_path: Path) -> None:
     for proc in _spin(pyenv_python(minor)):
@@ -101,4 +104,4 @@ def test_attach_measures_the_gil(minor: int, tmp_path: Path) -> None:
         profile = json.loads(out.read_text())
         assert profile["run"]["python"]["version"].startswith(f"3.{minor}.")
         assert profile["processes"][0]["gil"]["measured"] is True
-        assert_gil_contended(profile)
+        _assert_gil_contended(profile)

@@ -43,6 +43,7 @@ def _profile_inprocess(script: Path, tmp_path: Path, *args: str) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr, json_path, html_path)
 
 
+@pytest.mark.figures
 def test_inprocess_on_the_service_and_what_it_says(tmp_path: Path) -> None:
     run = _profile_inprocess(SAMPLES / "service_with_load.py", tmp_path, "3")
     assert run.code == 0, run.stderr

@@ -17,9 +17,6 @@ from e2e.conftest import SAMPLES, concdiag
 
 pytestmark = pytest.mark.e2e
 TARGETS = Path(__file__).parent / "targets"
-#: The process alternative must have had this many cores for its speed to show: on a machine
-#: busy with other work it gets no more CPU than the threads had (docs/verdicts.md).
-PARALLEL_CORES = 1.4
 
 
 def whatif(
@@ -60,6 +57,7 @@ def slower_past_spread(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.figures
 def test_cpu_thread_pool_runs_faster_on_processes(tmp_path: Path) -> None:
     target = str(SAMPLES / "cpu_thread_pool.py")
     proc, data = whatif(tmp_path, "--workers", "asked", "--repeat", "2", target)
@@ -71,15 +69,13 @@ def test_cpu_thread_pool_runs_faster_on_processes(tmp_path: Path) -> None:
     assert processes["status"] == "ok"
     assert (written["model"], processes["model"]) == ("threading", "multiprocessing")
     assert [s["what"] for s in w["sites"]] == ["thread_pool_executor"]
-    if processes["cores_used"] < PARALLEL_CORES:
-        pytest.skip(
-            f"the machine gave the process pool {processes['cores_used']:.2f} cores "
-            f"(load average {w['load_average']}): parallelism could not show"
-        )
-    assert processes["wall"]["median_s"] < written["wall"]["median_s"]
-    assert processes["speedup"] > 1
-    assert w["outcome"] == "confirmed", w["message"]
-    assert "measurement confirms the verdict" in (tmp_path / "p.html").read_text()
+    # The truth: processes run this CPU-bound pool faster. Confirmed needs the gain past the
+    # spread, which a machine busy with other work may not give the process pool the cores
+    # for (docs/verdicts.md): then it is inconclusive, never refuted. MARGINS-WHATIF
+    assert processes["speedup"] > 1, processes
+    assert w["outcome"] in ("confirmed", "inconclusive"), w["message"]
+    if w["outcome"] == "confirmed":
+        assert "measurement confirms the verdict" in (tmp_path / "p.html").read_text()
 
 
 def test_an_unpicklable_task_is_a_finding_with_its_line(tmp_path: Path) -> None:
@@ -145,6 +141,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.figures
 def test_check_confirm_warns_when_the_measurement_shows_no_gain(tmp_path: Path) -> None:
     """processes where threads serve: a contradiction by default; with --confirm it fails
     only when threads are measured faster past confirm_margin (here a 50% gain, which eight
