@@ -76,6 +76,8 @@ def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Pa
     names = {t["name"] for p in data["processes"] for t in p["threads"]}
     assert sum(1 for n in names if n.startswith("load-")) >= 3, names
     v = data["verdict"]
+    # The service profiled through the same collectors gave this in 20 of 20 runs at load
+    # 1.8-9.2: I/O share 0.91-0.97, confidence 0.99 (tests/e2e/measure_margins.py).
     assert (v["bound"], v["recommendation"]) == ("io", "threading"), v["summary"]
     assert v["current_model"]["kind"] == "threading"
     assert 2.0 <= data["run"]["duration_s"] <= 10.0

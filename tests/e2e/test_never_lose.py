@@ -110,7 +110,6 @@ def test_target_that_forks(tmp_path: Path, profile_run) -> None:  # type: ignore
     assert data["tree"]["processes"] == 2
 
 
-@pytest.mark.figures
 def test_pool_of_workers_is_followed_and_aggregated(tmp_path: Path, profile_run) -> None:  # type: ignore[no-untyped-def]
     script = tmp_path / "pool.py"
     script.write_text(

@@ -20,8 +20,12 @@ LIVE = ["cpu_serial", "cpu_threads", "crash_halfway", "deadlock", "lock_convoy"]
 TARGETS = [SAMPLES / f"{name}.py" for name in LIVE]
 EXIT = {"crash_halfway.py": 1, "deadlock.py": 5}  # the target's own status; 5: concdiag ended it
 #: Where a live verdict's margin holds (tests/e2e/measure_margins.py, 20 runs per target at
-#: load 1.6-9.5 on the 2-core machine): bound and cpu_kind of all five, the recommendation of
-#: those whose deciding figures never came near a threshold. MARGINS-SAMPLES
+#: load 1.6-9.8 on the 2-core machine): bound and cpu_kind of all five, the recommendation of
+#: those whose deciding figures never came near a threshold. cpu_serial and crash_halfway:
+#: CPU share 1.00, 0.97-1.00 of it Python, confidence 0.99; deadlock: the tracker's cycle,
+#: 20 of 20; lock_convoy: lock-wait share 0.82-0.92, confidence 0.99. cpu_threads: CPU share
+#: 0.96-1.00, 0.94-0.99 of it Python, but its recommendation's confidence fell to 0.78 and a
+#: suite run at load 7.7 got threading, so its recommendation is held on its recording.
 RECOMMENDATION_HOLDS = {"cpu_serial", "crash_halfway", "deadlock", "lock_convoy"}
 
 
