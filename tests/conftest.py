@@ -21,6 +21,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_targets"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests run one after another on one pytest-xdist worker (group "live"), in
+    this order: those asserting measured figures (marked `figures`) last. The unit tests go to
+    the other worker and are done long before (about 50 s against 80 s of live mechanics), so
+    the figures are taken with the machine to themselves, as their margins were
+    (tests/e2e/measure_margins.py)."""
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("live"))
+
+    def rank(item: pytest.Item) -> int:
+        if not item.get_closest_marker("e2e"):
+            return 0
+        # a shared sample run is made when first asked for: by a test in the last stretch
+        figures = item.get_closest_marker("figures") or "sample_runs" in item.fixturenames
+        return 2 if figures else 1
+
+    items.sort(key=rank)  # stable: collection order within each rank
+
+
 @pytest.fixture(autouse=True)
 def check_profiler_state() -> Iterator[None]:
     """A test must not leave sys.setprofile or yappi running (it would skew later tests)."""
