@@ -1,11 +1,13 @@
-"""Retake the margins the live verdict tests rest on (run by hand; minutes per round):
+"""Retake the margins of the live figures the end-to-end tests assert (run by hand; about a
+minute per case per 20 rounds):
 
     .venv/bin/python tests/e2e/measure_margins.py ROUNDS OUT.jsonl [NAME...]
 
-Each round profiles every case once, one at a time as the suite does, and appends one JSON
-line per run: the verdict, its confidence and the figures its rules decided on. A live test
-may assert a figure only where every one of at least 20 runs kept it clear of its threshold;
-the test's comment keeps the runs, the load and the extremes seen.
+Each round runs every case once (or those named), one at a time as the suite does, and
+appends one JSON line per run: the verdict, its confidence and the figures its rules decided
+on, or the figures a test asserts (whatif times, calibration slack, yappi tables, GIL
+shares). A live test may assert a figure only where every one of at least 20 runs kept it
+clear of its threshold; the test's comment keeps the runs, the load and the extremes seen.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def test_asyncio_awaits_are_named(tmp_path: Path) -> None:
     fetch = rows(data, "MainThread")["slow_fetch"]
     assert fetch["behaviour"] == "awaits"
     # It awaits 1.2 s of sleeps: never less, more when the loop is slow to come back (1.20-
-    # 1.32 s over 20 runs at load 2.0-9.6, tests/e2e/measure_margins.py; 1.65 s once at 7.7).
+    # 1.32 s over 20 runs at load 2.0-9.6, tests/e2e/measure_margins.py; 1.65 s in one at 7.7).
     assert fetch["awaiting_s"] >= 1.2 - 0.05
     assert "slow_fetch (MainThread) awaits" in html
 

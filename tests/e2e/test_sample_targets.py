@@ -24,8 +24,8 @@ EXIT = {"crash_halfway.py": 1, "deadlock.py": 5}  # the target's own status; 5: 
 #: those whose deciding figures never came near a threshold. cpu_serial and crash_halfway:
 #: CPU share 1.00, 0.97-1.00 of it Python, confidence 0.99; deadlock: the tracker's cycle,
 #: 20 of 20; lock_convoy: lock-wait share 0.82-0.92, confidence 0.99. cpu_threads: CPU share
-#: 0.96-1.00, 0.94-0.99 of it Python, but its recommendation's confidence fell to 0.78 and a
-#: suite run at load 7.7 got threading, so its recommendation is held on its recording.
+#: 0.96-1.00, 0.94-0.99 of it Python, but its recommendation's confidence fell to 0.78 and
+#: one more run, at load 7.7, gave threading: its recommendation is held on its recording.
 RECOMMENDATION_HOLDS = {"cpu_serial", "crash_halfway", "deadlock", "lock_convoy"}
 
 
