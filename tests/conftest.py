@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_targets"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests run one after another on one pytest-xdist worker (group "live"), in
+    this order: those asserting measured figures (marked `figures`) last. The unit tests go to
+    the other worker and are done long before (about 50 s against 80 s of live mechanics), so
+    the figures are taken with the machine to themselves, as their margins were
+    (tests/e2e/measure_margins.py)."""
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("live"))
+
+    def rank(item: pytest.Item) -> int:
+        if not item.get_closest_marker("e2e"):
+            return 0
+        # a shared sample run is made when first asked for: by a test in the last stretch
+        figures = item.get_closest_marker("figures") or "sample_runs" in item.fixturenames
+        return 2 if figures else 1
+
+    items.sort(key=rank)  # stable: collection order within each rank
+
+
 @pytest.fixture(autouse=True)
 def check_profiler_state() -> Iterator[None]:
     """A test must not leave sys.setprofile or yappi running (it would skew later tests)."""
@@ -37,6 +59,12 @@ def check_profiler_state() -> Iterator[None]:
 
 def load_recording(name: str) -> Recording:
     return Recording.load(DATA / f"{name}.recording.json")
+
+
+def load_sample_recording(name: str) -> Recording:
+    """A run recorded by tests/data/record_samples.py (xz-compressed)."""
+    with lzma.open(DATA / "samples" / f"{name}.recording.json.xz", "rt") as f:
+        return Recording.from_dict(json.load(f))
 
 
 @pytest.fixture
@@ -53,6 +81,7 @@ class SampleRun:
     stderr: str
     json_path: Path
     html_path: Path
+    wall_s: float
 
     @property
     def profile(self) -> dict[str, Any]:
@@ -73,6 +102,7 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Sa
         if script not in cache:
             folder = tmp_path_factory.mktemp(script.stem)
             json_path, html_path = folder / "profile.json", folder / "report.html"
+            started = time.monotonic()
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -92,7 +122,12 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Sa
                 timeout=180,
             )
             cache[script] = SampleRun(
-                proc.returncode, proc.stdout, proc.stderr, json_path, html_path
+                proc.returncode,
+                proc.stdout,
+                proc.stderr,
+                json_path,
+                html_path,
+                time.monotonic() - started,
             )
         return cache[script]
 

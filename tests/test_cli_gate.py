@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA
+from gate_helpers import recorded_profile
 
 BASE = DATA / "diff" / "base.profile.json"  # processes doing CPU work: fits
 HEAD = DATA / "diff" / "head.profile.json"  # the same work on a thread pool: contradicted
@@ -223,3 +224,14 @@ def test_quiet_prints_nothing_and_leaves_the_step_summary_alone(tmp_path: Path) 
     proc = concdiag("check", "-q", "--exit-zero", str(HEAD), cwd=tmp_path, env=env)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     assert not summary.exists()
+
+
+def test_serial_profile_passes_with_advice(tmp_path: Path) -> None:
+    """The default policy on a recorded serial run: passed, and the advice says how."""
+    saved = tmp_path / "cpu_serial.json"
+    saved.write_text(recorded_profile("cpu_serial", tmp_path).to_json())
+    proc = concdiag("check", str(saved), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "concdiag check: passed" in proc.stdout
+    assert "[note] advice" in proc.stdout
+    assert "ProcessPoolExecutor" in proc.stdout

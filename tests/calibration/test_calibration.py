@@ -21,7 +21,7 @@ import pytest
 
 from e2e.conftest import concdiag
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.figures]
 
 HERE = Path(__file__).parent
 TOLERANCE = 0.10
@@ -42,7 +42,11 @@ TARGETS = {
 }
 #: Above this load per core, runnable threads wait for a CPU for many ticks and the
 #: sampler itself is starved: the accuracy bounds do not hold (docs/measurement.md).
-MAX_LOAD_PER_CORE = 3.0
+#: Margins (tests/e2e/measure_margins.py), 20 runs per target at load 0.8-4.7 on 2 cores:
+#: every bound held, with at least 4 points of the 10 left on a share, 0.021 of the 0.03 on
+#: the CPU clock, 0.16 of the 0.25 on unknown time and 0.016 on the clock check. At load
+#: 5.3-9.2, 4 of 56 runs failed (unknown time past 0.25: threads waiting for a CPU).
+MAX_LOAD_PER_CORE = 2.5
 
 
 def overloaded() -> bool:

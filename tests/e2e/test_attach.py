@@ -62,6 +62,7 @@ def _wait_sampling(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> None
     raise AssertionError("concdiag never started py-spy")
 
 
+@pytest.mark.figures
 def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Path) -> None:
     # py-spy restarted every second: stacks from several chunks join their ticks.
     env = dict(os.environ, CONCDIAG_STACK_CHUNK_S="1")
@@ -75,6 +76,8 @@ def test_attach_to_a_live_service(service: subprocess.Popen[bytes], tmp_path: Pa
     names = {t["name"] for p in data["processes"] for t in p["threads"]}
     assert sum(1 for n in names if n.startswith("load-")) >= 3, names
     v = data["verdict"]
+    # The service profiled through the same collectors gave this in 20 of 20 runs at load
+    # 1.8-9.2: I/O share 0.91-0.97, confidence 0.99 (tests/e2e/measure_margins.py).
     assert (v["bound"], v["recommendation"]) == ("io", "threading"), v["summary"]
     assert v["current_model"]["kind"] == "threading"
     assert 2.0 <= data["run"]["duration_s"] <= 10.0
@@ -121,7 +124,7 @@ def test_killed_concdiag_leaves_the_target_running_and_no_sampler_behind(
 
 
 def test_target_exiting_midway_is_reported(tmp_path: Path) -> None:
-    target = subprocess.Popen([sys.executable, str(SERVICE), "3"], stdout=subprocess.DEVNULL)
+    target = subprocess.Popen([sys.executable, str(SERVICE), "2"], stdout=subprocess.DEVNULL)
     try:
         wait_threads(target.pid, 8)
         run = _attach(target.pid, tmp_path, "--duration", "60")
@@ -145,12 +148,12 @@ def burn(seconds):
         sum(range(1000))
 
 def worker():
-    burn(1.5)
+    burn(1.0)
     while True:
         time.sleep(0.05)
 
 threading.Thread(target=worker, name="burned-worker", daemon=True).start()
-burn(1.5)
+burn(1.0)
 print("ready", flush=True)
 while True:  # light work in the window
     time.sleep(0.05)
@@ -166,8 +169,8 @@ def test_cpu_burned_before_the_attach_is_not_counted(tmp_path: Path) -> None:
     try:
         assert target.stdout is not None and target.stdout.readline() == "ready\n"
         before = psutil.Process(target.pid).cpu_times()
-        assert before.user + before.system >= 2.5  # the case under test: CPU before the attach
-        run = _attach(target.pid, tmp_path, "--duration", "2")
+        assert before.user + before.system >= 1.8  # the case under test: CPU before the attach
+        run = _attach(target.pid, tmp_path, "--duration", "1.5")
         _, err = run.communicate(timeout=60)
     finally:
         target.kill()
@@ -179,7 +182,7 @@ def test_cpu_burned_before_the_attach_is_not_counted(tmp_path: Path) -> None:
     assert data["summary"]["cores_used_mean"] <= cores
     assert data["summary"]["cpu_s"] <= window_s * cores
     (process,) = data["processes"]
-    assert process["cpu_user_s"] + process["cpu_system_s"] < 1.0  # light work: well under 2.5
+    assert process["cpu_user_s"] + process["cpu_system_s"] < 1.0  # light work: well under 2
     threads = {t["name"]: t for t in process["threads"]}
     assert "burned-worker" in threads
     for thread in threads.values():

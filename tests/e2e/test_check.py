@@ -1,4 +1,8 @@
-"""`concdiag check` profiling real sample targets: the default policy and every exit code."""
+"""`concdiag check` profiling real sample targets: the default policy and every exit code.
+
+Whether the default policy passes threads that fit and advises a serial script is checked on
+recorded runs (tests/test_gate.py, tests/test_cli_gate.py).
+"""
 
 from __future__ import annotations
 
@@ -17,15 +21,17 @@ def line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
+@pytest.mark.figures
 def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
-    """Default rules plus a GIL-wait limit, on three real runs.
+    """Default rules plus a GIL-wait limit, on two real runs.
 
     The default rule rests on the verdict, which a heavily loaded machine can flip (seen at
     load average 8 on 2 cores: 2 of 3 runs said threading); the recorded-run tests in
     tests/test_gate.py pin the default rule deterministically. The GIL-wait share is a raw
     measurement: about 0.55 to 0.75 for four CPU threads on a quiet machine, still 0.37 at
-    load average 13 (when more of the time reads as "unknown"), near 0 for serial or I/O
-    work; so a 0.15 limit fails here either way.
+    load average 13 (when more of the time reads as "unknown"), 0.35 to 0.68 over 20
+    profiles at load 1.6-9.3 (tests/e2e/measure_margins.py), near 0 for serial or I/O work;
+    so a 0.15 limit fails here either way.
     """
     policy = tmp_path / "policy.toml"
     policy.write_text("max_gil_wait_share = 0.15\n")
@@ -33,7 +39,7 @@ def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
     proc = concdiag(
         "check",
         "--repeat",
-        "3",
+        "2",
         "--policy",
         str(policy),
         "--annotations",
@@ -55,8 +61,8 @@ def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
     )
     (target,) = json.loads(result.read_text())["targets"]
     m = target["measurement"]
-    assert m["runs"] == 3
-    assert len(target["reports"]) == 3
+    assert m["runs"] == 2
+    assert len(target["reports"]) == 2
     assert all(Path(p).is_file() for p in target["reports"])
     rules = {f["rule"]: f["outcome"] for f in target["findings"]}
     assert rules["gil-wait-share"] == "failed"
@@ -64,24 +70,6 @@ def test_cpu_threads_fails_at_the_thread_line(tmp_path: Path) -> None:
         assert rules["model-contradiction"] == "failed"
     elif m["recommendation"] == "threading":  # flipped by load: the default rule stays quiet
         assert rules["model-contradiction"] == "passed"
-
-
-@pytest.mark.parametrize("name", ["io_threads"])
-def test_threads_that_fit_pass(tmp_path: Path, name: str) -> None:
-    proc = concdiag(
-        "check", "--reports-dir", str(tmp_path), str(SAMPLES / f"{name}.py"), cwd=tmp_path
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "concdiag check: passed" in proc.stdout
-
-
-def test_serial_passes_with_advice(tmp_path: Path) -> None:
-    proc = concdiag(
-        "check", "--reports-dir", str(tmp_path), str(SAMPLES / "cpu_serial.py"), cwd=tmp_path
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "[note] advice" in proc.stdout
-    assert "ProcessPoolExecutor" in proc.stdout
 
 
 def test_configured_targets_with_arguments_and_time_limit(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The debug-offset reader on real interpreters: 3.13 read through its own offsets agrees
-with the memory-pattern search it replaces; attach and profile on 3.11-3.13 measure the GIL.
+with the memory-pattern search it replaces; attach on 3.11-3.13 measures the GIL (profiling
+under 3.10, 3.12 and 3.13 is test_deep's test_deep_under_other_interpreters).
 
 Interpreters are found through pyenv at run time; a version not installed is skipped."""
 
@@ -16,7 +17,7 @@ import pytest
 
 from concdiag.collectors.remote_interpreter import inspect_target, locate_gil, scan_for_gil
 from concdiag.collectors.runtime_reader import ProcMemory, RuntimeReader
-from e2e.conftest import SAMPLES, concdiag, running
+from e2e.conftest import concdiag, running
 
 pytestmark = pytest.mark.e2e
 
@@ -76,8 +77,13 @@ def _assert_gil_contended(profile: dict[str, object]) -> None:
     """Pure-Python spinners take turns: each holds the GIL and waits for it a good share.
 
     Both shares need the GIL word and holder read at every tick; without them no thread
-    would wait. (Not near 100%: on the shared 2-core machine, at load 5-12, some runnable
-    ticks get no CPU and read as native.)
+    would wait. Their sum is not asserted: runnable ticks that get no CPU read as native or
+    unknown, so it falls with the machine's load (0.35 to 0.90 in the runs below).
+
+    Margins over 20 runs each at load 1.9-9.4 (tests/e2e/measure_margins.py): attached to
+    three spinners under 3.11, 3.12 and 3.13, the least GIL-held share of a spinner was 0.17
+    and the least GIL-wait share 0.13; profiling four threads under 3.10, 3.12 and 3.13,
+    0.18 and 0.30.
     """
     threads = [t for p in profile["processes"] for t in p["threads"]]  # type: ignore[attr-defined]
     spin = [t for t in threads if t["name"].startswith(("spin-", "cpu-worker-"))]
@@ -85,9 +91,9 @@ def _assert_gil_contended(profile: dict[str, object]) -> None:
     for thread in spin:
         states = thread["states"]
         assert states["gil_held"] >= 0.1 and states["gil_wait"] >= 0.1, states
-        assert states["gil_held"] + states["gil_wait"] >= 0.6, states
 
 
+@pytest.mark.figures
 @pytest.mark.parametrize("minor", [11, 12, 13])
 def test_attach_measures_the_gil(minor: int, tmp_path: Path) -> None:
     for proc in _spin(pyenv_python(minor)):
@@ -101,16 +107,3 @@ def test_attach_measures_the_gil(minor: int, tmp_path: Path) -> None:
         assert profile["run"]["python"]["version"].startswith(f"3.{minor}.")
         assert profile["processes"][0]["gil"]["measured"] is True
         _assert_gil_contended(profile)
-
-
-def test_profile_313_reads_the_gil_through_debug_offsets(tmp_path: Path) -> None:
-    out = tmp_path / "p.json"
-    run = concdiag(
-        "profile", "--python", pyenv_python(13), "--json", str(out), "-o",
-        str(tmp_path / "p.html"), str(SAMPLES / "cpu_threads.py"),
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    profile = json.loads(out.read_text())
-    assert profile["processes"][0]["gil"]["measured"] is True
-    assert profile["verdict"]["recommendation"] == "multiprocessing"
-    _assert_gil_contended(profile)

@@ -98,7 +98,9 @@ def check_deep_mix(data: dict[str, Any]) -> None:
     assert deep["clock"] == "cpu" and deep["cpu_source"] == "yappi"
     compute = rows(data, "computer")["compute"]
     assert compute["calls"] == 1
-    assert compute["cpu_s"] == pytest.approx(0.4, abs=0.15)  # it spins for 0.4 s of CPU
+    # it spins for 0.4 s of CPU: 0.399-0.401 over 20 runs at load 2.0-9.0, and its sleeper
+    # 0.000 s of CPU in 0.41-0.47 s (tests/e2e/measure_margins.py, default interpreter)
+    assert compute["cpu_s"] == pytest.approx(0.4, abs=0.15)
     step = rows(data, "computer")["step"]
     assert step["calls"] > 1000
     wait = rows(data, "sleeper")["wait_io"]
@@ -107,15 +109,19 @@ def check_deep_mix(data: dict[str, Any]) -> None:
     assert wait["cpu_s"] < 0.05 <= wait["wall_s"]
 
 
+@pytest.mark.figures
 def test_deep_on_threads_with_the_default_python(tmp_path: Path) -> None:
-    proc, data, html = run_deep(tmp_path, str(TARGETS / "deep_mix.py"))
-    assert proc.returncode == 0, proc.stderr
+    """Also a target that ends with sys.exit(3) from a function: its status is passed through
+    and the tables are still saved."""
+    proc, data, html = run_deep(tmp_path, str(TARGETS / "deep_mix.py"), env={"EXIT_CODE": "3"})
+    assert proc.returncode == 3, proc.stderr
     check_deep_mix(data)
     assert 'id="deep"' in html and "Waits:" in html
     collectors = {c["name"]: c for c in data["run"]["collectors"]}
     assert collectors["yappi"]["ok"]
 
 
+@pytest.mark.figures
 @pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
 def test_deep_under_other_interpreters(version: str, tmp_path: Path, yappi_for) -> None:  # type: ignore[no-untyped-def]
     python = interpreter(version)
@@ -131,6 +137,8 @@ def test_deep_under_other_interpreters(version: str, tmp_path: Path, yappi_for) 
     )
     assert proc.returncode == 0, proc.stderr
     assert data["run"]["python"]["version"].startswith(version)
+    # the GIL found in each interpreter (3.13 through its debug offsets)
+    assert data["processes"][0]["gil"]["measured"] is True
     check_deep_mix(data)
 
 
@@ -150,21 +158,23 @@ def test_missing_yappi_is_one_line_and_the_run_goes_on(tmp_path: Path) -> None:
     assert data["verdict"]["bound"]
 
 
+@pytest.mark.figures
 def test_asyncio_awaits_are_named(tmp_path: Path) -> None:
     proc, data, html = run_deep(tmp_path, str(TARGETS / "asyncio_awaits.py"))
     assert proc.returncode == 0, proc.stderr
     assert data["deep"]["clock"] == "wall"
     fetch = rows(data, "MainThread")["slow_fetch"]
     assert fetch["behaviour"] == "awaits"
-    assert fetch["awaiting_s"] == pytest.approx(1.2, abs=0.2)
+    # It awaits 1.2 s of sleeps: never less, more when the loop is slow to come back (1.20-
+    # 1.32 s over 20 runs at load 2.0-9.6, tests/e2e/measure_margins.py; 1.65 s in one at 7.7).
+    assert fetch["awaiting_s"] >= 1.2 - 0.05
     assert "slow_fetch (MainThread) awaits" in html
 
 
 @pytest.mark.parametrize(
     ("target", "env", "code"),
     [
-        ("deep_mix.py", {"EXIT_CODE": "3"}, 3),  # sys.exit(3) from a function: passed through
-        ("crash", {}, 1),  # an uncaught exception: python's 1
+        ("crash", {}, 1),  # an uncaught exception: python's 1 (sys.exit(3): the first test)
     ],
 )
 def test_tables_are_saved_when_the_target_exits_badly(

@@ -1,4 +1,8 @@
-"""The in-process collector (where tracing is denied) reaches py-spy's verdicts."""
+"""The in-process collector (where tracing is denied), for real: what it says, a fork, a crash.
+
+Its verdicts on the sample targets are checked on recorded in-process runs
+(tests/test_sample_verdicts.py).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e.conftest import SAMPLES, Run, expected
+from e2e.conftest import SAMPLES, Run
 
 pytestmark = pytest.mark.e2e
-
-#: Targets whose verdict both collectors must agree on (the docstring's, which the py-spy path
-#: is held to by test_sample_targets). Missing ones are skipped. native_threads is left out:
-#: on a machine short of CPU its threads wait for a core while the collector holds the GIL,
-#: which looks like waiting for the GIL; it agreed in about 4 runs of 5 (docs/attach.md).
-COMPARED = ["cpu_serial", "cpu_threads", "io_threads", "lock_bound"]
 
 
 def _profile_inprocess(script: Path, tmp_path: Path, *args: str) -> Run:
@@ -45,23 +43,7 @@ def _profile_inprocess(script: Path, tmp_path: Path, *args: str) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr, json_path, html_path)
 
 
-@pytest.mark.parametrize("name", COMPARED)
-def test_inprocess_verdict_matches_the_tracers(name: str, tmp_path: Path) -> None:
-    script = SAMPLES / f"{name}.py"
-    if not script.exists():
-        pytest.skip(f"{name}.py not in sample_targets")
-    bound, cpu_kind, recommendation, _model = expected(script)
-    run = _profile_inprocess(script, tmp_path)
-    assert run.code == 0, run.stderr
-    data = run.profile
-    names = {c["name"] for c in data["run"]["collectors"]}
-    assert "inprocess" in names and "py-spy" not in names and "procfs" not in names
-    v = data["verdict"]
-    assert (v["bound"], v["cpu_kind"], v["recommendation"]) == (bound, cpu_kind, recommendation), v[
-        "summary"
-    ]
-
-
+@pytest.mark.figures
 def test_inprocess_on_the_service_and_what_it_says(tmp_path: Path) -> None:
     run = _profile_inprocess(SAMPLES / "service_with_load.py", tmp_path, "3")
     assert run.code == 0, run.stderr
@@ -71,6 +53,8 @@ def test_inprocess_on_the_service_and_what_it_says(tmp_path: Path) -> None:
     assert any("forced" in c["detail"] for c in data["run"]["collectors"])
     assert any("GIL latency probe" in c["detail"] for c in data["run"]["collectors"])
     v = data["verdict"]
+    # 20 of 20 in-process runs at load 1.6-8.9: I/O share 0.85-0.96, confidence 0.99
+    # (tests/e2e/measure_margins.py)
     assert (v["bound"], v["recommendation"]) == ("io", "threading")
     names = {t["name"] for p in data["processes"] for t in p["threads"]}
     assert "concdiag-inprocess" not in names and "concdiag-probe" not in names

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -16,8 +17,28 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
+#: concdiag runs these tests started, ended (with their targets) when each test ends, whether
+#: it passed or not: a test that fails before it signals concdiag must not leave it running.
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _end_what_was_started() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: concdiag and its target
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+
+
 def _start(script: Path, tmp_path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    scratch = tmp_path / "scratch"  # concdiag's own temporary folders, apart from other runs'
+    scratch.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -35,7 +56,10 @@ def _start(script: Path, tmp_path: Path) -> subprocess.Popen[str]:
         text=True,
         cwd=tmp_path,
         start_new_session=True,  # signals go to concdiag only, as `kill PID` would
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def _wait_target(proc: subprocess.Popen[str], timeout_s: float = 20.0) -> psutil.Process:
@@ -67,8 +91,6 @@ def test_signal_to_concdiag_writes_a_partial_report(tmp_path: Path, sig: signal.
 def test_second_interrupt_quits_at_once_and_leaves_no_half_file(tmp_path: Path) -> None:
     script = tmp_path / "forever.py"
     script.write_text("import time\nwhile True:\n    time.sleep(0.01)\n")
-    scratch = Path(tempfile.gettempdir())
-    before = set(scratch.glob("concdiag-inprocess-*"))
     proc = _start(script, tmp_path)
     _wait_target(proc)
     proc.send_signal(signal.SIGINT)
@@ -77,7 +99,7 @@ def test_second_interrupt_quits_at_once_and_leaves_no_half_file(tmp_path: Path) 
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert not list(tmp_path.glob(".*.tmp"))
-    assert set(scratch.glob("concdiag-inprocess-*")) <= before  # its scratch folder is gone
+    assert not list((tmp_path / "scratch").glob("concdiag-inprocess-*"))  # its scratch is gone
     for path in tmp_path.glob("p.json"):
         json.loads(path.read_text())  # whatever was written is whole
 
