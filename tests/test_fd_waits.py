@@ -209,3 +209,16 @@ def test_the_recording_keeps_the_judgement(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     recording.save(path)
     assert Recording.load(path).ticks[0].threads == (obs,)
+
+
+def test_a_process_that_leaves_the_tree_is_forgotten() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        ends = _ends(os.getpid())
+        assert ends.waits_on_tree(os.getpid(), READ, [read_end, 0, 1, 0, 0, 0]) is True
+        assert ends.judgements_of(os.getpid()) == 1
+        ends.forget(os.getpid())
+        assert ends.judgements_of(os.getpid()) == 0
+    finally:
+        os.close(read_end)
+        os.close(write_end)

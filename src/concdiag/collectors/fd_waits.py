@@ -28,6 +28,9 @@ MAX_FDS_PER_WAIT = 64
 #: How long a descriptor's judgement is kept (its link unchanged) before it is made again: a
 #: channel's other end can close.
 JUDGEMENT_TTL_S = 2.0
+#: Judgements kept at most: a long-running server opens descriptors without end, and an old
+#: descriptor's judgement is made again at its next wait (a stated bound, a few MB at most).
+MAX_JUDGEMENTS = 20_000
 #: A pipe or socket judged to lead out of the tree is judged again this soon, and the index
 #: of who in the tree holds which pipe and socket is rebuilt at most this often: a worker
 #: found a tick after its parent began waiting on it turns an "out" into "in" within this
@@ -225,6 +228,20 @@ class TreeEnds:
         self._index_at = -1e9
         self._judged = {k: v for k, v in self._judged.items() if v[1] != EXTERNAL}
 
+    def judgements_of(self, pid: int) -> int:
+        """How many of a process's descriptors have a judgement kept."""
+        return sum(1 for key in self._judged if key[0] == pid)
+
+    def forget(self, pid: int) -> None:
+        """A process left the tree: its memory is closed and its judgements dropped."""
+        fd = self._mem.pop(pid, None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._judged = {k: v for k, v in self._judged.items() if k[0] != pid}
+
     def close(self) -> None:
         for fd in self._mem.values():
             try:
@@ -295,6 +312,8 @@ class TreeEnds:
                 judgement = self._judge_inode(kind, inode, pid, fd)
             if judgement == EXTERNAL:
                 ttl = RECHECK_S
+        if len(self._judged) >= MAX_JUDGEMENTS:
+            self._judged.clear()
         self._judged[(pid, fd, link)] = (now + ttl, judgement)
         return judgement
 

@@ -193,6 +193,7 @@ class ProcSampler:
         proc = self._processes.pop(pid, None)
         if proc is not None:
             proc.close()
+        self.tree_ends.forget(pid)
         self._gone.add(pid)
 
     def _follow_children(self) -> None:
