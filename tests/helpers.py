@@ -210,3 +210,29 @@ def load_schema() -> dict[str, Any]:
     """The profile's JSON Schema as shipped with the package."""
     schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
     return schema
+
+
+def line_of(script: Path, text: str) -> int:
+    """The first line of ``script`` that holds ``text``."""
+    return next(i for i, line in enumerate(script.read_text().splitlines(), 1) if text in line)
+
+
+def check_deadlock_cycle(data: dict[str, Any], script: Path) -> int:
+    """The deadlock sample's cycle as the profile ``data`` reports it: both threads, the
+    line where each waits, the line where each holder took its lock, and both locks named.
+    Returns the line where the threads wait."""
+    deadlock = data["locks"]["deadlock"]
+    created = line_of(script, "self.lock = threading.Lock()")
+    waits = line_of(script, "with target.lock:")
+    takes = line_of(script, "with source.lock:")
+    edges = {e["thread"]: e for e in deadlock["cycle"]}
+    assert set(edges) == {"transfer-a-to-b", "transfer-b-to-a"}
+    for name, edge in edges.items():
+        assert edge["waiting_at"]["line"] == waits
+        assert edge["held_since"]["line"] == takes
+        assert edge["held_by"] == next(other for other in edges if other != name)
+    assert {e["lock"] for e in edges.values()} == {
+        f"Account.lock #1 ({script.name}:{created})",
+        f"Account.lock #2 ({script.name}:{created})",
+    }
+    return waits

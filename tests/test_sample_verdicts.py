@@ -23,7 +23,7 @@ from concdiag.model import Profile
 from concdiag.render.html import HtmlRenderer
 from conftest import SAMPLES, load_sample_recording
 from e2e.conftest import expected
-from helpers import context, load_schema
+from helpers import check_deadlock_cycle, context, line_of, load_schema
 
 TARGETS = sorted(p.stem for p in SAMPLES.glob("*.py") if "Expected verdict:" in p.read_text())
 #: The in-process collector (where tracing is denied) must reach the tracers' verdict on
@@ -49,10 +49,6 @@ def replayed(name: str, target: str) -> dict[str, Any]:
     """The profile of recording ``name`` as its JSON document (read-only: shared)."""
     profile = replay_profile(load_sample_recording(name), context(target))
     return json.loads(profile.to_json())  # type: ignore[no-any-return]
-
-
-def line_of(script: Path, text: str) -> int:
-    return next(i for i, line in enumerate(script.read_text().splitlines(), 1) if text in line)
 
 
 @pytest.mark.parametrize("name", TARGETS)
@@ -124,17 +120,4 @@ def test_the_recorded_deadlock_names_both_locks_threads_and_lines() -> None:
     script = SAMPLES / "deadlock.py"
     data = replayed("deadlock", "deadlock.py")
     assert data["verdict"]["bound"] == "deadlock"
-    deadlock = data["locks"]["deadlock"]
-    created = line_of(script, "self.lock = threading.Lock()")
-    waits = line_of(script, "with target.lock:")
-    takes = line_of(script, "with source.lock:")
-    edges = {e["thread"]: e for e in deadlock["cycle"]}
-    assert set(edges) == {"transfer-a-to-b", "transfer-b-to-a"}
-    for name, edge in edges.items():
-        assert edge["waiting_at"]["line"] == waits
-        assert edge["held_since"]["line"] == takes
-        assert edge["held_by"] == next(other for other in edges if other != name)
-    assert {e["lock"] for e in edges.values()} == {
-        f"Account.lock #1 (deadlock.py:{created})",
-        f"Account.lock #2 (deadlock.py:{created})",
-    }
+    check_deadlock_cycle(data, script)

@@ -17,15 +17,12 @@ from typing import Any
 import pytest
 
 from e2e.conftest import SAMPLES, concdiag
+from helpers import check_deadlock_cycle, line_of
 
 pytestmark = pytest.mark.e2e
 
 #: What tests/conftest.py's SAMPLE_OPTIONS gives the deadlock sample target.
 DEADLOCK_AFTER_S = 1.0
-
-
-def line_of(script: Path, text: str) -> int:
-    return next(i for i, line in enumerate(script.read_text().splitlines(), 1) if text in line)
 
 
 def test_a_deadlock_ends_the_target_and_names_both_locks_and_threads(sample_runs: Any) -> None:
@@ -36,21 +33,8 @@ def test_a_deadlock_ends_the_target_and_names_both_locks_and_threads(sample_runs
     data: dict[str, Any] = run.profile
     assert data["verdict"]["bound"] == "deadlock"
     assert data["run"]["partial"] is True
+    waits = check_deadlock_cycle(data, script)
     deadlock = data["locks"]["deadlock"]
-    created = line_of(script, "self.lock = threading.Lock()")
-    waits = line_of(script, "with target.lock:")
-    takes = line_of(script, "with source.lock:")
-    edges = {e["thread"]: e for e in deadlock["cycle"]}
-    assert set(edges) == {"transfer-a-to-b", "transfer-b-to-a"}
-    for name, edge in edges.items():
-        assert edge["waiting_at"]["line"] == waits
-        assert edge["held_since"]["line"] == takes
-        assert f"deadlock.py:{created}" in edge["lock"]
-        assert edge["held_by"] == next(other for other in edges if other != name)
-    assert {e["lock"] for e in edges.values()} == {
-        f"Account.lock #1 (deadlock.py:{created})",
-        f"Account.lock #2 (deadlock.py:{created})",
-    }
     for stack in deadlock["stacks"]:
         assert stack["frames"][-1]["line"] == waits, stack
     html = run.html_path.read_text()
