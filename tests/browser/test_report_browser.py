@@ -173,6 +173,9 @@ def test_an_empty_report_still_works(watched: Watched, tmp_path: Path) -> None:
     assert "0 samples" in watched.page.inner_text("#flame-info")
 
 
+#: The hostile function runs about 0.7 s in all (two threads of 6 M iterations, 3.11 here):
+#: long enough for py-spy, which starts with the target, to sample it at its throttled rate
+#: (a run of 0.18 s in all can end before py-spy samples it).
 HOSTILE_TARGET = """
 import threading
 
@@ -190,7 +193,7 @@ names = {{"co_name": NAME}}
 if hasattr(crunch.__code__, "co_qualname"):  # what py-spy shows on 3.11+
     names["co_qualname"] = NAME
 crunch.__code__ = crunch.__code__.replace(**names)
-threads = [threading.Thread(target=crunch, args=(1_500_000,), name=NAME + str(i)) for i in range(2)]
+threads = [threading.Thread(target=crunch, args=(6_000_000,), name=NAME + str(i)) for i in range(2)]
 for t in threads:
     t.start()
 for t in threads:
