@@ -280,7 +280,8 @@ def test_workers_that_spend_more_starting_than_working_are_named() -> None:
     reason = next(r for r in verdict.reasons if r.rule == "worker_start_up")
     assert reason.figures["start_per_worker_s"] == pytest.approx(2.4, abs=0.05)
     assert reason.figures["work_per_worker_s"] == pytest.approx(0.6, abs=0.05)
-    assert verdict.recommendation != "multiprocessing"
+    assert verdict.recommendation == "serial"
+    assert sum(r.rule == "worker_start_up" for r in verdict.reasons) == 1
     speedup = next(r for r in verdict.reasons if r.rule == "predicted_speedup")
     assert "as this run's 2 worker process(es) took to start" in speedup.message
 

@@ -17,12 +17,8 @@ import pytest
 from e2e.conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
-from bench.realprograms.programs import (
-    STDLIB,
-    copy_corpus,
-    relaunched_stacks,
-    stack_depths,
-)
+from bench.realprograms.inputs import STDLIB, copy_corpus
+from bench.realprograms.programs import FULL, relaunched_stacks, stack_depths
 
 pytestmark = pytest.mark.e2e  # about 4 s a run
 
@@ -33,7 +29,7 @@ MAX_DEPTH = 60
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("corpus")
-    assert copy_corpus(path) > 100
+    assert copy_corpus(path, FULL) > 100
     return path
 
 

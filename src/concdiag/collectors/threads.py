@@ -31,6 +31,10 @@ class ThreadSightings:
         for tick in chunk.ticks:
             for obs in tick.threads:
                 self.seen.add((tick.pid, obs.tid))
+            if tick.gil_locked is not None:
+                # its GIL was read at the root's address: a forked child of the interpreter,
+                # Python even if it ended before py-spy sampled it
+                self.python.add((tick.pid, tick.pid))
         self.python.update(chunk.stacks)
 
 

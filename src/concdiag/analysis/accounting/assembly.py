@@ -65,6 +65,47 @@ class StackTable:
             self.stacks.append(StackCount(acc.pid, acc.tid, state, ids, count))
 
 
+def mutual_wait_s(threads: dict[tuple[int, int], ThreadCounters], bin_s: float) -> float:
+    """Seconds in which every thread of the tree waited on another: none on a CPU, none in
+    I/O of its own or asleep, and at least one blocked on a lock, a queue or the tree's own
+    pipes.
+
+    Nothing ran then: the program's threads and processes were handing work to each other
+    or waiting out a timeout (a pool polling its queue, a join with a timeout). A program
+    run without its pool has no such time.
+    """
+    active: Counter[int] = Counter()
+    waiting: Counter[int] = Counter()
+    for acc in threads.values():
+        for b, counts in acc.bins.items():
+            ipc = acc.flags.get(b, Counter())["ipc"]
+            waiting[b] += counts["sync"] + ipc
+            active[b] += sum(counts.values()) - counts["sync"] - ipc
+    return sum(1 for b, n in waiting.items() if n and not active[b]) * bin_s
+
+
+def descendants_busy(
+    recording: Recording, threads: dict[tuple[int, int], ThreadCounters]
+) -> dict[int, frozenset[int]]:
+    """Per process: the timeline bins in which one of its descendant processes was on a CPU."""
+    root = recording.target.pid
+    parent = {c.pid: c.ppid for c in recording.counters if c.ppid is not None}
+    busy: dict[int, set[int]] = defaultdict(set)
+    for acc in threads.values():
+        bins = {b for b, c in acc.bins.items() if c["gil_held"] or c["native"]}
+        if not bins or acc.pid == root:
+            continue
+        seen = {acc.pid}
+        # every process of the tree descends from the root, whether or not its parent was
+        # read (a child that lived a tenth of a second may never have been)
+        ancestor: int | None = parent.get(acc.pid, root)
+        while ancestor is not None and ancestor not in seen:
+            busy[ancestor] |= bins
+            seen.add(ancestor)
+            ancestor = parent.get(ancestor)
+    return {pid: frozenset(bins) for pid, bins in busy.items()}
+
+
 def assemble(
     recording: Recording,
     threads: dict[tuple[int, int], ThreadCounters],
@@ -76,6 +117,7 @@ def assemble(
     asyncio_seen: bool,
     asyncio_main: bool,
     files_seen: set[str],
+    collect_bin_s: float,
 ) -> Accounting:
     """Per-thread and per-process counters to the profile's threads, summary and timeline."""
     interval = 1.0 / recording.rate_hz
@@ -84,12 +126,13 @@ def assemble(
     totals = PythonTotals()
     lanes: list[Lane] = []
     task_bins = {b for acc in threads.values() for b, c in acc.flags.items() if c["task"]}
+    children_busy = descendants_busy(recording, threads)
     clock_figures: dict[tuple[int, int], ThreadClockFigures] = {}
 
     for key in sorted(threads):
         acc = threads[key]
         info = recording.threads.get(key)
-        states = thread_states(acc, task_bins, interval)
+        states = thread_states(acc, task_bins, interval, children_busy.get(acc.pid, frozenset()))
         clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
         if info is not None and info.python:
             totals.add(
@@ -97,9 +140,11 @@ def assemble(
                 states,
                 clocks,
                 root_pid=recording.target.pid,
-                task_bins=task_bins,
+                task_bins=task_bins or children_busy.get(acc.pid, frozenset()),
                 interval=interval,
             )
+        elif info is not None and acc.pid != recording.target.pid:
+            totals.add_external(acc, states, interval)
         stack_table.add(acc)
         profile = thread_profile(
             acc, info, states, clocks, recording.thread_cpu.get(key), start_s, interval
@@ -132,6 +177,14 @@ def assemble(
         serial_cpu_s=totals.serial_cpu_s,
         worker_start_s=totals.worker_start_s,
         worker_work_s=totals.worker_work_s,
+        external_cpu_s=totals.external_cpu_s,
+        mutual_wait_s=mutual_wait_s(threads, collect_bin_s),
+        pool_in_workers=any(
+            c["task"]
+            for acc in threads.values()
+            if acc.pid != recording.target.pid
+            for c in acc.flags.values()
+        ),
         asyncio_main=asyncio_main,
         worker_variance_s2=totals.worker_variance,
         tick_s=interval,

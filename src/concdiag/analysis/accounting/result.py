@@ -53,3 +53,9 @@ class Accounting:
     #: Per worker process (pid): CPU seconds spent starting up (importing), and on the rest.
     worker_start_s: dict[int, float] = field(default_factory=dict)
     worker_work_s: dict[int, float] = field(default_factory=dict)
+    #: CPU seconds of the tree's external commands (processes running no Python), by pid.
+    external_cpu_s: dict[int, float] = field(default_factory=dict)
+    #: Seconds in which every thread of the tree waited on another (`mutual_wait_s`).
+    mutual_wait_s: float = 0.0
+    #: Worker processes ran tasks through a multiprocessing or concurrent.futures task call.
+    pool_in_workers: bool = False

@@ -18,6 +18,7 @@ import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from concdiag.analysis.accounting.assembly import TimelineSeries, assemble
 from concdiag.analysis.accounting.result import Accounting
@@ -68,6 +69,11 @@ class StreamingAccounting:
         self.files_seen: set[str] = set()
         self.end_s = start_s
         self.tick_count = 0
+        #: Where the root process spent CPU before any other Python process ran: its own
+        #: start-up (imports, options, plugins, finding its inputs). A worker process that
+        #: spends CPU at the same lines repeats that start-up; it is not the work divided.
+        self.startup_leaves: set[tuple[str, str, int]] = set()
+        self.workers_started = False
 
     @property
     def bin_s(self) -> float:
@@ -150,7 +156,8 @@ class StreamingAccounting:
                 position[key] += 1
                 cursor = cursors.get(key)
                 frames = cursor.at(tick.t_s) if cursor is not None else ()
-                acc.add(tick.t_s, b, state, obs, frames, syscalls)
+                repeats = self._repeats_start_up(tick.pid, key, state, frames)
+                acc.add(tick.t_s, b, state, obs, frames, syscalls, repeats_start_up=repeats)
                 if frames:
                     if (not self.asyncio_seen or not self.asyncio_main) and any(
                         "/asyncio/" in f[1] for f in frames
@@ -158,6 +165,23 @@ class StreamingAccounting:
                         self.asyncio_seen = True
                         self.asyncio_main = self.asyncio_main or key == root_key
                     self.files_seen.update(f[1] for f in frames)
+
+    def _repeats_start_up(
+        self, pid: int, key: tuple[int, int], state: str, frames: tuple[Any, ...]
+    ) -> bool:
+        """Whether this sample of a worker process runs a line of the root's own start-up;
+        the root's samples before any worker ran are collected here as that start-up."""
+        if not frames or state not in ("gil_held", "native"):
+            return False
+        root = self.run.target.pid
+        if pid == root:
+            if not self.workers_started:
+                self.startup_leaves.add(frames[-1])
+            return False
+        if not self.workers_started:
+            info = self.run.threads.get(key)
+            self.workers_started = info is not None and info.python
+        return frames[-1] in self.startup_leaves
 
     def _account_process(self, tick: Tick, b: int) -> None:
         """The process' side of a tick: missed ticks, CPU, GIL word."""
@@ -209,6 +233,7 @@ class StreamingAccounting:
             asyncio_seen=self.asyncio_seen,
             asyncio_main=self.asyncio_main,
             files_seen=self.files_seen,
+            collect_bin_s=self.bin_s,
         )
         accounting.ticks = self.tick_count
         return accounting

@@ -33,7 +33,8 @@ class ThreadCounters:
     ipc: int = 0
     sleep: int = 0
     overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
-    #: On-CPU samples importing modules (not pool machinery), by state.
+    #: On-CPU samples starting up (not pool machinery), by state: importing modules, and, in
+    #: a worker process, running lines the root process ran at its own start-up.
     importing: Counter[str] = field(default_factory=Counter)
     samples: int = 0
     first_s: float = float("inf")
@@ -42,9 +43,11 @@ class ThreadCounters:
     leaf_states: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     stacks: Counter[tuple[StackKey, str]] = field(default_factory=Counter)
     bins: dict[int, Counter[str]] = field(default_factory=dict)
-    #: Per timeline bin: samples running a pool's task (``task``), samples of an event loop
-    #: blocked in its selector (``loop_wait``), to tell whether the loop waited for them, and
-    #: on-CPU samples in pool machinery (``overhead_gil_held``, ``overhead_native``).
+    #: Per timeline bin: samples running a pool's task (``task``); samples of an event loop
+    #: blocked in its selector (``loop_wait``), to tell whether the loop waited for them;
+    #: samples asleep (``sleep``), to tell whether the thread polled for its child processes
+    #: meanwhile; samples blocked on the tree's own pipes and sockets (``ipc``); and on-CPU
+    #: samples in pool machinery (``overhead_gil_held``, ``overhead_native``).
     flags: dict[int, Counter[str]] = field(default_factory=dict)
     #: Observed samples runnable but waiting for a CPU (counted in ``unknown`` too).
     starved: int = 0
@@ -62,6 +65,8 @@ class ThreadCounters:
         obs: ThreadObservation,
         frames: StackKey,
         syscalls: SyscallTable,
+        *,
+        repeats_start_up: bool = False,
     ) -> None:
         """Count one sample of this thread: its state, bin, wait kind, stack and clocks."""
         clock = (t_s, obs.run_ns, obs.cpu_ticks)
@@ -78,12 +83,14 @@ class ThreadCounters:
         self.bins.setdefault(b, Counter())[state] += 1
         if state == "io" and is_sleep(obs, syscalls):
             self.sleep += 1
+            self.flags.setdefault(b, Counter())["sleep"] += 1
         # waiting on a pipe or socket to the tree itself, or a child: coordination, whatever
         # library made the channel (the kernel's facts; the stack need not be known)
         waits_on_tree = state == "io" and obs.ipc is True
         if waits_on_tree:
             self.coordination[state] += 1
             self.ipc += 1
+            self.flags.setdefault(b, Counter())["ipc"] += 1
         if frames:
             roles = roles_of(frames)
             if waits_on_tree:
@@ -97,7 +104,7 @@ class ThreadCounters:
             if state in ("gil_held", "native") and roles.overhead is not None:
                 self.overhead[(roles.overhead, state)] += 1
                 self.flags.setdefault(b, Counter())[f"overhead_{state}"] += 1
-            elif state in ("gil_held", "native") and roles.importing:
+            elif state in ("gil_held", "native") and (roles.importing or repeats_start_up):
                 self.importing[state] += 1
             leaf = frames[-1]
             self.leaf[leaf] += 1

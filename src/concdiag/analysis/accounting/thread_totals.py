@@ -8,6 +8,7 @@ the summary and the verdict.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from concdiag.analysis.accounting.clock_figures import ThreadClockFigures
@@ -31,15 +32,28 @@ class ThreadStates:
     alive_s: float
     waits_for_workers: Counter[str]
     role: str
+    #: Its samples asleep that were not waiting for its child processes.
+    own_sleep: int = 0
 
 
-def thread_states(acc: ThreadCounters, task_bins: set[int], interval: float) -> ThreadStates:
-    """The thread's states as shares of its samples and as seconds, and the role they give it."""
+def thread_states(
+    acc: ThreadCounters,
+    task_bins: set[int],
+    interval: float,
+    children_busy: frozenset[int] = frozenset(),
+) -> ThreadStates:
+    """The thread's states as shares of its samples and as seconds, and the role they give it.
+
+    ``children_busy``: the timeline bins in which a descendant process of the thread's own
+    was on a CPU.
+    """
     alive_s = acc.samples * interval
     counts = {k: float(acc.counts.get(k, 0)) for k in STATE_KEYS}
     total = sum(counts.values()) or 1.0
     shares = States(**{k: counts[k] / total for k in STATE_KEYS})
+    polled = sleep_polling_children(acc, children_busy)
     waits_for_workers = coordination_by_state(acc, task_bins)
+    waits_for_workers["io"] += polled
     coordination_share = sum(waits_for_workers.values()) / total
     return ThreadStates(
         counts=counts,
@@ -48,7 +62,19 @@ def thread_states(acc: ThreadCounters, task_bins: set[int], interval: float) -> 
         alive_s=alive_s,
         waits_for_workers=waits_for_workers,
         role=thread_role(shares, coordination_share),
+        own_sleep=acc.sleep - polled,
     )
+
+
+def sleep_polling_children(acc: ThreadCounters, children_busy: frozenset[int]) -> int:
+    """Samples asleep while the thread's child processes worked: polling for them.
+
+    A parent that sleeps in a loop and checks its workers between naps (``while
+    running: poll(); sleep(0.02)``) waits for them as surely as one blocked reading their
+    pipe, though the kernel shows only a sleep. Judged per timeline bin: a nap in a bin where
+    no descendant process ran is the thread's own (pacing, a timer).
+    """
+    return sum(c["sleep"] for b, c in acc.flags.items() if b in children_busy)
 
 
 def thread_role(shares: States, coordination_share: float) -> str:
@@ -93,6 +119,30 @@ class PythonTotals:
     #: and those its tasks need), and CPU spent on anything else (the work), by pid.
     worker_start_s: dict[int, float] = field(default_factory=dict)
     worker_work_s: dict[int, float] = field(default_factory=dict)
+    #: CPU seconds of external commands (processes of the tree that run no Python: a
+    #: compiler, gzip), by pid: work the program hands to them.
+    external_cpu_s: dict[int, float] = field(default_factory=dict)
+
+    def add_external(self, acc: ThreadCounters, states: ThreadStates, interval: float) -> None:
+        """Add a thread of an external command: its time, less its waits for its own children
+        (a shell waiting on the command it started), is work the program delegated.
+
+        Its CPU is native work: it holds no GIL, so threads waiting on several commands run
+        them at once.
+        """
+        seconds = without_coordination(states.counts, states.waits_for_workers, interval)
+        cpu = seconds.get("gil_held") + seconds.native
+        work = States(
+            gil_held=0.0,
+            gil_wait=0.0,
+            native=cpu,
+            io=seconds.io,
+            sync=seconds.sync,
+            unknown=seconds.get("unknown"),
+        )
+        self.worker_seconds = self.worker_seconds.plus(work)
+        if cpu > 0:
+            self.external_cpu_s[acc.pid] = self.external_cpu_s.get(acc.pid, 0.0) + cpu
 
     def add(
         self,
@@ -101,13 +151,18 @@ class PythonTotals:
         clocks: ThreadClockFigures,
         *,
         root_pid: int,
-        task_bins: set[int],
+        task_bins: Set[int],
         interval: float,
     ) -> None:
-        """Add one Python thread's seconds, waits, pool overhead and serial CPU."""
+        """Add one Python thread's seconds, waits, pool overhead and serial CPU.
+
+        ``task_bins``: the timeline bins in which the program's workers worked (a pool's
+        tasks ran, or else its child processes were on a CPU): the main thread's own CPU
+        outside them does not divide among workers.
+        """
         self.thread_seconds = self.thread_seconds.plus(states.seconds)
         self.coordination_s += sum(states.waits_for_workers.values()) * interval
-        self.sleep_s += acc.sleep * interval
+        self.sleep_s += states.own_sleep * interval
         worker = clocks.without_pre_empted(
             without_coordination(states.counts, states.waits_for_workers, interval),
             states.alive_s,
@@ -173,7 +228,7 @@ def serial_cpu(
     role: str,
     worker: States,
     own_overhead: dict[str, float],
-    task_bins: set[int],
+    task_bins: Set[int],
     state: str,
     kept: float,
     interval: float,
@@ -188,7 +243,7 @@ def serial_cpu(
     return acc.importing[state] * interval * kept
 
 
-def alone_cpu(acc: ThreadCounters, task_bins: set[int], state: str) -> int:
+def alone_cpu(acc: ThreadCounters, task_bins: Set[int], state: str) -> int:
     """On-CPU samples in ``state`` outside pool machinery, in bins where no task ran."""
     return sum(
         counts[state] - acc.flags.get(b, Counter())[f"overhead_{state}"]

@@ -22,6 +22,7 @@ from concdiag.analysis.verdict.rules import (
     consider_asyncio,
     cpu_bound,
     cpu_kind_of,
+    external_commands,
     gil_contention,
     pool_overhead,
     predicted_speedup,
@@ -77,6 +78,10 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         worker_processes=len(acc.worker_start_s),
         worker_start_s=sum(acc.worker_start_s.values()),
         worker_work_s=sum(acc.worker_work_s.values()),
+        external_processes=len(acc.external_cpu_s),
+        external_cpu_s=sum(acc.external_cpu_s.values()),
+        mutual_wait_s=acc.mutual_wait_s,
+        pool_in_workers=acc.pool_in_workers,
     )
 
 
@@ -120,15 +125,16 @@ def decide(
         bound_reason,
         contended_lock(locks, bound),
         cpu_bound(inputs, shares, bound, cpu_kind),
+        external_commands(inputs),
         gil_contention(inputs),
         pool_overhead(inputs, work),
-        worker_start_up(inputs),
+        worker_start_up(inputs) if serial_reason is None else None,
         predicted_speedup(inputs, points, start),
         serial_reason,
         limits_without_gil(inputs, bound, locks),
         consider_asyncio(inputs, bound, recommendation),
     )
-    inferred = model_inferred(current_kind, sites)
+    inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
     reasons = [reason for reason in (*found, inferred) if reason is not None]
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
     summary = _summary(bound, cpu_kind, recommendation, shares, current, inputs.gil_enabled)
@@ -162,10 +168,14 @@ def decide(
     )
 
 
-def model_inferred(current_kind: str, sites: list[CodeSite]) -> Reason | None:
+def model_inferred(
+    current_kind: str, sites: list[CodeSite], pool_in_workers: bool = False
+) -> Reason | None:
     """`model_inferred`: worker processes ran, but no line of the program's source starts a
-    process or a process pool concdiag recognises: the model is read from the tree alone."""
-    if current_kind != "multiprocessing":
+    process or a process pool concdiag recognises, nor did the workers run their tasks
+    through one (an installed program's pool, whose source is not scanned): the model is
+    read from the tree alone."""
+    if current_kind != "multiprocessing" or pool_in_workers:
         return None
     if any(site.kind in ("process", "process_pool") for site in sites):
         return None

@@ -47,6 +47,15 @@ class Inputs:
     worker_processes: int = 0
     worker_start_s: float = 0.0
     worker_work_s: float = 0.0
+    #: External commands (processes of the tree running no Python) that computed, and their
+    #: CPU (already inside native_cpu_s: work the program hands to them).
+    external_processes: int = 0
+    external_cpu_s: float = 0.0
+    #: Seconds in which every thread of the tree waited on another (hand-offs, timeouts).
+    mutual_wait_s: float = 0.0
+    #: Worker processes ran their tasks through a multiprocessing or concurrent.futures task
+    #: call (seen in their stacks, wherever the pool was created).
+    pool_in_workers: bool = False
 
     @property
     def start_per_worker_s(self) -> float:

@@ -19,10 +19,13 @@ from concdiag.analysis.verdict.thresholds import (
     IDLE_SLEEP_SHARE,
     IO_BOUND_SHARE,
     MANY_THREADS_FOR_ASYNCIO,
+    MIN_EXTERNAL_SHARE,
     MIN_GAIN,
     MIN_LOCK_WORKERS,
+    MIN_MUTUAL_WAIT_S,
     MIN_OVERHEAD_S,
     MIN_POOL_WORKERS,
+    MIN_SAVING_S,
     MIN_WORK_S,
     MIN_WORKER_START_S,
     POOL_OVERHEAD_SHARE,
@@ -127,6 +130,24 @@ def cpu_bound(inputs: Inputs, s: Shares, bound: str, cpu_kind: str | None) -> Re
             "gil_held_s": round(inputs.python_cpu_s, 3),
             "native_s": round(inputs.native_cpu_s, 3),
             "gil_wait_s": round(inputs.gil_wait_s, 3),
+        },
+    )
+
+
+def external_commands(inputs: Inputs) -> Reason | None:
+    """`external_commands`: a share of the work ran in commands the program started (a
+    compiler, gzip): processes already, that threads can wait on several of at once."""
+    if inputs.external_cpu_s < MIN_EXTERNAL_SHARE * max(inputs.demand_s, 1e-9):
+        return None
+    return Reason(
+        "external_commands",
+        f"{inputs.external_cpu_s:.2f} s of CPU ({pct(inputs.share(inputs.external_cpu_s))} of "
+        f"worker time) ran in {inputs.external_processes} external command process(es) the "
+        "program started: they hold no GIL, so threads that each wait on one run as many at "
+        "once as there are cores, with no Python worker processes needed.",
+        {
+            "external_cpu_s": round(inputs.external_cpu_s, 3),
+            "external_processes": inputs.external_processes,
         },
     )
 
@@ -356,17 +377,61 @@ def no_gain_at_pool(cores: int, points: list[SpeedupPoint], choice: str) -> Reas
     )
 
 
+def predicted_saving_s(work: Work, point: SpeedupPoint, choice: str) -> float:
+    """Seconds the chosen model is predicted to save on this run's work."""
+    gain = point.threads if choice == "threading" else point.processes
+    return work.total_s * (1.0 - 1.0 / gain) if gain > 0 else 0.0
+
+
+def not_worth_it(
+    inputs: Inputs, work: Work, points: list[SpeedupPoint], choice: str
+) -> Reason | None:
+    """`waits_exceed_gain` or `small_saving`: the model chosen would save less than the
+    program's workers spent all waiting on each other, or less than a run's own spread."""
+    at_pool = at_pool_size(inputs.cores, points)
+    saving = predicted_saving_s(work, at_pool, choice)
+    noun = "threads" if choice == "threading" else "processes"
+    figures: dict[str, JsonScalar] = {
+        "saving_s": round(saving, 3),
+        "work_s": round(work.total_s, 3),
+        "workers": at_pool.workers,
+    }
+    if inputs.mutual_wait_s >= MIN_MUTUAL_WAIT_S and inputs.mutual_wait_s >= saving:
+        return Reason(
+            "waits_exceed_gain",
+            f"For {inputs.mutual_wait_s:.2f} s every thread and process of the program waited "
+            "on another (hand-offs between workers, timeouts in its pool): no CPU, no I/O. "
+            f"{at_pool.workers} {noun} are predicted to save {saving:.2f} s of "
+            f"{work.total_s:.2f} s of work, less than that: run it without its pool.",
+            {**figures, "mutual_wait_s": round(inputs.mutual_wait_s, 3)},
+        )
+    if saving < MIN_SAVING_S:
+        return Reason(
+            "small_saving",
+            f"{at_pool.workers} {noun} are predicted to save {saving:.2f} s of "
+            f"{work.total_s:.2f} s of work: less than a run of a real program varies by "
+            "from one repetition to the next, so not worth a pool.",
+            figures,
+        )
+    return None
+
+
 def recommend(
     inputs: Inputs, bound: str, work: Work, points: list[SpeedupPoint]
 ) -> tuple[str, Reason | None]:
     """The recommendation, and the rule that kept it serial (idle says why in its bound)."""
     if bound == "idle":
         return "serial", None
-    for reason in (fix_lock_first(inputs, bound), too_short(work), no_gain(points)):
+    # CPU work whose worker processes spent as long starting as working: the processes
+    # cost more than they share, and threads could only overlap the GIL-free sliver
+    starting = worker_start_up(inputs) if bound == "cpu" else None
+    for reason in (fix_lock_first(inputs, bound), too_short(work), starting, no_gain(points)):
         if reason is not None:
             return "serial", reason
     choice = threads_or_processes(inputs.cores, points)
     short = no_gain_at_pool(inputs.cores, points, choice)
+    if short is None:
+        short = not_worth_it(inputs, work, points, choice)
     if short is not None:
         return "serial", short
     return choice, None

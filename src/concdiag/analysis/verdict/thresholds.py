@@ -152,3 +152,16 @@ LIKELY_DEADLOCK_CONFIDENCE = 0.6
 #: The predicted-speedup reason names the CPU no worker count divides from this many seconds:
 #: a stated choice, a few ticks at the default rate.
 SERIAL_SAID_S = 0.05
+
+#: External commands' CPU is named in the reasons when it is at least this share of worker
+#: time: a stated choice, as `GIL_CONTENTION_SHARE`, so a shell's few milliseconds are not.
+MIN_EXTERNAL_SHARE = 0.1
+
+#: A model predicted to save less than this many seconds on the run's work is not
+#: recommended (`small_saving`): a stated choice, twice the absolute tie of the bench's truth
+#: (50 ms, bench/verdicts.py), under which two models' measured times count as equal.
+MIN_SAVING_S = 0.1
+#: Time in which every thread waited on another counts against a model's saving
+#: (`waits_exceed_gain`) from this much up: a stated choice, three collected timeline bins
+#: (0.05 s each), so a single hand-off at start or exit does not.
+MIN_MUTUAL_WAIT_S = 0.15

@@ -1,0 +1,128 @@
+"""Work that lives in other processes of the tree, and time in which nothing works.
+
+On synthetic process trees: an external command's CPU is work the program handed out; a
+parent asleep while its children compute polls for them; a worker process running the lines
+the root ran at its own start-up repeats that start-up; seconds in which every thread waits
+on another are no one's work, and a pool that saves less than them is not worth having.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from concdiag.recording.records import ProcessCounters, StackChange, ThreadInfo
+from helpers import PID, Synthetic, account, as_child_process, profile_of, synthetic
+
+CHILD = PID + 1
+
+
+def _with_parent(rec: Synthetic, pid: int, ppid: int = PID, python: bool = True) -> None:
+    """Say in the recording that ``pid`` is a child of ``ppid`` (and whether it runs Python)."""
+    rec.counters.append(ProcessCounters(0.0, pid, ppid, 0.0, 0.0, 0, 0, 0, 1))
+    if not python:
+        info = rec.threads[(pid, pid)]
+        rec.threads[(pid, pid)] = dataclasses.replace(info, python=False, name=f"thread-{pid}")
+
+
+def _ipc_on(rec: Synthetic, pid: int, tid: int) -> None:
+    """Mark every blocked observation of ``tid`` in ``pid`` as a wait on the tree's pipes."""
+    rec.ticks = [
+        dataclasses.replace(
+            t,
+            threads=tuple(
+                dataclasses.replace(o, ipc=True)
+                if o.tid == tid and o.proc_state != "R" and t.pid == pid
+                else o
+                for o in t.threads
+            ),
+        )
+        if t.pid == pid
+        else t
+        for t in rec.ticks
+    ]
+
+
+def test_an_external_commands_cpu_is_work_that_threads_can_wait_on() -> None:
+    # the main thread waits on the pipe of a command (gzip, a compiler) that computes
+    rec = synthetic({PID: ["I"], CHILD: ["N"]}, ticks=300)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD, python=False)
+    _ipc_on(rec, PID, PID)
+    profile = profile_of(rec)
+    assert profile.summary.worker_seconds.native == pytest.approx(3.0, abs=0.05)
+    assert profile.summary.worker_seconds.io == pytest.approx(0.0, abs=0.05)
+    v = profile.verdict
+    assert v.bound == "cpu"
+    assert v.recommendation == "threading"
+    external = next(r for r in v.reasons if r.rule == "external_commands")
+    assert external.figures["external_processes"] == 1
+
+
+def test_a_parent_asleep_while_its_children_compute_polls_for_them() -> None:
+    rec = synthetic({PID: ["S"], CHILD: ["H"]}, ticks=300)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    main = next(t for t in account(rec).processes[0].threads if t.tid == PID)
+    assert main.role == "coordinator"
+    # a sleep with no child at work is the thread's own (a timer, pacing)
+    alone = synthetic({PID: ["S"], CHILD: ["I"]}, ticks=300)
+    as_child_process(alone, CHILD)
+    _with_parent(alone, CHILD)
+    main = next(t for t in account(alone).processes[0].threads if t.tid == PID)
+    assert main.role != "coordinator"
+
+
+def test_a_worker_repeating_the_roots_start_up_is_starting_not_working() -> None:
+    setup = (("<module>", "/app/run.py", 1), ("load_plugins", "/app/plugins.py", 40))
+    work = (("<module>", "/app/worker.py", 1), ("check", "/app/checks.py", 12))
+    # the root starts up for 1 s, then a worker repeats that start-up for 1 s and works 1 s
+    rec = synthetic({PID: ["H"] * 100 + ["I"] * 200, CHILD: ["-"] * 100 + ["H"] * 200}, 300)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    rec.stacks[(PID, PID)] = [StackChange(0.0, setup)]
+    rec.stacks[(CHILD, CHILD)] = [StackChange(1.0, setup), StackChange(2.0, work)]
+    _ipc_on(rec, PID, PID)
+    acc = account(rec)
+    assert acc.worker_start_s[CHILD] == pytest.approx(1.0, abs=0.05)
+    assert acc.worker_work_s[CHILD] == pytest.approx(1.0, abs=0.05)
+
+
+def test_seconds_in_which_every_thread_waits_on_another_are_counted() -> None:
+    # two threads fetch (I/O) for 1 s, then both wait on each other (a queue, a join with a
+    # timeout) for 2 s: no CPU and no I/O anywhere
+    pattern = {PID: ["I"] * 100 + ["L"] * 200, PID + 2: ["I"] * 100 + ["L"] * 200}
+    acc = account(synthetic(pattern, ticks=300))
+    assert acc.mutual_wait_s == pytest.approx(2.0, abs=0.06)
+    busy = account(synthetic({PID: ["I"], PID + 2: ["L"]}, ticks=300))
+    assert busy.mutual_wait_s == 0.0
+
+
+#: A thread waiting for work on a queue (a pool's idle worker).
+QUEUE_GET = (
+    ("run", "/app/pool.py", 20),
+    ("Queue.get", "/usr/lib/python3.11/queue.py", 171),
+    ("Condition.wait", "/usr/lib/python3.11/threading.py", 324),
+)
+
+
+def test_a_pool_that_saves_less_than_its_waits_is_not_recommended() -> None:
+    # 0.5 s of I/O in each of two threads, then 2.5 s in which both wait on each other (a
+    # queue's timeout): threads would save about 0.25 s, less than those 2.5 s
+    pattern = {PID: ["I"] * 50 + ["L"] * 250, PID + 2: ["I"] * 50 + ["L"] * 250}
+    fetch = (("run", "/app/pool.py", 20), ("fetch", "/app/net.py", 7))
+    rec = synthetic(pattern, ticks=300)
+    for tid in pattern:
+        rec.stacks[(PID, tid)] = [StackChange(0.0, fetch), StackChange(0.5, QUEUE_GET)]
+    v = profile_of(rec).verdict
+    assert v.recommendation == "serial"
+    reason = next(r for r in v.reasons if r.rule == "waits_exceed_gain")
+    assert reason.figures["mutual_wait_s"] == pytest.approx(2.5, abs=0.06)
+
+
+def test_a_tree_of_one_process_has_no_descendants_at_work() -> None:
+    rec = synthetic({PID: ["S"]}, ticks=100)
+    rec.threads[(PID, PID)] = ThreadInfo(PID, PID, "MainThread", PID, True, True)
+    main = account(rec).processes[0].threads[0]
+    assert main.role != "coordinator"
