@@ -164,6 +164,8 @@ def assemble(
         stacks=stack_table.stacks,
         coordination_s=totals.coordination_s,
         sleep_s=totals.sleep_s,
+        sleep_sites_s=totals.sleep_sites_s,
+        sleep_wakes=totals.sleep_wakes,
         lock_sync_s=totals.lock_sync_s,
         worker_threads=totals.worker_threads,
         side_workers=totals.side_workers,

@@ -59,3 +59,7 @@ class Accounting:
     mutual_wait_s: float = 0.0
     #: Worker processes ran tasks through a multiprocessing or concurrent.futures task call.
     pool_in_workers: bool = False
+    #: Python threads' own sleeps, by the line that called sleep.
+    sleep_sites_s: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    #: Samples at each of those lines that found the thread woken since its previous one.
+    sleep_wakes: dict[tuple[str, str, int], int] = field(default_factory=dict)

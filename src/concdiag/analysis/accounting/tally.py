@@ -32,6 +32,12 @@ class ThreadCounters:
     #: Samples blocked on a pipe or socket to another process of the tree (or a child).
     ipc: int = 0
     sleep: int = 0
+    #: Samples asleep by the Python line that called sleep (the stack's leaf), and how many
+    #: of them found the thread woken since its previous sample (the scheduler's count of
+    #: its runs grew): one long sleep wakes once, a sleep per item once per item.
+    sleep_sites: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    sleep_wakes: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    last_timeslices: int | None = None
     overhead: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, state)
     #: On-CPU samples starting up (not pool machinery), by state: importing modules, and, in
     #: a worker process, running lines the root process ran at its own start-up.
@@ -70,6 +76,7 @@ class ThreadCounters:
     ) -> None:
         """Count one sample of this thread: its state, bin, wait kind, stack and clocks."""
         clock = (t_s, obs.run_ns, obs.cpu_ticks)
+        previous_timeslices, self.last_timeslices = self.last_timeslices, obs.timeslices
         if self.first_clock is None:
             self.first_clock = clock
         self.last_clock = clock
@@ -107,6 +114,12 @@ class ThreadCounters:
             elif state in ("gil_held", "native") and (roles.importing or repeats_start_up):
                 self.importing[state] += 1
             leaf = frames[-1]
+            if state == "io" and is_sleep(obs, syscalls):
+                self.sleep_sites[leaf] += 1
+                woke = obs.timeslices is None or (
+                    previous_timeslices is not None and obs.timeslices > previous_timeslices
+                )
+                self.sleep_wakes[leaf] += woke
             self.leaf[leaf] += 1
             self.leaf_states.setdefault(leaf, Counter())[state] += 1
             self.stacks[(frames, state)] += 1

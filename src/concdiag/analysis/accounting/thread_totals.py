@@ -109,6 +109,9 @@ class PythonTotals:
     worker_variance: States = field(default_factory=States)
     coordination_s: float = 0.0
     sleep_s: float = 0.0
+    #: The thread's own sleeps (not polling for children), by the line that called sleep.
+    sleep_sites_s: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    sleep_wakes: dict[tuple[str, str, int], int] = field(default_factory=dict)
     lock_sync_s: float = 0.0
     overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
     overhead_in_workers_s: float = 0.0
@@ -163,6 +166,10 @@ class PythonTotals:
         self.thread_seconds = self.thread_seconds.plus(states.seconds)
         self.coordination_s += sum(states.waits_for_workers.values()) * interval
         self.sleep_s += states.own_sleep * interval
+        own = states.own_sleep / acc.sleep if acc.sleep else 0.0
+        for site, count in acc.sleep_sites.items():
+            self.sleep_sites_s[site] = self.sleep_sites_s.get(site, 0.0) + count * interval * own
+            self.sleep_wakes[site] = self.sleep_wakes.get(site, 0) + acc.sleep_wakes[site]
         worker = clocks.without_pre_empted(
             without_coordination(states.counts, states.waits_for_workers, interval),
             states.alive_s,

@@ -10,10 +10,12 @@ with the model the program uses now.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 
 from concdiag.analysis.accounting.result import Accounting
-from concdiag.analysis.locks.rules import contended_lock, deadlock, deadlock_summary
+from concdiag.analysis.locks.rules import contended_lock, deadlock, deadlock_summary, top_lock
+from concdiag.analysis.verdict import sleep_sites
 from concdiag.analysis.verdict.confidence import confidence, rerun_majority, rerun_outcomes
 from concdiag.analysis.verdict.inputs import Inputs, Shares
 from concdiag.analysis.verdict.no_gil import limits_without_gil
@@ -24,9 +26,11 @@ from concdiag.analysis.verdict.rules import (
     cpu_kind_of,
     external_commands,
     gil_contention,
+    own_resource_per_process,
     pool_overhead,
     predicted_speedup,
     recommend,
+    sleep_in_calls,
     time_split,
     useful_work,
     worker_start_up,
@@ -50,6 +54,8 @@ SITES_IN_ADVICE = 4
 def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) -> Inputs:
     w = acc.summary.worker_seconds
     root = next((p for p in acc.processes if p.is_root), None)
+    in_calls_s, site = sleep_sites.in_calls_s(acc.sleep_sites_s, acc.sleep_wakes)
+    in_calls_s = min(in_calls_s, acc.sleep_s)
     return Inputs(
         python_cpu_s=w.get("gil_held"),
         gil_wait_s=w.get("gil_wait"),
@@ -57,7 +63,9 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         io_s=w.io,
         lock_s=w.sync,
         unknown_s=w.unknown,
-        sleep_s=acc.sleep_s,
+        sleep_s=acc.sleep_s - in_calls_s,
+        sleep_in_calls_s=in_calls_s,
+        sleep_in_calls_at=f"{site[0]}, {os.path.basename(site[1])}:{site[2]}" if site else "",
         wall_s=acc.wall_s,
         cores=max(1, cores),
         worker_threads=acc.worker_threads,
@@ -85,11 +93,16 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
     )
 
 
-def recommendation_of(inputs: Inputs, current_kind: str) -> str:
+def recommendation_of(inputs: Inputs, current_kind: str, locks: LockReport | None = None) -> str:
     """The recommendation alone, by the same rules `decide` runs (for the confidence)."""
     bound, _ = bound_of(inputs, Shares.of(inputs))
     work = useful_work(inputs, current_kind)
-    return recommend(inputs, bound, work, predict(work))[0]
+    recommendation, reason = recommend(inputs, bound, work, predict(work))
+    if reason is not None and reason.rule == "fix_lock_first":
+        per_process = own_resource_per_process(inputs, work, top_lock(locks))
+        if per_process is not None:
+            return per_process[0]
+    return recommendation
 
 
 def decide(
@@ -113,7 +126,12 @@ def decide(
     work = useful_work(inputs, current_kind)
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points)
-    outcomes = rerun_outcomes(inputs, lambda i: recommendation_of(i, current_kind))
+    per_process = None
+    if serial_reason is not None and serial_reason.rule == "fix_lock_first":
+        per_process = own_resource_per_process(inputs, work, top_lock(locks))
+        if per_process is not None:
+            recommendation, serial_reason = per_process
+    outcomes = rerun_outcomes(inputs, lambda i: recommendation_of(i, current_kind, locks))
     majority = rerun_majority(outcomes, recommendation)
     majority_reason = None
     if majority != recommendation:
@@ -126,6 +144,7 @@ def decide(
         contended_lock(locks, bound),
         cpu_bound(inputs, shares, bound, cpu_kind),
         external_commands(inputs),
+        sleep_in_calls(inputs, bound),
         gil_contention(inputs),
         pool_overhead(inputs, work),
         worker_start_up(inputs) if serial_reason is None else None,
@@ -136,6 +155,10 @@ def decide(
     )
     inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
     reasons = [reason for reason in (*found, inferred) if reason is not None]
+    # both rest on a reading of the program the figures cannot prove (a sleep standing for
+    # latency; a lock guarding what each worker could own)
+    assumed = ("sleep_in_calls", "own_resource_per_process")
+    capped = any(r.rule in assumed for r in reasons) and recommendation != "serial"
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
     summary = _summary(bound, cpu_kind, recommendation, shares, current, inputs.gil_enabled)
     named = next((r for r in reasons if r.rule == "contended_lock"), None)
@@ -150,10 +173,10 @@ def decide(
                 confidence(
                     inputs,
                     recommendation,
-                    lambda i: recommendation_of(i, current_kind),
+                    lambda i: recommendation_of(i, current_kind, locks),
                     outcomes,
                 ),
-                INFERRED_MODEL_CONFIDENCE if inferred is not None else 1.0,
+                INFERRED_MODEL_CONFIDENCE if inferred is not None or capped else 1.0,
             ),
             2,
         ),

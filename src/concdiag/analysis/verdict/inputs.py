@@ -17,7 +17,7 @@ class Inputs:
     io_s: float
     lock_s: float  # sync waits that are not coordination
     unknown_s: float
-    sleep_s: float
+    sleep_s: float  # sleep that paces the program (rate limiting, polling)
     wall_s: float
     cores: int
     worker_threads: int
@@ -56,6 +56,11 @@ class Inputs:
     #: Worker processes ran their tasks through a multiprocessing or concurrent.futures task
     #: call (seen in their stacks, wherever the pool was created).
     pool_in_workers: bool = False
+    #: Sleep (already inside io_s, and not in sleep_s) at lines outside any loop of their own
+    #: function: waiting inside each item's work, as a remote call's latency; and the line
+    #: that slept longest so (``function, file:line``).
+    sleep_in_calls_s: float = 0.0
+    sleep_in_calls_at: str = ""
 
     @property
     def start_per_worker_s(self) -> float:
@@ -77,6 +82,10 @@ class Inputs:
     @property
     def demand_s(self) -> float:
         return self.python_cpu_s + self.gil_wait_s + self.native_cpu_s + self.io_s + self.lock_s
+
+    @property
+    def samples_per_s(self) -> float:
+        return 1.0 / self.tick_s if self.tick_s > 0 else 0.0
 
     def share(self, seconds: float) -> float:
         return seconds / self.demand_s if self.demand_s > 0 else 0.0

@@ -8,17 +8,21 @@ where each number came from, are in `thresholds`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from concdiag.analysis.verdict.inputs import Inputs, Shares
-from concdiag.analysis.verdict.speedup import Work
+from concdiag.analysis.verdict.speedup import Work, predict
 from concdiag.analysis.verdict.thresholds import (
     CPU_BOUND_SHARE,
     CPU_KIND_SPLIT,
+    CS_PYTHON_SHARE,
     GIL_CONTENTION_SHARE,
     IDLE_BUSY_SHARE,
     IDLE_MAX_CPU_SHARE,
     IDLE_SLEEP_SHARE,
     IO_BOUND_SHARE,
     MANY_THREADS_FOR_ASYNCIO,
+    MIN_CS_SAMPLES,
     MIN_EXTERNAL_SHARE,
     MIN_GAIN,
     MIN_LOCK_WORKERS,
@@ -26,6 +30,7 @@ from concdiag.analysis.verdict.thresholds import (
     MIN_OVERHEAD_S,
     MIN_POOL_WORKERS,
     MIN_SAVING_S,
+    MIN_SLEEP_IN_CALLS_SHARE,
     MIN_WORK_S,
     MIN_WORKER_START_S,
     POOL_OVERHEAD_SHARE,
@@ -36,6 +41,7 @@ from concdiag.analysis.verdict.thresholds import (
 )
 from concdiag.formatting import pct
 from concdiag.model import JsonScalar, Reason, SpeedupPoint
+from concdiag.model.locks import LockProfile
 from concdiag.model.speedup import ProcessStart
 
 # -- bound ----------------------------------------------------------------------------------
@@ -148,6 +154,27 @@ def external_commands(inputs: Inputs) -> Reason | None:
         {
             "external_cpu_s": round(inputs.external_cpu_s, 3),
             "external_processes": inputs.external_processes,
+        },
+    )
+
+
+def sleep_in_calls(inputs: Inputs, bound: str) -> Reason | None:
+    """`sleep_in_calls`: much of the waiting was sleep inside each item's work (the line is
+    in no loop of its own function), read as a stand-in for latency that threads overlap."""
+    if bound not in ("io", "mixed") or inputs.sleep_in_calls_s < MIN_SLEEP_IN_CALLS_SHARE * (
+        inputs.io_s or 1e-9
+    ):
+        return None
+    return Reason(
+        "sleep_in_calls",
+        f"{inputs.sleep_in_calls_s:.2f} s of the waiting was sleep() called inside each "
+        f"item's work (most at {inputs.sleep_in_calls_at}, a line in no loop of its own): "
+        "read as latency, such as a remote call's round trip, that threads overlap. If the "
+        "sleep paces the program instead (rate limiting, a back-off), running items at once "
+        "gains nothing; so confidence is capped.",
+        {
+            "sleep_in_calls_s": round(inputs.sleep_in_calls_s, 3),
+            "site": inputs.sleep_in_calls_at,
         },
     )
 
@@ -435,6 +462,45 @@ def recommend(
     if short is not None:
         return "serial", short
     return choice, None
+
+
+def own_resource_per_process(
+    inputs: Inputs, work: Work, lock: LockProfile | None
+) -> tuple[str, Reason] | None:
+    """`own_resource_per_process`: the lock that makes the program lock-bound is held over
+    Python code (the GIL held inside it, not I/O), so what it serialises is CPU work threads
+    could not share anyway; each worker process with its own copy of what the lock guards (a
+    connection, a parser) runs it in parallel, with no lock to wait on.
+
+    The prediction is the program's work with the lock's waits taken out; it is made only
+    when processes then clear `MIN_GAIN` and beat threads by `PROCESS_MARGIN`.
+    """
+    if lock is None or lock.advice_kind != "shorten_or_split" or not lock.critical_sections:
+        return None
+    section = lock.critical_sections[0]
+    inside = sum(section.states.get(k, 0.0) for k in ("gil_held", "gil_wait", "native", "io"))
+    held = section.states.get("gil_held", 0.0) + section.states.get("gil_wait", 0.0)
+    if inside * inputs.samples_per_s < MIN_CS_SAMPLES or held < CS_PYTHON_SHARE * inside:
+        return None
+    unlocked = dataclasses.replace(work, lock_s=0.0)
+    at_pool = at_pool_size(inputs.cores, predict(unlocked))
+    if at_pool.processes < MIN_GAIN or at_pool.processes <= at_pool.threads * PROCESS_MARGIN:
+        return None
+    return "multiprocessing", Reason(
+        "own_resource_per_process",
+        f"The lock {lock.prose_name} is held over Python code ({pct(held / inside)} of the "
+        f"sampled time inside {section.at.place} held the GIL): what it serialises is CPU "
+        "work, which threads could not share anyway. Give each worker process its own copy "
+        "of what the lock guards (its own connection, parser or cache) and the lock has "
+        f"nothing left to guard: with {at_pool.workers} processes, {at_pool.processes:.2f}x "
+        "predicted. If the lock guards data that must stay shared, restructure first.",
+        {
+            "lock": lock.prose_name,
+            "held_share_inside": round(held / inside, 3),
+            "processes": round(at_pool.processes, 3),
+            "workers": at_pool.workers,
+        },
+    )
 
 
 def consider_asyncio(inputs: Inputs, bound: str, recommendation: str) -> Reason | None:

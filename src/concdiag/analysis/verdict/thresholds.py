@@ -165,3 +165,13 @@ MIN_SAVING_S = 0.1
 #: (`waits_exceed_gain`) from this much up: a stated choice, three collected timeline bins
 #: (0.05 s each), so a single hand-off at start or exit does not.
 MIN_MUTUAL_WAIT_S = 0.15
+
+#: Sleep inside items' work is named (and caps confidence) from this share of the I/O wait
+#: up: a stated choice, as `IDLE_SLEEP_SHARE` names its own share, so a stray nap is not.
+MIN_SLEEP_IN_CALLS_SHARE = 0.25
+
+#: A lock-bound program's top critical section holds the GIL for at least this share of the
+#: sampled time inside it: it serialises Python CPU, and processes each with their own copy
+#: of what the lock guards are predicted instead of staying serial. A definition: the
+#: majority, as `CS_BLOCKED_SHARE` and `CS_NATIVE_SHARE`.
+CS_PYTHON_SHARE = 0.5
