@@ -290,3 +290,14 @@ def test_workers_that_mostly_work_keep_processes() -> None:
     verdict = _workers_that_mostly_start(0.02).verdict
     assert not any(r.rule == "worker_start_up" for r in verdict.reasons)
     assert verdict.recommendation == "multiprocessing"
+
+
+def test_a_serial_run_on_little_work_cannot_be_sure_its_work_divides() -> None:
+    little = decide(inputs(python_cpu_s=0.5, wall_s=0.55, worker_threads=1), "serial", "", [])
+    assert little.recommendation == "multiprocessing"
+    assert any(r.rule == "small_serial_run" for r in little.reasons)
+    assert little.confidence <= thresholds.SMALL_SERIAL_RUN_CONFIDENCE
+    more = decide(inputs(python_cpu_s=3.0, wall_s=3.05, worker_threads=1), "serial", "", [])
+    assert more.recommendation == "multiprocessing"
+    assert not any(r.rule == "small_serial_run" for r in more.reasons)
+    assert more.confidence > thresholds.SMALL_SERIAL_RUN_CONFIDENCE

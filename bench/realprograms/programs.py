@@ -1,9 +1,11 @@
 """Real programs nobody on this project wrote, each run at 1 and 2 workers by its own flag.
 
-Each program runs on a corpus copied from the interpreter's standard library, through its
-entry point (the script pip installs, ``bin/black``...) as a user runs it, or as a script
-for ``compileall``. The third-party ones come pinned from ``requirements.txt`` into a
-virtual environment of their own (see ``run.py``).
+Each program runs through its entry point (the script pip installs, ``bin/black``...) as a
+user runs it, or as a script (``compileall``, a ``setup.py``), on an input made by
+`inputs` at a big and a small size: a copy of standard-library packages for the linters, a
+generated test suite, Sphinx project, C extensions, doit tasks or web site for the others.
+The third-party ones come pinned from ``requirements.txt`` into a virtual environment of
+their own (see ``run.py``).
 """
 
 from __future__ import annotations

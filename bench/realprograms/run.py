@@ -120,6 +120,9 @@ class Profiled:
     beyond_s: float
     deepest: int
     relaunched: int
+    #: The report's notes that the verdict contradicts its own figures (none should); None in
+    #: results kept from before they were counted.
+    contradictions: int | None = None
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -213,6 +216,9 @@ def profile_run(argv: list[str], cwd: Path, env: dict[str, str], scratch: Path) 
         beyond_s=wall_s - run_s,
         deepest=max(stack_depths(profile), default=0),
         relaunched=relaunched_stacks(profile),
+        contradictions=sum(
+            "contradicts its own figures" in note for note in profile["run"].get("notes", [])
+        ),
     )
 
 
@@ -339,11 +345,13 @@ def row(program: Program, size: str, case: Case, judged: Judged) -> str:
     beyond = statistics.median(p.beyond_s for p in profiled) if profiled else 0.0
     deepest = max((p.deepest for p in profiled), default=0)
     relaunched = sum(p.relaunched for p in profiled)
+    counted = [p.contradictions for p in profiled]
+    contradictions = "–" if None in counted else str(sum(c or 0 for c in counted))
     return (
         f"| {program.name} | {size} | {case.items} | {pool_free} | {m['1']:.2f} | "
         f"{m['2']:.2f} | {'/'.join(sorted(judged.right))} | {judged.got_core:.2f} | "
         f"{'yes' if judged.stable else 'no'} | {cells[0]} | {cells[1]} | {beyond:.1f} | "
-        f"{deepest} ({relaunched} relaunched) |"
+        f"{deepest} ({relaunched} relaunched) | {contradictions} |"
     )
 
 
@@ -457,8 +465,8 @@ def render(
             "",
             "| program | input | items | no pool s | 1 worker s | 2 workers s | right | "
             "CPU/wall at 1 | stable | verdicts at 1 | verdicts at 2 | concdiag beyond the run s "
-            "| deepest stack |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| deepest stack | contradictions |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
             f"Verdicts right: {right}/{total}. Stable cases: {stable_cases}/{len(judged)}, "

@@ -35,11 +35,13 @@ from concdiag.analysis.verdict.rules import (
     useful_work,
     worker_start_up,
 )
-from concdiag.analysis.verdict.speedup import MODEL_TEXT, predict
+from concdiag.analysis.verdict.speedup import MODEL_TEXT, Work, predict
 from concdiag.analysis.verdict.thresholds import (
     DEADLOCK_CONFIDENCE,
     INFERRED_MODEL_CONFIDENCE,
     LIKELY_DEADLOCK_CONFIDENCE,
+    SMALL_SERIAL_RUN_CONFIDENCE,
+    SMALL_SERIAL_WORK_S,
 )
 from concdiag.formatting import pct
 from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
@@ -154,7 +156,8 @@ def decide(
         consider_asyncio(inputs, bound, recommendation),
     )
     inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
-    reasons = [reason for reason in (*found, inferred) if reason is not None]
+    small = small_serial_run(current_kind, recommendation, work)
+    reasons = [reason for reason in (*found, inferred, small) if reason is not None]
     # both rest on a reading of the program the figures cannot prove (a sleep standing for
     # latency; a lock guarding what each worker could own)
     assumed = ("sleep_in_calls", "own_resource_per_process")
@@ -177,6 +180,7 @@ def decide(
                     outcomes,
                 ),
                 INFERRED_MODEL_CONFIDENCE if inferred is not None or capped else 1.0,
+                SMALL_SERIAL_RUN_CONFIDENCE if small is not None else 1.0,
             ),
             2,
         ),
@@ -209,6 +213,26 @@ def model_inferred(
         "and the predicted speedup for it is outside what concdiag's bench has measured, so "
         f"confidence is capped at {INFERRED_MODEL_CONFIDENCE}.",
         {"confidence_cap": INFERRED_MODEL_CONFIDENCE},
+    )
+
+
+def small_serial_run(current_kind: str, recommendation: str, work: Work) -> Reason | None:
+    """`small_serial_run`: a serial run recommended a pool on little work. Its prediction
+    assumes the work divides into independent items; in one serial run concdiag cannot tell
+    a program's set-up (configuration, plugins, an index written at the end) from its
+    per-item work, and on little work the set-up decides."""
+    if current_kind != "serial" or recommendation == "serial":
+        return None
+    if work.divisible_s >= SMALL_SERIAL_WORK_S:
+        return None
+    return Reason(
+        "small_serial_run",
+        f"The run did {work.divisible_s:.2f} s of work that the prediction divides among "
+        "workers, all in one thread: how much of it is set-up that every worker would repeat, "
+        "rather than items to share, one serial run cannot tell, and on this little work it "
+        f"decides; so confidence is capped at {SMALL_SERIAL_RUN_CONFIDENCE}. A run on a "
+        "larger input tells.",
+        {"divisible_s": round(work.divisible_s, 3), "confidence_cap": SMALL_SERIAL_RUN_CONFIDENCE},
     )
 
 

@@ -175,3 +175,15 @@ MIN_SLEEP_IN_CALLS_SHARE = 0.25
 #: of what the lock guards are predicted instead of staying serial. A definition: the
 #: majority, as `CS_BLOCKED_SHARE` and `CS_NATIVE_SHARE`.
 CS_PYTHON_SHARE = 0.5
+
+#: A serial run that recommends a pool on less divisible work than this has its confidence
+#: capped (`small_serial_run`). A stated choice from bench/realprograms' small inputs
+#: (docs/verdicts.md): there, set-up a serial run cannot tell from per-item work decided the
+#: truth (sphinx on 3 pages, 0.4-0.7 s of work besides its imports, ran 1.2x slower on 2
+#: workers, and concdiag said processes at 0.92-0.99), while runs as small whose work did
+#: divide (black on 5 files, 1.4x faster on 2) and the sample targets' single loops
+#: (`crash_halfway.py`, 0.6-1.0 s) look the same in one serial run.
+SMALL_SERIAL_WORK_S = 1.0
+#: ... capped at this: a stated choice, under the 0.9 from which the bench's reliability
+#: table is read, and above the 0.8 the sample targets' own expectations ask for.
+SMALL_SERIAL_RUN_CONFIDENCE = 0.85
