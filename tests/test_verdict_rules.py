@@ -181,6 +181,7 @@ def test_decide_keeps_the_rules_order() -> None:
         "cpu_bound_python",
         "gil_contention",
         "predicted_speedup",
+        "arguments_unmeasured",
     ]
     assert v.recommendation == "multiprocessing"
 

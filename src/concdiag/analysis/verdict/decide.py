@@ -42,6 +42,7 @@ from concdiag.analysis.verdict.thresholds import (
     LIKELY_DEADLOCK_CONFIDENCE,
     SMALL_SERIAL_RUN_CONFIDENCE,
     SMALL_SERIAL_WORK_S,
+    UNMEASURED_SHIPPING_CONFIDENCE,
 )
 from concdiag.formatting import pct
 from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
@@ -157,7 +158,8 @@ def decide(
     )
     inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
     small = small_serial_run(current_kind, recommendation, work)
-    reasons = [reason for reason in (*found, inferred, small) if reason is not None]
+    shipping = arguments_unmeasured(current_kind, recommendation)
+    reasons = [reason for reason in (*found, inferred, small, shipping) if reason is not None]
     # both rest on a reading of the program the figures cannot prove (a sleep standing for
     # latency; a lock guarding what each worker could own)
     assumed = ("sleep_in_calls", "own_resource_per_process")
@@ -181,6 +183,7 @@ def decide(
                 ),
                 INFERRED_MODEL_CONFIDENCE if inferred is not None or capped else 1.0,
                 SMALL_SERIAL_RUN_CONFIDENCE if small is not None else 1.0,
+                UNMEASURED_SHIPPING_CONFIDENCE if shipping is not None else 1.0,
             ),
             2,
         ),
@@ -213,6 +216,24 @@ def model_inferred(
         "and the predicted speedup for it is outside what concdiag's bench has measured, so "
         f"confidence is capped at {INFERRED_MODEL_CONFIDENCE}.",
         {"confidence_cap": INFERRED_MODEL_CONFIDENCE},
+    )
+
+
+def arguments_unmeasured(current_kind: str, recommendation: str) -> Reason | None:
+    """`arguments_unmeasured`: processes are recommended for work that runs on threads now,
+    so nothing was pickled: what sending each task's arguments and results to a worker
+    process costs is not in the prediction."""
+    if current_kind != "threading" or recommendation != "multiprocessing":
+        return None
+    return Reason(
+        "arguments_unmeasured",
+        "The threads pass their tasks' arguments and results without copying them; processes "
+        "would pickle and pipe them, and this run could not measure what that costs. Large "
+        "arguments per task can cost more than processes gain: pass them once instead (a "
+        "pool initializer, fork's copy-on-write, shared memory), and `concdiag whatif` "
+        f"measures the process pool directly. Confidence is capped at "
+        f"{UNMEASURED_SHIPPING_CONFIDENCE}.",
+        {"confidence_cap": UNMEASURED_SHIPPING_CONFIDENCE},
     )
 
 
