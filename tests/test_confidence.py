@@ -29,7 +29,8 @@ def python_work(seconds: float, **changes: object) -> Inputs:
 
 
 def test_far_from_every_margin_is_nearly_certain() -> None:
-    v = decide(PYTHON, "serial", "one thread", [])
+    pooled = dataclasses.replace(PYTHON, pool_in_workers=True)
+    v = decide(pooled, "multiprocessing", "2 child Python processes", [])
     assert v.recommendation == "multiprocessing"
     assert v.confidence == thresholds.MAX_CONFIDENCE
     # the same work on threads: what processes would pay to ship the tasks was not measured

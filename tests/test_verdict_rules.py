@@ -301,4 +301,3 @@ def test_a_serial_run_on_little_work_cannot_be_sure_its_work_divides() -> None:
     more = decide(inputs(python_cpu_s=3.0, wall_s=3.05, worker_threads=1), "serial", "", [])
     assert more.recommendation == "multiprocessing"
     assert not any(r.rule == "small_serial_run" for r in more.reasons)
-    assert more.confidence > thresholds.SMALL_SERIAL_RUN_CONFIDENCE

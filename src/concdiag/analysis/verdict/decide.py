@@ -220,15 +220,16 @@ def model_inferred(
 
 
 def arguments_unmeasured(current_kind: str, recommendation: str) -> Reason | None:
-    """`arguments_unmeasured`: processes are recommended for work that runs on threads now,
-    so nothing was pickled: what sending each task's arguments and results to a worker
-    process costs is not in the prediction."""
-    if current_kind != "threading" or recommendation != "multiprocessing":
+    """`arguments_unmeasured`: processes are recommended for work that runs in one process
+    now (on threads, or serially), so nothing was pickled: what sending each task's
+    arguments and results to a worker process costs is not in the prediction."""
+    if current_kind not in ("threading", "serial") or recommendation != "multiprocessing":
         return None
     return Reason(
         "arguments_unmeasured",
-        "The threads pass their tasks' arguments and results without copying them; processes "
-        "would pickle and pipe them, and this run could not measure what that costs. Large "
+        "The work runs in one process now, so its tasks' arguments and results are passed "
+        "without copying; processes would pickle and pipe them, and this run could not "
+        "measure what that costs. Large "
         "arguments per task can cost more than processes gain: pass them once instead (a "
         "pool initializer, fork's copy-on-write, shared memory), and `concdiag whatif` "
         f"measures the process pool directly. Confidence is capped at "

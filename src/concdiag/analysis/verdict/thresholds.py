@@ -188,9 +188,9 @@ SMALL_SERIAL_WORK_S = 1.0
 #: table is read, and above the 0.8 the sample targets' own expectations ask for.
 SMALL_SERIAL_RUN_CONFIDENCE = 0.85
 
-#: Processes recommended for work that ran on threads (nothing was pickled) are capped at
+#: Processes recommended for work that ran in one process (nothing was pickled) are capped at
 #: this confidence (`arguments_unmeasured`): a stated choice, under the 0.9 from which the
 #: reliability tables are read, after bench/workloads/big_arg_python.py (14 tables of 200k
 #: rows handed to 2 threads) got processes at 0.99 while they ran 1.9x slower than serial
-#: (docs/verdicts.md).
+#: (docs/verdicts.md), and at 0.99 on its serial run.
 UNMEASURED_SHIPPING_CONFIDENCE = 0.85
