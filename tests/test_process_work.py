@@ -12,7 +12,7 @@ import dataclasses
 
 import pytest
 
-from concdiag.recording.records import ProcessCounters, StackChange, ThreadInfo
+from concdiag.recording.records import ProcessCounters, StackChange
 from helpers import PID, Synthetic, account, as_child_process, profile_of, synthetic
 
 CHILD = PID + 1
@@ -122,7 +122,5 @@ def test_a_pool_that_saves_less_than_its_waits_is_not_recommended() -> None:
 
 
 def test_a_tree_of_one_process_has_no_descendants_at_work() -> None:
-    rec = synthetic({PID: ["S"]}, ticks=100)
-    rec.threads[(PID, PID)] = ThreadInfo(PID, PID, "MainThread", PID, True, True)
-    main = account(rec).processes[0].threads[0]
+    main = account(synthetic({PID: ["S"]}, ticks=100)).processes[0].threads[0]
     assert main.role != "coordinator"

@@ -88,7 +88,8 @@ class ThreadCounters:
         self.first_s = min(self.first_s, t_s)
         self.last_s = max(self.last_s, t_s)
         self.bins.setdefault(b, Counter())[state] += 1
-        if state == "io" and is_sleep(obs, syscalls):
+        asleep = state == "io" and is_sleep(obs, syscalls)
+        if asleep:
             self.sleep += 1
             self.flags.setdefault(b, Counter())["sleep"] += 1
         # waiting on a pipe or socket to the tree itself, or a child: coordination, whatever
@@ -114,7 +115,7 @@ class ThreadCounters:
             elif state in ("gil_held", "native") and (roles.importing or repeats_start_up):
                 self.importing[state] += 1
             leaf = frames[-1]
-            if state == "io" and is_sleep(obs, syscalls):
+            if asleep:
                 self.sleep_sites[leaf] += 1
                 woke = obs.timeslices is None or (
                     previous_timeslices is not None and obs.timeslices > previous_timeslices

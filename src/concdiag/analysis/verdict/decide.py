@@ -26,7 +26,6 @@ from concdiag.analysis.verdict.rules import (
     cpu_kind_of,
     external_commands,
     gil_contention,
-    own_resource_per_process,
     pool_overhead,
     predicted_speedup,
     recommend,
@@ -100,12 +99,7 @@ def recommendation_of(inputs: Inputs, current_kind: str, locks: LockReport | Non
     """The recommendation alone, by the same rules `decide` runs (for the confidence)."""
     bound, _ = bound_of(inputs, Shares.of(inputs))
     work = useful_work(inputs, current_kind)
-    recommendation, reason = recommend(inputs, bound, work, predict(work))
-    if reason is not None and reason.rule == "fix_lock_first":
-        per_process = own_resource_per_process(inputs, work, top_lock(locks))
-        if per_process is not None:
-            return per_process[0]
-    return recommendation
+    return recommend(inputs, bound, work, predict(work), top_lock(locks))[0]
 
 
 def decide(
@@ -128,12 +122,7 @@ def decide(
     cpu_kind = cpu_kind_of(bound, shares) if inputs.gil_enabled else None
     work = useful_work(inputs, current_kind)
     points = predict(work)
-    recommendation, serial_reason = recommend(inputs, bound, work, points)
-    per_process = None
-    if serial_reason is not None and serial_reason.rule == "fix_lock_first":
-        per_process = own_resource_per_process(inputs, work, top_lock(locks))
-        if per_process is not None:
-            recommendation, serial_reason = per_process
+    recommendation, serial_reason = recommend(inputs, bound, work, points, top_lock(locks))
     outcomes = rerun_outcomes(inputs, lambda i: recommendation_of(i, current_kind, locks))
     majority = rerun_majority(outcomes, recommendation)
     majority_reason = None
@@ -229,11 +218,10 @@ def arguments_unmeasured(current_kind: str, recommendation: str) -> Reason | Non
         "arguments_unmeasured",
         "The work runs in one process now, so its tasks' arguments and results are passed "
         "without copying; processes would pickle and pipe them, and this run could not "
-        "measure what that costs. Large "
-        "arguments per task can cost more than processes gain: pass them once instead (a "
-        "pool initializer, fork's copy-on-write, shared memory), and `concdiag whatif` "
-        f"measures the process pool directly. Confidence is capped at "
-        f"{UNMEASURED_SHIPPING_CONFIDENCE}.",
+        "measure what that costs. Large arguments per task can cost more than processes "
+        "gain: pass them once instead (a pool initializer, fork's copy-on-write, shared "
+        "memory), and `concdiag whatif` measures the process pool directly. Confidence is "
+        f"capped at {UNMEASURED_SHIPPING_CONFIDENCE}.",
         {"confidence_cap": UNMEASURED_SHIPPING_CONFIDENCE},
     )
 

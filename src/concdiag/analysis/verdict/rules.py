@@ -444,15 +444,24 @@ def not_worth_it(
 
 
 def recommend(
-    inputs: Inputs, bound: str, work: Work, points: list[SpeedupPoint]
+    inputs: Inputs,
+    bound: str,
+    work: Work,
+    points: list[SpeedupPoint],
+    lock: LockProfile | None = None,
 ) -> tuple[str, Reason | None]:
-    """The recommendation, and the rule that kept it serial (idle says why in its bound)."""
+    """The recommendation, and the rule that decided it when not the predicted speedup: the
+    one that kept it serial (idle says why in its bound), or `own_resource_per_process` for
+    a lock-bound program whose top lock (``lock``) is held over Python code."""
     if bound == "idle":
         return "serial", None
+    locked = fix_lock_first(inputs, bound)
+    if locked is not None:
+        return own_resource_per_process(inputs, work, lock) or ("serial", locked)
     # CPU work whose worker processes spent as long starting as working: the processes
     # cost more than they share, and threads could only overlap the GIL-free sliver
     starting = worker_start_up(inputs) if bound == "cpu" else None
-    for reason in (fix_lock_first(inputs, bound), too_short(work), starting, no_gain(points)):
+    for reason in (too_short(work), starting, no_gain(points)):
         if reason is not None:
             return "serial", reason
     choice = threads_or_processes(inputs.cores, points)
