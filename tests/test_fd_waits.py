@@ -13,15 +13,19 @@ from pathlib import Path
 import pytest
 
 from concdiag.collectors.fd_waits import (
+    TCP_ESTABLISHED,
+    TCP_LISTEN,
     WAIT_CALLS,
     TreeEnds,
+    UnixSocket,
     epoll_targets,
-    loopback_peers,
+    loopback_sockets,
     parse_fd_link,
     poll_fds,
     select_fds,
+    sockets_of_unix,
     syscall_args,
-    unix_peers,
+    unix_sockets,
 )
 from concdiag.model import Profile
 from concdiag.recording.records import ThreadObservation, Tick
@@ -72,14 +76,13 @@ def test_loopback_peers_pair_swapped_addresses() -> None:
     a = row(0, "0100007F:1F90", "0100007F:C350", 111)
     b = row(1, "0100007F:C350", "0100007F:1F90", 222)
     far = row(2, "0A00000F:C351", "5DB8D822:01BB", 333)  # to another host: no peer here
-    peers = loopback_peers([header + a + b + far])
-    assert peers == {111: 222, 222: 111}
+    assert loopback_sockets([header + a + b + far]).peers == {111: 222, 222: 111}
 
 
 def test_a_socketpairs_ends_are_each_others_peers() -> None:
     left, right = socket.socketpair()
     with left, right:
-        peers = unix_peers()
+        peers = unix_sockets().peers
         if not peers:
             pytest.skip("this kernel refuses sock_diag")
         a, b = os.fstat(left.fileno()).st_ino, os.fstat(right.fileno()).st_ino
@@ -222,3 +225,62 @@ def test_a_process_that_leaves_the_tree_is_forgotten() -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_connection_to_a_server_the_tree_runs_is_io_and_its_holder_serves() -> None:
+    """A child that accepts a TCP connection on 127.0.0.1: the client's wait on it is I/O (a
+    local service stands in for another host) and the child, which holds the accepted end, is
+    recorded as serving."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys, time\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+            "print(s.getsockname()[1], flush=True)\n"
+            "c, _ = s.accept(); time.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            ends = _ends(os.getpid(), server.pid)
+            args = [client.fileno(), 0, 4096, 0, 0, 0]
+            for _ in range(50):  # the accepted end appears once the server has accepted
+                if ends.waits_on_tree(os.getpid(), READ, args) is False and ends.serving_pids:
+                    break
+                ends.tree_changed()
+            assert ends.waits_on_tree(os.getpid(), READ, args) is False
+            assert ends.serving_pids == {server.pid}
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_listening_and_accepted_sockets_are_read_from_the_kernel_tables() -> None:
+    def row(n: int, local: str, remote: str, state: str, inode: int) -> str:
+        return f"{n}: {local} {remote} {state} 0:0 00:0 0 0 0 {inode} 1\n"
+
+    header = "sl local rem st tx rx tr tm retr uid timeout inode\n"
+    table = header + "".join(
+        [
+            row(0, "0100007F:1F90", "00000000:0000", "0A", 10),  # listening on 8080
+            row(1, "0100007F:1F90", "0100007F:C350", "01", 11),  # accepted on 8080
+            row(2, "0100007F:C350", "0100007F:1F90", "01", 12),  # the client's end
+        ]
+    )
+    sockets = loopback_sockets([table])
+    assert sockets.listening == {10} and sockets.server_ends == {11}
+    assert sockets.peers == {11: 12, 12: 11}
+    unix = sockets_of_unix(
+        [
+            UnixSocket(20, TCP_LISTEN, b"/run/app.sock", None),
+            UnixSocket(21, TCP_ESTABLISHED, b"/run/app.sock", 22),  # accepted: the name
+            UnixSocket(22, TCP_ESTABLISHED, b"", 21),  # the client: no name of its own
+            UnixSocket(23, TCP_ESTABLISHED, None, 24),  # a socketpair: neither
+        ]
+    )
+    assert unix.server_ends == {21} and unix.listening == {20}

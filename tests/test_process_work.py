@@ -124,3 +124,32 @@ def test_a_pool_that_saves_less_than_its_waits_is_not_recommended() -> None:
 def test_a_tree_of_one_process_has_no_descendants_at_work() -> None:
     main = account(synthetic({PID: ["S"]}, ticks=100)).processes[0].threads[0]
     assert main.role != "coordinator"
+
+
+def test_a_child_that_serves_the_tree_and_mostly_waits_is_a_service_not_a_worker() -> None:
+    # the program parses on two threads (Python) and fetches from a server it started: the
+    # server's request handling is mostly waiting (its latency), a little CPU
+    pattern = {PID: ["H", "H", "H", "I"], PID + 2: ["H", "H", "I", "H"], CHILD: list("IIIIIIIIIH")}
+    rec = synthetic(pattern, ticks=400)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    rec.serving_pids = (CHILD,)
+    profile = profile_of(rec)
+    (service,) = [p for p in profile.processes if p.pid == CHILD]
+    assert service.service
+    # its waits are not the program's I/O, and it does not make the model processes
+    assert profile.summary.worker_seconds.io == pytest.approx(2 * 0.25 * 4.0, abs=0.1)
+    assert profile.verdict.current_model.kind != "multiprocessing"
+    assert profile.tree is not None and not profile.tree.workers
+    assert "local service" in profile.tree.note
+    # the same child computing most of its life is a worker that also listens
+    busy = synthetic({PID: ["I"], CHILD: ["H", "H", "H", "I"]}, ticks=400)
+    as_child_process(busy, CHILD)
+    _with_parent(busy, CHILD)
+    busy.serving_pids = (CHILD,)
+    assert not any(p.service for p in profile_of(busy).processes)
+    # and a child never seen serving is a worker whatever it does
+    plain = synthetic(pattern, ticks=400)
+    as_child_process(plain, CHILD)
+    _with_parent(plain, CHILD)
+    assert profile_of(plain).verdict.current_model.kind == "multiprocessing"

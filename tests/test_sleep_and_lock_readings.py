@@ -122,16 +122,32 @@ WORK = Work(python_cpu_s=3.0, native_cpu_s=0.0, io_s=0.0, lock_s=6.0, cores=2)
 
 def test_a_lock_held_over_python_code_is_a_reason_for_processes_each_with_its_own() -> None:
     held = _lock({"gil_held": 2.8, "io": 0.1})
-    choice = rules.own_resource_per_process(LOCKED, WORK, held)
+    choice = rules.own_resource_per_worker(LOCKED, WORK, held)
     assert choice is not None
     recommendation, reason = choice
-    assert recommendation == "multiprocessing"
+    assert (recommendation, reason.rule) == ("multiprocessing", "own_resource_per_process")
     assert reason.figures["processes"] > 1.5
 
 
-def test_a_lock_held_over_io_or_native_code_keeps_its_own_advice() -> None:
-    assert rules.own_resource_per_process(LOCKED, WORK, _lock({"io": 2.8})) is None
-    assert rules.own_resource_per_process(LOCKED, WORK, _lock({"native": 2.8})) is None
+#: The same lock over native code (a shared compressor): the GIL is released inside.
+NATIVE_LOCKED = dataclasses.replace(BASE, native_cpu_s=3.0, lock_s=6.0, wall_s=3.2)
+NATIVE_WORK = Work(python_cpu_s=0.0, native_cpu_s=3.0, io_s=0.0, lock_s=6.0, cores=2)
+
+
+def test_a_lock_held_over_native_code_is_a_reason_for_threads_each_with_its_own() -> None:
+    # the shape of sample_targets/lock_convoy.py (its header has the measured figures)
+    for advice in ("own_resource", "take_less_often"):
+        choice = rules.own_resource_per_worker(
+            NATIVE_LOCKED, NATIVE_WORK, _lock({"native": 2.8}, advice_kind=advice)
+        )
+        assert choice is not None
+        recommendation, reason = choice
+        assert (recommendation, reason.rule) == ("threading", "own_resource_per_thread")
+        assert "releases the GIL" in reason.message
+
+
+def test_a_lock_held_over_io_keeps_its_own_advice() -> None:
+    assert rules.own_resource_per_worker(LOCKED, WORK, _lock({"io": 2.8})) is None
     blocking = _lock({"gil_held": 2.8}, advice_kind="move_blocking_call")
-    assert rules.own_resource_per_process(LOCKED, WORK, blocking) is None
-    assert rules.own_resource_per_process(LOCKED, WORK, None) is None
+    assert rules.own_resource_per_worker(LOCKED, WORK, blocking) is None
+    assert rules.own_resource_per_worker(LOCKED, WORK, None) is None

@@ -14,3 +14,12 @@ def pct(share: float | None) -> str:
 def short_name(qualified: str) -> str:
     """The last part of a dotted name: ``Ledger.record`` is ``record``."""
     return qualified.rsplit(".", 1)[-1]
+
+
+def human_bytes(size: float) -> str:
+    """A byte count in the largest unit under 1024 of it: ``9_228_157`` is ``8.8 MiB``."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

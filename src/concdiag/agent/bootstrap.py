@@ -11,6 +11,8 @@ imports nothing from concdiag and only the standard library. It:
   holder"); 3.13+ need no search: concdiag reads the interpreter's debug offsets from outside;
 - on a free-threaded build running without the GIL, reports the import that turns it back on;
 - reports thread starts and ends (OS id, Python ident, name) on the event pipe;
+- estimates what the first tasks of each thread pool would cost to pickle for a process pool
+  (``pools/shipping.py``);
 - with lock tracking, replaces the lock types just before the script runs
   (``locks/tracker.py``), and forwards a deadlock it finds on the event pipe;
 - waits for concdiag's "go" so sampling covers the script from its first line;
@@ -236,6 +238,14 @@ def _load_pool_swap():
         sys.stderr.write(f"concdiag: pools not swapped: {type(exc).__name__}: {exc}\n")
 
 
+def _load_task_shipping():
+    """What the thread pools' tasks would cost to ship to processes (``pools/shipping.py``)."""
+    try:
+        agent_module("pools.shipping").install(_send)
+    except Exception as exc:
+        _send({"type": "task_shipping_failed", "detail": f"{type(exc).__name__}: {exc}"})
+
+
 def main():
     global _T0
     import time
@@ -264,6 +274,7 @@ def main():
     if locks_status is not None:
         hello["locks"] = locks_status
     _load_pool_swap()
+    _load_task_shipping()
     import atexit
 
     atexit.register(_report_names_at_exit)

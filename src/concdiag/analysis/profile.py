@@ -31,6 +31,7 @@ from concdiag.analysis.locks.stalls import likely_deadlock
 from concdiag.analysis.verdict.consistency import STRICT_ENV, InconsistentVerdict, violations
 from concdiag.analysis.verdict.current_model import detect_kind, scan_source, user_files
 from concdiag.analysis.verdict.decide import decide, inputs_from
+from concdiag.analysis.verdict.shipping import shipping_figures
 from concdiag.analysis.verdict.start_method import process_start
 from concdiag.model import (
     CodeSite,
@@ -190,7 +191,11 @@ def verdict_of(
     # the stacks the accounting joined (a streamed run's recording keeps none of its own)
     inputs = inputs_from(acc, ctx.cpu_count, recording.target.gil_enabled, bool(acc.stacks))
     return decide(
-        dataclasses.replace(inputs, start_method=program.start.method),
+        dataclasses.replace(
+            inputs,
+            start_method=program.start.method,
+            shipping=shipping_figures(recording.shipping),
+        ),
         program.kind,
         program.evidence,
         program.sites,

@@ -4,7 +4,8 @@ The bootstrap sends JSON lines: ``hello`` (interpreter, GIL location), ``error``
 cannot start), ``started`` (the script's first line runs), ``thread_start``/``thread_end``,
 ``gil_enabled`` (a free-threaded build turned the GIL back on to import a module),
 ``deadlock`` (the lock tracker found one), ``locks_failed``, ``uncaught`` (an exception ended
-the script) and, at exit, the final thread names and whether the GIL was on.
+the script), ``task_shipping`` and ``task_counts`` (what thread pools' tasks would cost to
+pickle, and how many ran) and, at exit, the final thread names and whether the GIL was on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from concdiag.collectors.threads import ThreadSightings
 from concdiag.errors import CannotProfileError, UsageError
+from concdiag.recording.shipping import ShippingDraft
 
 HELLO_TIMEOUT_S = 60.0
 
@@ -42,6 +44,7 @@ class BootstrapEvents:
         self.gil_enabled_at_exit: bool | None = None
         #: The exception that ended the script, when one did (its exit status is then 1).
         self.uncaught: str | None = None
+        self.shipping = ShippingDraft()
         self._thread = threading.Thread(target=self._run, name="concdiag-events", daemon=True)
         self._thread.start()
 
@@ -81,6 +84,10 @@ class BootstrapEvents:
             self.gil_enabled_by.append((float(message["t"]), str(message.get("module", "?"))))
         elif kind == "uncaught" and pid == int((self.hello or {}).get("pid", -1)):
             self.uncaught = str(message.get("error", "exception"))
+        elif kind == "task_shipping":
+            self.shipping.add(message)
+        elif kind == "task_counts":
+            self.shipping.count(message)
         elif kind == "exit":
             if pid == int((self.hello or {}).get("pid", -1)) and "gil_enabled" in message:
                 self.gil_enabled_at_exit = bool(message["gil_enabled"])

@@ -5,6 +5,9 @@ traced tree (its own included) waits for the tree itself: a worker for its next 
 channel thread for a worker's result, a parent for a child to finish. That is coordination,
 not I/O that more threads could overlap. A wait that includes a file, a terminal, or a socket
 whose other end is outside the tree (another host, a server the tree does not contain) is I/O.
+So is a wait on a connection to a server the tree runs itself (a process holding a listening
+socket that accepted the connection): a local service stands in for another host, and the
+analysis does not count it as a worker (`TreeEnds.serving_pids`).
 
 Everything is read from the kernel, whatever library made the channel: the blocking call's
 arguments (``/proc/<pid>/task/<tid>/syscall``), the descriptors' links (``/proc/<pid>/fd``),
@@ -122,67 +125,138 @@ def select_fds(raw: bytes) -> list[int]:
     return [i * 8 + bit for i, byte in enumerate(raw) for bit in range(8) if byte >> bit & 1]
 
 
-def unix_peers() -> dict[int, int]:
-    """Every unix socket's peer, inode to inode, from the kernel's sock_diag (empty where the
-    kernel refuses it: such sockets then read as external)."""
+@dataclass(frozen=True, slots=True)
+class Sockets:
+    """What the kernel says of the host's sockets: each connected socket's peer (inode to
+    inode), the listening ones, and the *server ends*: connections a listener accepted (a
+    unix socket named as a listening one; a TCP socket on a listening port)."""
+
+    peers: dict[int, int]
+    listening: frozenset[int] = frozenset()
+    server_ends: frozenset[int] = frozenset()
+
+
+#: The kernel's socket states (``include/net/tcp_states.h``), shared by unix sockets.
+TCP_ESTABLISHED = 1
+TCP_LISTEN = 10
+
+
+def unix_sockets() -> Sockets:
+    """Every unix socket's peer, name and state, from the kernel's sock_diag (nothing where
+    the kernel refuses it: such sockets then read as external)."""
     netlink_sock_diag = 4
     sock_diag_by_family = 20
     nlm_f_request, nlm_f_dump = 0x1, 0x300
-    udiag_show_peer = 0x4
-    unix_diag_peer = 2
+    udiag_show_name, udiag_show_peer = 0x1, 0x4
+    show = udiag_show_name | udiag_show_peer
     # struct unix_diag_req: family, protocol, pad, states (all), inode, show, cookie[2]
-    request = struct.pack("=BBHIIIII", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, udiag_show_peer, 0, 0)
+    request = struct.pack("=BBHIIIII", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, show, 0, 0)
     header = struct.pack(
         "=IHHII", 16 + len(request), sock_diag_by_family, nlm_f_request | nlm_f_dump, 1, 0
     )
-    peers: dict[int, int] = {}
+    found: list[UnixSocket] = []
     try:
         with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, netlink_sock_diag) as nl:
             nl.settimeout(1.0)
             nl.send(header + request)
-            while True:
+            done = False
+            while not done:
                 data = nl.recv(65536)
                 offset = 0
                 while offset + 16 <= len(data):
                     length, kind = struct.unpack_from("=IH", data, offset)
                     if kind in (2, 3) or length < 16:  # NLMSG_ERROR, NLMSG_DONE
-                        return peers
-                    _peer_of(data[offset + 16 : offset + length], unix_diag_peer, peers)
+                        done = True
+                        break
+                    one = unix_socket_of(data[offset + 16 : offset + length])
+                    if one is not None:
+                        found.append(one)
                     offset += (length + 3) & ~3
     except OSError:
-        return peers
+        pass
+    return sockets_of_unix(found)
 
 
-def _peer_of(message: bytes, peer_attr: int, peers: dict[int, int]) -> None:
-    """One ``unix_diag_msg`` and its attributes: record the socket's peer, if it has one."""
+@dataclass(frozen=True, slots=True)
+class UnixSocket:
+    inode: int
+    state: int
+    name: bytes | None
+    peer: int | None
+
+
+def unix_socket_of(message: bytes) -> UnixSocket | None:
+    """One ``unix_diag_msg`` (family, type, state, pad, inode, cookie) and its attributes."""
+    unix_diag_name, unix_diag_peer = 0, 2
     if len(message) < 16:
-        return
+        return None
+    state = message[2]
     inode = struct.unpack_from("=I", message, 4)[0]
+    name: bytes | None = None
+    peer: int | None = None
     offset = 16
     while offset + 4 <= len(message):
         length, kind = struct.unpack_from("=HH", message, offset)
         if length < 4:
-            return
-        if kind == peer_attr and length >= 8:
-            peers[inode] = struct.unpack_from("=I", message, offset + 4)[0]
+            break
+        if kind == unix_diag_peer and length >= 8:
+            peer = struct.unpack_from("=I", message, offset + 4)[0]
+        elif kind == unix_diag_name:
+            name = bytes(message[offset + 4 : offset + length])
         offset += (length + 3) & ~3
+    return UnixSocket(inode, state, name, peer)
 
 
-def loopback_peers(tables: Iterable[str]) -> dict[int, int]:
+def sockets_of_unix(found: Iterable[UnixSocket]) -> Sockets:
+    """An accepted unix connection carries its listener's name; the client end has none of
+    its own (or another one)."""
+    found = list(found)
+    listening = {s.inode for s in found if s.state == TCP_LISTEN}
+    names = {s.name for s in found if s.state == TCP_LISTEN and s.name}
+    return Sockets(
+        peers={s.inode: s.peer for s in found if s.peer},
+        listening=frozenset(listening),
+        server_ends=frozenset(
+            s.inode
+            for s in found
+            if s.state == TCP_ESTABLISHED and s.name in names and s.inode not in listening
+        ),
+    )
+
+
+def loopback_sockets(tables: Iterable[str]) -> Sockets:
     """TCP sockets connected over loopback, inode to the inode of the other end, from the
     text of ``/proc/net/tcp`` and ``tcp6`` (a peer is the socket with the two addresses
-    swapped). Sockets to other addresses have no entry: they are external."""
+    swapped); the listening ones; and the connections accepted on a listening port. Sockets
+    to other addresses have no peer: they are external."""
     by_ends: dict[tuple[str, str], int] = {}
+    listening: set[int] = set()
+    ports: set[str] = set()
+    established: list[tuple[str, int]] = []
     for text in tables:
         for line in text.splitlines()[1:]:
             fields = line.split()
-            if len(fields) > 9 and fields[9] != "0":
-                by_ends[(fields[1], fields[2])] = int(fields[9])
-    return {
-        inode: by_ends[(remote, local)]
-        for (local, remote), inode in by_ends.items()
-        if (remote, local) in by_ends
-    }
+            if len(fields) <= 9 or fields[9] == "0":
+                continue
+            inode = int(fields[9])
+            state = int(fields[3], 16)
+            port = fields[1].rsplit(":", 1)[-1]
+            if state == TCP_LISTEN:
+                listening.add(inode)
+                ports.add(port)
+                continue
+            by_ends[(fields[1], fields[2])] = inode
+            if state == TCP_ESTABLISHED:
+                established.append((port, inode))
+    return Sockets(
+        peers={
+            inode: by_ends[(remote, local)]
+            for (local, remote), inode in by_ends.items()
+            if (remote, local) in by_ends
+        },
+        listening=frozenset(listening),
+        server_ends=frozenset(inode for port, inode in established if port in ports),
+    )
 
 
 class TreeEnds:
@@ -204,9 +278,12 @@ class TreeEnds:
         self.clock = clock
         self._judged: dict[tuple[int, int, str], tuple[float, str]] = {}
         self._holders: dict[int, list[tuple[int, int]]] = {}
-        self._unix: dict[int, int] = {}
-        self._tcp: dict[int, int] = {}
+        self._unix = Sockets({})
+        self._tcp = Sockets({})
         self._index_at = -1e9  # never built
+        #: Processes of the tree seen holding the accepted end of a connection that another
+        #: process of the tree waited on: servers the tree runs.
+        self.serving_pids: set[int] = set()
         self._mem: dict[int, int] = {}
         #: How many waits were judged and how many times the tree's index was rebuilt.
         self.judged = 0
@@ -326,9 +403,15 @@ class TreeEnds:
             # both ends of a pipe link to the same inode: another holder is the other end
             others = [h for h in self._holders.get(inode, []) if h != (pid, fd)]
             return INTERNAL if others else EXTERNAL
-        peer = self._unix.get(inode) or self._tcp.get(inode)
+        peer = self._unix.peers.get(inode) or self._tcp.peers.get(inode)
         if peer is None:
             return EXTERNAL  # a listening socket, or one to another host
+        if peer in self._unix.server_ends or peer in self._tcp.server_ends:
+            # a connection to a server the tree runs (a local service standing in for
+            # another host): waiting on it is I/O, as on any server's; who holds the
+            # accepted end serves (a listening socket alone can be inherited by a fork)
+            self.serving_pids.update(h for h, _fd in self._holders.get(peer, ()) if h != pid)
+            return EXTERNAL
         return INTERNAL if peer in self._holders else EXTERNAL
 
     def _rebuild(self, now: float) -> None:
@@ -350,7 +433,7 @@ class TreeEnds:
                 if inode:
                     holders.setdefault(inode, []).append((tree_pid, int(name)))
         self._holders = holders
-        self._unix = unix_peers()
+        self._unix = unix_sockets()
         tables = []
         for name in ("tcp", "tcp6"):
             try:
@@ -358,4 +441,4 @@ class TreeEnds:
                     tables.append(table.read())
             except OSError:
                 pass
-        self._tcp = loopback_peers(tables)
+        self._tcp = loopback_sockets(tables)

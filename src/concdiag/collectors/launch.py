@@ -122,6 +122,7 @@ def launch(
             _read_deep(deep, events, collected, notice)
         if locks is not None:
             _read_locks(locks, events, collected)
+        collected.recording.shipping = events.shipping.pools()
         return collected
     except BaseException:
         end_target(target)

@@ -167,6 +167,7 @@ class ProcSampler:
             for proc in self._processes.values():
                 proc.close()
             self._forks.close()
+            self.recording.serving_pids = tuple(sorted(self.tree_ends.serving_pids))
             self.tree_ends.close()
 
     # -- processes ---------------------------------------------------------------------------

@@ -137,6 +137,9 @@ class ProcessProfile:
     rss_peak_bytes: int
     gil: GilStats
     threads: list[ThreadProfile]
+    #: A local service: a child that served connections to the tree and mostly waited (a
+    #: server the program runs for itself, standing in for another host). Not a worker.
+    service: bool = False
 
 
 @dataclass(frozen=True, slots=True)

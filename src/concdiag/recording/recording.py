@@ -25,6 +25,7 @@ from concdiag.recording.records import (
     ThreadObservation,
     Tick,
 )
+from concdiag.recording.shipping import PoolShipping
 from concdiag.recording.syscalls import HOST, X86_64, SyscallTable
 from concdiag.recording.yappi import YappiRun
 
@@ -89,6 +90,8 @@ class RecordingDraft:
     notes: list[str] = field(default_factory=list)
     yappi: YappiRun | None = None
     locks: LockTables | None = None
+    shipping: tuple[PoolShipping, ...] = ()
+    serving_pids: tuple[int, ...] = ()
     syscalls: SyscallTable = HOST
     clock_ticks_hz: int = field(default_factory=_this_clock_tick)
     platform: str = field(default_factory=_this_platform)
@@ -117,6 +120,8 @@ class RecordingDraft:
             notes=tuple(self.notes),
             yappi=self.yappi,
             locks=self.locks,
+            shipping=self.shipping,
+            serving_pids=self.serving_pids,
             syscalls=self.syscalls,
             clock_ticks_hz=self.clock_ticks_hz,
             platform=self.platform,
@@ -148,6 +153,12 @@ class Recording:
     notes: Sequence[str] = ()
     yappi: YappiRun | None = None  # deep mode's tables from inside the target
     locks: LockTables | None = None  # the lock tracker's tables from inside the target
+    #: What each thread pool's tasks would cost to pickle for a process pool (from inside the
+    #: target; none when no thread pool ran or nothing ran inside it).
+    shipping: Sequence[PoolShipping] = ()
+    #: Processes of the tree seen holding the accepted end of a connection another process
+    #: of the tree waited on: servers the program runs.
+    serving_pids: Sequence[int] = ()
     #: How to read the observations: the recording machine's system call numbers, the unit
     #: of ``cpu_ticks`` (USER_HZ), and the platform. Defaults describe this machine, which is
     #: right for live collection; loaded recordings bring their own.
@@ -199,6 +210,8 @@ class Recording:
             "notes": list(self.notes),
             "yappi": self.yappi.to_dict() if self.yappi is not None else None,
             "locks": self.locks.to_dict() if self.locks is not None else None,
+            "shipping": [pool.to_dict() for pool in self.shipping],
+            "serving_pids": list(self.serving_pids),
         }
 
     @staticmethod
@@ -247,6 +260,8 @@ class Recording:
             draft.yappi = YappiRun.from_dict(data["yappi"])
         if data.get("locks"):
             draft.locks = LockTables.from_dict(data["locks"])
+        draft.shipping = tuple(PoolShipping.from_dict(p) for p in data.get("shipping") or ())
+        draft.serving_pids = tuple(int(p) for p in data.get("serving_pids") or ())
         return draft.freeze(ticks, stacks)
 
 

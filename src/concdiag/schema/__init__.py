@@ -27,6 +27,7 @@ from concdiag.model import (
     DeepFunction,
     DeepProfile,
     Overhead,
+    ProcessProfile,
     Profile,
     States,
     Verdict,
@@ -73,6 +74,7 @@ _ADDED_IN_V2 = {
     (Profile, "whatif"),
     (Verdict, "process_start"),
     (Overhead, "stack_sampler_cpu_s"),
+    (ProcessProfile, "service"),
 }
 
 

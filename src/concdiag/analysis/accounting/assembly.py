@@ -34,6 +34,12 @@ from concdiag.recording.records import ThreadCpu, ThreadInfo
 from concdiag.redact import mask_args
 
 HOT_FUNCTIONS_PER_THREAD = 12
+#: A child process that listens is a worker, not a local service, when its threads were on a
+#: CPU (or waiting for the GIL) for this share of its life or more. A stated choice, half:
+#: a server standing in for another host mostly waits (bench/workloads/parse_and_fetch.py's
+#: was busy for about a tenth of its life), while a cluster's workers that also listen
+#: compute most of theirs.
+SERVICE_BUSY_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,33 @@ def mutual_wait_s(threads: dict[tuple[int, int], ThreadCounters], bin_s: float) 
     return sum(1 for b, n in waiting.items() if n and not active[b]) * bin_s
 
 
+def local_services(
+    recording: Recording,
+    threads: dict[tuple[int, int], ThreadCounters],
+    processes: dict[int, ProcessTally],
+    interval: float,
+) -> frozenset[int]:
+    """Child processes that served connections (held the accepted end of one another
+    process of the tree waited on) and mostly waited:
+    a server the program runs for itself, standing in for another host (a test service, a
+    local API). One that computed for most of its life (`SERVICE_BUSY_SHARE`) is a worker
+    that also listens, as a cluster's workers do."""
+    found = set()
+    for pid in recording.serving_pids:
+        tally = processes.get(pid)
+        if pid == recording.target.pid or tally is None:
+            continue
+        life_s = max(tally.last_s - tally.first_s, interval)
+        cpu_s = interval * sum(
+            acc.counts["gil_held"] + acc.counts["gil_wait"] + acc.counts["native"]
+            for acc in threads.values()
+            if acc.pid == pid
+        )
+        if cpu_s < SERVICE_BUSY_SHARE * life_s:
+            found.add(pid)
+    return frozenset(found)
+
+
 def descendants_busy(
     recording: Recording, threads: dict[tuple[int, int], ThreadCounters]
 ) -> dict[int, frozenset[int]]:
@@ -125,8 +158,11 @@ def assemble(
     thread_profiles: dict[int, list[ThreadProfile]] = defaultdict(list)
     totals = PythonTotals()
     lanes: list[Lane] = []
-    task_bins = {b for acc in threads.values() for b, c in acc.flags.items() if c["task"]}
-    children_busy = descendants_busy(recording, threads)
+    serving = local_services(recording, threads, processes, interval)
+    # a local service stands in for another host: its threads are not the program's workers
+    program = {key: acc for key, acc in threads.items() if acc.pid not in serving}
+    task_bins = {b for acc in program.values() for b, c in acc.flags.items() if c["task"]}
+    children_busy = descendants_busy(recording, program)
     clock_figures: dict[tuple[int, int], ThreadClockFigures] = {}
 
     for key in sorted(threads):
@@ -134,7 +170,9 @@ def assemble(
         info = recording.threads.get(key)
         states = thread_states(acc, task_bins, interval, children_busy.get(acc.pid, frozenset()))
         clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
-        if info is not None and info.python:
+        if acc.pid in serving:
+            pass
+        elif info is not None and info.python:
             totals.add(
                 acc,
                 states,
@@ -152,8 +190,10 @@ def assemble(
         thread_profiles[acc.pid].append(profile)
         lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=profile.name, shares=series.lanes[key]))
 
-    profiles = process_profiles(recording, thread_profiles, processes, start_s)
-    child_python = sum(1 for p in profiles if not p.is_root and any(t.python for t in p.threads))
+    profiles = process_profiles(recording, thread_profiles, processes, start_s, serving)
+    child_python = sum(
+        1 for p in profiles if not p.is_root and not p.service and any(t.python for t in p.threads)
+    )
     return Accounting(
         processes=profiles,
         summary=run_summary(
@@ -180,10 +220,10 @@ def assemble(
         worker_start_s=totals.worker_start_s,
         worker_work_s=totals.worker_work_s,
         external_cpu_s=totals.external_cpu_s,
-        mutual_wait_s=mutual_wait_s(threads, collect_bin_s),
+        mutual_wait_s=mutual_wait_s(program, collect_bin_s),
         pool_in_workers=any(
             c["task"]
-            for acc in threads.values()
+            for acc in program.values()
             if acc.pid != recording.target.pid
             for c in acc.flags.values()
         ),
@@ -302,6 +342,7 @@ def process_profiles(
     thread_profiles: dict[int, list[ThreadProfile]],
     tallies: dict[int, ProcessTally],
     start_s: float,
+    serving: frozenset[int] = frozenset(),
 ) -> list[ProcessProfile]:
     """The profile's processes, root first."""
     last_counters = {}
@@ -346,6 +387,7 @@ def process_profiles(
                     switch_interval_s=recording.target.switch_interval_s,
                 ),
                 threads=threads,
+                service=pid in serving,
             )
         )
     return processes

@@ -59,7 +59,7 @@ def tree_of(
     interval = 1.0 / rate_hz if rate_hz else 0.0
     workers = []
     for proc in processes:
-        if proc.pid == root_pid or not proc.python:
+        if proc.pid == root_pid or not proc.python or proc.service:
             continue
         # The kernel's CPU count for the process; runnable-but-waiting time (an overloaded
         # machine) would inflate the sampled states. Sampled states only when it is missing.
@@ -90,8 +90,14 @@ def tree_of(
         f"parent spent {feeding_s:.2f} s feeding them (pickling {pickling_s:.2f} s, blocked "
         f"sending {send_wait_s:.2f} s), and the tree used {cores_mean:.2f} cores on average"
     )
+    services = [p for p in processes if p.service]
     if not workers:
         note = "no Python worker processes were seen"
+        if services:
+            note += (
+                f"; {len(services)} local service process(es) (serving connections, mostly "
+                "waiting) stand in for other hosts and are not counted as workers"
+            )
     elif eats:
         note = f"IPC eats the gain from multiprocessing: {figures}"
     elif cores_mean < PARALLEL_CORES:

@@ -34,6 +34,11 @@ from concdiag.analysis.verdict.rules import (
     useful_work,
     worker_start_up,
 )
+from concdiag.analysis.verdict.shipping import (
+    shipping_measured,
+    task_shipping,
+    tasks_unpicklable,
+)
 from concdiag.analysis.verdict.speedup import MODEL_TEXT, Work, predict
 from concdiag.analysis.verdict.thresholds import (
     DEADLOCK_CONFIDENCE,
@@ -48,6 +53,9 @@ from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart
 
+#: The rules that recommend workers each with its own copy of what a lock guards: their
+#: prediction is the work without the lock's waits.
+OWN_RESOURCE_RULES = ("own_resource_per_process", "own_resource_per_thread")
 #: How many creation sites the advice names (the report lists them all): a stated choice, to
 #: keep the advice one sentence.
 SITES_IN_ADVICE = 4
@@ -123,6 +131,9 @@ def decide(
     work = useful_work(inputs, current_kind)
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points, top_lock(locks))
+    if serial_reason is not None and serial_reason.rule in OWN_RESOURCE_RULES:
+        # the recommendation rests on the work without the lock's waits: show that curve
+        points = predict(dataclasses.replace(work, lock_s=0.0))
     outcomes = rerun_outcomes(inputs, lambda i: recommendation_of(i, current_kind, locks))
     majority = rerun_majority(outcomes, recommendation)
     majority_reason = None
@@ -140,6 +151,8 @@ def decide(
         gil_contention(inputs),
         pool_overhead(inputs, work),
         worker_start_up(inputs) if serial_reason is None else None,
+        task_shipping(inputs, current_kind, recommendation, work.divisible_s),
+        tasks_unpicklable(inputs, current_kind, recommendation),
         predicted_speedup(inputs, points, start),
         serial_reason,
         limits_without_gil(inputs, bound, locks),
@@ -147,11 +160,13 @@ def decide(
     )
     inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
     small = small_serial_run(current_kind, recommendation, work)
-    shipping = arguments_unmeasured(current_kind, recommendation)
+    shipping = None
+    if not shipping_measured(inputs, current_kind):
+        shipping = arguments_unmeasured(current_kind, recommendation)
     reasons = [reason for reason in (*found, inferred, small, shipping) if reason is not None]
     # both rest on a reading of the program the figures cannot prove (a sleep standing for
     # latency; a lock guarding what each worker could own)
-    assumed = ("sleep_in_calls", "own_resource_per_process")
+    assumed = ("sleep_in_calls", *OWN_RESOURCE_RULES)
     capped = any(r.rule in assumed for r in reasons) and recommendation != "serial"
     current = _current_model(current_kind, current_evidence, sites, recommendation, bound)
     summary = _summary(bound, cpu_kind, recommendation, shares, current, inputs.gil_enabled)
@@ -316,7 +331,12 @@ def _current_model(
     else:
         matches = kind in _MATCHES[recommendation]
     where = ", ".join(f"{s.file.rsplit('/', 1)[-1]}:{s.line}" for s in sites[:SITES_IN_ADVICE])
-    if matches:
+    if matches and bound == "sync":
+        advice = (
+            "The current model fits, but the lock keeps its work serial now: each worker "
+            "needs its own copy of what the lock guards."
+        )
+    elif matches:
         advice = "The current model fits the measurements."
     elif recommendation == "multiprocessing" and kind == "threading":
         advice = (

@@ -8,6 +8,29 @@ from concdiag.model import States
 
 
 @dataclass(frozen=True, slots=True)
+class ShippingFigures:
+    """What a process pool would pay to pickle the run's thread-pool tasks (estimated in the
+    target by `agent/pools/shipping.py`; `analysis/verdict/shipping.py` sums the pools)."""
+
+    measured: bool = False
+    parent_s: float = 0.0  # pickling arguments, unpickling results
+    workers_s: float = 0.0  # unpickling arguments, pickling results
+    tasks: int = 0
+    sampled: int = 0
+    #: The costliest pool's median task: argument bytes, seconds to pickle and unpickle them.
+    argument_bytes: float = 0.0
+    argument_pickle_s: float = 0.0
+    argument_unpickle_s: float = 0.0
+    at: str = ""  # where its tasks were submitted (file:line)
+    error: str = ""  # why pickling a task failed, when it did
+    cost_s: float = 0.0  # the target's CPU spent estimating
+
+    @property
+    def total_s(self) -> float:
+        return self.parent_s + self.workers_s
+
+
+@dataclass(frozen=True, slots=True)
 class Inputs:
     """The figures the rules read, derived from the accounting."""
 
@@ -61,6 +84,7 @@ class Inputs:
     #: that slept longest so (``function, file:line``).
     sleep_in_calls_s: float = 0.0
     sleep_in_calls_at: str = ""
+    shipping: ShippingFigures = field(default_factory=ShippingFigures)
 
     @property
     def start_per_worker_s(self) -> float:

@@ -15,7 +15,7 @@ from concdiag.analysis.verdict.speedup import Work, predict
 from concdiag.analysis.verdict.thresholds import (
     CPU_BOUND_SHARE,
     CPU_KIND_SPLIT,
-    CS_PYTHON_SHARE,
+    CS_CPU_SHARE,
     GIL_CONTENTION_SHARE,
     IDLE_BUSY_SHARE,
     IDLE_MAX_CPU_SHARE,
@@ -199,7 +199,9 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
 
     With processes now, the pool's own CPU (pickling, piping, dispatch) is measured: it is not
     work, and it is what processes cost this program, split into what the workers pay per task
-    and what the parent pays feeding them; other models are charged none.
+    and what the parent pays feeding them. With a thread pool now, what pickling its tasks
+    would cost was estimated in the target (`Inputs.shipping`) and is charged the same way;
+    otherwise processes are charged none.
     """
     # worker processes' start-up (their imports) is what processes cost, not work to divide
     held = max(0.0, inputs.python_cpu_s - inputs.worker_start_s)
@@ -211,6 +213,9 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         overhead_s = inputs.serialise_s + inputs.dispatch_s
         ipc_workers_s = min(inputs.overhead_in_workers_s, overhead_s)
         ipc_s = overhead_s - ipc_workers_s
+    elif current_kind == "threading" and inputs.shipping.measured:
+        # what pickling this run's thread-pool tasks was estimated to cost a process pool
+        ipc_s, ipc_workers_s = inputs.shipping.parent_s, inputs.shipping.workers_s
     serial_held = min(held, inputs.serial_held_s)
     serial_native = min(native, inputs.serial_native_s)
     return Work(
@@ -451,13 +456,13 @@ def recommend(
     lock: LockProfile | None = None,
 ) -> tuple[str, Reason | None]:
     """The recommendation, and the rule that decided it when not the predicted speedup: the
-    one that kept it serial (idle says why in its bound), or `own_resource_per_process` for
-    a lock-bound program whose top lock (``lock``) is held over Python code."""
+    one that kept it serial (idle says why in its bound), or `own_resource_per_worker`'s for
+    a lock-bound program whose top lock (``lock``) is held over CPU work."""
     if bound == "idle":
         return "serial", None
     locked = fix_lock_first(inputs, bound)
     if locked is not None:
-        return own_resource_per_process(inputs, work, lock) or ("serial", locked)
+        return own_resource_per_worker(inputs, work, lock) or ("serial", locked)
     # CPU work whose worker processes spent as long starting as working: the processes
     # cost more than they share, and threads could only overlap the GIL-free sliver
     starting = worker_start_up(inputs) if bound == "cpu" else None
@@ -473,42 +478,63 @@ def recommend(
     return choice, None
 
 
-def own_resource_per_process(
+def own_resource_per_worker(
     inputs: Inputs, work: Work, lock: LockProfile | None
 ) -> tuple[str, Reason] | None:
-    """`own_resource_per_process`: the lock that makes the program lock-bound is held over
-    Python code (the GIL held inside it, not I/O), so what it serialises is CPU work threads
-    could not share anyway; each worker process with its own copy of what the lock guards (a
-    connection, a parser) runs it in parallel, with no lock to wait on.
-
-    The prediction is the program's work with the lock's waits taken out; it is made only
-    when processes then clear `MIN_GAIN` and beat threads by `PROCESS_MARGIN`.
+    """`own_resource_per_process` or `own_resource_per_thread`: the lock that makes the
+    program lock-bound is held over CPU work (computing inside it, not waiting on I/O), and
+    a lock over work is one each worker could do without, given its own copy of what the
+    lock guards (a connection, a compressor, a parser): the work then runs in parallel. It
+    is predicted with the lock's waits taken out, and the model that prediction picks is
+    recommended: threads when what runs inside releases the GIL (native code), processes
+    when it holds it (Python), when that model clears `MIN_GAIN`.
     """
-    if lock is None or lock.advice_kind != "shorten_or_split" or not lock.critical_sections:
+    if lock is None or lock.advice_kind in ("none", "move_blocking_call"):
+        return None
+    if not lock.critical_sections:
         return None
     section = lock.critical_sections[0]
     inside = sum(section.states.get(k, 0.0) for k in ("gil_held", "gil_wait", "native", "io"))
     held = section.states.get("gil_held", 0.0) + section.states.get("gil_wait", 0.0)
-    if inside * inputs.samples_per_s < MIN_CS_SAMPLES or held < CS_PYTHON_SHARE * inside:
+    cpu = held + section.states.get("native", 0.0)
+    if inside * inputs.samples_per_s < MIN_CS_SAMPLES or cpu < CS_CPU_SHARE * inside:
         return None
-    unlocked = dataclasses.replace(work, lock_s=0.0)
-    at_pool = at_pool_size(inputs.cores, predict(unlocked))
-    if at_pool.processes < MIN_GAIN or at_pool.processes <= at_pool.threads * PROCESS_MARGIN:
+    points = predict(dataclasses.replace(work, lock_s=0.0))
+    choice = threads_or_processes(inputs.cores, points)
+    at_pool = at_pool_size(inputs.cores, points)
+    gain = at_pool.processes if choice == "multiprocessing" else at_pool.threads
+    if gain < MIN_GAIN:
         return None
-    return "multiprocessing", Reason(
-        "own_resource_per_process",
-        f"The lock {lock.prose_name} is held over Python code ({pct(held / inside)} of the "
-        f"sampled time inside {section.at.place} held the GIL): what it serialises is CPU "
-        "work, which threads could not share anyway. Give each worker process its own copy "
-        "of what the lock guards (its own connection, parser or cache) and the lock has "
-        f"nothing left to guard: with {at_pool.workers} processes, {at_pool.processes:.2f}x "
-        "predicted. If the lock guards data that must stay shared, restructure first.",
-        {
-            "lock": lock.prose_name,
-            "held_share_inside": round(held / inside, 3),
-            "processes": round(at_pool.processes, 3),
-            "workers": at_pool.workers,
-        },
+    figures: dict[str, JsonScalar] = {
+        "lock": lock.prose_name,
+        "cpu_share_inside": round(cpu / inside, 3),
+        "held_share_inside": round(held / inside, 3),
+        "threads": round(at_pool.threads, 3),
+        "processes": round(at_pool.processes, 3),
+        "workers": at_pool.workers,
+    }
+    computing = (
+        f"The lock {lock.prose_name} is held over CPU work ({pct(cpu / inside)} of the "
+        f"sampled time inside {section.at.place} computing, {pct(held / inside)} of it in "
+        "Python holding the GIL): it serialises work that workers could do side by side."
+    )
+    shared = " If the lock guards data that must stay shared, shorten the section instead."
+    if choice == "multiprocessing":
+        return choice, Reason(
+            "own_resource_per_process",
+            f"{computing} Threads could not share the Python part anyway. Give each worker "
+            "process its own copy of what the lock guards (its own connection, parser or "
+            "cache) and the lock has nothing left to guard: with "
+            f"{at_pool.workers} processes, {at_pool.processes:.2f}x predicted.{shared}",
+            figures,
+        )
+    return choice, Reason(
+        "own_resource_per_thread",
+        f"{computing} The work inside releases the GIL, so the lock, not the GIL, keeps it "
+        "serial. Give each thread its own copy of what the lock guards (its own compressor, "
+        "parser or connection) and merge the results at the end: with "
+        f"{at_pool.workers} threads, {at_pool.threads:.2f}x predicted.{shared}",
+        figures,
     )
 
 

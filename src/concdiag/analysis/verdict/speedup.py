@@ -12,9 +12,10 @@ they are a cost of the current concurrency, not work). With N workers on K cores
   + N * start + once  (one GIL each); start and once are what the start method costs
   (`START_COSTS`: per process, and once per program for forkserver's server); w and p are
   the pool's measured CPU for pickling, piping and dispatch when the program runs a process
-  pool now (else 0), w in its worker processes (per task, so it divides among them like the
-  work) and p in the parent (one process, feeding the workers while they work: it bounds the
-  run from below, and takes a core's share);
+  pool now, or what pickling a thread pool's tasks was estimated to cost in the target when
+  it runs threads (`analysis/verdict/shipping.py`; else 0), w in its worker processes (per
+  task, so it divides among them like the work) and p in the parent (one process, feeding
+  the workers while they work: it bounds the run from below, and takes a core's share);
 - a thread pool pays the measured dispatch CPU (futures, queues) as well, when known:
   T(N) += dispatch_s.
 
@@ -38,7 +39,7 @@ MODEL_TEXT = (
     "processes T(N) = S + max(D/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start + once, "
     "where start and once are the start method's cost per process and once per program, and "
     "w and p are the measured pool overhead (pickling, piping, dispatch) of a process pool in "
-    "use, in its workers and in the parent; "
+    "use, or the estimated pickling of a thread pool's tasks, in the workers and in the parent; "
     "thread pools pay the measured dispatch share; speedup = T1/T(N)"
 )
 

@@ -52,6 +52,11 @@ CPU_KIND_SPLIT = 0.5
 GIL_CONTENTION_SHARE = 0.05
 
 # -- pool overhead --------------------------------------------------------------------------
+#: What a process pool would spend pickling a thread pool's tasks is named as a reason from
+#: this share of the divisible work. A stated choice, a tenth: below it the cost moves the
+#: prediction by under 10%, and the workloads it is meant for sit far above it
+#: (bench/workloads/big_arg_python.py: ~1.3 s estimated against ~1.4 s of work).
+SHIPPING_NAMED_SHARE = 0.1
 #: Pool machinery costing this share of the useful CPU (or more) is named as a reason. A
 #: stated choice, far below the workloads it is meant for: docs/measurement.md
 #: "Pool overhead" measured tiny_tasks at 1.4-2.4 s of overhead against 0.04-0.08 s of work
@@ -170,11 +175,12 @@ MIN_MUTUAL_WAIT_S = 0.15
 #: up: a stated choice, as `IDLE_SLEEP_SHARE` names its own share, so a stray nap is not.
 MIN_SLEEP_IN_CALLS_SHARE = 0.25
 
-#: A lock-bound program's top critical section holds the GIL for at least this share of the
-#: sampled time inside it: it serialises Python CPU, and processes each with their own copy
-#: of what the lock guards are predicted instead of staying serial. A definition: the
-#: majority, as `CS_BLOCKED_SHARE` and `CS_NATIVE_SHARE`.
-CS_PYTHON_SHARE = 0.5
+#: A lock-bound program's top critical section computes (holds the GIL, waits for it, or
+#: runs native code) for at least this share of the sampled time inside it: it serialises
+#: CPU work, and workers each with their own copy of what the lock guards are predicted
+#: instead of staying serial. A definition: the majority, as `CS_BLOCKED_SHARE` and
+#: `CS_NATIVE_SHARE`.
+CS_CPU_SHARE = 0.5
 
 #: A serial run that recommends a pool on less divisible work than this has its confidence
 #: capped (`small_serial_run`). A stated choice from bench/realprograms' small inputs
