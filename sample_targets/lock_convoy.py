@@ -5,8 +5,8 @@ cannot be used by two threads at once, so one `threading.Lock` guards it. Compre
 takes under a millisecond with the GIL released, which lets the other threads run straight
 into the lock and queue: nearly all of them are waiting at any moment. The fix is to take the
 lock less often: each worker compresses its own records and the compressed pieces are joined
-once at the end (gzip members concatenate); threads then compress in parallel (README.md).
-Expected verdict: bound=sync cpu_kind=none recommendation=threading
+once at the end (gzip members concatenate); workers then compress in parallel (README.md).
+Expected verdict: bound=sync cpu_kind=none recommendation=multiprocessing
 Current model: threading
 """
 

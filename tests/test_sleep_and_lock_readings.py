@@ -134,16 +134,22 @@ NATIVE_LOCKED = dataclasses.replace(BASE, native_cpu_s=3.0, lock_s=6.0, wall_s=3
 NATIVE_WORK = Work(python_cpu_s=0.0, native_cpu_s=3.0, io_s=0.0, lock_s=6.0, cores=2)
 
 
-def test_a_lock_held_over_native_code_is_a_reason_for_threads_each_with_its_own() -> None:
-    # the shape of sample_targets/lock_convoy.py (its header has the measured figures)
+def test_a_lock_held_over_native_code_asks_for_workers_each_with_its_own() -> None:
+    # the shape of sample_targets/lock_convoy.py (its header has the measured figures):
+    # processes have their own copy by construction, and threads do not win by the margin
     for advice in ("own_resource", "take_less_often"):
-        choice = rules.own_resource_per_worker(
-            NATIVE_LOCKED, NATIVE_WORK, _lock({"native": 2.8}, advice_kind=advice)
-        )
+        lock = _lock({"native": 2.8}, advice_kind=advice)
+        choice = rules.own_resource_per_worker(NATIVE_LOCKED, NATIVE_WORK, lock)
         assert choice is not None
         recommendation, reason = choice
-        assert (recommendation, reason.rule) == ("threading", "own_resource_per_thread")
-        assert "releases the GIL" in reason.message
+        assert (recommendation, reason.rule) == ("multiprocessing", "own_resource_per_process")
+        assert "threads each with a copy of their own" in reason.message
+    # where starting processes costs more than they gain, threads each with their own
+    costly = dataclasses.replace(NATIVE_WORK, measured_start_s=1.0)
+    choice = rules.own_resource_per_worker(NATIVE_LOCKED, costly, _lock({"native": 2.8}))
+    assert choice is not None
+    assert (choice[0], choice[1].rule) == ("threading", "own_resource_per_thread")
+    assert "releases the GIL" in choice[1].message
 
 
 def test_a_lock_held_over_io_keeps_its_own_advice() -> None:

@@ -24,9 +24,10 @@ EXIT = {"crash_halfway.py": 1, "deadlock.py": 5}  # the target's own status; 5: 
 #: those whose deciding figures never came near a threshold. cpu_serial and crash_halfway:
 #: CPU share 1.00, 0.97-1.00 of it Python, confidence 0.99; deadlock: the tracker's cycle,
 #: 20 of 20; lock_convoy: lock-wait share 0.82-0.92, and since its recommendation became
-#: threads each with its own compressor (own_resource_per_thread), 20 more runs at load
-#: 0.33-0.6: threading 20 of 20, CPU share inside the lock 1.0, threads predicted 1.51-1.60x
-#: without the lock against the 1.15x floor. cpu_threads: CPU share
+#: processes each with its own compressor (own_resource_per_process), 20 more runs at load
+#: 0.46-1.35: multiprocessing 20 of 20, the lock held 0.39-0.83 s (3 ticks needed), processes
+#: predicted 1.43-1.89x without the lock (floor 1.15), threads at most 1.06x of that (margin
+#: 1.25). cpu_threads: CPU share
 #: 0.96-1.00, 0.94-0.99 of it Python, but its recommendation's confidence fell to 0.78 and
 #: one more run, at load 7.7, gave threading: its recommendation is held on its recording.
 RECOMMENDATION_HOLDS = {"cpu_serial", "crash_halfway", "deadlock", "lock_convoy"}

@@ -485,47 +485,72 @@ def own_resource_per_worker(
     program lock-bound is held over CPU work (computing inside it, not waiting on I/O), and
     a lock over work is one each worker could do without, given its own copy of what the
     lock guards (a connection, a compressor, a parser): the work then runs in parallel. It
-    is predicted with the lock's waits taken out, and the model that prediction picks is
-    recommended: threads when what runs inside releases the GIL (native code), processes
-    when it holds it (Python), when that model clears `MIN_GAIN`.
+    is predicted with the lock's waits taken out. Processes are recommended when they clear
+    `MIN_GAIN` and threads do not beat them by `PROCESS_MARGIN`: a process has its own copy
+    of what it creates by construction, while threads need theirs made. Else threads, when
+    they clear `MIN_GAIN` (what runs inside releases the GIL, and processes cost more than
+    they gain).
     """
     if lock is None or lock.advice_kind in ("none", "move_blocking_call"):
         return None
     if not lock.critical_sections:
         return None
     section = lock.critical_sections[0]
-    inside = sum(section.states.get(k, 0.0) for k in ("gil_held", "gil_wait", "native", "io"))
+    # how long the lock was held is the tracker's exact figure; what the holder did inside
+    # comes from the few samples that land there (holds shorter than a tick are mostly
+    # seen in the waiters' state), so they only need not say it blocks
+    hold_s = section.hold_s or lock.hold_s or 0.0
+    if hold_s * inputs.samples_per_s < MIN_CS_SAMPLES:
+        return None
     held = section.states.get("gil_held", 0.0) + section.states.get("gil_wait", 0.0)
     cpu = held + section.states.get("native", 0.0)
-    if inside * inputs.samples_per_s < MIN_CS_SAMPLES or cpu < CS_CPU_SHARE * inside:
+    inside = cpu + section.states.get("io", 0.0)
+    if cpu < CS_CPU_SHARE * inside:
         return None
-    points = predict(dataclasses.replace(work, lock_s=0.0))
-    choice = threads_or_processes(inputs.cores, points)
-    at_pool = at_pool_size(inputs.cores, points)
-    gain = at_pool.processes if choice == "multiprocessing" else at_pool.threads
-    if gain < MIN_GAIN:
+    at_pool = at_pool_size(inputs.cores, predict(dataclasses.replace(work, lock_s=0.0)))
+    # a process has its own copy of everything by construction, threads need theirs made
+    # (thread-local); so processes unless threads are predicted to win by the margin
+    processes = at_pool.processes >= MIN_GAIN and (
+        at_pool.processes * PROCESS_MARGIN >= at_pool.threads
+    )
+    if not processes and at_pool.threads < MIN_GAIN:
         return None
+    choice = "multiprocessing" if processes else "threading"
     figures: dict[str, JsonScalar] = {
         "lock": lock.prose_name,
-        "cpu_share_inside": round(cpu / inside, 3),
-        "held_share_inside": round(held / inside, 3),
+        "hold_s": round(hold_s, 3),
+        "cpu_share_inside": round(cpu / inside, 3) if inside else None,
+        "held_share_of_cpu": round(held / cpu, 3) if cpu else None,
         "threads": round(at_pool.threads, 3),
         "processes": round(at_pool.processes, 3),
         "workers": at_pool.workers,
     }
+    seen = (
+        f"{pct(held / cpu)} of the CPU sampled inside in Python holding the GIL"
+        if cpu
+        else "no I/O sampled inside"
+    )
     computing = (
-        f"The lock {lock.prose_name} is held over CPU work ({pct(cpu / inside)} of the "
-        f"sampled time inside {section.at.place} computing, {pct(held / inside)} of it in "
-        "Python holding the GIL): it serialises work that workers could do side by side."
+        f"The lock {lock.prose_name} is held {hold_s:.2f} s over work "
+        f"at {section.at.place} ({seen}): it serialises work that workers could do side by "
+        "side."
     )
     shared = " If the lock guards data that must stay shared, shorten the section instead."
     if choice == "multiprocessing":
+        native = cpu > 0 and held < CS_CPU_SHARE * cpu
         return choice, Reason(
             "own_resource_per_process",
-            f"{computing} Threads could not share the Python part anyway. Give each worker "
-            "process its own copy of what the lock guards (its own connection, parser or "
-            "cache) and the lock has nothing left to guard: with "
-            f"{at_pool.workers} processes, {at_pool.processes:.2f}x predicted.{shared}",
+            f"{computing} Give each worker process its own copy of what the lock guards "
+            "(its own connection, parser or cache: a process has its own copy of everything "
+            "it creates) and the lock has nothing left to guard: with "
+            f"{at_pool.workers} processes, {at_pool.processes:.2f}x predicted."
+            + (
+                " The work inside releases the GIL, so threads each with a copy of their own "
+                f"would run it in parallel too ({at_pool.threads:.2f}x predicted)."
+                if native
+                else " Threads could not share its Python part."
+            )
+            + shared,
             figures,
         )
     return choice, Reason(

@@ -176,10 +176,10 @@ MIN_MUTUAL_WAIT_S = 0.15
 MIN_SLEEP_IN_CALLS_SHARE = 0.25
 
 #: A lock-bound program's top critical section computes (holds the GIL, waits for it, or
-#: runs native code) for at least this share of the sampled time inside it: it serialises
-#: CPU work, and workers each with their own copy of what the lock guards are predicted
-#: instead of staying serial. A definition: the majority, as `CS_BLOCKED_SHARE` and
-#: `CS_NATIVE_SHARE`.
+#: runs native code) for at least this share of the time sampled inside it in those states
+#: or I/O: it serialises CPU work, and workers each with their own copy of what the lock
+#: guards are predicted instead of staying serial. A definition: the majority, as
+#: `CS_BLOCKED_SHARE` and `CS_NATIVE_SHARE`.
 CS_CPU_SHARE = 0.5
 
 #: A serial run that recommends a pool on less divisible work than this has its confidence
