@@ -255,6 +255,15 @@ def test_a_connection_to_a_server_the_tree_runs_is_io_and_its_holder_serves() ->
                 ends.tree_changed()
             assert ends.waits_on_tree(os.getpid(), READ, args) is False
             assert ends.serving_pids == {server.pid}
+            # any rebuild of the index finds the server, judged wait or not (one on a
+            # listening socket of this process leads out, and rebuilds the index)
+            other = _ends(os.getpid(), server.pid)
+            with socket.socket() as listener:
+                listener.bind(("127.0.0.1", 0))
+                listener.listen()
+                accept_args = [listener.fileno(), 0, 0, 0, 0, 0]
+                assert other.waits_on_tree(os.getpid(), READ, accept_args) is False
+            assert other.serving_pids == {server.pid}
     finally:
         server.kill()
         server.wait()

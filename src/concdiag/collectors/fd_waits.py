@@ -414,6 +414,19 @@ class TreeEnds:
             return EXTERNAL
         return INTERNAL if peer in self._holders else EXTERNAL
 
+    def _note_servers(self) -> None:
+        """Who in the tree holds the accepted end of a connection another process of the
+        tree holds the other end of: a server the tree runs (seen at each rebuild, whether
+        or not a wait on it was judged while the connection lasted)."""
+        for sockets in (self._unix, self._tcp):
+            for end in sockets.server_ends:
+                holders = self._holders.get(end)
+                client = sockets.peers.get(end)
+                if not holders or client is None:
+                    continue
+                clients = {pid for pid, _fd in self._holders.get(client, ())}
+                self.serving_pids.update(pid for pid, _fd in holders if clients - {pid})
+
     def _rebuild(self, now: float) -> None:
         """Who in the tree holds which pipe and socket, and every socket's peer."""
         self.rebuilds += 1
@@ -442,3 +455,4 @@ class TreeEnds:
             except OSError:
                 pass
         self._tcp = loopback_sockets(tables)
+        self._note_servers()
