@@ -96,7 +96,7 @@ def _as_v2(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` (today's) without the fields added to version 2 since, in place."""
     doc["schema_version"] = 2
     for proc in doc["processes"]:
-        proc.pop("service", None)  # added since, optional (false)
+        proc.pop("helper", None)  # added since, optional (empty)
         for thread in proc["threads"]:
             for key in V3_THREAD_FIELDS:
                 thread.pop(key)

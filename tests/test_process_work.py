@@ -12,7 +12,10 @@ import dataclasses
 
 import pytest
 
+from concdiag.analysis.accounting.helpers import machinery, machinery_of
 from concdiag.recording.records import ProcessCounters, StackChange
+from concdiag.render.html import HtmlRenderer
+from concdiag.render.markdown import MarkdownRenderer
 from helpers import PID, Synthetic, account, as_child_process, profile_of, synthetic
 
 CHILD = PID + 1
@@ -136,20 +139,47 @@ def test_a_child_that_serves_the_tree_and_mostly_waits_is_a_service_not_a_worker
     rec.serving_pids = (CHILD,)
     profile = profile_of(rec)
     (service,) = [p for p in profile.processes if p.pid == CHILD]
-    assert service.service
+    assert service.helper == "service"
     # its waits are not the program's I/O, and it does not make the model processes
     assert profile.summary.worker_seconds.io == pytest.approx(2 * 0.25 * 4.0, abs=0.1)
     assert profile.verdict.current_model.kind != "multiprocessing"
     assert profile.tree is not None and not profile.tree.workers
-    assert "local service" in profile.tree.note
+    assert "not counted as workers: service" in profile.tree.note
+    # the reports say which process it was
+    assert "(service, not a worker)" in HtmlRenderer().render(profile)
+    assert f"| {CHILD} | MainThread | service |" in MarkdownRenderer().render(profile)
     # the same child computing most of its life is a worker that also listens
     busy = synthetic({PID: ["I"], CHILD: ["H", "H", "H", "I"]}, ticks=400)
     as_child_process(busy, CHILD)
     _with_parent(busy, CHILD)
     busy.serving_pids = (CHILD,)
-    assert not any(p.service for p in profile_of(busy).processes)
+    assert not any(p.helper for p in profile_of(busy).processes)
     # and a child never seen serving is a worker whatever it does
     plain = synthetic(pattern, ticks=400)
     as_child_process(plain, CHILD)
     _with_parent(plain, CHILD)
     assert profile_of(plain).verdict.current_model.kind == "multiprocessing"
+
+
+FORKSERVER = ["python3", "-B", "-c", "from multiprocessing.forkserver import main; main(11, 12)"]
+TRACKER = ["python3", "-B", "-c", "from multiprocessing.resource_tracker import main;main(8)"]
+
+
+def test_multiprocessing_s_machinery_is_named_and_its_forked_workers_are_workers() -> None:
+    commands = {1: ["python3", "app.py"], 2: TRACKER, 3: FORKSERVER, 4: FORKSERVER}
+    # 4 was forked by the forkserver (3): it keeps its command line, and is a worker
+    assert machinery(commands, {2: 1, 3: 1, 4: 3}) == {2: "resource tracker", 3: "forkserver"}
+    assert machinery_of(["python3", "-c", "from os import path; main()"]) is None
+    assert machinery_of(["python3", "script.py", "-c", "x"]) is None
+    # in a profile: the forkserver computes nothing and is not a worker; its child is
+    rec = synthetic({PID: ["I"], CHILD: ["S"], CHILD + 1: ["H"]}, ticks=300)
+    as_child_process(rec, CHILD)
+    as_child_process(rec, CHILD + 1)
+    _with_parent(rec, CHILD)
+    _with_parent(rec, CHILD + 1, ppid=CHILD)
+    rec.commands = {PID: ["python3", "app.py"], CHILD: FORKSERVER, CHILD + 1: FORKSERVER}
+    profile = profile_of(rec)
+    helpers = {p.pid: p.helper for p in profile.processes}
+    assert helpers == {PID: "", CHILD: "forkserver", CHILD + 1: ""}
+    assert profile.tree is not None and [w.pid for w in profile.tree.workers] == [CHILD + 1]
+    assert "multiprocessing's machinery" in profile.tree.note

@@ -82,7 +82,8 @@ def _load_yappi(fallback):
     return (
         None,
         "yappi cannot be loaded by %s (Python %s): %s; install it there (%s -m pip "
-        "install yappi)"
+        "install yappi), or concdiag's deep extra where concdiag runs (pip install "
+        "'concdiag[deep]')"
         % (
             sys.executable,
             version,

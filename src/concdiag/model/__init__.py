@@ -137,9 +137,11 @@ class ProcessProfile:
     rss_peak_bytes: int
     gil: GilStats
     threads: list[ThreadProfile]
-    #: A local service: a child that served connections to the tree and mostly waited (a
-    #: server the program runs for itself, standing in for another host). Not a worker.
-    service: bool = False
+    #: A child that helps without being a worker, and what it is: ``service`` (it served
+    #: the tree's connections and mostly waited: a server the program runs for itself,
+    #: standing in for another host), ``forkserver`` or ``resource tracker``
+    #: (multiprocessing's machinery); empty for the root and for workers.
+    helper: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def gil_figure(profile: Profile) -> Figure:
     workers = [
         p.gil.utilisation
         for p in profile.processes
-        if not p.is_root and not p.service and p.python and p.gil.utilisation is not None
+        if not p.is_root and not p.helper and p.python and p.gil.utilisation is not None
     ]
     value = f"parent {pct(parent)}"
     if len(workers) == 1:
@@ -73,9 +73,9 @@ def gil_figure(profile: Profile) -> Figure:
         value += ", workers " + " / ".join(pct(u) for u in workers)
     elif workers:
         value += f", {len(workers)} workers {pct(min(workers))}-{pct(max(workers))}"
-    services = sum(1 for p in profile.processes if p.service)
-    if services:
-        value += f", {services} local service(s) not counted"
+    helpers = [p.helper for p in profile.processes if p.helper]
+    if helpers:
+        value += f"; not workers: {', '.join(helpers)}"
     return Figure("GIL utilisation", value, help_text + ", in each process")
 
 
@@ -193,7 +193,7 @@ def clock_notes(profile: Profile) -> list[str]:
     few = [
         t.name
         for p in profile.processes
-        if not p.service
+        if not p.helper
         for t in p.threads
         if t.few_samples and t.python and t.role == "worker"
     ]

@@ -78,8 +78,9 @@ class MarkdownRenderer:
                     for k in keys
                 )
                 few = " (few samples)" if t.few_samples else ""
+                role = proc.helper or t.role
                 out.append(
-                    f"| {proc.pid} | {md_escape(t.name)}{few} | {t.role} | {t.alive_s:.2f} | "
+                    f"| {proc.pid} | {md_escape(t.name)}{few} | {role} | {t.alive_s:.2f} | "
                     f"{t.cpu_user_s + t.cpu_system_s:.2f} | {pct(t.cpu_clock_share)} | {cells} |"
                 )
         notes = clock_notes(profile)

@@ -74,7 +74,7 @@ _ADDED_IN_V2 = {
     (Profile, "whatif"),
     (Verdict, "process_start"),
     (Overhead, "stack_sampler_cpu_s"),
-    (ProcessProfile, "service"),
+    (ProcessProfile, "helper"),
 }
 
 

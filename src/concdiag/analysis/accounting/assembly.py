@@ -14,6 +14,7 @@ from concdiag.analysis.accounting.clock_figures import (
     clock_check,
     thread_figures,
 )
+from concdiag.analysis.accounting.helpers import helper_processes
 from concdiag.analysis.accounting.result import Accounting
 from concdiag.analysis.accounting.tally import ProcessTally, ThreadCounters
 from concdiag.analysis.accounting.thread_totals import PythonTotals, ThreadStates, thread_states
@@ -34,12 +35,6 @@ from concdiag.recording.records import ThreadCpu, ThreadInfo
 from concdiag.redact import mask_args
 
 HOT_FUNCTIONS_PER_THREAD = 12
-#: A child process that listens is a worker, not a local service, when its threads were on a
-#: CPU (or waiting for the GIL) for this share of its life or more. A stated choice, half:
-#: a server standing in for another host mostly waits (bench/workloads/parse_and_fetch.py's
-#: was busy for about a tenth of its life), while a cluster's workers that also listen
-#: compute most of theirs.
-SERVICE_BUSY_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,33 +85,6 @@ def mutual_wait_s(threads: dict[tuple[int, int], ThreadCounters], bin_s: float) 
     return sum(1 for b, n in waiting.items() if n and not active[b]) * bin_s
 
 
-def local_services(
-    recording: Recording,
-    threads: dict[tuple[int, int], ThreadCounters],
-    processes: dict[int, ProcessTally],
-    interval: float,
-) -> frozenset[int]:
-    """Child processes that served connections (held the accepted end of one another
-    process of the tree waited on) and mostly waited:
-    a server the program runs for itself, standing in for another host (a test service, a
-    local API). One that computed for most of its life (`SERVICE_BUSY_SHARE`) is a worker
-    that also listens, as a cluster's workers do."""
-    found = set()
-    for pid in recording.serving_pids:
-        tally = processes.get(pid)
-        if pid == recording.target.pid or tally is None:
-            continue
-        life_s = max(tally.last_s - tally.first_s, interval)
-        cpu_s = interval * sum(
-            acc.counts["gil_held"] + acc.counts["gil_wait"] + acc.counts["native"]
-            for acc in threads.values()
-            if acc.pid == pid
-        )
-        if cpu_s < SERVICE_BUSY_SHARE * life_s:
-            found.add(pid)
-    return frozenset(found)
-
-
 def descendants_busy(
     recording: Recording, threads: dict[tuple[int, int], ThreadCounters]
 ) -> dict[int, frozenset[int]]:
@@ -158,9 +126,10 @@ def assemble(
     thread_profiles: dict[int, list[ThreadProfile]] = defaultdict(list)
     totals = PythonTotals()
     lanes: list[Lane] = []
-    serving = local_services(recording, threads, processes, interval)
-    # a local service stands in for another host: its threads are not the program's workers
-    program = {key: acc for key, acc in threads.items() if acc.pid not in serving}
+    helping = helper_processes(recording, threads, processes, interval)
+    # a local service stands in for another host, and multiprocessing's own machinery
+    # serves the pool: neither's threads are the program's workers
+    program = {key: acc for key, acc in threads.items() if acc.pid not in helping}
     task_bins = {b for acc in program.values() for b, c in acc.flags.items() if c["task"]}
     children_busy = descendants_busy(recording, program)
     clock_figures: dict[tuple[int, int], ThreadClockFigures] = {}
@@ -170,7 +139,7 @@ def assemble(
         info = recording.threads.get(key)
         states = thread_states(acc, task_bins, interval, children_busy.get(acc.pid, frozenset()))
         clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
-        if acc.pid in serving:
+        if acc.pid in helping:
             pass
         elif info is not None and info.python:
             totals.add(
@@ -190,9 +159,9 @@ def assemble(
         thread_profiles[acc.pid].append(profile)
         lanes.append(Lane(pid=acc.pid, tid=acc.tid, name=profile.name, shares=series.lanes[key]))
 
-    profiles = process_profiles(recording, thread_profiles, processes, start_s, serving)
+    profiles = process_profiles(recording, thread_profiles, processes, start_s, helping)
     child_python = sum(
-        1 for p in profiles if not p.is_root and not p.service and any(t.python for t in p.threads)
+        1 for p in profiles if not p.is_root and not p.helper and any(t.python for t in p.threads)
     )
     return Accounting(
         processes=profiles,
@@ -342,7 +311,7 @@ def process_profiles(
     thread_profiles: dict[int, list[ThreadProfile]],
     tallies: dict[int, ProcessTally],
     start_s: float,
-    serving: frozenset[int] = frozenset(),
+    helping: dict[int, str] | None = None,
 ) -> list[ProcessProfile]:
     """The profile's processes, root first."""
     last_counters = {}
@@ -387,7 +356,7 @@ def process_profiles(
                     switch_interval_s=recording.target.switch_interval_s,
                 ),
                 threads=threads,
-                service=pid in serving,
+                helper=(helping or {}).get(pid, ""),
             )
         )
     return processes

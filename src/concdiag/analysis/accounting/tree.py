@@ -59,7 +59,7 @@ def tree_of(
     interval = 1.0 / rate_hz if rate_hz else 0.0
     workers = []
     for proc in processes:
-        if proc.pid == root_pid or not proc.python or proc.service:
+        if proc.pid == root_pid or not proc.python or proc.helper:
             continue
         # The kernel's CPU count for the process; runnable-but-waiting time (an overloaded
         # machine) would inflate the sampled states. Sampled states only when it is missing.
@@ -90,14 +90,9 @@ def tree_of(
         f"parent spent {feeding_s:.2f} s feeding them (pickling {pickling_s:.2f} s, blocked "
         f"sending {send_wait_s:.2f} s), and the tree used {cores_mean:.2f} cores on average"
     )
-    services = [p for p in processes if p.service]
+    helpers = [p.helper for p in processes if p.helper]
     if not workers:
         note = "no Python worker processes were seen"
-        if services:
-            note += (
-                f"; {len(services)} local service process(es) (serving connections, mostly "
-                "waiting) stand in for other hosts and are not counted as workers"
-            )
     elif eats:
         note = f"IPC eats the gain from multiprocessing: {figures}"
     elif cores_mean < PARALLEL_CORES:
@@ -107,6 +102,13 @@ def tree_of(
         )
     else:
         note = figures
+    if helpers:
+        why = []
+        if "service" in helpers:
+            why.append("a local service stands in for another host")
+        if any(h != "service" for h in helpers):
+            why.append("multiprocessing's machinery starts and tidies after the workers")
+        note += f"; not counted as workers: {', '.join(helpers)} ({'; '.join(why)})"
     return ProcessTree(
         processes=len(processes),
         workers=workers,
