@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from concdiag.model import STATE_KEYS, Frame, Lane, Profile, StackCount, Timeline
-from concdiag.render.html import MAX_FLAME_STACKS, HtmlRenderer, flame_data
+from concdiag.render.html import (
+    MAX_FLAME_STACKS,
+    SHOWN_COMMAND_CHARS,
+    HtmlRenderer,
+    flame_data,
+    summarised_command,
+)
 from concdiag.render.markdown import MarkdownRenderer
 from helpers import PID, profile_of, synthetic
 from test_exports import busy_profile
@@ -229,3 +235,15 @@ def test_partial_runs_and_failed_targets_are_flagged() -> None:
     html = HtmlRenderer().render(dataclasses.replace(profile, run=run))
     assert "Partial profile." in html and "py-spy stopped early" in html
     assert "The target exited with status 1." in html
+
+
+def test_a_long_command_line_is_summarised_and_whole_on_hover() -> None:
+    code = "from multiprocessing.forkserver import main; main(11, 12, ['__main__'], **{'sys_path': "
+    argv = ["/usr/bin/python3", "-B", "-c", code + repr(["/a/very/long/path"] * 20) + "})"]
+    short = summarised_command(argv)
+    assert len(short) <= SHOWN_COMMAND_CHARS + 2
+    assert short.startswith("/usr/bin/python3 -B -c from multiprocessing.forkserver import main")
+    assert short.endswith("…")
+    assert summarised_command(["python3", "app.py", "--fast"]) == "python3 app.py --fast"
+    many = ["python3", "tool.py", *(f"file{i}.py" for i in range(40))]
+    assert summarised_command(many).endswith(" …")

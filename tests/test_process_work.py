@@ -170,6 +170,9 @@ def test_multiprocessing_s_machinery_is_named_and_its_forked_workers_are_workers
     # 4 was forked by the forkserver (3): it keeps its command line, and is a worker
     assert machinery(commands, {2: 1, 3: 1, 4: 3}) == {2: "resource tracker", 3: "forkserver"}
     assert machinery_of(["python3", "-c", "from os import path; main()"]) is None
+    # 3.14 and 3.15 import sys first
+    code = "import sys; from multiprocessing.forkserver import main; main(12, 13)"
+    assert machinery_of(["python3.14", "-B", "-c", code, "app.py"]) == "forkserver"
     assert machinery_of(["python3", "script.py", "-c", "x"]) is None
     # in a profile: the forkserver computes nothing and is not a worker; its child is
     rec = synthetic({PID: ["I"], CHILD: ["S"], CHILD + 1: ["H"]}, ticks=300)

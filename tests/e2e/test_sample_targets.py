@@ -41,6 +41,8 @@ def test_sample_target_verdict(script: Path, sample_runs) -> None:  # type: igno
     assert run.code == EXIT.get(script.name, 0), run.stderr
     # the deadlocked target's threads are ended by KeyboardInterrupt, with its traceback
     assert "Traceback" not in run.stderr or script.name in ("crash_halfway.py", "deadlock.py")
+    # and the tracebacks it prints are the program's: none of concdiag's frames in them
+    assert "/concdiag/agent/" not in run.stderr, run.stderr
     data = run.profile
     jsonschema.validate(data, load_schema())
     v = data["verdict"]

@@ -190,18 +190,62 @@ def _check_module(name):
         _fail("module", f"no module named {name}")
 
 
-def _strip_bootstrap(tb):
-    """Drop this file's and runpy's frames from a traceback, as ``python SCRIPT`` shows it."""
-    import runpy
+def _own_frame_filter():
+    """A function that drops runpy's and concdiag's own frames from a traceback, as ``python
+    SCRIPT`` shows it (this file above the script, the lock tracker below a ``with lock:``).
 
-    hidden = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    Everything it needs is looked up now: it also runs while the interpreter shuts down (a
+    deadlocked thread interrupted after the main thread ended), when this module's globals
+    are already cleared.
+    """
+    import runpy
+    import types
+
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    runpy_file = os.path.abspath(runpy.__file__)
+    make = types.TracebackType
 
     def ours(filename):
-        return filename.startswith("<frozen runpy") or os.path.abspath(filename) in hidden
+        return filename.startswith((here, "<frozen runpy")) or filename == runpy_file
 
-    while tb is not None and ours(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    return tb
+    def strip(tb):
+        kept = []
+        while tb is not None:
+            if not ours(tb.tb_frame.f_code.co_filename):
+                kept.append(tb)
+            tb = tb.tb_next
+        rebuilt = None
+        for entry in reversed(kept):
+            rebuilt = make(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+        return rebuilt
+
+    return strip
+
+
+def _hide_own_frames():
+    """Tracebacks the target prints (its main thread's, its threads') show none of
+    concdiag's frames: an interrupt that ends a deadlocked thread is raised inside the lock
+    tracker, and the script runs under this file."""
+    import threading
+
+    strip = _own_frame_filter()
+    shown = sys.excepthook
+    thread_shown = threading.excepthook
+    hook_args = threading.ExceptHookArgs
+
+    # the interpreter prints the exception's own traceback, not the one it is handed
+    def excepthook(kind, value, tb):
+        tb = strip(tb)
+        shown(kind, value.with_traceback(tb) if value is not None else value, tb)
+
+    def thread_excepthook(args):
+        tb = strip(args.exc_traceback)
+        value = args.exc_value.with_traceback(tb) if args.exc_value is not None else None
+        thread_shown(hook_args([args.exc_type, value, tb, args.thread]))
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+    return strip
 
 
 def _load_deep():
@@ -361,6 +405,7 @@ def _run_target(target, args, module_mode, deep, locks):
     else:
         sys.path[0] = os.path.dirname(os.path.abspath(target))
         runner = lambda: runpy.run_path(target, run_name="__main__")  # noqa: E731
+    strip = _hide_own_frames()
     _send({"type": "started", "t": time.monotonic()})
     if deep is not None:
         deep.start(target, module_mode)
@@ -374,7 +419,7 @@ def _run_target(target, args, module_mode, deep, locks):
         # said apart from a plain exit status, so `whatif` reruns a linter that exits 1 by
         # choice but not a program that crashed
         _send({"type": "uncaught", "error": type(exc).__name__})
-        tb = _strip_bootstrap(exc.__traceback__)
+        tb = strip(exc.__traceback__)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         sys.exit(1)
 

@@ -316,11 +316,42 @@ def shown_command(argv: list[str]) -> list[str]:
     return user_command(mask_args(argv))
 
 
+#: Characters of a command line shown in a table; a longer one is summarised, whole on hover
+#: (and in the JSON). A stated choice: one line of the process table on a laptop screen; a
+#: forkserver's command line carries its whole sys.path, several hundred characters.
+SHOWN_COMMAND_CHARS = 120
+#: Characters of a ``-c`` program kept in a summary.
+SHOWN_CODE_CHARS = 60
+
+
+def summarised_command(argv: list[str]) -> str:
+    """A command line short enough for a table row: the program and its first arguments, a
+    ``-c`` program's first characters, then an ellipsis."""
+    whole = " ".join(argv)
+    if len(whole) <= SHOWN_COMMAND_CHARS:
+        return whole
+    words: list[str] = []
+    for i, word in enumerate(argv):
+        if i > 0 and argv[i - 1] == "-c" and len(word) > SHOWN_CODE_CHARS:
+            word = word[:SHOWN_CODE_CHARS] + "…"
+        if len(" ".join([*words, word])) > SHOWN_COMMAND_CHARS:
+            return " ".join(words) + " …"
+        words.append(word)
+    return " ".join(words)
+
+
 def _thread_groups(profile: Profile) -> list[dict[str, Any]]:
     groups = []
     for proc in profile.processes:
-        command = " ".join(shown_command(proc.command)) if proc.command else profile.run.target
-        groups.append({"proc": proc, "command": command, "threads": proc.threads})
+        argv = shown_command(proc.command) if proc.command else [profile.run.target]
+        groups.append(
+            {
+                "proc": proc,
+                "command": summarised_command(argv),
+                "full_command": " ".join(argv),
+                "threads": proc.threads,
+            }
+        )
     return groups
 
 

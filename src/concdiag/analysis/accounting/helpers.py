@@ -9,8 +9,9 @@ runs processes, unless it is one of these:
   it mostly waited;
 - **multiprocessing's machinery**: the forkserver, which forks the pool's workers, and the
   resource tracker, which cleans up after them. The standard library starts both with a
-  command line of its own (``python -c 'from multiprocessing.forkserver import main;
-  main(...)'``), the same from 3.4 to 3.15.
+  command line of its own: ``python -c 'from multiprocessing.forkserver import main;
+  main(...)'`` up to 3.13, with ``import sys;`` before it from 3.14 (seen on Debian's 3.14.10
+  and 3.15.2).
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ def machinery_of(argv: Sequence[str]) -> str | None:
         words = words[2:] if words[0] in ("-X", "-W") else words[1:]
     if len(words) < 2 or words[0] != "-c":
         return None
-    code = words[1].replace(";", " ").split()
-    if len(code) >= 4 and code[0] == "from" and code[2] == "import":
-        return MACHINERY_MODULES.get(code[1])
+    for statement in words[1].split(";"):
+        code = statement.split()
+        if len(code) >= 4 and code[0] == "from" and code[2] == "import":
+            name = MACHINERY_MODULES.get(code[1])
+            if name is not None:
+                return name
     return None
