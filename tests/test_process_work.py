@@ -17,6 +17,7 @@ from concdiag.recording.records import ProcessCounters, StackChange
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
 from helpers import PID, Synthetic, account, as_child_process, profile_of, synthetic
+from test_verdict_rules import BASE
 
 CHILD = PID + 1
 
@@ -186,3 +187,12 @@ def test_multiprocessing_s_machinery_is_named_and_its_forked_workers_are_workers
     assert helpers == {PID: "", CHILD: "forkserver", CHILD + 1: ""}
     assert profile.tree is not None and [w.pid for w in profile.tree.workers] == [CHILD + 1]
     assert "multiprocessing's machinery" in profile.tree.note
+
+
+def test_one_worker_s_start_up_is_the_mean_over_those_that_started_an_interpreter() -> None:
+    # stestr's shape: two workers importing 0.1 s each, beside a forked child that only
+    # execs a shell and a listing run; the forked child starts no interpreter of its own
+    inputs = dataclasses.replace(BASE, worker_processes=3, started_processes=2, worker_start_s=0.2)
+    assert inputs.start_per_worker_s == pytest.approx(0.1)
+    older = dataclasses.replace(inputs, started_processes=0)  # a profile that did not count
+    assert older.start_per_worker_s == pytest.approx(0.2 / 3)

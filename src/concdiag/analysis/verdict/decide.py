@@ -94,6 +94,7 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         cores_used_mean=acc.summary.cores_used_mean,
         tick_s=acc.tick_s,
         worker_processes=len(acc.worker_start_s),
+        started_processes=sum(1 for s in acc.worker_start_s.values() if s > 0),
         worker_start_s=sum(acc.worker_start_s.values()),
         worker_work_s=sum(acc.worker_work_s.values()),
         external_processes=len(acc.external_cpu_s),

@@ -70,6 +70,9 @@ class Inputs:
     worker_processes: int = 0
     worker_start_s: float = 0.0
     worker_work_s: float = 0.0
+    #: Of those, the processes seen starting (importing): a forked child that imports
+    #: nothing, or one that only execs a command, starts no interpreter of its own.
+    started_processes: int = 0
     #: External commands (processes of the tree running no Python) that computed, and their
     #: CPU (already inside native_cpu_s: work the program hands to them).
     external_processes: int = 0
@@ -88,8 +91,10 @@ class Inputs:
 
     @property
     def start_per_worker_s(self) -> float:
-        """The measured start-up of one worker process (0 when none ran)."""
-        return self.worker_start_s / self.worker_processes if self.worker_processes else 0.0
+        """The measured start-up of one worker process that started an interpreter of its
+        own (0 when none did): forked children that import nothing do not dilute it."""
+        started = self.started_processes or self.worker_processes
+        return self.worker_start_s / started if started else 0.0
 
     @property
     def serialise_s(self) -> float:
