@@ -79,6 +79,15 @@ THREAD_TASK = (
     ("_worker", f"{FUT}/thread.py", 83),
     ("_WorkItem.run", f"{FUT}/thread.py", 58),
 )
+#: The same on 3.14 and later (seen on Debian's 3.15.2): the work item runs its task through
+#: the worker's context, and the task is Python code.
+THREAD_TASK_314 = (
+    ("Thread._bootstrap_inner", "/usr/lib/python3.15/threading.py", 1082),
+    ("_worker", "/usr/lib/python3.15/concurrent/futures/thread.py", 127),
+    ("_WorkItem.run", "/usr/lib/python3.15/concurrent/futures/thread.py", 86),
+    ("WorkerContext.run", "/usr/lib/python3.15/concurrent/futures/thread.py", 73),
+    ("work", "/src/bench/workloads/big_arg_python.py", 51),
+)
 #: A thread-pool worker completing the future: the pool's machinery, not the task.
 THREAD_SETS_RESULT = (*THREAD_TASK, ("Future.set_result", f"{FUT}/_base.py", 549))
 #: The parent's event loop waiting in its selector (black's main thread).
@@ -102,7 +111,7 @@ def test_the_programs_own_code_includes_installed_packages() -> None:
 
 
 def test_compiled_code_below_the_task_call_line_is_the_tasks_work() -> None:
-    for stack in (COMPILED_TASK, COMPILED_CALLS_STDLIB, THREAD_TASK):
+    for stack in (COMPILED_TASK, COMPILED_CALLS_STDLIB, THREAD_TASK, THREAD_TASK_314):
         roles = roles_of(stack)
         assert roles.overhead is None, stack[-1]
         assert not roles.coordination

@@ -43,7 +43,8 @@ TASK_CALLS: dict[str, frozenset[str]] = {
     "/concurrent/futures/process.py": frozenset(
         {"_process_worker", "_process_chunk", "_process_chunk.<locals>.<listcomp>"}
     ),
-    "/concurrent/futures/thread.py": frozenset({"_WorkItem.run", "run"}),
+    # from 3.14 a work item runs its task through its worker's context (WorkerContext.run)
+    "/concurrent/futures/thread.py": frozenset({"_WorkItem.run", "WorkerContext.run", "run"}),
     "/multiprocessing/pool.py": frozenset({"worker", "mapstar", "starmapstar"}),
     "/multiprocessing/process.py": frozenset({"BaseProcess.run", "run"}),
 }
