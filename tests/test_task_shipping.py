@@ -240,3 +240,16 @@ def test_a_task_that_could_not_be_pickled_is_named_when_processes_are_advised() 
 def test_a_serial_run_keeps_the_unmeasured_cap() -> None:
     v = decide(_shipped(0.001, 0.001), "serial", "", [])
     assert "arguments_unmeasured" in [r.rule for r in v.reasons]
+
+
+class Rows(list):  # type: ignore[type-arg]
+    """A list subclass: not broken up into a sample, so pickled whole."""
+
+
+def test_a_value_pickled_whole_is_stopped_at_the_cap() -> None:
+    huge = Rows(range(3_000_000))  # ~15 MB pickled
+    size, dump_s, load_s = agent.estimate(((huge,), {}))
+    assert size >= agent.MAX_PICKLE_BYTES  # a lower bound
+    assert dump_s > 0 and load_s > 0
+    small = Rows(range(10))
+    assert agent.estimate(small)[0] == len(pickle.dumps(small))

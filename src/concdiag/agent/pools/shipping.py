@@ -42,6 +42,9 @@ FLAT_SAMPLE = 1 << 20
 MAX_DEPTH = 4
 #: Estimating stops once it has cost the program this much CPU: a stated budget.
 MAX_COST_S = 0.2
+#: A value pickled whole is stopped at this size (a stated bound: about 10 ms of pickling
+#: bytes here, far more for small objects); past it the estimate is a lower bound.
+MAX_PICKLE_BYTES = 4 << 20
 
 _SEND = None
 _PID = -1
@@ -230,16 +233,43 @@ def _small_flat(value):
     return False
 
 
+class _Full(Exception):
+    """Raised by `_CappedBuffer` once a pickle has passed `MAX_PICKLE_BYTES`."""
+
+
+class _CappedBuffer:
+    """A pickle's output, refused past `MAX_PICKLE_BYTES`: what the sample could not break up
+    (an object pickled whole) must not cost the program a whole copy of a huge value."""
+
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+
+    def write(self, data):
+        self.size += len(data)
+        if self.size > MAX_PICKLE_BYTES:
+            raise _Full
+        self.parts.append(bytes(data))
+        return len(data)
+
+
 def measure(value):
     """(bytes, pickle seconds, unpickle seconds) of pickling ``value`` whole, on the thread's
-    CPU clock (a thread preempted for the GIL is not charged for the wait)."""
+    CPU clock (a thread preempted for the GIL is not charged for the wait). A pickle larger
+    than `MAX_PICKLE_BYTES` is stopped there: its figures are those of its first bytes, a
+    lower bound, with unpickling taken to cost what pickling did."""
     clock = time.thread_time
+    buffer = _CappedBuffer()
     t0 = clock()
-    data = pickle.dumps(value)
+    try:
+        pickle.Pickler(buffer).dump(value)
+    except _Full:
+        spent = clock() - t0
+        return MAX_PICKLE_BYTES, spent, spent
     t1 = clock()
-    pickle.loads(data)
+    pickle.loads(b"".join(buffer.parts))
     t2 = clock()
-    return len(data), t1 - t0, t2 - t1
+    return buffer.size, t1 - t0, t2 - t1
 
 
 def _scaled(figures, factor):
