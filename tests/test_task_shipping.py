@@ -253,3 +253,16 @@ def test_a_value_pickled_whole_is_stopped_at_the_cap() -> None:
     assert dump_s > 0 and load_s > 0
     small = Rows(range(10))
     assert agent.estimate(small)[0] == len(pickle.dumps(small))
+
+
+def test_the_pools_are_patched_when_the_program_imports_them_and_not_before() -> None:
+    sent = _run_in_target(
+        """
+        assert "concurrent.futures.thread" not in sys.modules
+        assert "multiprocessing.pool" not in sys.modules
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            list(pool.map(abs, range(-3, 0)))
+        """
+    )
+    assert sent[-1] == {"type": "task_counts", "counts": {"1": 3}}

@@ -24,7 +24,7 @@ from concdiag.recording.recording import Recording
 #: A child process that serves the tree is a worker, not a local service, when its threads
 #: were on a CPU (or waiting for the GIL) for this share of its life or more. A stated
 #: choice, half: a server standing in for another host mostly waits
-#: (bench/workloads/parse_and_fetch.py's was busy for about a tenth of its life), while a
+#: (bench/workloads/parse_and_fetch.py's was busy for a tenth to a sixth of its life), while a
 #: cluster's workers that also listen compute most of theirs.
 SERVICE_BUSY_SHARE = 0.5
 #: The modules whose ``main`` multiprocessing runs in a helper process of its own, by the

@@ -55,7 +55,7 @@ GIL_CONTENTION_SHARE = 0.05
 #: What a process pool would spend pickling a thread pool's tasks is named as a reason from
 #: this share of the divisible work. A stated choice, a tenth: below it the cost moves the
 #: prediction by under 10%, and the workloads it is meant for sit far above it
-#: (bench/workloads/big_arg_python.py: ~1.3 s estimated against ~1.4 s of work).
+#: (bench/workloads/big_arg_python.py: 1.36 s estimated against 1.70 s of work).
 SHIPPING_NAMED_SHARE = 0.1
 #: Pool machinery costing this share of the useful CPU (or more) is named as a reason. A
 #: stated choice, far below the workloads it is meant for: docs/measurement.md
