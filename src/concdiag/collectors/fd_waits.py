@@ -128,11 +128,10 @@ def select_fds(raw: bytes) -> list[int]:
 @dataclass(frozen=True, slots=True)
 class Sockets:
     """What the kernel says of the host's sockets: each connected socket's peer (inode to
-    inode), the listening ones, and the *server ends*: connections a listener accepted (a
-    unix socket named as a listening one; a TCP socket on a listening port)."""
+    inode), and the *server ends*: connections a listener accepted (a unix socket named as a
+    listening one; a TCP socket on a listening port)."""
 
     peers: dict[int, int]
-    listening: frozenset[int] = frozenset()
     server_ends: frozenset[int] = frozenset()
 
 
@@ -215,7 +214,6 @@ def sockets_of_unix(found: Iterable[UnixSocket]) -> Sockets:
     names = {s.name for s in found if s.state == TCP_LISTEN and s.name}
     return Sockets(
         peers={s.inode: s.peer for s in found if s.peer},
-        listening=frozenset(listening),
         server_ends=frozenset(
             s.inode
             for s in found
@@ -227,10 +225,9 @@ def sockets_of_unix(found: Iterable[UnixSocket]) -> Sockets:
 def loopback_sockets(tables: Iterable[str]) -> Sockets:
     """TCP sockets connected over loopback, inode to the inode of the other end, from the
     text of ``/proc/net/tcp`` and ``tcp6`` (a peer is the socket with the two addresses
-    swapped); the listening ones; and the connections accepted on a listening port. Sockets
-    to other addresses have no peer: they are external."""
+    swapped), and the connections accepted on a listening port. Sockets to other addresses
+    have no peer: they are external."""
     by_ends: dict[tuple[str, str], int] = {}
-    listening: set[int] = set()
     ports: set[str] = set()
     established: list[tuple[str, int]] = []
     for text in tables:
@@ -242,7 +239,6 @@ def loopback_sockets(tables: Iterable[str]) -> Sockets:
             state = int(fields[3], 16)
             port = fields[1].rsplit(":", 1)[-1]
             if state == TCP_LISTEN:
-                listening.add(inode)
                 ports.add(port)
                 continue
             by_ends[(fields[1], fields[2])] = inode
@@ -254,7 +250,6 @@ def loopback_sockets(tables: Iterable[str]) -> Sockets:
             for (local, remote), inode in by_ends.items()
             if (remote, local) in by_ends
         },
-        listening=frozenset(listening),
         server_ends=frozenset(inode for port, inode in established if port in ports),
     )
 

@@ -331,10 +331,12 @@ def summarised_command(argv: list[str]) -> str:
     if len(whole) <= SHOWN_COMMAND_CHARS:
         return whole
     words: list[str] = []
+    length = -1  # the joined length so far (no space before the first word)
     for i, word in enumerate(argv):
         if i > 0 and argv[i - 1] == "-c" and len(word) > SHOWN_CODE_CHARS:
             word = word[:SHOWN_CODE_CHARS] + "…"
-        if len(" ".join([*words, word])) > SHOWN_COMMAND_CHARS:
+        length += 1 + len(word)
+        if length > SHOWN_COMMAND_CHARS:
             return " ".join(words) + " …"
         words.append(word)
     return " ".join(words)
