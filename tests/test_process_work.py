@@ -93,6 +93,23 @@ def test_a_worker_repeating_the_roots_start_up_is_starting_not_working() -> None
     assert acc.worker_work_s[CHILD] == pytest.approx(1.0, abs=0.05)
 
 
+def test_a_worker_sharing_only_the_import_systems_lines_with_the_start_up_is_working() -> None:
+    # the root's start-up imports run code through importlib's helper; a worker compiling
+    # files (py_compile) runs through the same helper line: the lines above it differ
+    helper = ("_call_with_frames_removed", "<frozen importlib._bootstrap>", 241)
+    setup = (("<module>", "/app/run.py", 1), helper)
+    work = (("compile", "/usr/lib/python3.11/py_compile.py", 144), helper)
+    rec = synthetic({PID: ["H"] * 100 + ["I"] * 200, CHILD: ["-"] * 100 + ["H"] * 200}, 300)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    rec.stacks[(PID, PID)] = [StackChange(0.0, setup)]
+    rec.stacks[(CHILD, CHILD)] = [StackChange(1.0, work)]
+    _ipc_on(rec, PID, PID)
+    acc = account(rec)
+    assert acc.worker_start_s[CHILD] == pytest.approx(0.0, abs=0.02)
+    assert acc.worker_work_s[CHILD] == pytest.approx(2.0, abs=0.05)
+
+
 def test_seconds_in_which_every_thread_waits_on_another_are_counted() -> None:
     # two threads fetch (I/O) for 1 s, then both wait on each other (a queue, a join with a
     # timeout) for 2 s: no CPU and no I/O anywhere
@@ -196,3 +213,113 @@ def test_one_worker_s_start_up_is_the_mean_over_those_that_started_an_interprete
     assert inputs.start_per_worker_s == pytest.approx(0.1)
     older = dataclasses.replace(inputs, started_processes=0)  # a profile that did not count
     assert older.start_per_worker_s == pytest.approx(0.2 / 3)
+
+
+#: A thread waiting for a message a channel thread hands it, on a bare lock (its stack names
+#: no pool, no join, no queue).
+AWAITS_MESSAGE = (
+    ("main", "/app/controller.py", 10),
+    ("next_event", "/app/channel.py", 55),
+)
+
+
+def _controller(channel: str) -> Synthetic:
+    """A controller's main thread waits on a condition while its other thread ``channel``
+    does what the pattern says, and a worker process computes for 3 s."""
+    pattern = {PID: ["L"], PID + 2: [channel], CHILD: ["H"]}
+    rec = synthetic(pattern, ticks=300, stacks={PID: AWAITS_MESSAGE})
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    _ipc_on(rec, PID, PID + 2)
+    return rec
+
+
+def test_a_wait_for_what_a_channel_thread_relays_from_a_worker_is_coordination() -> None:
+    # the channel thread blocks on the pipe to the worker process: nothing in the controller
+    # could release the condition but what that pipe brings
+    main = next(t for t in account(_controller("I")).processes[0].threads if t.tid == PID)
+    assert main.role == "coordinator"
+    assert profile_of(_controller("I")).summary.worker_seconds.sync == pytest.approx(0, abs=0.05)
+
+
+def test_a_wait_on_a_lock_a_running_thread_holds_is_not_relayed() -> None:
+    acc = account(_controller("H"))
+    main = next(t for t in acc.processes[0].threads if t.tid == PID)
+    assert main.role == "worker"
+    assert acc.summary.worker_seconds.sync == pytest.approx(3.0, abs=0.05)
+
+
+IMPORTING_STACK = (
+    ("<module>", "/app/worker.py", 1),
+    ("_find_and_load", "<frozen importlib._bootstrap>", 1178),
+    ("<module>", "/app/heavy.py", 3),
+)
+WORK_STACK = (("<module>", "/app/worker.py", 1), ("check", "/app/checks.py", 12))
+
+
+def _worker(first: tuple[tuple[str, str, int], ...], command: list[str]) -> Synthetic:
+    """A worker process, started with ``command``, computes for 3 s; its stack can be read
+    only after 1 s, and shows ``first`` until 1.5 s, then its work."""
+    rec = synthetic({PID: ["I"], CHILD: ["H"]}, ticks=300)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    _ipc_on(rec, PID, PID)
+    rec.commands = {PID: ["python", "app.py"], CHILD: command}
+    rec.stacks[(CHILD, CHILD)] = [
+        StackChange(0.0, ()),
+        StackChange(1.0, first),
+        StackChange(1.5, WORK_STACK),
+    ]
+    return rec
+
+
+FRESH = ["python", "-m", "app.worker"]
+FORKED = ["python", "app.py"]
+
+
+def test_a_fresh_interpreters_samples_before_its_first_stack_are_its_start_up() -> None:
+    acc = account(_worker(IMPORTING_STACK, FRESH))
+    assert acc.worker_start_s[CHILD] == pytest.approx(1.5, abs=0.05)
+    assert acc.worker_work_s[CHILD] == pytest.approx(1.5, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("first", "command"),
+    [
+        pytest.param(WORK_STACK, FRESH, id="first stack the work"),
+        pytest.param(IMPORTING_STACK, FORKED, id="forked, importing lazily"),
+    ],
+)
+def test_samples_before_the_first_stack_stay_work_unless_an_interpreter_started(
+    first: tuple[tuple[str, str, int], ...], command: list[str]
+) -> None:
+    # the sampler was late, the child was not starting: a forked child keeps its parent's
+    # command line and starts no interpreter
+    acc = account(_worker(first, command))
+    starting = 0.5 if first == IMPORTING_STACK else 0.0
+    assert acc.worker_start_s[CHILD] == pytest.approx(starting, abs=0.02)
+    assert acc.worker_work_s[CHILD] == pytest.approx(3.0 - starting, abs=0.05)
+
+
+def test_the_main_threads_own_io_while_no_worker_works_is_serial() -> None:
+    # the parent reads its input for 1 s, then a worker process computes for 2 s while the
+    # parent waits on its pipe
+    rec = synthetic({PID: ["I"], CHILD: ["-"] * 100 + ["H"] * 200}, ticks=300)
+    as_child_process(rec, CHILD)
+    _with_parent(rec, CHILD)
+    rec.ticks = [
+        dataclasses.replace(
+            t,
+            threads=tuple(dataclasses.replace(o, ipc=True) for o in t.threads),
+        )
+        if t.pid == PID and t.t_s >= 1.0
+        else t
+        for t in rec.ticks
+    ]
+    profile = profile_of(rec)
+    speedup = next(r for r in profile.verdict.reasons if r.rule == "predicted_speedup")
+    assert speedup.figures["serial_io_s"] == pytest.approx(1.0, abs=0.05)
+    assert "1.00 s of the main thread's own I/O waits" in speedup.message
+    # T1 = 1 + 2 = 3 s; the read divides among no workers: T(2) = 1 + 2/2 + 2 x 15 ms fork
+    two = next(p for p in profile.verdict.predicted_speedup if p.workers == 2)
+    assert two.processes == pytest.approx(3.0 / 2.03, abs=0.02)

@@ -301,3 +301,14 @@ def test_a_serial_run_on_little_work_cannot_be_sure_its_work_divides() -> None:
     more = decide(inputs(python_cpu_s=3.0, wall_s=3.05, worker_threads=1), "serial", "", [])
     assert more.recommendation == "multiprocessing"
     assert not any(r.rule == "small_serial_run" for r in more.reasons)
+
+
+def test_a_workers_start_up_leaves_the_cpu_in_the_state_it_ran_in() -> None:
+    """Start-up with the GIL released (reading and unmarshalling modules) is not native work
+    that threads would run in parallel: it leaves the native figure, not the GIL-held one."""
+    started = inputs(
+        python_cpu_s=2.0, native_cpu_s=0.5, worker_start_s=0.6, worker_start_native_s=0.4
+    )
+    work = rules.useful_work(started, "multiprocessing")
+    assert work.python_cpu_s == pytest.approx(1.8)
+    assert work.native_cpu_s == pytest.approx(0.1)

@@ -14,7 +14,7 @@ from concdiag.analysis.accounting.clock_figures import (
     clock_check,
     thread_figures,
 )
-from concdiag.analysis.accounting.helpers import helper_processes
+from concdiag.analysis.accounting.helpers import helper_processes, parents
 from concdiag.analysis.accounting.result import Accounting
 from concdiag.analysis.accounting.tally import ProcessTally, ThreadCounters
 from concdiag.analysis.accounting.thread_totals import PythonTotals, ThreadStates, thread_states
@@ -85,6 +85,42 @@ def mutual_wait_s(threads: dict[tuple[int, int], ThreadCounters], bin_s: float) 
     return sum(1 for b, n in waiting.items() if n and not active[b]) * bin_s
 
 
+def fresh_interpreters(recording: Recording) -> frozenset[int]:
+    """The processes whose command line differs from their parent's: each was started as an
+    interpreter of its own (spawned, run through ``subprocess`` or a shell), not forked from
+    it, which keeps the parent's command line."""
+    parent = parents(recording)
+    root = recording.target.pid
+    commands = recording.commands
+    return frozenset(
+        pid
+        for pid, argv in commands.items()
+        if pid != root and argv and list(argv) != list(commands.get(parent.get(pid, root), ()))
+    )
+
+
+def relay_bins(threads: dict[tuple[int, int], ThreadCounters]) -> dict[int, frozenset[int]]:
+    """Per process: the timeline bins in which none of its threads ran or waited on I/O of
+    its own, and at least one waited on a pipe or socket to another process of the tree.
+
+    A thread blocked on a lock, queue or condition then waits for what that channel brings:
+    nothing in its own process could release it.
+    """
+    relaying: dict[int, set[int]] = defaultdict(set)
+    active: dict[int, set[int]] = defaultdict(set)
+    for acc in threads.values():
+        for b, flags in acc.flags.items():
+            if flags["ipc"]:
+                relaying[acc.pid].add(b)
+        for b, counts in acc.bins.items():
+            flags = acc.flags.get(b, Counter())
+            own_io = flags["own_io"]
+            busy = counts["gil_held"] + counts["native"] + counts["gil_wait"] + counts["unknown"]
+            if busy or own_io:
+                active[acc.pid].add(b)
+    return {pid: frozenset(bins - active[pid]) for pid, bins in relaying.items()}
+
+
 def descendants_busy(
     recording: Recording, threads: dict[tuple[int, int], ThreadCounters]
 ) -> dict[int, frozenset[int]]:
@@ -132,12 +168,20 @@ def assemble(
     program = {key: acc for key, acc in threads.items() if acc.pid not in helping}
     task_bins = {b for acc in program.values() for b, c in acc.flags.items() if c["task"]}
     children_busy = descendants_busy(recording, program)
+    relayed = relay_bins(program)
+    fresh = fresh_interpreters(recording)
     clock_figures: dict[tuple[int, int], ThreadClockFigures] = {}
 
     for key in sorted(threads):
         acc = threads[key]
         info = recording.threads.get(key)
-        states = thread_states(acc, task_bins, interval, children_busy.get(acc.pid, frozenset()))
+        states = thread_states(
+            acc,
+            task_bins,
+            interval,
+            children_busy.get(acc.pid, frozenset()),
+            relayed.get(acc.pid, frozenset()),
+        )
         clocks = clock_figures[key] = thread_figures(acc, interval, recording.clock_ticks_hz)
         if acc.pid in helping:
             pass
@@ -149,6 +193,7 @@ def assemble(
                 root_pid=recording.target.pid,
                 task_bins=task_bins or children_busy.get(acc.pid, frozenset()),
                 interval=interval,
+                fresh_interpreter=acc.pid in fresh,
             )
         elif info is not None and acc.pid != recording.target.pid:
             totals.add_external(acc, states, interval)
@@ -186,7 +231,9 @@ def assemble(
         pool_overhead_s=totals.overhead_s,
         pool_overhead_in_workers_s=totals.overhead_in_workers_s,
         serial_cpu_s=totals.serial_cpu_s,
+        serial_io_s=totals.serial_io_s,
         worker_start_s=totals.worker_start_s,
+        worker_start_native_s=totals.worker_start_native_s,
         worker_work_s=totals.worker_work_s,
         external_cpu_s=totals.external_cpu_s,
         mutual_wait_s=mutual_wait_s(program, collect_bin_s),

@@ -41,6 +41,8 @@ class Accounting:
     #: CPU seconds of the root process that no number of workers would divide, by state
     #: ("gil_held", "native"): its imports, and its coordinating threads' own work.
     serial_cpu_s: dict[str, float] = field(default_factory=dict)
+    #: The root's main thread's own I/O waits while no worker worked: serial too.
+    serial_io_s: float = 0.0
     #: The root process's main thread ran an asyncio event loop.
     asyncio_main: bool = False
     #: Sampling instants accounted (one per process per tick).
@@ -52,6 +54,7 @@ class Accounting:
     tick_s: float = 0.01
     #: Per worker process (pid): CPU seconds spent starting up (importing), and on the rest.
     worker_start_s: dict[int, float] = field(default_factory=dict)
+    worker_start_native_s: float = 0.0  # of it, with the GIL released
     worker_work_s: dict[int, float] = field(default_factory=dict)
     #: CPU seconds of the tree's external commands (processes running no Python), by pid.
     external_cpu_s: dict[int, float] = field(default_factory=dict)

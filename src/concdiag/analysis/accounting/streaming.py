@@ -47,6 +47,19 @@ ChunkStacks = dict[tuple[int, int], list[StackChange]]
 StacksIn = Mapping[tuple[int, int], Sequence[StackChange]]
 
 
+def start_up_line(frames: tuple[Any, ...]) -> Any:
+    """The innermost frame outside Python's frozen modules: what a sample at start-up ran.
+
+    The import system's own lines (``<frozen importlib._bootstrap>``) serve any code that
+    compiles or loads source (py_compile, a plugin loader), so they tell no start-up apart
+    from work; the module being imported, or the program's line calling them, does.
+    """
+    for frame in reversed(frames):
+        if not frame[1].startswith("<frozen "):
+            return frame
+    return frames[-1]
+
+
 class StreamingAccounting:
     """Feed ticks (in time order) with the stacks known for them; read `finish` at the end."""
 
@@ -176,12 +189,12 @@ class StreamingAccounting:
         root = self.run.target.pid
         if pid == root:
             if not self.workers_started:
-                self.startup_leaves.add(frames[-1])
+                self.startup_leaves.add(start_up_line(frames))
             return False
         if not self.workers_started:
             info = self.run.threads.get(key)
             self.workers_started = info is not None and info.python
-        return frames[-1] in self.startup_leaves
+        return start_up_line(frames) in self.startup_leaves
 
     def _account_process(self, tick: Tick, b: int) -> None:
         """The process' side of a tick: missed ticks, CPU, GIL word."""

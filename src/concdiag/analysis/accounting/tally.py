@@ -10,7 +10,7 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from concdiag.analysis.accounting.stack_roles import roles_of
+from concdiag.analysis.accounting.stack_roles import StackRoles, roles_of
 from concdiag.analysis.accounting.tick_clocks import STARVED
 from concdiag.analysis.accounting.tick_states import is_sleep
 from concdiag.own_code import strip_own
@@ -42,6 +42,12 @@ class ThreadCounters:
     #: On-CPU samples starting up (not pool machinery), by state: importing modules, and, in
     #: a worker process, running lines the root process ran at its own start-up.
     importing: Counter[str] = field(default_factory=Counter)
+    #: On-CPU samples before the thread's first readable stack, by state; whether one was
+    #: read, and whether it showed the thread starting up (importing, or repeating the root's
+    #: start-up).
+    before_stack: Counter[str] = field(default_factory=Counter)
+    stacked: bool = False
+    first_stack_starts: bool = False
     samples: int = 0
     first_s: float = float("inf")
     last_s: float = 0.0
@@ -52,8 +58,11 @@ class ThreadCounters:
     #: Per timeline bin: samples running a pool's task (``task``); samples of an event loop
     #: blocked in its selector (``loop_wait``), to tell whether the loop waited for them;
     #: samples asleep (``sleep``), to tell whether the thread polled for its child processes
-    #: meanwhile; samples blocked on the tree's own pipes and sockets (``ipc``); and on-CPU
-    #: samples in pool machinery (``overhead_gil_held``, ``overhead_native``).
+    #: meanwhile; samples blocked on the tree's own pipes and sockets (``ipc``); samples
+    #: waiting on I/O of the thread's own (``own_io``: not asleep, not waiting for the tree
+    #: or for other workers); waits its stack shows are for other workers
+    #: (``coordination_sync``, ``coordination_io``); and on-CPU samples in pool machinery
+    #: (``overhead_gil_held``, ``overhead_native``).
     flags: dict[int, Counter[str]] = field(default_factory=dict)
     #: Observed samples runnable but waiting for a CPU (counted in ``unknown`` too).
     starved: int = 0
@@ -99,12 +108,17 @@ class ThreadCounters:
             self.coordination[state] += 1
             self.ipc += 1
             self.flags.setdefault(b, Counter())["ipc"] += 1
-        if frames:
-            roles = roles_of(frames)
+        roles = roles_of(frames) if frames else None
+        if not self.stacked:
+            self.note_start(state, roles, repeats_start_up)
+        if state == "io" and not (asleep or waits_on_tree or (roles and roles.coordination)):
+            self.flags.setdefault(b, Counter())["own_io"] += 1
+        if roles is not None:
             if waits_on_tree:
                 pass
             elif state in ("sync", "io") and roles.coordination:
                 self.coordination[state] += 1
+                self.flags.setdefault(b, Counter())[f"coordination_{state}"] += 1
             elif state == "io" and roles.loop_wait:
                 self.flags.setdefault(b, Counter())["loop_wait"] += 1
             if roles.in_task and state != "unknown":
@@ -124,6 +138,30 @@ class ThreadCounters:
             self.leaf[leaf] += 1
             self.leaf_states.setdefault(leaf, Counter())[state] += 1
             self.stacks[(frames, state)] += 1
+
+    def note_start(self, state: str, roles: StackRoles | None, repeats_start_up: bool) -> None:
+        """Count the on-CPU samples taken before the thread's first readable stack, and note
+        whether that stack shows it starting up (`start_up`)."""
+        if roles is None:
+            if state in ("gil_held", "native"):
+                self.before_stack[state] += 1
+            return
+        self.stacked = True
+        self.first_stack_starts = roles.importing or repeats_start_up
+
+    def start_up(self, fresh_interpreter: bool) -> Counter[str]:
+        """On-CPU samples starting up, by state: importing, repeating the root's start-up,
+        and, in a fresh interpreter whose first readable stack was starting up, the samples
+        before it.
+
+        A new interpreter's frames cannot be read until it has set itself up, so its first
+        samples (the interpreter starting, its first imports) come with no stack. A forked
+        child has no interpreter to start: its samples before its first stack are the
+        sampler's lag, and stay work.
+        """
+        if fresh_interpreter and self.first_stack_starts:
+            return self.importing + self.before_stack
+        return self.importing
 
     def add_missed(self, count: int) -> None:
         """Ticks the sampler missed while this thread was alive: unknown, so shares stay whole."""

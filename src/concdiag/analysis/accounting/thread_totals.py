@@ -41,11 +41,13 @@ def thread_states(
     task_bins: set[int],
     interval: float,
     children_busy: frozenset[int] = frozenset(),
+    relayed: frozenset[int] = frozenset(),
 ) -> ThreadStates:
     """The thread's states as shares of its samples and as seconds, and the role they give it.
 
     ``children_busy``: the timeline bins in which a descendant process of the thread's own
-    was on a CPU.
+    was on a CPU. ``relayed``: the bins in which its process did nothing but wait, one of
+    its threads on the tree's own pipes and sockets (`relay_bins`).
     """
     alive_s = acc.samples * interval
     counts = {k: float(acc.counts.get(k, 0)) for k in STATE_KEYS}
@@ -54,6 +56,7 @@ def thread_states(
     polled = sleep_polling_children(acc, children_busy)
     waits_for_workers = coordination_by_state(acc, task_bins)
     waits_for_workers["io"] += polled
+    waits_for_workers["sync"] += sync_waiting_on_relay(acc, relayed)
     coordination_share = sum(waits_for_workers.values()) / total
     return ThreadStates(
         counts=counts,
@@ -75,6 +78,22 @@ def sleep_polling_children(acc: ThreadCounters, children_busy: frozenset[int]) -
     no descendant process ran is the thread's own (pacing, a timer).
     """
     return sum(c["sleep"] for b, c in acc.flags.items() if b in children_busy)
+
+
+def sync_waiting_on_relay(acc: ThreadCounters, relayed: frozenset[int]) -> int:
+    """Samples blocked on a lock, queue or condition while its process did nothing but wait
+    on the tree: waiting for a message that one of its threads relays from another process.
+
+    A library's channel thread reads a pipe or socket to a worker process and hands what
+    it reads to the thread that waits on a queue: the queue's wait is the channel's, and as
+    much coordination as a read of the pipe itself (the kernel shows the channel thread's
+    wait; no library's names are needed). A lock held by a thread that runs is not this.
+    """
+    return sum(
+        c["sync"] - acc.flags.get(b, Counter())["coordination_sync"]
+        for b, c in acc.bins.items()
+        if b in relayed
+    )
 
 
 def thread_role(shares: States, coordination_share: float) -> str:
@@ -116,11 +135,16 @@ class PythonTotals:
     overhead_s: dict[str, dict[str, float]] = field(default_factory=dict)
     overhead_in_workers_s: float = 0.0
     serial_cpu_s: dict[str, float] = field(default_factory=lambda: {"gil_held": 0.0, "native": 0.0})
+    #: The root's main thread's own I/O waits while no worker worked (reading the input
+    #: before a pool starts, cleaning up after it): no number of workers divides them.
+    serial_io_s: float = 0.0
     worker_threads: int = 0
     side_workers: int = 0
     #: Per worker process (not the root): CPU spent starting up (importing modules, its own
     #: and those its tasks need), and CPU spent on anything else (the work), by pid.
     worker_start_s: dict[int, float] = field(default_factory=dict)
+    #: Of that start-up, the CPU with the GIL released (reading and unmarshalling modules).
+    worker_start_native_s: float = 0.0
     worker_work_s: dict[int, float] = field(default_factory=dict)
     #: CPU seconds of external commands (processes of the tree that run no Python: a
     #: compiler, gzip), by pid: work the program hands to them.
@@ -156,12 +180,14 @@ class PythonTotals:
         root_pid: int,
         task_bins: Set[int],
         interval: float,
+        fresh_interpreter: bool = False,
     ) -> None:
         """Add one Python thread's seconds, waits, pool overhead and serial CPU.
 
         ``task_bins``: the timeline bins in which the program's workers worked (a pool's
         tasks ran, or else its child processes were on a CPU): the main thread's own CPU
-        outside them does not divide among workers.
+        outside them does not divide among workers. ``fresh_interpreter``: its process
+        started an interpreter of its own (it was not forked from its parent).
         """
         self.thread_seconds = self.thread_seconds.plus(states.seconds)
         self.coordination_s += sum(states.waits_for_workers.values()) * interval
@@ -179,7 +205,7 @@ class PythonTotals:
         held_kept = worker.get("gil_held") / (states.counts["gil_held"] * interval or 1.0)
         own_overhead = self.add_overhead(acc, held_kept, root_pid=root_pid, interval=interval)
         if acc.pid != root_pid:
-            self.add_worker_process_cpu(acc, worker, held_kept, interval)
+            self.add_worker_process_cpu(acc, worker, held_kept, interval, fresh_interpreter)
         if acc.pid == root_pid:
             for state in self.serial_cpu_s:
                 kept = held_kept if state == "gil_held" else 1.0
@@ -187,6 +213,8 @@ class PythonTotals:
                     acc, states.role, worker, own_overhead, task_bins, state, kept, interval
                 )
                 self.serial_cpu_s[state] += max(0.0, serial)
+            if acc.tid == acc.pid and task_bins:
+                self.serial_io_s += alone_io(acc, task_bins) * interval
         self.worker_seconds = self.worker_seconds.plus(worker)
         self.worker_variance = self.worker_variance.plus(
             clocks.worker_variance(states.seconds, worker)
@@ -197,10 +225,19 @@ class PythonTotals:
             self.side_workers += int(acc.tid != acc.pid)
 
     def add_worker_process_cpu(
-        self, acc: ThreadCounters, worker: States, held_kept: float, interval: float
+        self,
+        acc: ThreadCounters,
+        worker: States,
+        held_kept: float,
+        interval: float,
+        fresh_interpreter: bool,
     ) -> None:
-        """A worker process's thread: its import CPU is start-up, the rest of its CPU work."""
-        start = (acc.importing["gil_held"] * held_kept + acc.importing["native"]) * interval
+        """A worker process's thread: its start-up CPU (`ThreadCounters.start_up`) is
+        start-up, the rest of its CPU work."""
+        starting = acc.start_up(fresh_interpreter)
+        native_start = starting["native"] * interval
+        start = starting["gil_held"] * held_kept * interval + native_start
+        self.worker_start_native_s += native_start
         cpu = worker.get("gil_held") + worker.native
         self.worker_start_s[acc.pid] = self.worker_start_s.get(acc.pid, 0.0) + start
         self.worker_work_s[acc.pid] = self.worker_work_s.get(acc.pid, 0.0) + max(0.0, cpu - start)
@@ -257,3 +294,8 @@ def alone_cpu(acc: ThreadCounters, task_bins: Set[int], state: str) -> int:
         for b, counts in acc.bins.items()
         if b not in task_bins
     )
+
+
+def alone_io(acc: ThreadCounters, task_bins: Set[int]) -> int:
+    """Samples waiting on the thread's own I/O (``own_io``) in bins where no task ran."""
+    return sum(flags["own_io"] for b, flags in acc.flags.items() if b not in task_bins)

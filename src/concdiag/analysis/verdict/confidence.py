@@ -53,6 +53,7 @@ _COUNTED_FIELDS = (
     "dispatch_native_s",
     "serial_held_s",
     "serial_native_s",
+    "serial_io_s",
 )
 _RERUN = math.sqrt(2.0)  # a rerun and this run each carry one run's error
 

@@ -60,6 +60,9 @@ class Inputs:
     #: the root process's imports and its coordinating threads' own work.
     serial_held_s: float = 0.0
     serial_native_s: float = 0.0
+    #: I/O waits (already inside io_s) that no number of workers divides: the root's main
+    #: thread's own, while no worker worked.
+    serial_io_s: float = 0.0
     #: Sampling variance of the worker seconds per state (s^2), from the threads' error bars.
     variance_s2: States = field(default_factory=States)
     start_method: str = "fork"  # what worker processes would be started with
@@ -69,6 +72,7 @@ class Inputs:
     #: python_cpu_s / native_cpu_s, and not work serial would do), and the rest of their CPU.
     worker_processes: int = 0
     worker_start_s: float = 0.0
+    worker_start_native_s: float = 0.0  # of the start-up, CPU with the GIL released
     worker_work_s: float = 0.0
     #: Of those, the processes seen starting (importing): a forked child that imports
     #: nothing, or one that only execs a command, starts no interpreter of its own.

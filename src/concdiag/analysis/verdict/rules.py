@@ -204,8 +204,9 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
     otherwise processes are charged none.
     """
     # worker processes' start-up (their imports) is what processes cost, not work to divide
-    held = max(0.0, inputs.python_cpu_s - inputs.worker_start_s)
-    native = inputs.native_cpu_s
+    start_native = min(inputs.worker_start_native_s, inputs.worker_start_s)
+    held = max(0.0, inputs.python_cpu_s - (inputs.worker_start_s - start_native))
+    native = max(0.0, inputs.native_cpu_s - start_native)
     ipc_s = ipc_workers_s = 0.0
     if current_kind == "multiprocessing":
         held = max(0.0, held - inputs.serialise_held_s - inputs.dispatch_held_s)
@@ -218,13 +219,14 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         ipc_s, ipc_workers_s = inputs.shipping.parent_s, inputs.shipping.workers_s
     serial_held = min(held, inputs.serial_held_s)
     serial_native = min(native, inputs.serial_native_s)
+    serial_io = min(inputs.io_s, inputs.serial_io_s)
     return Work(
         python_cpu_s=held - serial_held,
         native_cpu_s=native - serial_native,
-        io_s=inputs.io_s,
+        io_s=inputs.io_s - serial_io,
         lock_s=inputs.lock_s,
         cores=inputs.cores,
-        serial_s=serial_held + serial_native,
+        serial_s=serial_held + serial_native + serial_io,
         ipc_s=ipc_s,
         ipc_workers_s=ipc_workers_s,
         free_threaded=not inputs.gil_enabled,
@@ -305,6 +307,7 @@ def predicted_speedup(
         "processes_best_workers": best_processes.workers,
         "cores": inputs.cores,
         "serial_cpu_s": round(inputs.serial_s, 3),
+        "serial_io_s": round(inputs.serial_io_s, 3),
     }
     if inputs.worker_processes:
         figures["measured_start_per_worker_s"] = round(inputs.start_per_worker_s, 3)
@@ -318,6 +321,12 @@ def predicted_speedup(
             f" {inputs.serial_s:.2f} s of the CPU does not divide among workers (the "
             "program's imports, and its coordinating threads' own work)."
             if inputs.serial_s >= SERIAL_SAID_S
+            else ""
+        )
+        + (
+            f" {inputs.serial_io_s:.2f} s of the main thread's own I/O waits, while no "
+            "worker worked, does not divide either."
+            if inputs.serial_io_s >= SERIAL_SAID_S
             else ""
         )
         + _start_charged(inputs, start),

@@ -1,11 +1,13 @@
 """Predicted speedup for N workers under threads and under processes.
 
 The model (stated in every profile as ``verdict.speedup_model``): take the measured worker
-time as the serial work ``T1 = S + D`` with ``D = P + C + W + L``, where S is CPU that no
-number of workers divides (the root process's imports, and the own work of its threads that
-coordinate workers: feeding a pool, collecting results), P is GIL-held Python CPU, C native
-CPU with the GIL released, W waiting on I/O and L waiting on locks (GIL waits are left out:
-they are a cost of the current concurrency, not work). With N workers on K cores:
+time as the serial work ``T1 = S + D`` with ``D = P + C + W + L``, where S is time that no
+number of workers divides (the root process's imports, the own work of its threads that
+coordinate workers: feeding a pool, collecting results, and its main thread's own CPU and I/O
+waits while no worker worked: preparing a pool's input, cleaning up after it), P is GIL-held
+Python CPU, C native CPU with the GIL released, W waiting on I/O and L waiting on locks (GIL
+waits are left out: they are a cost of the current concurrency, not work). With N workers on K
+cores:
 
 - threads:   T(N) = S + max(D/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
 - processes: T(N) = S + max(D/N + w/N, L, (P + C + w)/min(N, K), p, (P + C + w + p)/K)
@@ -33,8 +35,9 @@ from concdiag.model import SpeedupPoint
 
 MODEL_TEXT = (
     "Amdahl with the GIL serialised: T1 = S + D, D = P + C + W + L from measured worker time "
-    "(S CPU no worker count divides: the program's imports and its coordinating threads' own "
-    "work; P GIL-held CPU, C native CPU, W I/O wait, L lock wait); "
+    "(S time no worker count divides: the program's imports, its coordinating threads' own "
+    "work, and its main thread's own CPU and I/O while no worker worked; P GIL-held CPU, "
+    "C native CPU, W I/O wait, L lock wait); "
     "threads T(N) = S + max(D/N, P, L, (P+C)/min(N,K)); "
     "processes T(N) = S + max(D/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start + once, "
     "where start and once are the start method's cost per process and once per program, and "
