@@ -312,3 +312,23 @@ def test_a_workers_start_up_leaves_the_cpu_in_the_state_it_ran_in() -> None:
     work = rules.useful_work(started, "multiprocessing")
     assert work.python_cpu_s == pytest.approx(1.8)
     assert work.native_cpu_s == pytest.approx(0.1)
+
+
+def test_processes_when_threads_would_save_too_little_and_processes_enough() -> None:
+    """compileall -j 2's shape: threads the cheaper choice (processes predicted under 1.25x
+    better), but saving under `MIN_SAVING_S`; processes save more than it: they are the model
+    that gains, not serial."""
+    # P 0.25 s, C 0.08 s, S 0.04 s: threads 0.37/0.29 = 1.28x (saves 0.08 s); processes
+    # 0.37/(0.04 + 0.165 + 2 x 15 ms) = 1.57x (saves 0.13 s)
+    small = inputs(python_cpu_s=0.29, native_cpu_s=0.08, serial_held_s=0.04)
+    work = rules.useful_work(small, "multiprocessing")
+    recommendation, why = rules.recommend(small, "cpu", work, predict(work))
+    assert recommendation == "multiprocessing"
+    assert why is not None and why.rule == "only_processes_pay"
+    assert why.figures["threads_short"] == "small_saving"
+    assert why.figures["threads_saving_s"] == pytest.approx(0.08, abs=0.005)
+    assert why.figures["processes_saving_s"] == pytest.approx(0.135, abs=0.005)
+    # where processes would save too little as well, serial
+    tiny = inputs(python_cpu_s=0.15, native_cpu_s=0.04, serial_held_s=0.02)
+    work = rules.useful_work(tiny, "multiprocessing")
+    assert rules.recommend(tiny, "cpu", work, predict(work))[0] == "serial"

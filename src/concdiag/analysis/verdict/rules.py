@@ -479,12 +479,52 @@ def recommend(
         if reason is not None:
             return "serial", reason
     choice = threads_or_processes(inputs.cores, points)
-    short = no_gain_at_pool(inputs.cores, points, choice)
-    if short is None:
-        short = not_worth_it(inputs, work, points, choice)
+    short = not_paying(inputs, work, points, choice)
+    # threads were the cheaper choice, but they do not pay: where processes do, they are the
+    # only model that gains (as when threads gain under MIN_GAIN)
+    if (
+        short is not None
+        and choice == "threading"
+        and not_paying(inputs, work, points, "multiprocessing") is None
+    ):
+        return "multiprocessing", only_processes_pay(inputs, work, points, short)
     if short is not None:
         return "serial", short
     return choice, None
+
+
+def not_paying(
+    inputs: Inputs, work: Work, points: list[SpeedupPoint], choice: str
+) -> Reason | None:
+    """Why the model chosen does not pay at the pool size this machine runs, if it does not."""
+    return no_gain_at_pool(inputs.cores, points, choice) or not_worth_it(
+        inputs, work, points, choice
+    )
+
+
+def only_processes_pay(
+    inputs: Inputs, work: Work, points: list[SpeedupPoint], threads_short: Reason
+) -> Reason:
+    """`only_processes_pay`: threads, the cheaper model, would not pay (`threads_short` says
+    why); processes are predicted to, so they are the model that gains."""
+    at_pool = at_pool_size(inputs.cores, points)
+    threads_s = predicted_saving_s(work, at_pool, "threading")
+    processes_s = predicted_saving_s(work, at_pool, "multiprocessing")
+    return Reason(
+        "only_processes_pay",
+        f"With {at_pool.workers} workers threads are predicted at {at_pool.threads:.2f}x, "
+        f"saving {threads_s:.2f} s of {work.total_s:.2f} s of work: not worth a pool "
+        f"({threads_short.rule}). Processes are predicted at {at_pool.processes:.2f}x, saving "
+        f"{processes_s:.2f} s: they are the model that gains.",
+        {
+            "workers": at_pool.workers,
+            "threads": round(at_pool.threads, 3),
+            "processes": round(at_pool.processes, 3),
+            "threads_saving_s": round(threads_s, 3),
+            "processes_saving_s": round(processes_s, 3),
+            "threads_short": threads_short.rule,
+        },
+    )
 
 
 def own_resource_per_worker(
