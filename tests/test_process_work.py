@@ -187,6 +187,9 @@ def test_multiprocessing_s_machinery_is_named_and_its_forked_workers_are_workers
     commands = {1: ["python3", "app.py"], 2: TRACKER, 3: FORKSERVER, 4: FORKSERVER}
     # 4 was forked by the forkserver (3): it keeps its command line, and is a worker
     assert machinery(commands, {2: 1, 3: 1, 4: 3}) == {2: "resource tracker", 3: "forkserver"}
+    # the forkserver's own command line unread (empty): its forked workers' names it
+    unread = {1: ["python3", "app.py"], 2: TRACKER, 3: [], 4: FORKSERVER, 5: FORKSERVER}
+    assert machinery(unread, {2: 1, 3: 1, 4: 3, 5: 3}) == {2: "resource tracker", 3: "forkserver"}
     assert machinery_of(["python3", "-c", "from os import path; main()"]) is None
     # 3.14 and 3.15 import sys first
     code = "import sys; from multiprocessing.forkserver import main; main(12, 13)"

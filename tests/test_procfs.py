@@ -81,3 +81,59 @@ def test_a_short_lived_child_is_followed_and_its_cpu_counted_to_its_exit() -> No
     assert last.cpu_user_s + last.cpu_system_s >= 0.27
     ticks = [t.t_s for t in sampler.ticks if t.pid == child]
     assert len(ticks) >= 20  # followed for most of its 0.3 s, not from a counter read on
+
+
+class _Exec:
+    """A psutil.Process stand-in for a child exec'ing: refused once, then readable."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error: Exception | None = error
+
+    def oneshot(self):  # type: ignore[no-untyped-def]
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def cpu_times(self):  # type: ignore[no-untyped-def]
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return (0.5, 0.1)
+
+    def num_ctx_switches(self):  # type: ignore[no-untyped-def]
+        return (3, 1)
+
+    def memory_info(self):  # type: ignore[no-untyped-def]
+        import types
+
+        return types.SimpleNamespace(rss=1 << 20)
+
+    def num_threads(self) -> int:
+        return 1
+
+    def ppid(self) -> int:
+        return 1
+
+    def cmdline(self) -> list[str]:
+        return ["python3", "-c", "from multiprocessing.forkserver import main; main(3, 4)"]
+
+
+def test_a_child_refused_for_a_moment_is_read_again_and_one_gone_is_dropped() -> None:
+    import psutil
+
+    from concdiag.collectors.procfs import ProcSampler
+    from concdiag.recording.recording import RecordingDraft
+    from helpers import PID, target_info
+
+    recording = RecordingDraft(rate_hz=100.0, target=target_info())
+    sampler = ProcSampler(recording, PID, None, {})
+    sampler.follow_children = False
+    child = PID + 1
+    sampler._psutil = {child: _Exec(psutil.AccessDenied(child))}  # type: ignore[dict-item]
+    sampler._read_counters(0.1)  # refused while it execs: kept
+    sampler._read_counters(0.2)
+    assert recording.commands[child][-1].startswith("from multiprocessing.forkserver")
+    assert [c.t_s for c in recording.counters if c.pid == child] == [0.2]
+    sampler._psutil = {child: _Exec(psutil.NoSuchProcess(child))}  # type: ignore[dict-item]
+    sampler._read_counters(0.3)
+    assert child not in sampler._psutil

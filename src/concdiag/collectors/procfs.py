@@ -235,9 +235,13 @@ class ProcSampler:
                         cmdline != self.recording.commands.get(pid) or self._gil_missing(pid)
                     ):
                         self._exec_seen(pid, cmdline)
-            except psutil.Error:
+            except psutil.NoSuchProcess:  # exited (a zombie too)
                 del self._psutil[pid]
                 self._counters_at_exit(pid)
+            except psutil.Error:
+                # refused for now: a process exec'ing is briefly unreadable (its /proc files
+                # follow its new image's permissions); read it again at the next tick
+                continue
 
     def _gil_missing(self, pid: int) -> bool:
         """A child's GIL not found yet: a spawned worker may still be starting (4 retries)."""

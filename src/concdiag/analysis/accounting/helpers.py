@@ -35,6 +35,7 @@ MACHINERY_MODULES = {
     "multiprocessing.semaphore_tracker": "resource tracker",
 }
 SERVICE = "service"
+FORKSERVER = "forkserver"
 
 
 def helper_processes(
@@ -72,8 +73,15 @@ def parents(recording: Recording) -> dict[int, int]:
 def machinery(commands: Mapping[int, Sequence[str]], parent: Mapping[int, int]) -> dict[int, str]:
     """multiprocessing's helper processes, by pid. The forkserver's workers are forked from
     it without a new command line, so they carry its command line too: a process whose
-    parent runs the same helper is that helper's child, a worker."""
+    parent runs the same helper is that helper's child, a worker. A parent whose own command
+    line could not be read (a read that failed while it started) is named by its forked
+    children's: only the forkserver forks workers, and they carry its command line."""
     named = {pid: name for pid, argv in commands.items() if (name := machinery_of(argv))}
+    for pid, name in list(named.items()):
+        ppid = parent.get(pid, -1)
+        unread = ppid in commands and not commands[ppid]
+        if name == FORKSERVER and unread and ppid not in named:
+            named[ppid] = name
     return {pid: name for pid, name in named.items() if named.get(parent.get(pid, -1)) != name}
 
 
