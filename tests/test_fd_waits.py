@@ -79,6 +79,27 @@ def test_loopback_peers_pair_swapped_addresses() -> None:
     assert loopback_sockets([header + a + b + far]).peers == {111: 222, 222: 111}
 
 
+def test_a_connection_its_server_has_not_accepted_yet_is_awaiting_accept() -> None:
+    def row(n: int, local: str, remote: str, state: str, inode: int) -> str:
+        return (
+            f"{n}: {local} {remote} {state} 00000000:00000000 00:00000000 00000000 0 0 {inode} 1\n"
+        )
+
+    header = (
+        "sl local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n"
+    )
+    listener = row(0, "0100007F:1F90", "00000000:0000", "0A", 100)
+    client = row(1, "0100007F:C350", "0100007F:1F90", "01", 111)
+    in_backlog = row(2, "0100007F:1F90", "0100007F:C350", "01", 0)  # no inode until accepted
+    sockets = loopback_sockets([header + listener + client + in_backlog])
+    assert sockets.awaiting_accept == {111: 100}
+    assert sockets.peers == {} and sockets.server_ends == frozenset()
+    accepted = row(2, "0100007F:1F90", "0100007F:C350", "01", 222)
+    sockets = loopback_sockets([header + listener + client + accepted])
+    assert sockets.awaiting_accept == {}
+    assert sockets.server_ends == {222} and sockets.peers[111] == 222
+
+
 def test_a_socketpairs_ends_are_each_others_peers() -> None:
     left, right = socket.socketpair()
     with left, right:

@@ -23,7 +23,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Descriptors of one poll, select or epoll set looked at: a server's thousand sockets are
 #: judged by the first of them (a stated choice: each costs a readlink, 4.4 µs here).
@@ -43,6 +43,12 @@ RECHECK_S = 0.25
 #: sockets lead out of the tree pays at most 0.7% of a core for it; a channel opened between
 #: two processes already followed is found within this.
 REINDEX_S = 1.0
+#: While a process of the tree holds a connection its server has not accepted yet, and no
+#: server of the tree is known, the index is rebuilt this soon instead: a program that opens
+#: a connection per request to a server it runs is otherwise seen only when a rebuild lands
+#: after an accept (parse_and_fetch: its service missed, and read as a worker, in 1 run of
+#: 20). Bounded by that condition: once a server is known, `REINDEX_S` again.
+AWAITING_ACCEPT_REINDEX_S = 0.05
 
 INTERNAL = "internal"
 EXTERNAL = "external"
@@ -133,6 +139,10 @@ class Sockets:
 
     peers: dict[int, int]
     server_ends: frozenset[int] = frozenset()
+    #: Connected sockets whose other end waits in a listener's backlog, not accepted yet (it
+    #: has no inode until it is), to the listening socket's inode: the server that will hold
+    #: it is not known yet.
+    awaiting_accept: dict[int, int] = field(default_factory=dict)
 
 
 #: The kernel's socket states (``include/net/tcp_states.h``), shared by unix sockets.
@@ -228,18 +238,23 @@ def loopback_sockets(tables: Iterable[str]) -> Sockets:
     swapped), and the connections accepted on a listening port. Sockets to other addresses
     have no peer: they are external."""
     by_ends: dict[tuple[str, str], int] = {}
-    ports: set[str] = set()
+    ports: dict[str, int] = {}
     established: list[tuple[str, int]] = []
+    backlog: set[tuple[str, str]] = set()
     for text in tables:
         for line in text.splitlines()[1:]:
             fields = line.split()
-            if len(fields) <= 9 or fields[9] == "0":
+            if len(fields) <= 9:
                 continue
             inode = int(fields[9])
             state = int(fields[3], 16)
             port = fields[1].rsplit(":", 1)[-1]
+            if inode == 0:  # connected, not accepted yet (or closing)
+                if state == TCP_ESTABLISHED:
+                    backlog.add((fields[1], fields[2]))
+                continue
             if state == TCP_LISTEN:
-                ports.add(port)
+                ports[port] = inode
                 continue
             by_ends[(fields[1], fields[2])] = inode
             if state == TCP_ESTABLISHED:
@@ -251,6 +266,11 @@ def loopback_sockets(tables: Iterable[str]) -> Sockets:
             if (remote, local) in by_ends
         },
         server_ends=frozenset(inode for port, inode in established if port in ports),
+        awaiting_accept={
+            inode: ports[remote.rsplit(":", 1)[-1]]
+            for (local, remote), inode in by_ends.items()
+            if (remote, local) in backlog and remote.rsplit(":", 1)[-1] in ports
+        },
     )
 
 
@@ -451,3 +471,11 @@ class TreeEnds:
                 pass
         self._tcp = loopback_sockets(tables)
         self._note_servers()
+        awaiting = any(
+            client in holders and listener in holders
+            for client, listener in self._tcp.awaiting_accept.items()
+        )
+        if awaiting and not self.serving_pids:
+            # a server of the tree has yet to accept a connection the tree holds: look again
+            # soon (a listener outside the tree never makes this so)
+            self._index_at = now - REINDEX_S + AWAITING_ACCEPT_REINDEX_S
