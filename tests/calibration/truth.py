@@ -11,6 +11,7 @@ and the clocks they came from, for the test to compare.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +24,10 @@ class ThreadTruth:
         self.cpu_began = self.cpu_ended = 0.0
         self.queued_began = self.queued_ended = 0.0
         self.waits: dict[str, float] = {}
+        self.tid = 0
 
     def __enter__(self) -> ThreadTruth:
+        self.tid = threading.get_native_id()  # how profilers that name no thread call it
         self.began = time.perf_counter()
         self.cpu_began = time.thread_time()
         self.queued_began = _queued_s()
@@ -82,6 +85,7 @@ def write_truth(
     clocks = {
         name: {
             "alive_s": t.alive_s,
+            "tid": t.tid,
             "cpu_share": t.cpu_share(),
             "queued_share": t.queued_share(),
             "waits": {k: t.wait_share(k) for k in t.waits},
