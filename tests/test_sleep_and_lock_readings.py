@@ -7,11 +7,14 @@ import dataclasses
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from concdiag.analysis.source import parsed_source
 from concdiag.analysis.verdict import rules
+from concdiag.analysis.verdict.decide import decide
 from concdiag.analysis.verdict.sleep_sites import MIN_SLEEPS, in_calls_s, line_in_loop
 from concdiag.analysis.verdict.speedup import Work
-from concdiag.model.locks import CodeLine, CriticalSection, LockProfile
+from concdiag.model.locks import CodeLine, CriticalSection, LockProfile, LockReport
 from test_verdict_rules import BASE
 
 PROGRAM = textwrap.dedent(
@@ -157,3 +160,27 @@ def test_a_lock_held_over_io_keeps_its_own_advice() -> None:
     blocking = _lock({"gil_held": 2.8}, advice_kind="move_blocking_call")
     assert rules.own_resource_per_worker(LOCKED, WORK, blocking) is None
     assert rules.own_resource_per_worker(LOCKED, WORK, None) is None
+
+
+def test_one_lock_held_over_a_serial_runs_work_would_serialise_threads_not_processes() -> None:
+    """The serial form of a shared compressor behind one lock: the lock is never contended,
+    but its holds cover the work; threads sharing it would take turns, processes each have
+    their own (measured on such a workload: 2 threads 1.2x slower than serial, 2 processes
+    1.8x faster)."""
+    held = dataclasses.replace(
+        _lock({"native": 1.2, "gil_held": 0.8}), contended=0, wait_s=0.0, hold_s=2.0
+    )
+    report = LockReport(True, 64, 1, 0.0, 0.0, [held], None)
+    serial = dataclasses.replace(BASE, python_cpu_s=0.8, native_cpu_s=1.2, wall_s=2.1)
+    v = decide(serial, "serial", "one thread did the work", [], report)
+    two = next(p for p in v.predicted_speedup if p.workers == 2)
+    assert two.threads == pytest.approx(1.0, abs=0.02)
+    assert two.processes > 1.5
+    assert v.recommendation == "multiprocessing"
+    assert "lock_would_serialise" in {r.rule for r in v.reasons}
+    # a lock per object (instances) is not one every thread would share
+    per_item = dataclasses.replace(report, locks=[dataclasses.replace(held, instances=24)])
+    v = decide(serial, "serial", "one thread did the work", [], per_item)
+    assert v.recommendation == "threading"
+    # where threads run now, their waits on it say as much: the hold is not added again
+    assert rules.useful_work(serial, "threading").shared_lock_hold_s == 0.0

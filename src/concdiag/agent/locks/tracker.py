@@ -6,7 +6,10 @@ Python from 3.10 to 3.13. ``threading.Lock``, ``RLock``, ``Condition``, ``Semaph
 ``asyncio.Lock`` a subclass; locks made before the script starts stay as they were.
 
 Cost: an uncontended acquisition takes a fast path that records the owner, the acquiring
-frame and a count; one in ``EVERY`` of them is also timed, its hold scaled by that rate. A
+frame and a count; a site's first ``EVERY`` acquisitions are timed, and one in ``EVERY``
+after them, its hold scaled by that rate (a lock taken a few dozen times, once per task, has
+its holds measured whole: a serial run never contends it, and its holds are what would
+serialise threads). A
 contended acquisition is always timed, exactly: its wait, the waiting thread and line; the
 holder charges the waits it caused to the line where it took the lock when it releases it.
 
@@ -41,7 +44,8 @@ Site = _sites.Site
 site_of = _sites.site_of
 creation_site = _sites.creation_site
 
-#: One uncontended acquisition in EVERY is timed (a power of two: the test is a mask).
+#: A site's first EVERY uncontended acquisitions are timed, then one in EVERY (a power of
+#: two: the test is a mask).
 EVERY = 64
 _MASK = EVERY - 1
 #: Deadlock detection: a wait without timeout is taken in slices of this length at most.
@@ -172,9 +176,9 @@ class TrackedLock:
             self._lasti = f.f_lasti
             s = self._site
             n = s.n = s.n + 1
-            if not n & _MASK:
+            if n <= EVERY or not n & _MASK:
                 self._t = _clock()
-                self._tw = EVERY
+                self._tw = 1 if n <= EVERY else EVERY
             return True
         return _contended(self, -1, _getframe(1))
 
@@ -187,9 +191,9 @@ class TrackedLock:
             self._lasti = f.f_lasti
             s = self._site
             n = s.n = s.n + 1
-            if not n & _MASK:
+            if n <= EVERY or not n & _MASK:
                 self._t = _clock()
-                self._tw = EVERY
+                self._tw = 1 if n <= EVERY else EVERY
             return True
         if not blocking:
             return False
@@ -254,9 +258,9 @@ class TrackedRLock(TrackedLock):
                 self._lasti = f.f_lasti
                 s = self._site
                 n = s.n = s.n + 1
-                if not n & _MASK:
+                if n <= EVERY or not n & _MASK:
                     self._t = _clock()
-                    self._tw = EVERY
+                    self._tw = 1 if n <= EVERY else EVERY
             return True
         if not blocking:
             return False

@@ -34,6 +34,23 @@ def top_lock(locks: LockReport | None) -> LockProfile | None:
     return locks.locks[0]
 
 
+#: The lock kinds one holder at a time can hold.
+MUTEX_KINDS = ("Lock", "RLock")
+
+
+def one_lock_held_longest(locks: LockReport | None) -> LockProfile | None:
+    """The lock held longest among those that are one lock (one created at their line), when
+    its holds were timed: every thread that takes it takes the same lock."""
+    if locks is None:
+        return None
+    single = [
+        lock
+        for lock in locks.locks
+        if lock.instances == 1 and lock.kind in MUTEX_KINDS and (lock.hold_s or 0.0) > 0
+    ]
+    return max(single, key=lambda lock: lock.hold_s or 0.0, default=None)
+
+
 def contended_lock(locks: LockReport | None, bound: str) -> Reason | None:
     """For a lock-bound program: which lock, where it is taken, and what to change."""
     lock = top_lock(locks)

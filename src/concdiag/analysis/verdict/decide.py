@@ -14,7 +14,13 @@ import os
 from collections import Counter
 
 from concdiag.analysis.accounting.result import Accounting
-from concdiag.analysis.locks.rules import contended_lock, deadlock, deadlock_summary, top_lock
+from concdiag.analysis.locks.rules import (
+    contended_lock,
+    deadlock,
+    deadlock_summary,
+    one_lock_held_longest,
+    top_lock,
+)
 from concdiag.analysis.verdict import sleep_sites
 from concdiag.analysis.verdict.confidence import confidence, rerun_majority, rerun_outcomes
 from concdiag.analysis.verdict.inputs import Inputs, Shares
@@ -26,6 +32,7 @@ from concdiag.analysis.verdict.rules import (
     cpu_kind_of,
     external_commands,
     gil_contention,
+    lock_would_serialise,
     pool_overhead,
     predicted_speedup,
     recommend,
@@ -50,7 +57,7 @@ from concdiag.analysis.verdict.thresholds import (
 )
 from concdiag.formatting import pct
 from concdiag.model import CodeSite, CurrentModel, Reason, SpeedupPoint, Verdict, model_noun
-from concdiag.model.locks import LockReport
+from concdiag.model.locks import LockProfile, LockReport
 from concdiag.model.speedup import ProcessStart
 
 #: The rules that recommend workers each with its own copy of what a lock guards: their
@@ -109,8 +116,19 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
 def recommendation_of(inputs: Inputs, current_kind: str, locks: LockReport | None = None) -> str:
     """The recommendation alone, by the same rules `decide` runs (for the confidence)."""
     bound, _ = bound_of(inputs, Shares.of(inputs))
-    work = useful_work(inputs, current_kind)
+    work = useful_work(inputs, current_kind, shared_lock_hold_s(locks, current_kind))
     return recommend(inputs, bound, work, predict(work), top_lock(locks))[0]
+
+
+def shared_lock(locks: LockReport | None, current_kind: str) -> LockProfile | None:
+    """In a serial run, the one lock held longest: threads would share it. (Where threads
+    run now, a lock they share shows as their waits on it instead.)"""
+    return one_lock_held_longest(locks) if current_kind == "serial" else None
+
+
+def shared_lock_hold_s(locks: LockReport | None, current_kind: str) -> float:
+    lock = shared_lock(locks, current_kind)
+    return (lock.hold_s or 0.0) if lock is not None else 0.0
 
 
 def decide(
@@ -131,7 +149,7 @@ def decide(
     bound, bound_reason = bound_of(inputs, shares)
     # without a GIL, Python and native code both run unlocked: there is no split to name
     cpu_kind = cpu_kind_of(bound, shares) if inputs.gil_enabled else None
-    work = useful_work(inputs, current_kind)
+    work = useful_work(inputs, current_kind, shared_lock_hold_s(locks, current_kind))
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points, top_lock(locks))
     if serial_reason is not None and serial_reason.rule in OWN_RESOURCE_RULES:
@@ -153,6 +171,7 @@ def decide(
         sleep_in_calls(inputs, bound),
         gil_contention(inputs),
         pool_overhead(inputs, work),
+        lock_would_serialise(shared_lock(locks, current_kind), work),
         worker_start_up(inputs) if serial_reason is None else None,
         task_shipping(inputs, current_kind, recommendation, work.divisible_s),
         tasks_unpicklable(inputs, current_kind, recommendation),
@@ -176,6 +195,12 @@ def decide(
     named = next((r for r in reasons if r.rule == "contended_lock"), None)
     if named is not None:
         summary += " " + named.message
+    serialising = next((r for r in reasons if r.rule == "lock_would_serialise"), None)
+    if serialising is not None:
+        summary += (
+            f" Threads would take turns on the lock {serialising.figures['lock']}: it was "
+            f"held over {pct(work.shared_lock_hold_s / max(work.total_s, 1e-9))} of the work."
+        )
     return Verdict(
         bound=bound,
         cpu_kind=cpu_kind,

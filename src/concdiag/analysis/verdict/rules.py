@@ -37,6 +37,7 @@ from concdiag.analysis.verdict.thresholds import (
     PROCESS_MARGIN,
     SERIAL_SAID_S,
     SERIALISE_DOMINANT,
+    SERIALISING_LOCK_SHARE,
     SYNC_BOUND_SHARE,
 )
 from concdiag.formatting import pct
@@ -194,14 +195,15 @@ def gil_contention(inputs: Inputs) -> Reason | None:
 # -- pool overhead --------------------------------------------------------------------------
 
 
-def useful_work(inputs: Inputs, current_kind: str) -> Work:
+def useful_work(inputs: Inputs, current_kind: str, shared_lock_hold_s: float = 0.0) -> Work:
     """The work to spread over workers, for the speedup model.
 
     With processes now, the pool's own CPU (pickling, piping, dispatch) is measured: it is not
     work, and it is what processes cost this program, split into what the workers pay per task
     and what the parent pays feeding them. With a thread pool now, what pickling its tasks
     would cost was estimated in the target (`Inputs.shipping`) and is charged the same way;
-    otherwise processes are charged none.
+    otherwise processes are charged none. ``shared_lock_hold_s``: how long one lock every
+    thread would share was held in a run that never contended it (`Work.shared_lock_hold_s`).
     """
     # worker processes' start-up (their imports) is what processes cost, not work to divide
     start_native = min(inputs.worker_start_native_s, inputs.worker_start_s)
@@ -233,6 +235,32 @@ def useful_work(inputs: Inputs, current_kind: str) -> Work:
         dispatch_s=inputs.dispatch_s if current_kind == "multiprocessing" else 0.0,
         start_method=inputs.start_method,
         measured_start_s=inputs.start_per_worker_s,
+        # its holds are inside the work they serialise
+        shared_lock_hold_s=min(
+            shared_lock_hold_s,
+            held + native - serial_held - serial_native + inputs.io_s - serial_io + inputs.lock_s,
+        ),
+    )
+
+
+def lock_would_serialise(lock: LockProfile | None, work: Work) -> Reason | None:
+    """`lock_would_serialise`: in a run that never contended it (a serial run), one lock was
+    held for much of the work: threads sharing it would take turns, processes would each have
+    their own."""
+    if lock is None or work.shared_lock_hold_s < SERIALISING_LOCK_SHARE * work.divisible_s:
+        return None
+    return Reason(
+        "lock_would_serialise",
+        f"The lock {lock.prose_name} was held {work.shared_lock_hold_s:.2f} s of "
+        f"{work.total_s:.2f} s of work, never contended here: threads sharing it would take "
+        "turns, so the prediction for threads runs no faster than its holds; processes would "
+        "each have their own (give each thread its own copy of what it guards, or hold it "
+        "for less, to let threads run).",
+        {
+            "lock": lock.prose_name,
+            "hold_s": round(work.shared_lock_hold_s, 3),
+            "work_s": round(work.total_s, 3),
+        },
     )
 
 

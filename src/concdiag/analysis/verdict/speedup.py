@@ -9,7 +9,9 @@ Python CPU, C native CPU with the GIL released, W waiting on I/O and L waiting o
 waits are left out: they are a cost of the current concurrency, not work). With N workers on K
 cores:
 
-- threads:   T(N) = S + max(D/N, P, L, (P + C)/min(N, K))  (the GIL serialises P; a lock, L);
+- threads:   T(N) = S + max(D/N, P, L, (P + C)/min(N, K), H)  (the GIL serialises P; a lock,
+  L; H is how long one lock every thread would share was held, measured in a run that never
+  contended it: a serial run's);
 - processes: T(N) = S + max(D/N + w/N, L, (P + C + w)/min(N, K), p, (P + C + w + p)/K)
   + N * start + once  (one GIL each); start and once are what the start method costs
   (`START_COSTS`: per process, and once per program for forkserver's server); w and p are
@@ -38,7 +40,8 @@ MODEL_TEXT = (
     "(S time no worker count divides: the program's imports, its coordinating threads' own "
     "work, and its main thread's own CPU and I/O while no worker worked; P GIL-held CPU, "
     "C native CPU, W I/O wait, L lock wait); "
-    "threads T(N) = S + max(D/N, P, L, (P+C)/min(N,K)); "
+    "threads T(N) = S + max(D/N, P, L, (P+C)/min(N,K), H), H the hold time of one lock every "
+    "thread would share, measured in a serial run; "
     "processes T(N) = S + max(D/N + w/N, L, (P+C+w)/min(N,K), p, (P+C+w+p)/K) + N*start + once, "
     "where start and once are the start method's cost per process and once per program, and "
     "w and p are the measured pool overhead (pickling, piping, dispatch) of a process pool in "
@@ -100,6 +103,9 @@ class Work:
     #: What starting one worker process was measured to cost (its imports), when worker
     #: processes ran; charged instead of the start method's figure when larger.
     measured_start_s: float = 0.0
+    #: How long one lock that every thread would share was held, in a run that never
+    #: contended it (a serial run): threads take turns on it, each process has its own.
+    shared_lock_hold_s: float = 0.0
 
     @property
     def divisible_s(self) -> float:
@@ -113,7 +119,13 @@ class Work:
 def threads_time(work: Work, n: int) -> float:
     cpu = work.python_cpu_s + work.native_cpu_s
     serial_python = 0.0 if work.free_threaded else work.python_cpu_s
-    body = max(work.divisible_s / n, serial_python, work.lock_s, cpu / min(n, work.cores))
+    body = max(
+        work.divisible_s / n,
+        serial_python,
+        work.lock_s,
+        cpu / min(n, work.cores),
+        work.shared_lock_hold_s,
+    )
     return work.serial_s + body + (work.dispatch_s if n > 1 else 0.0)
 
 

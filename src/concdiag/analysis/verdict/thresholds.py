@@ -157,6 +157,9 @@ LIKELY_DEADLOCK_CONFIDENCE = 0.6
 #: The predicted-speedup reason names the CPU no worker count divides from this many seconds:
 #: a stated choice, a few ticks at the default rate.
 SERIAL_SAID_S = 0.05
+#: A lock held for this share of a serial run's work or more is named as what would serialise
+#: threads (`lock_would_serialise`): a stated choice, where its holds bound threads below 4x.
+SERIALISING_LOCK_SHARE = 0.25
 
 #: External commands' CPU is named in the reasons when it is at least this share of worker
 #: time: a stated choice, as `GIL_CONTENTION_SHARE`, so a shell's few milliseconds are not.
