@@ -1,7 +1,7 @@
 """Lock tracking inside the target: which lock, who held it, who waited, and deadlocks.
 
 Loaded by the bootstrap before the user's script runs: standard library only, any
-Python from 3.10 to 3.13. ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
+Python from 3.10 to 3.15. ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
 ``BoundedSemaphore`` (so ``queue.Queue``, ``Event`` and ``Barrier`` too) become thin wrappers,
 ``asyncio.Lock`` a subclass; locks made before the script starts stay as they were.
 
