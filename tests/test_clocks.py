@@ -17,6 +17,7 @@ from concdiag.analysis.accounting.tick_clocks import (
 from concdiag.model import Profile
 from concdiag.recording.recording import Recording
 from concdiag.recording.records import ThreadInfo, ThreadObservation, Tick
+from concdiag.render.figures import clock_notes
 from concdiag.render.markdown import MarkdownRenderer
 from concdiag.render.text import summary_text
 from helpers import FUTEX, PID, RATE, Synthetic, account, profile_of, target_info
@@ -357,3 +358,19 @@ def test_a_runnable_thread_requesting_the_gil_is_waiting_for_it_only_while_on_a_
         rec.ticks[i] = dataclasses.replace(tick, threads=obs)
     waiting = thread(profile_of(rec), PID + 1)
     assert waiting.states.gil_wait == pytest.approx(1.0)
+
+
+def test_threads_held_while_pre_empted_share_one_note() -> None:
+    """The same cause on several threads is one note, not one near-identical note each."""
+    # two threads taking turns on the GIL, on a CPU for half the time they hold it
+    rec = clocked({PID: "HW", PID + 1: "WH"}, 400)
+    for i, tick in enumerate(rec.ticks):
+        obs = tuple(
+            dataclasses.replace(o, run_ns=(i // 4) * TICK_NS, run_delay_ns=(i // 4) * TICK_NS)
+            for o in tick.threads
+        )
+        rec.ticks[i] = dataclasses.replace(tick, threads=obs)
+    notes = [n for n in clock_notes(profile_of(rec)) if "pre-empted" in n]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith("2 threads held the GIL while pre-empted for about 25%"), notes
+    assert "(t1000, t1001)" in notes[0]

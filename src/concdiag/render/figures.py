@@ -163,6 +163,39 @@ def share_with_error(share: float, error: float | None) -> str:
     return f"{text} ± {100 * error:.0f}"
 
 
+def pre_empted_note(profile: Profile) -> str:
+    """One note for every thread that held the GIL while pre-empted (the same cause on each),
+    naming each thread's process where the run had several."""
+    several = len(profile.processes) > 1
+    found = [
+        (f"{t.name} (pid {process.pid})" if several else t.name, t)
+        for process in profile.processes
+        for t in process.threads
+        if t.pre_empted_share >= NOTE_SHARE and t.cpu_clock_share is not None
+    ]
+    if not found:
+        return ""
+    cause = (
+        "other load took {its} CPU, and other threads waited for the GIL meanwhile. The "
+        "verdict leaves that time out of the work."
+    )
+    if len(found) == 1:
+        name, t = found[0]
+        return (
+            f"{name} held the GIL while pre-empted for about {pct(t.pre_empted_share)} of its "
+            f"time (GIL held {pct(t.states.gil_held)}, its CPU clock "
+            f"{pct(t.cpu_clock_share)}): " + cause.format(its="its")
+        )
+    shares = [t.pre_empted_share for _name, t in found]
+    names = ", ".join(name for name, _t in found[:4]) + (", ..." if len(found) > 4 else "")
+    low, high = pct(min(shares)), pct(max(shares))
+    span = low if low == high else f"{low}-{high}"
+    return (
+        f"{len(found)} threads held the GIL while pre-empted for about {span} of their time "
+        f"({names}): " + cause.format(its="their")
+    )
+
+
 def clock_notes(profile: Profile) -> list[str]:
     """What the clock check and the error bars say about how far the states can be trusted."""
     notes = []
@@ -174,15 +207,9 @@ def clock_notes(profile: Profile) -> list[str]:
             f"(tid {check.tid}), by {100 * check.largest_disagreement:.0f} points "
             f"(± {100 * check.error:.0f}). Its states are less reliable than the error bars say."
         )
-    for process in profile.processes:
-        for t in process.threads:
-            if t.pre_empted_share >= NOTE_SHARE and t.cpu_clock_share is not None:
-                notes.append(
-                    f"{t.name} held the GIL while pre-empted for about {pct(t.pre_empted_share)} "
-                    f"of its time (GIL held {pct(t.states.gil_held)}, its CPU clock "
-                    f"{pct(t.cpu_clock_share)}): other load took its CPU, and other threads "
-                    "waited for the GIL meanwhile. The verdict leaves that time out of the work."
-                )
+    pre_empted = pre_empted_note(profile)
+    if pre_empted:
+        notes.append(pre_empted)
     python_s = profile.summary.thread_seconds.total()
     if python_s and profile.summary.starved_s / python_s >= NOTE_SHARE:
         notes.append(
