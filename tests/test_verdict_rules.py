@@ -332,3 +332,34 @@ def test_processes_when_threads_would_save_too_little_and_processes_enough() -> 
     tiny = inputs(python_cpu_s=0.15, native_cpu_s=0.04, serial_held_s=0.02)
     work = rules.useful_work(tiny, "multiprocessing")
     assert rules.recommend(tiny, "cpu", work, predict(work))[0] == "serial"
+
+
+def test_worker_processes_one_after_another_cap_a_model_recommended_for_them() -> None:
+    """pip's build steps: four interpreters, each started as the one before ended. The run
+    cannot show that the work divides among several workers."""
+    from concdiag.analysis.verdict.decide import most_at_once, workers_one_at_a_time
+
+    tick = 0.01
+    chain = [(0.37, 2.21), (2.22, 2.43), (2.44, 2.67), (2.69, 3.12)]
+    assert most_at_once(chain, tick) == 1
+    # ending and starting within a tick is still one after another
+    assert most_at_once([(0.0, 1.0), (0.995, 2.0)], tick) == 1
+    assert most_at_once([(0.0, 2.0), (0.5, 2.5)], tick) == 2
+    in_turn = inputs(worker_processes=4, workers_at_once=1)
+    reason = workers_one_at_a_time(in_turn, "multiprocessing", "multiprocessing")
+    assert reason is not None and reason.figures["confidence_cap"] == 0.6
+    assert workers_one_at_a_time(in_turn, "multiprocessing", "serial") is None
+    side_by_side = inputs(worker_processes=4, workers_at_once=2)
+    assert workers_one_at_a_time(side_by_side, "multiprocessing", "multiprocessing") is None
+    # a pool of one worker is one process: nothing ran in turn
+    one = inputs(worker_processes=1, workers_at_once=1)
+    assert workers_one_at_a_time(one, "multiprocessing", "multiprocessing") is None
+    v = decide(
+        dataclasses.replace(in_turn, python_cpu_s=3.0, wall_s=3.2),
+        "multiprocessing",
+        "4 child processes",
+        [],
+    )
+    assert v.recommendation == "multiprocessing"
+    assert "workers_one_at_a_time" in {r.rule for r in v.reasons}
+    assert v.confidence <= 0.6

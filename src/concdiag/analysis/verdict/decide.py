@@ -51,6 +51,7 @@ from concdiag.analysis.verdict.thresholds import (
     DEADLOCK_CONFIDENCE,
     INFERRED_MODEL_CONFIDENCE,
     LIKELY_DEADLOCK_CONFIDENCE,
+    ONE_AT_A_TIME_CONFIDENCE,
     SMALL_SERIAL_RUN_CONFIDENCE,
     SMALL_SERIAL_WORK_S,
     UNMEASURED_SHIPPING_CONFIDENCE,
@@ -103,6 +104,10 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         tick_s=acc.tick_s,
         worker_processes=len(acc.worker_start_s),
         started_processes=sum(1 for s in acc.worker_start_s.values() if s > 0),
+        workers_at_once=most_at_once(
+            [(p.first_seen_s, p.last_seen_s) for p in acc.processes if p.pid in acc.worker_start_s],
+            acc.tick_s,
+        ),
         worker_start_s=sum(acc.worker_start_s.values()),
         worker_start_native_s=acc.worker_start_native_s,
         worker_work_s=sum(acc.worker_work_s.values()),
@@ -110,6 +115,38 @@ def inputs_from(acc: Accounting, cores: int, gil_enabled: bool, stacks: bool) ->
         external_cpu_s=sum(acc.external_cpu_s.values()),
         mutual_wait_s=acc.mutual_wait_s,
         pool_in_workers=acc.pool_in_workers,
+    )
+
+
+def most_at_once(lives: list[tuple[float, float]], tick_s: float) -> int:
+    """The most of these (first seen, last seen) lives that overlapped; lives that meet
+    within a tick (one process ending as the next starts) do not."""
+    events = sorted([(start, 1) for start, _ in lives] + [(end - tick_s, -1) for _, end in lives])
+    alive = most = 0
+    for _t, step in events:  # at one instant, an end (-1) sorts before a start
+        alive += step
+        most = max(most, alive)
+    return most
+
+
+def workers_one_at_a_time(inputs: Inputs, current_kind: str, recommendation: str) -> Reason | None:
+    """`workers_one_at_a_time`: the program runs worker processes, but never two at once,
+    and a model is recommended on the assumption that its work divides among several."""
+    if current_kind != "multiprocessing" or recommendation == "serial":
+        return None
+    if inputs.worker_processes < 2 or inputs.workers_at_once != 1:
+        return None
+    return Reason(
+        "workers_one_at_a_time",
+        f"Its {inputs.worker_processes} worker processes ran one after another, never two at "
+        "once: a chain of steps, each needing the one before, or a pool of one. The "
+        "prediction assumes the work divides among several workers, which this run cannot "
+        f"show, so confidence is capped at {ONE_AT_A_TIME_CONFIDENCE}.",
+        {
+            "worker_processes": inputs.worker_processes,
+            "workers_at_once": inputs.workers_at_once,
+            "confidence_cap": ONE_AT_A_TIME_CONFIDENCE,
+        },
     )
 
 
@@ -149,7 +186,9 @@ def decide(
     bound, bound_reason = bound_of(inputs, shares)
     # without a GIL, Python and native code both run unlocked: there is no split to name
     cpu_kind = cpu_kind_of(bound, shares) if inputs.gil_enabled else None
-    work = useful_work(inputs, current_kind, shared_lock_hold_s(locks, current_kind))
+    held_lock = shared_lock(locks, current_kind)
+    hold_s = (held_lock.hold_s or 0.0) if held_lock is not None else 0.0
+    work = useful_work(inputs, current_kind, hold_s)
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points, top_lock(locks))
     if serial_reason is not None and serial_reason.rule in OWN_RESOURCE_RULES:
@@ -171,7 +210,7 @@ def decide(
         sleep_in_calls(inputs, bound),
         gil_contention(inputs),
         pool_overhead(inputs, work),
-        lock_would_serialise(shared_lock(locks, current_kind), work),
+        lock_would_serialise(held_lock, work),
         worker_start_up(inputs) if serial_reason is None else None,
         task_shipping(inputs, current_kind, recommendation, work.divisible_s),
         tasks_unpicklable(inputs, current_kind, recommendation),
@@ -181,11 +220,14 @@ def decide(
         consider_asyncio(inputs, bound, recommendation),
     )
     inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
+    in_turn = workers_one_at_a_time(inputs, current_kind, recommendation)
     small = small_serial_run(current_kind, recommendation, work)
     shipping = None
     if not shipping_measured(inputs, current_kind):
         shipping = arguments_unmeasured(current_kind, recommendation)
-    reasons = [reason for reason in (*found, inferred, small, shipping) if reason is not None]
+    reasons = [
+        reason for reason in (*found, inferred, in_turn, small, shipping) if reason is not None
+    ]
     # both rest on a reading of the program the figures cannot prove (a sleep standing for
     # latency; a lock guarding what each worker could own)
     assumed = ("sleep_in_calls", *OWN_RESOURCE_RULES)
@@ -201,6 +243,11 @@ def decide(
             f" Threads would take turns on the lock {serialising.figures['lock']}: it was "
             f"held over {pct(work.shared_lock_hold_s / max(work.total_s, 1e-9))} of the work."
         )
+    if in_turn is not None:
+        summary += (
+            f" Its {inputs.worker_processes} worker processes ran one after another, never "
+            "two at once: whether its work divides among several, this run cannot show."
+        )
     return Verdict(
         bound=bound,
         cpu_kind=cpu_kind,
@@ -214,6 +261,7 @@ def decide(
                     outcomes,
                 ),
                 INFERRED_MODEL_CONFIDENCE if inferred is not None or capped else 1.0,
+                ONE_AT_A_TIME_CONFIDENCE if in_turn is not None else 1.0,
                 SMALL_SERIAL_RUN_CONFIDENCE if small is not None else 1.0,
                 UNMEASURED_SHIPPING_CONFIDENCE if shipping is not None else 1.0,
             ),

@@ -77,6 +77,8 @@ class Inputs:
     #: Of those, the processes seen starting (importing): a forked child that imports
     #: nothing, or one that only execs a command, starts no interpreter of its own.
     started_processes: int = 0
+    #: The most worker processes alive at one time (1: they ran one after another).
+    workers_at_once: int = 0
     #: External commands (processes of the tree running no Python) that computed, and their
     #: CPU (already inside native_cpu_s: work the program hands to them).
     external_processes: int = 0

@@ -118,6 +118,11 @@ NO_STACKS_CONFIDENCE = 0.7
 #: inferred from the process tree, and the speedup model's pool terms are outside what the
 #: bench measured (docs/verdicts.md). A stated choice: one rerun in five may differ.
 INFERRED_MODEL_CONFIDENCE = 0.8
+#: Cap when a program runs worker processes but never two at once (`workers_one_at_a_time`):
+#: whether its work divides among several, as the prediction assumes, the run cannot show
+#: (a chain of steps, each needing the one before, looks the same). A stated choice, the
+#: floor of what reads as a verdict here (as `LIKELY_DEADLOCK_CONFIDENCE`).
+ONE_AT_A_TIME_CONFIDENCE = 0.6
 #: Confidence never goes below this: a stated choice, so a verdict made almost blind still
 #: reads as a verdict, not as zero.
 MIN_CONFIDENCE = 0.05
