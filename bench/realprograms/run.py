@@ -123,6 +123,10 @@ class Profiled:
     #: The report's notes that the verdict contradicts its own figures (none should); None in
     #: results kept from before they were counted.
     contradictions: int | None = None
+    #: The verdict's reasons (rule names) and its predicted speedups at 2 workers: what a
+    #: wrong verdict rested on, kept in ``--results`` to find its cause later.
+    rules: tuple[str, ...] = ()
+    predicted_2: tuple[float, float] | None = None
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -219,6 +223,15 @@ def profile_run(argv: list[str], cwd: Path, env: dict[str, str], scratch: Path) 
         contradictions=sum(
             "contradicts its own figures" in note for note in profile["run"].get("notes", [])
         ),
+        rules=tuple(r["rule"] for r in profile["verdict"]["reasons"]),
+        predicted_2=next(
+            (
+                (p["threads"], p["processes"])
+                for p in profile["verdict"]["predicted_speedup"]
+                if p["workers"] == 2
+            ),
+            None,
+        ),
     )
 
 
@@ -259,8 +272,20 @@ class Case:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
-        profiles = {n: [Profiled(**p) for p in ps] for n, ps in data["profiles"].items()}
+        profiles = {n: [_profiled(p) for p in ps] for n, ps in data["profiles"].items()}
         return cls(int(data["items"]), data["times"], profiles)
+
+
+def _profiled(data: dict[str, Any]) -> Profiled:
+    """A kept verdict (JSON gives lists where the record has tuples)."""
+    predicted = data.get("predicted_2")
+    return Profiled(
+        **{
+            **data,
+            "rules": tuple(data.get("rules", ())),
+            "predicted_2": tuple(predicted) if predicted else None,
+        }
+    )
 
 
 def measure(
