@@ -205,6 +205,42 @@ class Checks:
             f"attach: exit {run.returncode}, {v.get('bound')} -> {v.get('recommendation')}",
         )
 
+    def gecko_beside_cpython(self, source: Path) -> None:
+        """Where the interpreter has its own sampler (3.15 on), its gecko file of a sample
+        target, written here and now, is the reference our gecko export's layout is held to."""
+        try:
+            import profiling.sampling  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            self.report(None, "gecko: this interpreter has no profiling.sampling to compare with")
+            return
+        sys.path.insert(0, str(source / "tests"))
+        from gecko_layout import differences
+
+        reference = self.out / "cpython.gecko.json"
+        ours = self.out / "concdiag.gecko.json"
+        target = str(self.samples / "io_threads.py")
+        own = subprocess.run(
+            [sys.executable, "-m", "profiling.sampling", "run", "--mode", "wall", "-a"]
+            + ["--gecko", "-o", str(reference), target],
+            capture_output=True,
+            text=True,
+            timeout=TARGET_TIMEOUT_S,
+            check=False,
+        )
+        export = concdiag(
+            "report", str(self.out / "cpu_threads.json"), "--format", "gecko", "-o", str(ours)
+        )
+        if own.returncode != 0 or export.returncode != 0:
+            tail = (own.stderr + export.stderr).strip()[-300:]
+            self.report(False, f"gecko: exits {own.returncode}, {export.returncode}: {tail}")
+            return
+        found = differences(json.loads(reference.read_text()), json.loads(ours.read_text()))
+        self.report(
+            not found,
+            "gecko export has the layout of this interpreter's own sampler's"
+            + (f": {'; '.join(found[:5])}" if found else ""),
+        )
+
     def check(self) -> None:
         profiles = [str(self.out / f"{n}.json") for n in ("cpu_threads", "native_threads")]
         run = concdiag("check", *profiles)
@@ -226,6 +262,7 @@ def main() -> int:
     checks.whatif_unloadable_in_interpreters()
     checks.attach()
     checks.check()
+    checks.gecko_beside_cpython(source)
     return checks.failures
 
 

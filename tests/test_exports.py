@@ -1,10 +1,15 @@
-"""speedscope and Chrome trace exports: valid against their published formats, figures kept."""
+"""Exports (speedscope, Chrome trace, gecko, pprof): valid against their published formats or
+the tools that read them, figures kept."""
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import itertools
 import json
+import os
+import shutil
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,8 +20,11 @@ import pytest
 from concdiag.model import STATE_KEYS, Profile, Timeline
 from concdiag.render import FORMATS, get_renderer
 from concdiag.render.chrometrace import ChromeTraceRenderer
+from concdiag.render.gecko import GeckoRenderer
+from concdiag.render.pprof import PprofRenderer, sample_type_names, shown_function
 from concdiag.render.speedscope import SpeedscopeRenderer
-from concdiag.render.views import trimmed_stacks
+from concdiag.render.views import lane_runs, trimmed_stacks
+from gecko_layout import differences
 from helpers import PID, profile_of, synthetic
 from test_render import HOSTILE, hostile_profile
 
@@ -170,3 +178,208 @@ def test_an_empty_profile_renders_in_every_format() -> None:
         json.loads(ChromeTraceRenderer().render(profile)),
         schema("chrome-trace-event-schema.json"),
     )
+
+
+# --- Firefox Profiler (gecko) ----------------------------------------------------------------
+
+GECKO_REFERENCE = DATA / "gecko-cpython-3.15.2-reference.json"
+
+
+@pytest.mark.parametrize("profile", [busy_profile(), hostile_profile()], ids=["busy", "hostile"])
+def test_gecko_export_has_the_layout_cpython_315_writes(profile: Profile) -> None:
+    reference = json.loads(GECKO_REFERENCE.read_text())
+    doc = json.loads(GeckoRenderer().render(profile))
+    assert differences(reference, doc) == []
+
+
+def test_gecko_layout_check_finds_what_is_wrong() -> None:
+    """The layout check itself: a missing column, a ragged table and a dangling index."""
+    reference = json.loads(GECKO_REFERENCE.read_text())
+    assert differences(reference, reference) == []
+    broken = json.loads(GeckoRenderer().render(busy_profile()))
+    del broken["threads"][0]["frameTable"]["inlineDepth"]
+    broken["threads"][1]["funcTable"]["name"].append(0)
+    broken["threads"][2]["samples"]["stack"][0] = 10_000
+    found = differences(reference, broken)
+    assert any("lacks 'inlineDepth'" in f for f in found)
+    assert any("funcTable.name has" in f for f in found)
+    dangling = json.loads(GeckoRenderer().render(busy_profile()))
+    dangling["threads"][2]["samples"]["stack"][0] = 10_000
+    assert any("samples.stack points past" in f for f in differences(reference, dangling))
+
+
+def test_gecko_export_keeps_each_threads_samples_and_timeline() -> None:
+    profile = busy_profile()
+    doc = json.loads(GeckoRenderer().render(profile))
+    strings = doc["shared"]["stringArray"]
+    counts: dict[int, int] = defaultdict(int)
+    for s in trimmed_stacks(profile):
+        counts[s.tid] += s.count
+    assert {t["tid"] for t in doc["threads"]} == set(counts)
+    tl = profile.timeline
+    for thread in doc["threads"]:
+        assert sum(thread["samples"]["weight"]) == counts[thread["tid"]]
+        # each sample's outermost frame is the thread's state
+        stacks, frames, funcs = thread["stackTable"], thread["frameTable"], thread["funcTable"]
+        for leaf in set(thread["samples"]["stack"]):
+            node = leaf
+            while stacks["prefix"][node] is not None:
+                node = stacks["prefix"][node]
+            assert strings[funcs["name"][frames["func"][stacks["frame"][node]]]].startswith("[")
+        markers = thread["markers"]
+        lane = next(x for x in tl.lanes if x.tid == thread["tid"])
+        stretches = [r for r in lane_runs(lane, len(tl.t_s)) if r.state != "unknown"]
+        assert markers["length"] == len(stretches)
+        for i, stretch in enumerate(stretches):
+            assert markers["startTime"][i] == pytest.approx(stretch.start * tl.bin_s * 1000)
+            assert markers["endTime"][i] - markers["startTime"][i] == pytest.approx(
+                markers["data"][i]["duration"]
+            )
+    held = [
+        strings[n]
+        for t in doc["threads"]
+        for n, c in zip(t["markers"]["name"], t["markers"]["category"], strict=True)
+        if c
+        == doc["meta"]["categories"].index(
+            next(c for c in doc["meta"]["categories"] if c["name"] == "GIL held")
+        )
+    ]
+    assert held and set(held) == {"Has GIL"}  # CPython's own name for the same state
+
+
+# --- pprof -----------------------------------------------------------------------------------
+
+
+def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
+    """A protobuf message's fields in order: (number, varint value or length-delimited bytes)."""
+    out: list[tuple[int, int | bytes]] = []
+    i = 0
+
+    def varint() -> int:
+        nonlocal i
+        value = shift = 0
+        while True:
+            byte = data[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((number, varint()))
+        elif wire == 2:
+            size = varint()
+            out.append((number, data[i : i + size]))
+            i += size
+        else:
+            raise AssertionError(f"unexpected wire type {wire}")
+    return out
+
+
+def _packed_ints(payload: bytes) -> list[int]:
+    values = []
+    value = shift = 0
+    for byte in payload:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            values.append(value)
+            value = shift = 0
+    return values
+
+
+def decoded_pprof(profile: Profile) -> dict[str, Any]:
+    message = _fields(gzip.decompress(PprofRenderer().render(profile)))
+    strings = [bytes(v).decode() for n, v in message if n == 6 and isinstance(v, bytes)]
+    types = []
+    for n, v in message:
+        if n == 1 and isinstance(v, bytes):
+            types.append(strings[dict(_fields(v))[1]])  # type: ignore[index]
+    samples = []
+    for n, v in message:
+        if n != 2 or not isinstance(v, bytes):
+            continue
+        fields = _fields(v)
+        values = _packed_ints(next(b for k, b in fields if k == 2))  # type: ignore[arg-type]
+        labels = {}
+        for k, b in fields:
+            if k == 3 and isinstance(b, bytes):
+                label = dict(_fields(b))
+                key = strings[label[1]]  # type: ignore[index]
+                # proto3 leaves out zero values: an empty string label has neither field
+                labels[key] = label[3] if 3 in label else strings[label.get(2, 0)]  # type: ignore[index]
+        samples.append((values, labels))
+    return {"strings": strings, "types": types, "samples": samples}
+
+
+@pytest.mark.parametrize("profile", [busy_profile(), hostile_profile()], ids=["busy", "hostile"])
+def test_pprof_export_keeps_each_threads_time_by_state(profile: Profile) -> None:
+    doc = decoded_pprof(profile)
+    assert doc["strings"][0] == ""
+    assert doc["types"] == sample_type_names()
+    interval_ns = round(1e9 / profile.run.rate_hz)
+    expected: dict[tuple[int, str], int] = defaultdict(int)
+    for s in trimmed_stacks(profile):
+        expected[(s.tid, s.state)] += s.count * interval_ns
+    got: dict[tuple[int, str], int] = defaultdict(int)
+    for values, labels in doc["samples"]:
+        state = labels["state"]
+        assert values[0] == values[1 + STATE_KEYS.index(state)]
+        assert sum(values[1:]) == values[0]  # one state column holds the sample's time
+        got[(labels["tid"], state)] += values[0]
+    assert got == expected
+    names = {t.name for p in profile.processes for t in p.threads}
+    assert {labels["thread"] for _, labels in doc["samples"]} <= names
+
+
+def test_pprof_names_module_level_code_so_pprof_does_not_drop_it() -> None:
+    assert shown_function("<module>", "/app/main.py") == "main.py:module"
+    assert shown_function("work", "/app/main.py") == "work"
+    assert "main.py:module" in decoded_pprof(busy_profile())["strings"]
+
+
+GO = shutil.which("go")
+
+
+@pytest.mark.skipif(
+    GO is None and not os.environ.get("CONCDIAG_REQUIRE_GO"),
+    reason="Go's pprof is not installed (.ci/run installs Debian's golang-go)",
+)
+@pytest.mark.parametrize("profile", [busy_profile(), hostile_profile()], ids=["busy", "hostile"])
+def test_gos_own_pprof_reads_the_export(profile: Profile, tmp_path: Path) -> None:
+    assert GO is not None, "CONCDIAG_REQUIRE_GO is set and go is not on PATH"
+    path = tmp_path / "p.pb.gz"
+    path.write_bytes(PprofRenderer().render(profile))
+    env = {**os.environ, "HOME": str(tmp_path), "GOCACHE": str(tmp_path / "gocache")}
+
+    def pprof(*args: str) -> str:
+        run = subprocess.run(
+            [GO, "tool", "pprof", *args, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    interval = 1 / profile.run.rate_hz
+    total = sum(s.count for s in trimmed_stacks(profile)) * interval
+    top = pprof("-top", "-unit=ms")
+    assert "Type: wall" in top
+    assert f"Total samples = {round(total * 1000)}ms" in top.replace(",", "")
+    for state in STATE_KEYS:
+        seconds = sum(s.count for s in trimmed_stacks(profile) if s.state == state) * interval
+        by_state = pprof(f"-sample_index={state}", "-top", "-unit=ms")
+        assert f"Type: {state}" in by_state
+        if seconds:
+            assert f"Total samples = {round(seconds * 1000)}ms" in by_state.replace(",", "")
+    tags = pprof("-tags")
+    for t in (t for p in profile.processes for t in p.threads):
+        if any(s.tid == t.tid for s in profile.stacks):
+            assert t.name in tags

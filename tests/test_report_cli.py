@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def test_report_reproduces_the_html_byte_for_byte(tmp_path: Path) -> None:
         ("chrome-trace", lambda text: "traceEvents" in json.loads(text)),
         ("md", lambda text: text.startswith("### concdiag:")),
         ("json", lambda text: json.loads(text)["schema"] == "concdiag-profile"),
+        ("gecko", lambda text: json.loads(text)["meta"]["preprocessedProfileVersion"] >= 57),
     ],
 )
 def test_report_writes_each_format(tmp_path: Path, fmt: str, check) -> None:  # type: ignore[no-untyped-def]
@@ -110,3 +112,18 @@ def test_bad_report_arguments_exit_2_with_one_line(tmp_path: Path, args: tuple[s
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip(), "says what is wrong"
     assert len([line for line in proc.stderr.splitlines() if "error" in line.lower()]) == 1
+
+
+def test_report_writes_pprof_to_a_file_or_a_pipe(tmp_path: Path) -> None:
+    saved = save(busy_profile(), tmp_path / "p.json")
+    out = tmp_path / "p.pb.gz"
+    assert concdiag("report", str(saved), "--format", "pprof", "-o", str(out)).returncode == 0
+    piped = subprocess.run(
+        [sys.executable, "-m", "concdiag", "report", str(saved), "--format", "pprof"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == out.read_bytes()
+    assert gzip.decompress(out.read_bytes())  # gzipped, as pprof reads it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -34,10 +35,13 @@ from concdiag.render.index import render_index
 def command(
     profile_path: Path | None, fmt: str, output: Path | None, index_dir: Path | None
 ) -> None:
-    """Re-render a saved JSON profile as HTML, JSON, Markdown, speedscope or Chrome trace.
+    """Re-render a saved JSON profile as HTML, JSON, Markdown, speedscope, Chrome trace,
+    Firefox Profiler (gecko) or pprof.
 
     speedscope files open at https://www.speedscope.app; Chrome trace files open in
-    Perfetto (https://ui.perfetto.dev) and chrome://tracing.
+    Perfetto (https://ui.perfetto.dev) and chrome://tracing; gecko files in
+    https://profiler.firefox.com; pprof files (gzipped protobuf, written only to a file or a
+    pipe) in `go tool pprof`, Pyroscope and Grafana.
     """
     if index_dir is not None:
         if profile_path is not None:
@@ -51,10 +55,17 @@ def command(
     if profile_path is None:
         raise UsageError("missing PROFILE.json (or --index DIR)")
     profile = Profile.load(profile_path)
-    text = get_renderer(fmt).render(profile)
+    rendered = get_renderer(fmt).render(profile)
     if output is None:
-        click.echo(text, nl=False)
+        if isinstance(rendered, bytes):
+            stdout = sys.stdout.buffer
+            if stdout.isatty():
+                raise UsageError(f"--format {fmt} is binary: give -o FILE or pipe it")
+            stdout.write(rendered)
+            stdout.flush()
+            return
+        click.echo(rendered, nl=False)
         return
     check_writable(output)
-    write_atomic(output, text)
+    write_atomic(output, rendered)
     click.echo(f"wrote {output}", err=True)

@@ -14,14 +14,16 @@ from concdiag.model import Profile
 class Renderer(Protocol):
     extension: str
 
-    def render(self, profile: Profile) -> str: ...
+    def render(self, profile: Profile) -> str | bytes: ...
 
 
 def get_renderer(fmt: str) -> Renderer:
     from concdiag.render.chrometrace import ChromeTraceRenderer
+    from concdiag.render.gecko import GeckoRenderer
     from concdiag.render.html import HtmlRenderer
     from concdiag.render.json import JsonRenderer
     from concdiag.render.markdown import MarkdownRenderer
+    from concdiag.render.pprof import PprofRenderer
     from concdiag.render.speedscope import SpeedscopeRenderer
 
     renderers: dict[str, Renderer] = {
@@ -30,8 +32,10 @@ def get_renderer(fmt: str) -> Renderer:
         "md": MarkdownRenderer(),
         "speedscope": SpeedscopeRenderer(),
         "chrome-trace": ChromeTraceRenderer(),
+        "gecko": GeckoRenderer(),
+        "pprof": PprofRenderer(),
     }
     return renderers[fmt]
 
 
-FORMATS = ("html", "json", "md", "speedscope", "chrome-trace")
+FORMATS = ("html", "json", "md", "speedscope", "chrome-trace", "gecko", "pprof")
