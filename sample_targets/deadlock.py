@@ -5,7 +5,7 @@ then A; each thread takes its first lock, pauses, and waits forever for the othe
 `concdiag profile` the lock tracker finds the wait-for cycle, the target is ended, and the
 report names both locks, where each was taken and where each thread waits. Alone it gives up
 after 20 s and exits 3 (never 0). The fix: take the locks in one order everywhere.
-Expected verdict: bound=deadlock cpu_kind=none recommendation=serial
+Expected verdict: bound=deadlock cpu_kind=none recommendation=none
 Current model: threading
 """
 

@@ -126,7 +126,7 @@ def test_tree_is_rendered_and_escaped() -> None:
     html = HtmlRenderer().render(with_tree)  # type: ignore[arg-type]
     assert 'data-testid="process-tree"' in html
     assert "<script>x</script>" not in html
-    assert "process tree: <script>x</script> IPC" in summary_text(with_tree, [])  # type: ignore[arg-type]
+    assert "process tree: <script>x</script> IPC" in summary_text(with_tree, [], verbose=True)  # type: ignore[arg-type]
 
 
 def test_forced_or_denied_tracing_selects_the_inprocess_collector(

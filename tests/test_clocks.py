@@ -214,7 +214,7 @@ def test_clock_check_reports_states_that_claim_more_cpu_than_the_clock() -> None
     assert check.tid == PID + 1
     assert check.largest_disagreement == pytest.approx(0.5, abs=0.02)
     assert check.threads_over == 1
-    text = summary_text(profile, [])
+    text = summary_text(profile, [], verbose=True)
     assert "disagree with their own CPU clock" in text
     # the profile carries it, and a saved profile reads it back
     again = Profile.from_dict(profile.to_dict()).summary.clock_check
@@ -229,7 +229,7 @@ def test_clock_check_is_quiet_when_states_agree() -> None:
     assert check.threads_checked == 2
     assert check.largest_disagreement < 0.02
     assert check.threads_over == 0
-    assert "CPU clock" not in summary_text(profile, [])
+    assert "CPU clock" not in summary_text(profile, [], verbose=True)
 
 
 def test_analysis_with_clocks_is_the_same_fed_in_chunks() -> None:
@@ -274,7 +274,7 @@ def test_gil_held_while_pre_empted_stays_in_the_states_but_not_in_the_work() -> 
     work = profile.summary.worker_seconds
     assert work.gil_held == pytest.approx(0.5 * t.alive_s, abs=0.05)
     assert work.unknown == pytest.approx(0.5 * t.alive_s, abs=0.05)
-    assert "held the GIL while pre-empted for about 50%" in summary_text(profile, [])
+    assert "held the GIL while pre-empted for about 50%" in summary_text(profile, [], verbose=True)
 
 
 def test_the_cpu_beside_a_gil_held_tick_is_not_taken_for_native_code() -> None:

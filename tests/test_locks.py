@@ -198,7 +198,7 @@ def test_a_deadlock_is_the_verdict_with_both_locks_threads_and_lines(tmp_path: P
     v = profile.verdict
     assert (v.bound, v.recommendation, v.cpu_kind, v.confidence) == (
         "deadlock",
-        "serial",
+        "none",
         None,
         0.95,
     )
@@ -218,8 +218,12 @@ def test_a_deadlock_is_the_verdict_with_both_locks_threads_and_lines(tmp_path: P
     # concdiag's own frames are not part of the user's stack
     assert [f.function for f in deadlock.stacks[0].frames] == ["transfer"]
     text = summary_text(profile, [])
-    assert text.startswith("concdiag: deadlock -> recommend serial")
-    assert "one waits at ledger.py:10 for Ledger.lock #1 (ledger.py:6)" in text
+    assert text.startswith("concdiag: deadlock -> no model until the deadlock is fixed")
+    why = text.splitlines()[1]
+    assert why.startswith("  why: one waits at ledger.py:10") and "two waits at" in why
+    assert "  change: Take the locks in one order everywhere" in text
+    verbose = summary_text(profile, [], verbose=True)
+    assert "one waits at ledger.py:10 for Ledger.lock #1 (ledger.py:6)" in verbose
 
 
 def test_profiles_with_locks_match_the_schema_and_round_trip(tmp_path: Path) -> None:

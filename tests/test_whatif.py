@@ -29,7 +29,7 @@ from concdiag.model.whatif import WhatIf
 from concdiag.recording.whatif import PoolSeen, SwapReport, TaskErrorSeen, TimedRun
 from concdiag.render.html import HtmlRenderer
 from concdiag.render.markdown import MarkdownRenderer
-from concdiag.render.text import summary_text
+from concdiag.render.text import SHORT_SUMMARY_LINES, summary_text
 from conftest import load_recording
 from helpers import load_schema, profile_of
 
@@ -277,9 +277,14 @@ def test_the_part_is_in_the_schema_and_every_renderer() -> None:
     assert "load average 3.50 and 4.00" in html
     md = MarkdownRenderer().render(profile)
     assert "**Measured alternatives**" in md and "processes, 2 workers" in md
-    text = summary_text(profile, [])
+    text = summary_text(profile, [], verbose=True)
     assert "whatif (measurement confirms the verdict)" in text
     assert "could not run under threads" in text
+    short = summary_text(profile, []).splitlines()
+    assert len(short) <= SHORT_SUMMARY_LINES
+    measured = next(line for line in short if line.startswith("  measured: "))
+    assert "processes, 2 workers" in measured
+    assert "more note" in short[-1]  # the failure to run under threads is one of them
 
 
 def test_profiles_without_the_part_render_without_it() -> None:

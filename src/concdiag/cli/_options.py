@@ -107,6 +107,12 @@ def sampling_outputs(json_default: str) -> Callable[[F], F]:
                     help="HTML report path (default: beside the JSON, .html).",
                 ),
                 click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
+                click.option(
+                    "-v",
+                    "--verbose",
+                    is_flag=True,
+                    help="Print every note of the summary, not only how many there are.",
+                ),
             ]
         ):
             function = option(function)
@@ -163,7 +169,9 @@ def target_invocation(
     return TargetInvocation(target_args[0], False, tuple(target_args[1:]), python)
 
 
-def run_and_report(run: Callable[[Progress | None], Outcome], quiet: bool) -> NoReturn:
+def run_and_report(
+    run: Callable[[Progress | None], Outcome], quiet: bool, verbose: bool = False
+) -> NoReturn:
     """Run a sampling command with a progress line on a terminal, print its summary, exit."""
     progress = Progress() if (not quiet and sys.stderr.isatty()) else None
     try:
@@ -172,5 +180,6 @@ def run_and_report(run: Callable[[Progress | None], Outcome], quiet: bool) -> No
         if progress is not None:
             progress.clear()
     if not quiet:
-        click.echo(summary_text(outcome.profile, [outcome.json_path, outcome.html_path]), err=True)
+        written = [outcome.json_path, outcome.html_path]
+        click.echo(summary_text(outcome.profile, written, verbose), err=True)
     sys.exit(outcome.exit_code)

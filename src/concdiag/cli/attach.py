@@ -30,6 +30,7 @@ def command(
     json_path: Path | None,
     html_path: Path | None,
     quiet: bool,
+    verbose: bool,
     deadlock_after_s: float,
 ) -> None:
     """Sample the running Python process PID until --duration ends, Ctrl-C, or it exits.
@@ -39,4 +40,4 @@ def command(
     3 not permitted to read the target or py-spy missing, 130 interrupted (report written).
     """
     request = AttachRequest(pid, rate_hz, duration_s, json_path, html_path, deadlock_after_s)
-    run_and_report(lambda progress: attach_pid(request, progress), quiet)
+    run_and_report(lambda progress: attach_pid(request, progress), quiet, verbose)

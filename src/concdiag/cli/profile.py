@@ -70,6 +70,7 @@ def command(
     deep_clock: str,
     collector: str,
     quiet: bool,
+    verbose: bool,
     no_locks: bool,
     deadlock_after_s: float,
     target_args: tuple[str, ...],
@@ -97,4 +98,4 @@ def command(
         if not quiet:
             click.echo(f"concdiag: {line}", err=True)
 
-    run_and_report(lambda progress: profile_script(request, progress, notice), quiet)
+    run_and_report(lambda progress: profile_script(request, progress, notice), quiet, verbose)

@@ -53,6 +53,7 @@ def command(
     json_path: Path | None,
     html_path: Path | None,
     quiet: bool,
+    verbose: bool,
     target_args: tuple[str, ...],
 ) -> None:
     """Run SCRIPT (or -m MODULE) once under the samplers, then again with its pools swapped.
@@ -80,4 +81,4 @@ def command(
         if not quiet:
             click.echo(line if line.startswith("concdiag:") else f"concdiag: {line}", err=True)
 
-    run_and_report(lambda progress: whatif_script(request, progress, say, say), quiet)
+    run_and_report(lambda progress: whatif_script(request, progress, say, say), quiet, verbose)

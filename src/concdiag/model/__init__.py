@@ -31,7 +31,8 @@ SCHEMA_VERSION = 2
 #: ``deadlock``: the run ended in a deadlock (``Profile.locks.deadlock`` says which).
 BOUNDS = ("cpu", "io", "mixed", "sync", "idle", "deadlock")
 CPU_KINDS = ("python", "native")
-RECOMMENDATIONS = ("threading", "multiprocessing", "serial")
+#: ``none``: no model can be judged from this run (it deadlocked: fix that first).
+RECOMMENDATIONS = ("threading", "multiprocessing", "serial", "none")
 #: The model a program uses now, in the recommendation's words (plus asyncio), so the two
 #: compare without a translation table.
 CURRENT_MODELS = ("serial", "threading", "multiprocessing", "asyncio")
@@ -47,6 +48,14 @@ MODEL_NOUNS = {
 def model_noun(kind: str) -> str:
     """How prose names the current model ``kind``: "runs threads now"."""
     return MODEL_NOUNS.get(kind, kind)
+
+
+def recommendation_words(recommendation: str) -> str:
+    """How one-line outputs state a recommendation: "recommend threading", or for ``none``
+    what comes first."""
+    if recommendation == "none":
+        return "no model until the deadlock is fixed"
+    return f"recommend {recommendation}"
 
 
 JsonScalar = str | int | float | bool | None

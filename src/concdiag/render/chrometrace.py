@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from concdiag.model import Profile
+from concdiag.model import Profile, recommendation_words
 from concdiag.render.figures import STATE_LABELS
 from concdiag.render.views import lane_runs
 
@@ -76,7 +76,7 @@ def trace_document(profile: Profile) -> dict[str, Any]:
             "command": " ".join(run.command),
             "started_at": run.started_at,
             "python": f"{run.python.implementation} {run.python.version}",
-            "verdict": f"{v.bound}-bound, recommend {v.recommendation}",
+            "verdict": f"{v.bound}-bound, {recommendation_words(v.recommendation)}",
             "confidence": f"{v.confidence:.2f}",
             "summary": v.summary,
         },

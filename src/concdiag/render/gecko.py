@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, recommendation_words
 from concdiag.render.commands import shown_command, summarised_command
 from concdiag.render.figures import STATE_LABELS
 from concdiag.render.views import Stack, lane_runs, trimmed_stacks
@@ -115,7 +115,7 @@ def _meta(profile: Profile) -> dict[str, Any]:
         "interval": _MS / run.rate_hz if run.rate_hz else 0.0,
         "startTime": 0.0,
         "abi": "",
-        "misc": f"{v.bound}-bound, recommend {v.recommendation} ({v.confidence:.2f})",
+        "misc": f"{v.bound}-bound, {recommendation_words(v.recommendation)} ({v.confidence:.2f})",
         "oscpu": "",
         "platform": "Linux",
         "processType": 0,

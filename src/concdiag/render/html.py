@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from concdiag.formatting import pct, short_name
-from concdiag.model import STATE_KEYS, Profile, model_noun
+from concdiag.model import STATE_KEYS, Profile, model_noun, recommendation_words
 from concdiag.redact import mask_args
 from concdiag.render.commands import (  # noqa: F401  (SHOWN_COMMAND_CHARS: tests read it here)
     SHOWN_COMMAND_CHARS,
@@ -247,6 +247,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["pct_nonzero"] = pct_nonzero
     env.filters["basename"] = os.path.basename
     env.filters["model_noun"] = model_noun
+    env.globals["recommendation_words"] = recommendation_words
     env.filters["share_cell"] = lambda t, k: share_with_error(
         t.states.get(k), t.share_errors.get(k) if t.share_errors else None
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from concdiag.formatting import pct
-from concdiag.model import Profile, model_noun
+from concdiag.model import Profile, model_noun, recommendation_words
 from concdiag.render.deep_view import BEHAVIOUR_LABELS, highlights
 from concdiag.render.figures import (
     STATE_LABELS,
@@ -39,9 +39,13 @@ class MarkdownRenderer:
         v = profile.verdict
         run = profile.run
         kind = f" ({v.cpu_kind})" if v.cpu_kind else ""
+        advice = (
+            recommendation_words(v.recommendation)
+            if v.recommendation == "none"
+            else f"recommend **{v.recommendation}**"
+        )
         out = [
-            f"### concdiag: {bound_words(v.bound)}{kind}, recommend **{v.recommendation}** "
-            f"(confidence {v.confidence:.2f})",
+            f"### concdiag: {bound_words(v.bound)}{kind}, {advice} (confidence {v.confidence:.2f})",
             "",
             md_escape(v.summary),
             "",

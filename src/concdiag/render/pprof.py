@@ -18,7 +18,7 @@ import gzip
 import os.path
 from dataclasses import dataclass, field
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, recommendation_words
 from concdiag.render.commands import shown_command, summarised_command
 from concdiag.render.views import thread_names, trimmed_stacks
 
@@ -151,8 +151,8 @@ def pprof_message(profile: Profile) -> bytes:
         out += _bytes_field(_PROFILE_FUNCTION, function)
     v = profile.verdict
     comment = strings(
-        f"concdiag {profile.run.concdiag_version}: {v.bound}-bound, recommend "
-        f"{v.recommendation} (confidence {v.confidence:.2f})"
+        f"concdiag {profile.run.concdiag_version}: {v.bound}-bound, "
+        f"{recommendation_words(v.recommendation)} (confidence {v.confidence:.2f})"
     )
     tail = _int_field(_PROFILE_DURATION_NANOS, round(profile.run.duration_s * _NS))
     tail += _bytes_field(_PROFILE_PERIOD_TYPE, _value_type(strings, "wall", "nanoseconds"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from concdiag.model import STATE_KEYS, Profile
+from concdiag.model import STATE_KEYS, Profile, recommendation_words
 from concdiag.render.figures import STATE_LABELS
 from concdiag.render.views import thread_names, trimmed_stacks
 
@@ -55,7 +55,10 @@ def speedscope_document(profile: Profile) -> dict[str, Any]:
         "$schema": SCHEMA_URL,
         "shared": {"frames": frames},
         "profiles": profiles,
-        "name": f"concdiag: {profile.run.target} ({v.bound}-bound, recommend {v.recommendation})",
+        "name": (
+            f"concdiag: {profile.run.target} "
+            f"({v.bound}-bound, {recommendation_words(v.recommendation)})"
+        ),
         "activeProfileIndex": 0,
         "exporter": f"concdiag {profile.run.concdiag_version}",
     }

@@ -83,7 +83,7 @@ def contended_lock(locks: LockReport | None, bound: str) -> Reason | None:
 
 
 def deadlock_summary(found: Deadlock) -> str:
-    what = "deadlocked:" if found.confirmed else "looks deadlocked."
+    what = "deadlocked" if found.confirmed else "looks deadlocked"
     fix = (
         "Take the locks in one order everywhere, or hold one at a time; the report lists "
         "each thread's stack."

@@ -379,12 +379,18 @@ def _deadlock_verdict(
     current = dataclasses.replace(
         _current_model(current_kind, current_evidence, sites, "serial", "deadlock"),
         matches=None,
-        advice="Fix the deadlock before choosing a concurrency model.",
+        advice=(
+            "Take the locks in one order everywhere, or hold one at a time; then choose a "
+            "concurrency model."
+            if found.confirmed
+            else "Find what each stuck thread waits for (the report lists their stacks); "
+            "then choose a concurrency model."
+        ),
     )
     return Verdict(
         bound="deadlock",
         cpu_kind=None,
-        recommendation="serial",
+        recommendation="none",
         confidence=DEADLOCK_CONFIDENCE if found.confirmed else LIKELY_DEADLOCK_CONFIDENCE,
         summary=deadlock_summary(found),
         reasons=reasons,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from concdiag.gate.result import Change, GateResult, Measurement, TargetResult
-from concdiag.model import model_noun
+from concdiag.model import model_noun, recommendation_words
 
 # A thread or file name must not move the cursor or recolour the terminal.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -16,7 +16,8 @@ _MARK = {"failed": "FAIL", "warning": "warn", "advice": "note", "passed": "ok"}
 def verdict_line(m: Measurement) -> str:
     kind = f" ({m.cpu_kind})" if m.cpu_kind else ""
     return (
-        f"{m.bound}-bound{kind}, recommend {m.recommendation} (confidence {m.confidence:.2f}, "
+        f"{m.bound}-bound{kind}, {recommendation_words(m.recommendation)} "
+        f"(confidence {m.confidence:.2f}, "
         f"{m.agreement} of {m.runs} runs agree); runs {model_noun(m.current_model)}"
     )
 
