@@ -247,3 +247,36 @@ def test_a_long_command_line_is_summarised_and_whole_on_hover() -> None:
     assert summarised_command(["python3", "app.py", "--fast"]) == "python3 app.py --fast"
     many = ["python3", "tool.py", *(f"file{i}.py" for i in range(40))]
     assert summarised_command(many).endswith(" …")
+
+
+def test_the_flame_graph_shows_each_run_of_import_frames_as_one_bar() -> None:
+    p = busy_profile()
+    boot = "<frozen importlib._bootstrap>"
+    chain = [
+        Frame("<module>", "/app/main.py", 1),
+        Frame("_find_and_load", boot, 1),
+        Frame("_load_unlocked", boot, 2),
+        Frame("exec_module", "<frozen importlib._bootstrap_external>", 3),
+        Frame("<module>", "/app/lib.py", 1),
+        Frame("_find_and_load", boot, 1),
+        Frame("<module>", "/app/deep.py", 4),
+    ]
+    frames = list(p.frames) + chain
+    first = len(p.frames)
+    stack = StackCount(PID, PID, "gil_held", list(range(first, first + len(chain))), 5)
+    profile = dataclasses.replace(p, frames=frames, stacks=[*p.stacks, stack])
+    data = flame_data(profile)
+    row = next(r for r in data["stacks"] if r[2] == 5)
+    names = [data["frames"][i][0] for i in row[3]]
+    assert names == ["<module>", "(import system)", "<module>", "(import system)", "<module>"]
+
+
+def test_the_speedup_section_says_it_in_a_sentence_and_keeps_the_formula_folded() -> None:
+    profile = busy_profile()
+    html = HtmlRenderer().render(profile)
+    cores = profile.run.cpu_count
+    at = [pt for pt in profile.verdict.predicted_speedup if pt.workers <= cores][-1]
+    sentence = re.search(r'data-testid="speedup-sentence"[^>]*>([^<]*)<', html)
+    assert sentence is not None
+    assert f"{at.threads:.2f}× and processes {at.processes:.2f}×" in sentence.group(1)
+    assert "<summary>How this is predicted</summary>" in html

@@ -50,7 +50,7 @@ def assert_clean(w: Watched, report: Path) -> None:
 def assert_verdict_above_the_fold(w: Watched, recommendation: str) -> None:
     rec = w.page.locator('[data-testid="recommendation"]')
     assert rec.is_visible()
-    assert rec.inner_text() == recommendation
+    assert rec.inner_text() == ("no model" if recommendation == "none" else recommendation)
     box = w.page.locator('[data-testid="verdict"]').bounding_box()
     assert box is not None
     assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], box
@@ -274,3 +274,47 @@ def test_every_sample_targets_report_renders(
         "#flame-info"
     )
     w.page.screenshot(path=str(artifacts / f"sample-{script.stem}.png"), full_page=True)
+
+
+#: The page's layout, measured: every pair of visible tables whose boxes overlap, every
+#: visible cell wider than the window, and how far the page scrolls sideways.
+LAYOUT_JS = """() => {
+  const seen = e => e.offsetParent !== null;
+  const boxes = [...document.querySelectorAll('table')].filter(seen).map(t => {
+    const r = t.getBoundingClientRect();
+    return {name: t.id || t.className || (t.closest('section') || {}).id || 'table',
+            x0: r.left, x1: r.right, y0: r.top + scrollY, y1: r.bottom + scrollY};
+  });
+  const overlaps = [];
+  boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => {
+    if (a.x0 < b.x1 - 1 && b.x0 < a.x1 - 1 && a.y0 < b.y1 - 1 && b.y0 < a.y1 - 1)
+      overlaps.push(a.name + ' / ' + b.name);
+  }));
+  const vw = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('td, th')].filter(seen)
+    .filter(c => c.getBoundingClientRect().width > vw).map(c => c.textContent.slice(0, 60));
+  const bars = [...document.querySelectorAll('#flame div')]
+    .filter(d => d.getBoundingClientRect().width < 2).length;
+  return {overlaps, wide, sideways: document.documentElement.scrollWidth - vw, thin_bars: bars};
+}"""
+
+LAYOUT_SAMPLES = ["process_pool", "deadlock", "lock_convoy", "hostile_names", "io_process_pool"]
+
+
+@pytest.mark.parametrize("name", LAYOUT_SAMPLES)
+def test_tables_fit_the_window_at_1280_and_800_px(
+    watched: Watched, artifacts: Path, name: str, tmp_path: Path
+) -> None:
+    built = replay_profile(load_sample_recording(name), context(f"{name}.py"))
+    html = write_report(built, tmp_path / f"{name}.html")
+    assert_fits_at_1280_and_800(watched, html, artifacts)
+
+
+def assert_fits_at_1280_and_800(w: Watched, html: Path, artifacts: Path) -> None:
+    for width in (1280, 800):
+        w.page.set_viewport_size({"width": width, "height": VIEWPORT["height"]})
+        w.open(html)
+        layout = w.page.evaluate(LAYOUT_JS)
+        assert layout == {"overlaps": [], "wide": [], "sideways": 0, "thin_bars": 0}, width
+        w.page.screenshot(path=str(artifacts / f"layout-{html.stem}-{width}.png"), full_page=True)
+    assert_clean(w, html)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from browser.conftest import Watched
-from browser.test_report_browser import assert_clean, assert_verdict_above_the_fold, write_report
+from browser.test_report_browser import (
+    assert_clean,
+    assert_fits_at_1280_and_800,
+    assert_verdict_above_the_fold,
+    write_report,
+)
 from test_whatif import _with_whatif
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -30,3 +35,4 @@ def test_the_measured_alternatives_section(
     badge.click()
     assert w.page.evaluate("location.hash") == "#whatif"
     w.page.locator("#whatif").screenshot(path=str(artifacts / "report-whatif.png"))
+    assert_fits_at_1280_and_800(w, report, artifacts)

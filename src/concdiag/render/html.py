@@ -9,6 +9,7 @@ reaches the page only through ``|tojson``.
 from __future__ import annotations
 
 import os.path
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -52,6 +53,11 @@ HOT_LIMIT = 10
 #: Distinct (thread, state, stack) entries sent to the flame graph; the rest are merged
 #: into one "(other stacks)" entry per thread and state, keeping totals exact.
 MAX_FLAME_STACKS = 3000
+#: Frames of Python's import system. It runs each import through five of its own frames or
+#: more (``_find_and_load`` ... ``_call_with_frames_removed``), so a chain of nested imports
+#: (a worker process starting up) stacks them 25 deep under a few samples: a column of bars
+#: too thin to read. The flame graph shows each run of them as one bar; the exports keep them.
+IMPORT_MACHINERY = "<frozen importlib"
 
 GLOSSARY: tuple[tuple[str, str, str], ...] = (
     (
@@ -295,11 +301,19 @@ def flame_data(profile: Profile) -> dict[str, Any]:
             lines.sort()
         return frame_ids[key]
 
+    import_ids: list[int] = []
+
+    def import_bar() -> int:
+        if not import_ids:
+            import_ids.append(len(frames))
+            frames.append(["(import system)", "<frozen importlib>", []])
+        return import_ids[0]
+
     for s in sorted(kept, key=lambda s: (s.pid, s.tid, s.state, s.frames)):
         if (s.pid, s.tid) not in thread_index:
             thread_index[(s.pid, s.tid)] = len(threads)
             threads.append((s.pid, s.tid))
-        ids = [local(i) for i in s.frames]
+        ids = flame_path(profile, s.frames, local, import_bar)
         rows.append([thread_index[(s.pid, s.tid)], state_index(s.state), s.count, ids])
     other: dict[tuple[int, int], int] = {}
     for s in dropped:
@@ -314,6 +328,24 @@ def flame_data(profile: Profile) -> dict[str, Any]:
             rows.append([thread, state, count, [len(frames) - 1]])
     interval = 1.0 / profile.run.rate_hz if profile.run.rate_hz else 0.0
     return {"frames": frames, "stacks": rows, "interval_s": interval}
+
+
+def flame_path(
+    profile: Profile,
+    stack: tuple[int, ...],
+    local: Callable[[int], int],
+    import_bar: Callable[[], int],
+) -> list[int]:
+    """A stack's bars, outermost first: each run of import-system frames becomes one bar."""
+    ids: list[int] = []
+    for index in stack:
+        if profile.frames[index].file.startswith(IMPORT_MACHINERY):
+            bar = import_bar()
+            if not ids or ids[-1] != bar:
+                ids.append(bar)
+        else:
+            ids.append(local(index))
+    return ids
 
 
 def _thread_groups(profile: Profile) -> list[dict[str, Any]]:
