@@ -39,7 +39,9 @@ def test_a_deadlock_ends_the_target_and_names_both_locks_and_threads(sample_runs
         assert stack["frames"][-1]["line"] == waits, stack
     html = run.html_path.read_text()
     assert 'data-testid="deadlock"' in html and "transfer-a-to-b" in html
-    assert "deadlock: 2 threads stuck" in run.stderr
+    assert "no model until the deadlock is fixed" in run.stderr
+    why = next(line for line in run.stderr.splitlines() if line.startswith("  why: "))
+    assert "transfer-a-to-b waits at" in why and "transfer-b-to-a waits at" in why
     md = concdiag("report", str(run.json_path), "--format", "md").stdout
     assert "**Deadlock**" in md and f"deadlock\\.py:{waits}" in md
 

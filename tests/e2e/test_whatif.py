@@ -83,7 +83,7 @@ def test_cpu_thread_pool_runs_faster_on_processes(tmp_path: Path) -> None:
 
 def test_an_unpicklable_task_is_a_finding_with_its_line(tmp_path: Path) -> None:
     script = TARGETS / "unpicklable_task.py"
-    proc, data = whatif(tmp_path, "--workers", "asked", "--repeat", "1", str(script))
+    proc, data = whatif(tmp_path, "-v", "--workers", "asked", "--repeat", "1", str(script))
     assert proc.returncode == 0, proc.stderr
     assert "unpicklable_task: total=" in proc.stdout  # the first run, output passed through
     processes = by_model(data)["multiprocessing"]
