@@ -26,6 +26,7 @@ from concdiag.analysis.accounting.without_gil import (
     timeline_without_gil,
 )
 from concdiag.analysis.deep import build_deep
+from concdiag.analysis.gil_blame import gil_blame
 from concdiag.analysis.locks.report import lock_report
 from concdiag.analysis.locks.stalls import likely_deadlock
 from concdiag.analysis.verdict.consistency import STRICT_ENV, InconsistentVerdict, violations
@@ -49,6 +50,7 @@ from concdiag.model import (
     Verdict,
 )
 from concdiag.model.deep import DeepProfile
+from concdiag.model.gil_blame import GilBlame
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart
 from concdiag.recording.recording import Recording
@@ -113,8 +115,9 @@ def build_profile(recording: Recording, ctx: RunContext, accounting: Accounting)
     program = read_program(recording, ctx, accounting)
     kept = kept_stacks(accounting)
     locks = lock_findings(recording, ctx, accounting, kept)
-    verdict = verdict_of(recording, ctx, accounting, program, locks)
     figures = shown_figures(recording, accounting)
+    blame = gil_blame(accounting.gil_blame, figures.processes, accounting.tick_s)
+    verdict = verdict_of(recording, ctx, accounting, program, locks, blame)
     broken = checked_against_figures(verdict, figures, ctx)
     run = run_info(recording, ctx, accounting, kept, broken)
     return Profile(
@@ -127,6 +130,7 @@ def build_profile(recording: Recording, ctx: RunContext, accounting: Accounting)
         verdict=verdict,
         deep=deep_tables(recording, accounting),
         locks=locks,
+        gil_blame=blame,
         tree=tree_of(
             figures.processes, figures.summary, kept.frames, kept.stacks, recording.rate_hz
         ),
@@ -187,6 +191,7 @@ def verdict_of(
     acc: Accounting,
     program: Program,
     locks: LockReport | None,
+    blame: GilBlame | None = None,
 ) -> Verdict:
     # the stacks the accounting joined (a streamed run's recording keeps none of its own)
     inputs = inputs_from(acc, ctx.cpu_count, recording.target.gil_enabled, bool(acc.stacks))
@@ -195,6 +200,7 @@ def verdict_of(
             inputs,
             start_method=program.start.method,
             shipping=shipping_figures(recording.shipping),
+            gil_holder=blame.top_line() if blame is not None else None,
         ),
         program.kind,
         program.evidence,

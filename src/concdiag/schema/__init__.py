@@ -72,6 +72,7 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
 _ADDED_IN_V2 = {
     (Profile, "locks"),
     (Profile, "whatif"),
+    (Profile, "gil_blame"),
     (Verdict, "process_start"),
     (Overhead, "stack_sampler_cpu_s"),
     (ProcessProfile, "helper"),

@@ -66,3 +66,8 @@ class Accounting:
     sleep_sites_s: dict[tuple[str, str, int], float] = field(default_factory=dict)
     #: Samples at each of those lines that found the thread woken since its previous one.
     sleep_wakes: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    #: Ticks of GIL wait by (pid, waiter tid, holder tid, the holder's line): who held the
+    #: GIL while each thread waited, and where (`gil_blame`). None: holder or line unknown.
+    gil_blame: dict[tuple[int, int, int | None, tuple[str, str, int] | None], int] = field(
+        default_factory=dict
+    )

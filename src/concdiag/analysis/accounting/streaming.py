@@ -22,9 +22,11 @@ from typing import Any
 
 from concdiag.analysis.accounting.assembly import TimelineSeries, assemble
 from concdiag.analysis.accounting.result import Accounting
+from concdiag.analysis.accounting.stack_roles import is_library
 from concdiag.analysis.accounting.tally import ProcessTally, StackCursor, ThreadCounters
 from concdiag.analysis.accounting.tick_states import classify_all
 from concdiag.model import STATE_KEYS
+from concdiag.own_code import is_own
 from concdiag.recording.recording import Recording, RunSoFar
 from concdiag.recording.records import Chunk, StackChange, Tick
 
@@ -87,6 +89,8 @@ class StreamingAccounting:
         #: spends CPU at the same lines repeats that start-up; it is not the work divided.
         self.startup_leaves: set[tuple[str, str, int]] = set()
         self.workers_started = False
+        #: Ticks of GIL wait by (pid, waiter tid, holder tid, the holder's line or None).
+        self.gil_blame: Counter[BlameKey] = Counter()
 
     @property
     def bin_s(self) -> float:
@@ -160,6 +164,7 @@ class StreamingAccounting:
             b = self._bin(tick.t_s)
             self.end_s = max(self.end_s, tick.t_s + self.interval)
             self._account_process(tick, b)
+            waiting: list[int] = []
             for obs in tick.threads:
                 key = (tick.pid, obs.tid)
                 acc = self.threads.get(key)
@@ -167,6 +172,8 @@ class StreamingAccounting:
                     acc = self.threads[key] = ThreadCounters(tick.pid, obs.tid)
                 state = classified[key][position[key]]
                 position[key] += 1
+                if state == "gil_wait":
+                    waiting.append(obs.tid)
                 cursor = cursors.get(key)
                 frames = cursor.at(tick.t_s) if cursor is not None else ()
                 repeats = self._repeats_start_up(tick.pid, key, state, frames)
@@ -178,6 +185,21 @@ class StreamingAccounting:
                         self.asyncio_seen = True
                         self.asyncio_main = self.asyncio_main or key == root_key
                     self.files_seen.update(f[1] for f in frames)
+            if waiting:
+                self._blame(tick, waiting, cursors)
+
+    def _blame(self, tick: Tick, waiting: list[int], cursors: dict[Any, StackCursor]) -> None:
+        """Charge this tick's GIL waits to the GIL's holder and the line it was at."""
+        holder = tick.gil_holder_tid
+        if holder is None:
+            for tid in waiting:
+                self.gil_blame[(tick.pid, tid, None, None)] += 1
+            return
+        cursor = cursors.get((tick.pid, holder))
+        line = holder_line(cursor.at(tick.t_s)) if cursor is not None else None
+        for tid in waiting:
+            if tid != holder:
+                self.gil_blame[(tick.pid, tid, holder, line)] += 1
 
     def _repeats_start_up(
         self, pid: int, key: tuple[int, int], state: str, frames: tuple[Any, ...]
@@ -249,6 +271,7 @@ class StreamingAccounting:
             collect_bin_s=self.bin_s,
         )
         accounting.ticks = self.tick_count
+        accounting.gil_blame = dict(self.gil_blame)
         return accounting
 
     def _series(self, wall_s: float) -> TimelineSeries:
@@ -282,6 +305,22 @@ class StreamingAccounting:
             measured = c["held"] + c["free"]
             gil.append(c["held"] / measured if measured else None)
         return TimelineSeries(bin_s=bin_s, lanes=lanes, cores=cores, gil=gil)
+
+
+BlameKey = tuple[int, int, int | None, tuple[str, str, int] | None]
+
+
+def holder_line(frames: tuple[Any, ...]) -> tuple[str, str, int] | None:
+    """Where a GIL holder was: its innermost frame outside the standard library and concdiag
+    (the program's own code, or the library it called), else its innermost frame; None when
+    it had no Python stack."""
+    for frame in reversed(frames):
+        if not is_library(frame[1]):
+            return (frame[0], frame[1], frame[2])
+    for frame in reversed(frames):
+        if not is_own(frame[1]):
+            return (frame[0], frame[1], frame[2])
+    return None
 
 
 def display_width(wall_s: float, collected_s: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from concdiag.model import States
+from concdiag.model.gil_blame import BlamedLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ class Inputs:
     sleep_in_calls_s: float = 0.0
     sleep_in_calls_at: str = ""
     shipping: ShippingFigures = field(default_factory=ShippingFigures)
+    #: The line GIL holders were at while other threads waited most (`gil_blame`).
+    gil_holder: BlamedLine | None = None
 
     @property
     def start_per_worker_s(self) -> float:

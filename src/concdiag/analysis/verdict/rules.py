@@ -9,6 +9,7 @@ where each number came from, are in `thresholds`.
 from __future__ import annotations
 
 import dataclasses
+import os.path
 
 from concdiag.analysis.verdict.inputs import Inputs, Shares
 from concdiag.analysis.verdict.speedup import Work, predict
@@ -17,6 +18,7 @@ from concdiag.analysis.verdict.thresholds import (
     CPU_KIND_SPLIT,
     CS_CPU_SHARE,
     GIL_CONTENTION_SHARE,
+    GIL_HOLDER_NAMED_SHARE,
     IDLE_BUSY_SHARE,
     IDLE_MAX_CPU_SHARE,
     IDLE_SLEEP_SHARE,
@@ -42,6 +44,7 @@ from concdiag.analysis.verdict.thresholds import (
 )
 from concdiag.formatting import pct
 from concdiag.model import JsonScalar, Reason, SpeedupPoint
+from concdiag.model.gil_blame import BlamedLine
 from concdiag.model.locks import LockProfile
 from concdiag.model.speedup import ProcessStart
 
@@ -184,11 +187,32 @@ def gil_contention(inputs: Inputs) -> Reason | None:
     # max(..., 1e-9) only keeps an empty run from comparing 0 with 0
     if inputs.gil_wait_s <= GIL_CONTENTION_SHARE * max(inputs.demand_s, 1e-9):
         return None
-    return Reason(
-        "gil_contention",
+    figures: dict[str, JsonScalar] = {"gil_wait_s": round(inputs.gil_wait_s, 3)}
+    message = (
         f"Threads waited {inputs.gil_wait_s:.2f} s for the GIL "
-        f"({pct(inputs.share(inputs.gil_wait_s))} of worker time).",
-        {"gil_wait_s": round(inputs.gil_wait_s, 3)},
+        f"({pct(inputs.share(inputs.gil_wait_s))} of worker time)."
+    )
+    holder = inputs.gil_holder
+    if holder is not None and holder.wait_s >= GIL_HOLDER_NAMED_SHARE * inputs.gil_wait_s:
+        message += " " + gil_holder_sentence(holder)
+        figures.update(holder_wait_s=holder.wait_s, holder_waiters=holder.waiters)
+        if holder.function is not None:
+            figures.update(holder_function=holder.function, holder_line=holder.line)
+    return Reason("gil_contention", message, figures)
+
+
+def gil_holder_sentence(holder: BlamedLine) -> str:
+    """Who the waits were for: the line holders were at, and what would free the GIL there."""
+    threads = f"{holder.waiters} thread{'s' if holder.waiters != 1 else ''}"
+    if holder.function is None:
+        return (
+            f"{threads} waited {holder.wait_s:.2f} s of it while native code held the GIL: "
+            "an extension that released the GIL around its work would let them run."
+        )
+    where = f"{os.path.basename(holder.file or '?')}:{holder.line}"
+    return (
+        f"{threads} waited {holder.wait_s:.2f} s of it while `{holder.function}` ({where}) "
+        "held it: move that work to processes, or to native code that releases the GIL."
     )
 
 

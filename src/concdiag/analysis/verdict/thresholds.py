@@ -50,6 +50,10 @@ CPU_KIND_SPLIT = 0.5
 #: GIL waits above this share of worker time are named as a reason (they change no
 #: decision). A stated choice: a twentieth of the time is worth pointing out.
 GIL_CONTENTION_SHARE = 0.05
+#: The GIL holders' top line is named in that reason when the waits charged to it are at
+#: least this share of all GIL waits: a stated choice, a line behind a third of the waits is
+#: worth changing first; below it the waits spread over many lines and naming one misleads.
+GIL_HOLDER_NAMED_SHARE = 0.33
 
 # -- pool overhead --------------------------------------------------------------------------
 #: What a process pool would spend pickling a thread pool's tasks is named as a reason from
