@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from concdiag.model import Profile
+from concdiag.render.html import HtmlRenderer
 from helpers import PID, load_schema, profile_of, synthetic
 
 HOG = (("<module>", "/app/main.py", 1), ("hog", "/app/main.py", 10))
@@ -87,3 +88,23 @@ def test_the_verdict_names_the_line_that_held_the_gil() -> None:
     assert "2 threads waited" in reason.message
     assert "`hog` (main.py:10) held it" in reason.message
     assert reason.figures["holder_function"] == "hog" and reason.figures["holder_line"] == 10
+
+
+def test_the_report_shows_who_held_the_gil_with_names_as_text() -> None:
+    hostile = "<script>alert(1)</script>"
+    rec = synthetic(
+        {PID: ["S"], PID + 1: ["H", "H", "H", "S"], PID + 2: ["W", "W", "W", "H"]},
+        ticks=200,
+        names={PID + 1: hostile, PID + 2: "waiter"},
+        stacks={PID + 1: HOG, PID + 2: SHORT},
+    )
+    html = HtmlRenderer().render(profile_of(rec))
+    section = html.split('data-testid="gil-blame"', 1)[1].split("</section>", 1)[0]
+    assert hostile not in section and "held by &lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert "<td>waiter (tid" in section and ">main.py:10<" in section
+    assert 'href="#gil-blame"' in html
+
+
+def test_a_run_without_gil_waits_has_no_such_section() -> None:
+    html = HtmlRenderer().render(profile_of(synthetic({PID: ["H"], PID + 1: ["S"]}, ticks=50)))
+    assert 'data-testid="gil-blame"' not in html

@@ -298,7 +298,14 @@ LAYOUT_JS = """() => {
   return {overlaps, wide, sideways: document.documentElement.scrollWidth - vw, thin_bars: bars};
 }"""
 
-LAYOUT_SAMPLES = ["process_pool", "deadlock", "lock_convoy", "hostile_names", "io_process_pool"]
+LAYOUT_SAMPLES = [
+    "cpu_threads",
+    "process_pool",
+    "deadlock",
+    "lock_convoy",
+    "hostile_names",
+    "io_process_pool",
+]
 
 
 @pytest.mark.parametrize("name", LAYOUT_SAMPLES)

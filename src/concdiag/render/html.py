@@ -32,6 +32,8 @@ from concdiag.render.figures import (
     share_with_error,
     state_keys,
 )
+from concdiag.render.gil_blame_view import gil_blame_view
+from concdiag.render.gil_blame_view import where as blame_where
 from concdiag.render.html_charts import speedup_chart, timeline_charts
 from concdiag.render.locks_view import html_locks_view
 from concdiag.render.views import hot_by_state, state_index, trimmed_stacks
@@ -412,6 +414,8 @@ def report_view(profile: Profile) -> dict[str, Any]:
         "data": {"flame": flame, "states": list(STATE_KEYS), "labels": STATE_LABELS},
         "deep_view": deep_view,
         "locks_view": html_locks_view(profile),
+        "blame": gil_blame_view(profile),
+        "blame_where": blame_where,
         "deep_link": deep_link,
         "speedup": speedup_chart(profile),
         "whatif": _whatif_view(profile),
