@@ -10,6 +10,7 @@ from concdiag import __version__
 from concdiag.cli import attach as _attach
 from concdiag.cli import check as _check
 from concdiag.cli import diff as _diff
+from concdiag.cli import dump as _dump
 from concdiag.cli import profile as _profile
 from concdiag.cli import report as _report
 from concdiag.cli import whatif as _whatif
@@ -22,6 +23,7 @@ COMMANDS: list[click.Command] = [
     _diff.command,
     _attach.command,
     _whatif.command,
+    _dump.command,
 ]
 
 
