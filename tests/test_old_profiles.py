@@ -58,7 +58,12 @@ def _as_v1(data: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(data)
     _as_v2(doc)
     doc["schema_version"] = 1
-    for part in ("locks", "whatif", "gil_blame"):  # optional parts added to version 2 later
+    for part in (
+        "locks",
+        "whatif",
+        "gil_blame",
+        "event_loop",
+    ):  # optional parts added to version 2 later
         if doc.get(part) is None:
             doc.pop(part, None)
     if doc["verdict"].get("process_start") is None:  # added to version 2 later, optional

@@ -34,6 +34,8 @@ def _as_aarch64(rec: Recording) -> Recording:
     for kind in ("futex", "sleep", "file_lock"):
         for a, b in zip(sorted(getattr(x86, kind)), sorted(getattr(arm, kind)), strict=True):
             renumber[a] = b
+    # epoll_wait (x86_64 only) and epoll_pwait both become aarch64's epoll_pwait
+    renumber.update({232: 22, 281: 22, 441: 441})
     scale = 3  # integral, so CPU ticks stay whole numbers
 
     def obs(o: ThreadObservation) -> ThreadObservation:

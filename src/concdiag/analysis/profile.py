@@ -26,6 +26,7 @@ from concdiag.analysis.accounting.without_gil import (
     timeline_without_gil,
 )
 from concdiag.analysis.deep import build_deep
+from concdiag.analysis.event_loop import event_loop
 from concdiag.analysis.gil_blame import gil_blame
 from concdiag.analysis.locks.report import lock_report
 from concdiag.analysis.locks.stalls import likely_deadlock
@@ -50,6 +51,7 @@ from concdiag.model import (
     Verdict,
 )
 from concdiag.model.deep import DeepProfile
+from concdiag.model.event_loop import EventLoop
 from concdiag.model.gil_blame import GilBlame
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart
@@ -117,7 +119,8 @@ def build_profile(recording: Recording, ctx: RunContext, accounting: Accounting)
     locks = lock_findings(recording, ctx, accounting, kept)
     figures = shown_figures(recording, accounting)
     blame = gil_blame(accounting.gil_blame, figures.processes, accounting.tick_s)
-    verdict = verdict_of(recording, ctx, accounting, program, locks, blame)
+    loop = event_loop(accounting.event_loops, figures.processes, accounting.tick_s)
+    verdict = verdict_of(recording, ctx, accounting, program, locks, blame, loop)
     broken = checked_against_figures(verdict, figures, ctx)
     run = run_info(recording, ctx, accounting, kept, broken)
     return Profile(
@@ -131,6 +134,7 @@ def build_profile(recording: Recording, ctx: RunContext, accounting: Accounting)
         deep=deep_tables(recording, accounting),
         locks=locks,
         gil_blame=blame,
+        event_loop=loop,
         tree=tree_of(
             figures.processes, figures.summary, kept.frames, kept.stacks, recording.rate_hz
         ),
@@ -192,6 +196,7 @@ def verdict_of(
     program: Program,
     locks: LockReport | None,
     blame: GilBlame | None = None,
+    loop: EventLoop | None = None,
 ) -> Verdict:
     # the stacks the accounting joined (a streamed run's recording keeps none of its own)
     inputs = inputs_from(acc, ctx.cpu_count, recording.target.gil_enabled, bool(acc.stacks))
@@ -201,6 +206,7 @@ def verdict_of(
             start_method=program.start.method,
             shipping=shipping_figures(recording.shipping),
             gil_holder=blame.top_line() if blame is not None else None,
+            loop_stalls=tuple(loop.stalls) if loop is not None else (),
         ),
         program.kind,
         program.evidence,

@@ -17,6 +17,7 @@ from concdiag.errors import ProfileFormatError
 from concdiag.migrations import profile_from_v1
 from concdiag.model.codec import from_jsonable, load_typed, to_jsonable
 from concdiag.model.deep import DEEP_BEHAVIOURS, DeepFunction, DeepProfile, DeepThread
+from concdiag.model.event_loop import EventLoop
 from concdiag.model.gil_blame import GilBlame
 from concdiag.model.locks import LockReport
 from concdiag.model.speedup import ProcessStart
@@ -350,6 +351,7 @@ class Profile:
     whatif: WhatIf | None = None  # measured alternatives (`concdiag whatif`)
     locks: LockReport | None = None  # lock tracking and deadlocks (optional: no version bump)
     gil_blame: GilBlame | None = None  # who held the GIL while others waited (optional)
+    event_loop: EventLoop | None = None  # what held up an asyncio event loop (optional)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]

@@ -25,6 +25,9 @@ class SyscallTable:
     sleep: frozenset[int]
     #: flock and fcntl (F_SETLKW): waiting for a file lock, i.e. synchronisation.
     file_lock: frozenset[int]
+    #: epoll_wait, epoll_pwait and epoll_pwait2: where an event loop (asyncio's selector on
+    #: Linux, libuv's) waits for its next event, idle.
+    event_wait: frozenset[int] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +35,7 @@ class SyscallTable:
             "futex": sorted(self.futex),
             "sleep": sorted(self.sleep),
             "file_lock": sorted(self.file_lock),
+            "event_wait": sorted(self.event_wait),
         }
 
     @staticmethod
@@ -41,6 +45,10 @@ class SyscallTable:
             futex=frozenset(int(n) for n in data["futex"]),
             sleep=frozenset(int(n) for n in data["sleep"]),
             file_lock=frozenset(int(n) for n in data["file_lock"]),
+            # recordings made before it was recorded: the machine's own numbers
+            event_wait=frozenset(
+                int(n) for n in data.get("event_wait", for_machine(str(data["machine"])).event_wait)
+            ),
         )
 
 
@@ -49,12 +57,14 @@ X86_64 = SyscallTable(
     futex=frozenset({202, 449}),
     sleep=frozenset({35, 230}),
     file_lock=frozenset({72, 73}),
+    event_wait=frozenset({232, 281, 441}),
 )
 AARCH64 = SyscallTable(
     machine="aarch64",
     futex=frozenset({98, 449}),
     sleep=frozenset({101, 115}),
     file_lock=frozenset({25, 32}),
+    event_wait=frozenset({22, 441}),
 )
 TABLES = {"x86_64": X86_64, "amd64": X86_64, "aarch64": AARCH64, "arm64": AARCH64}
 

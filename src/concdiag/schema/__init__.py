@@ -32,6 +32,7 @@ from concdiag.model import (
     States,
     Verdict,
 )
+from concdiag.model.event_loop import STALL_KINDS, LoopStall
 from concdiag.model.locks import LOCK_ADVICE, LOCK_KINDS, LockProfile
 from concdiag.model.speedup import START_SOURCES, ProcessStart
 from concdiag.model.states import GIL_KEYS
@@ -66,6 +67,7 @@ _ENUMS: dict[tuple[type, str], list[Any]] = {
     (Alternative, "model"): list(WHATIF_MODELS),
     (ProcessStart, "method"): ["fork", "forkserver", "spawn"],
     (ProcessStart, "source"): list(START_SOURCES),
+    (LoopStall, "kind"): list(STALL_KINDS),
 }
 #: Fields added to schema version 2 after its first release: optional, so profiles written
 #: before them stay valid (they are read with the field's default).
@@ -73,6 +75,7 @@ _ADDED_IN_V2 = {
     (Profile, "locks"),
     (Profile, "whatif"),
     (Profile, "gil_blame"),
+    (Profile, "event_loop"),
     (Verdict, "process_start"),
     (Overhead, "stack_sampler_cpu_s"),
     (ProcessProfile, "helper"),

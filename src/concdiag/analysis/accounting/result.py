@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from concdiag.analysis.accounting.event_loop import LoopTally
 from concdiag.model import (
     Frame,
     ProcessProfile,
@@ -68,6 +69,9 @@ class Accounting:
     sleep_wakes: dict[tuple[str, str, int], int] = field(default_factory=dict)
     #: Ticks of GIL wait by (pid, waiter tid, holder tid, the holder's line): who held the
     #: GIL while each thread waited, and where (`gil_blame`). None: holder or line unknown.
+    #: Per thread that ran an asyncio event loop: its idle and busy ticks, and its busy
+    #: stretches as long as a slow callback (`event_loop`).
+    event_loops: dict[tuple[int, int], LoopTally] = field(default_factory=dict)
     gil_blame: dict[tuple[int, int, int | None, tuple[str, str, int] | None], int] = field(
         default_factory=dict
     )

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from concdiag.analysis.accounting.assembly import TimelineSeries, assemble
+from concdiag.analysis.accounting.event_loop import SLOW_CALLBACK_S, LoopWatch
 from concdiag.analysis.accounting.result import Accounting
 from concdiag.analysis.accounting.stack_roles import is_library
 from concdiag.analysis.accounting.tally import ProcessTally, StackCursor, ThreadCounters
@@ -91,6 +92,9 @@ class StreamingAccounting:
         self.workers_started = False
         #: Ticks of GIL wait by (pid, waiter tid, holder tid, the holder's line or None).
         self.gil_blame: Counter[BlameKey] = Counter()
+        self.loops = LoopWatch(
+            run.syscalls.event_wait, max(1, math.ceil(SLOW_CALLBACK_S / self.interval - 1e-9))
+        )
 
     @property
     def bin_s(self) -> float:
@@ -176,6 +180,7 @@ class StreamingAccounting:
                     waiting.append(obs.tid)
                 cursor = cursors.get(key)
                 frames = cursor.at(tick.t_s) if cursor is not None else ()
+                self.loops.see(key, tick.t_s, obs, state, frames)
                 repeats = self._repeats_start_up(tick.pid, key, state, frames)
                 acc.add(tick.t_s, b, state, obs, frames, syscalls, repeats_start_up=repeats)
                 if frames:
@@ -272,6 +277,7 @@ class StreamingAccounting:
         )
         accounting.ticks = self.tick_count
         accounting.gil_blame = dict(self.gil_blame)
+        accounting.event_loops = self.loops.finish()
         return accounting
 
     def _series(self, wall_s: float) -> TimelineSeries:

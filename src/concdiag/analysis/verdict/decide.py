@@ -30,6 +30,7 @@ from concdiag.analysis.verdict.rules import (
     consider_asyncio,
     cpu_bound,
     cpu_kind_of,
+    event_loop_blocked,
     external_commands,
     gil_contention,
     lock_would_serialise,
@@ -218,6 +219,7 @@ def decide(
         serial_reason,
         limits_without_gil(inputs, bound, locks),
         consider_asyncio(inputs, bound, recommendation),
+        event_loop_blocked(inputs),
     )
     inferred = model_inferred(current_kind, sites, inputs.pool_in_workers)
     in_turn = workers_one_at_a_time(inputs, current_kind, recommendation)
@@ -237,6 +239,9 @@ def decide(
     named = next((r for r in reasons if r.rule == "contended_lock"), None)
     if named is not None:
         summary += " " + named.message
+    loop_held = next((r for r in reasons if r.rule == "event_loop_blocked"), None)
+    if loop_held is not None:
+        summary += " " + loop_held.message
     serialising = next((r for r in reasons if r.rule == "lock_would_serialise"), None)
     if serialising is not None:
         summary += (

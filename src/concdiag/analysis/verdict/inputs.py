@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from concdiag.model import States
+from concdiag.model.event_loop import LoopStall
 from concdiag.model.gil_blame import BlamedLine
 
 
@@ -97,6 +98,8 @@ class Inputs:
     shipping: ShippingFigures = field(default_factory=ShippingFigures)
     #: The line GIL holders were at while other threads waited most (`gil_blame`).
     gil_holder: BlamedLine | None = None
+    #: The asyncio loop's busy stretches longer than a slow callback (`event_loop`).
+    loop_stalls: tuple[LoopStall, ...] = ()
 
     @property
     def start_per_worker_s(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os.path
 
+from concdiag.analysis.accounting.event_loop import SLOW_CALLBACK_S
 from concdiag.analysis.verdict.inputs import Inputs, Shares
 from concdiag.analysis.verdict.speedup import Work, predict
 from concdiag.analysis.verdict.thresholds import (
@@ -199,6 +200,54 @@ def gil_contention(inputs: Inputs) -> Reason | None:
         if holder.function is not None:
             figures.update(holder_function=holder.function, holder_line=holder.line)
     return Reason("gil_contention", message, figures)
+
+
+#: What unblocks an event loop, by what held it.
+LOOP_ADVICE = {
+    "cpu": (
+        "it computes holding the GIL: run it in a process pool "
+        "(loop.run_in_executor with a ProcessPoolExecutor)"
+    ),
+    "blocking": (
+        "it blocks with the GIL released (a blocking call, I/O or native code): run it in a "
+        "thread (asyncio.to_thread), or call its asyncio equivalent"
+    ),
+}
+#: Lines named in the event loop's reason, most blocked time first.
+LOOP_LINES_NAMED = 2
+
+
+def event_loop_blocked(inputs: Inputs) -> Reason | None:
+    """The asyncio loop's slow stretches, by the line and the kind of work that held it."""
+    if not inputs.loop_stalls:
+        return None
+    groups: dict[tuple[str | None, str | None, int | None, str], list[float]] = {}
+    for s in inputs.loop_stalls:
+        groups.setdefault((s.function, s.file, s.line, s.kind), []).append(s.duration_s)
+    ranked = sorted(groups.items(), key=lambda item: -sum(item[1]))
+    total = sum(s.duration_s for s in inputs.loop_stalls)
+    parts = []
+    for (function, file, line, kind), durations in ranked[:LOOP_LINES_NAMED]:
+        what = f"`{function}` ({os.path.basename(file or '?')}:{line})" if function else "code"
+        times = f"{len(durations)} time{'s' if len(durations) != 1 else ''}"
+        parts.append(
+            f"{what} held it {sum(durations):.2f} s ({times}, longest {max(durations):.2f} s): "
+            + LOOP_ADVICE[kind]
+        )
+    (function, _file, line, kind), _ = ranked[0]
+    return Reason(
+        "event_loop_blocked",
+        f"The event loop ran callbacks for {total:.2f} s in stretches over "
+        f"{SLOW_CALLBACK_S:g} s without once waiting for its next event (one callback, or "
+        "several back to back): " + "; ".join(parts) + ".",
+        {
+            "loop_blocked_s": round(total, 3),
+            "stretches": len(inputs.loop_stalls),
+            "top_function": function,
+            "top_line": line,
+            "top_kind": kind,
+        },
+    )
 
 
 def gil_holder_sentence(holder: BlamedLine) -> str:
