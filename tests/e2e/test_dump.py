@@ -98,3 +98,15 @@ def test_dump_refuses_a_bad_pid_in_one_line() -> None:
     proc = concdiag("dump", "999999999")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_dump_follows_python_child_processes() -> None:
+    script = SAMPLES / "process_pool.py"
+    with running([sys.executable, str(script)], threads=4) as target:
+        proc = concdiag("dump", str(target.pid), "--subprocesses", "--json")
+    assert proc.returncode == 0, proc.stderr
+    processes = json.loads(proc.stdout)["processes"]
+    assert processes[0]["pid"] == target.pid
+    children = [p for p in processes[1:] if p["ppid"] == target.pid]
+    assert children, [p["pid"] for p in processes]
+    assert all(p["threads"] for p in children)

@@ -19,7 +19,7 @@ from concdiag.collectors.fd_waits import HOST_WAIT_CALLS, parse_fd_link, poll_fd
 from concdiag.collectors.proc_files import parse_stat, parse_syscall
 from concdiag.collectors.pyspy import find_pyspy
 from concdiag.collectors.remote_interpreter import inspect_target, locate_gil
-from concdiag.errors import CannotProfileError
+from concdiag.errors import CannotProfileError, ConcdiagError
 from concdiag.recording.snapshot import (
     Descriptor,
     FrameSnapshot,
@@ -58,14 +58,16 @@ def snapshot(pid: int, subprocesses: bool = False) -> list[ProcessSnapshot]:
     """
     inspect_target(pid)  # one clear error for a bad PID, a non-Python or unreadable process
     require_pyspy()
-    pids = [pid, *(_descendants(pid) if subprocesses else [])]
-    before = {p: _before(p) for p in pids}
-    dumped = _pyspy_dump(pid, subprocesses)
-    by_pid: dict[int, list[dict[str, Any]]] = {}
-    for thread in dumped:
-        by_pid.setdefault(int(thread.get("pid") or pid), []).append(thread)
-    ordered = sorted(by_pid.items(), key=lambda item: item[0] != pid)
-    return [_process(p, threads, before.get(p) or _before(p)) for p, threads in ordered]
+    children = _python_descendants(pid) if subprocesses else []
+    before = {p: _before(p) for p in [pid, *children]}
+    # one py-spy per process: its --json output leaves --subprocesses' children out
+    found = [_process(pid, _pyspy_dump(pid), before[pid])]
+    for child in children:
+        try:
+            found.append(_process(child, _pyspy_dump(child), before[child]))
+        except CannotProfileError:
+            continue  # it exited meanwhile, or is not Python after all
+    return found
 
 
 @dataclass
@@ -108,19 +110,26 @@ def _before(pid: int) -> _Before:
     return _Before(version, command, gil is not None, notes, threads)
 
 
-def _descendants(pid: int) -> list[int]:
+def _python_descendants(pid: int) -> list[int]:
+    """Descendant processes that map a Python interpreter (as `inspect_target` requires)."""
+    out = []
     try:
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        children = psutil.Process(pid).children(recursive=True)
     except psutil.Error:
         return []
+    for child in children:
+        try:
+            inspect_target(child.pid)
+        except ConcdiagError:
+            continue
+        out.append(child.pid)
+    return out
 
 
-def _pyspy_dump(pid: int, subprocesses: bool) -> list[dict[str, Any]]:
+def _pyspy_dump(pid: int) -> list[dict[str, Any]]:
     exe = find_pyspy()
     assert exe is not None
     argv = [exe, "dump", "--pid", str(pid), "--json", "--locals"]
-    if subprocesses:
-        argv.append("--subprocesses")
     try:
         run = subprocess.run(
             argv, capture_output=True, text=True, timeout=PYSPY_DUMP_TIMEOUT_S, check=False
