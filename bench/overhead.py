@@ -1,6 +1,6 @@
 """The cost of measuring: each target bare vs under concdiag, --deep, py-spy and yappi alone.
 
-    python bench/overhead.py [--runs 5] [--part all|targets|render|procfs]
+    python bench/overhead.py [--runs 5] [--part all|targets|render|procfs|startup]
 
 Targets part: every mode runs the target through ``bench/_timed.py``, which reports the
 target's own run time (first line to last), so modes compare like with like; the command's
@@ -18,6 +18,10 @@ Procfs part: the state sampler's own CPU per tick, reading each thread's schedul
 pure Python), in interleaved rounds: the sampler runs flat out for ``PROCFS_SECONDS`` and its
 thread's CPU time is divided by the ticks it made. Printed: per tick, per thread, and what the
 schedstat reads add at the default rate, as a share of one core.
+
+Startup part: the command's own start, interleaved with a bare ``python -c pass``: ``concdiag
+--version``, and ``concdiag report`` of a small saved profile to Markdown and to HTML (the
+report's start plus its rendering), ``--runs`` times 4 rounds each; medians and spread.
 
 Timings depend on the machine and its load: the script prints ``uptime`` beside them.
 """
@@ -394,10 +398,53 @@ def bench_procfs(runs: int) -> None:
     )
 
 
+def bench_startup(runs: int) -> None:
+    concdiag_exe = str(Path(sys.executable).with_name("concdiag"))
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "p.json"
+        subprocess.run(
+            [
+                concdiag_exe,
+                *("profile", "-q", "--json", str(saved), "-o", str(Path(tmp) / "p.html")),
+                str(ROOT / "sample_targets" / "idle_sleep.py"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        modes = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "concdiag --version": [concdiag_exe, "--version"],
+            "concdiag report --format md": [
+                concdiag_exe,
+                "report",
+                str(saved),
+                "--format",
+                "md",
+                "-o",
+                f"{tmp}/r.md",
+            ],
+            "concdiag report (html)": [concdiag_exe, "report", str(saved), "-o", f"{tmp}/r.html"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in modes}
+        for _ in range(runs * 4):
+            for name, argv in modes.items():
+                t0 = time.perf_counter()
+                subprocess.run(
+                    argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                times[name].append(time.perf_counter() - t0)
+    print(f"\n### Start-up, {runs * 4} interleaved runs each\n")
+    print("| command | median s | min-max s |\n| --- | ---: | ---: |")
+    for name, values in times.items():
+        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f}-{max(values):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--part", choices=["all", "targets", "render", "procfs"], default="all")
+    parser.add_argument(
+        "--part", choices=["all", "targets", "render", "procfs", "startup"], default="all"
+    )
     args = parser.parse_args()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {os.cpu_count()} cores; uptime: {load}")
@@ -407,6 +454,8 @@ def main() -> None:
         bench_render()
     if args.part in ("all", "procfs"):
         bench_procfs(args.runs)
+    if args.part in ("all", "startup"):
+        bench_startup(args.runs)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"\nafter: uptime: {load}")
 

@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from concdiag import __version__
-from concdiag.cli import attach as _attach
-from concdiag.cli import check as _check
-from concdiag.cli import diff as _diff
-from concdiag.cli import dump as _dump
-from concdiag.cli import profile as _profile
-from concdiag.cli import report as _report
-from concdiag.cli import whatif as _whatif
 from concdiag.errors import EXIT_USAGE, ConcdiagError
 
-COMMANDS: list[click.Command] = [
-    _profile.command,
-    _report.command,
-    _check.command,
-    _diff.command,
-    _attach.command,
-    _whatif.command,
-    _dump.command,
-]
+#: Each command's module, imported only when the command runs (or `--help` lists them), so
+#: `concdiag --version` and a command's own start pay for no other command's imports.
+COMMANDS: dict[str, str] = {
+    "profile": "concdiag.cli.profile",
+    "report": "concdiag.cli.report",
+    "check": "concdiag.cli.check",
+    "diff": "concdiag.cli.diff",
+    "attach": "concdiag.cli.attach",
+    "whatif": "concdiag.cli.whatif",
+    "dump": "concdiag.cli.dump",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command: click.Command = importlib.import_module(module).command
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="concdiag")
 def cli() -> None:
     """Measure a Python program and say whether threads, processes or neither would pay.
@@ -37,10 +45,6 @@ def cli() -> None:
     not be profiled, 4 a target failed under `check` or `whatif`, 5 the target deadlocked
     (ended, report written), 130 interrupted.
     """
-
-
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

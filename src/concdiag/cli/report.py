@@ -11,7 +11,6 @@ from concdiag.errors import UsageError
 from concdiag.fileio import check_writable, write_atomic
 from concdiag.model import Profile
 from concdiag.render import FORMATS, get_renderer
-from concdiag.render.index import render_index
 
 
 @click.command("report")
@@ -46,6 +45,8 @@ def command(
     if index_dir is not None:
         if profile_path is not None:
             raise UsageError("give either PROFILE.json or --index DIR, not both")
+        from concdiag.render.index import render_index
+
         target = output or index_dir / "index.html"
         text = render_index(index_dir)
         check_writable(target)

@@ -6,6 +6,7 @@ is rendered from the profile alone, so re-rendering a saved profile gives the sa
 
 from __future__ import annotations
 
+import importlib
 from typing import Protocol
 
 from concdiag.model import Profile
@@ -17,25 +18,21 @@ class Renderer(Protocol):
     def render(self, profile: Profile) -> str | bytes: ...
 
 
+#: Each format's renderer class, imported only when that format is asked for (the HTML one
+#: brings jinja2; `report --format md` need not pay for it).
+RENDERERS: dict[str, str] = {
+    "html": "concdiag.render.html:HtmlRenderer",
+    "json": "concdiag.render.json:JsonRenderer",
+    "md": "concdiag.render.markdown:MarkdownRenderer",
+    "speedscope": "concdiag.render.speedscope:SpeedscopeRenderer",
+    "chrome-trace": "concdiag.render.chrometrace:ChromeTraceRenderer",
+    "gecko": "concdiag.render.gecko:GeckoRenderer",
+    "pprof": "concdiag.render.pprof:PprofRenderer",
+}
+FORMATS = tuple(RENDERERS)
+
+
 def get_renderer(fmt: str) -> Renderer:
-    from concdiag.render.chrometrace import ChromeTraceRenderer
-    from concdiag.render.gecko import GeckoRenderer
-    from concdiag.render.html import HtmlRenderer
-    from concdiag.render.json import JsonRenderer
-    from concdiag.render.markdown import MarkdownRenderer
-    from concdiag.render.pprof import PprofRenderer
-    from concdiag.render.speedscope import SpeedscopeRenderer
-
-    renderers: dict[str, Renderer] = {
-        "html": HtmlRenderer(),
-        "json": JsonRenderer(),
-        "md": MarkdownRenderer(),
-        "speedscope": SpeedscopeRenderer(),
-        "chrome-trace": ChromeTraceRenderer(),
-        "gecko": GeckoRenderer(),
-        "pprof": PprofRenderer(),
-    }
-    return renderers[fmt]
-
-
-FORMATS = ("html", "json", "md", "speedscope", "chrome-trace", "gecko", "pprof")
+    module, _, name = RENDERERS[fmt].partition(":")
+    renderer: Renderer = getattr(importlib.import_module(module), name)()
+    return renderer
