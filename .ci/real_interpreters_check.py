@@ -205,6 +205,61 @@ class Checks:
             f"attach: exit {run.returncode}, {v.get('bound')} -> {v.get('recommendation')}",
         )
 
+    def dump(self) -> None:
+        """`concdiag dump` of the deadlock sample while it hangs: exit 5, both threads named."""
+        target = subprocess.Popen(
+            [sys.executable, str(self.samples / "deadlock.py")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            run = concdiag("dump", str(target.pid))
+            deadline = time.monotonic() + 10
+            while run.returncode == 0 and time.monotonic() < deadline:
+                time.sleep(0.3)  # the threads take their second lock 0.2 s in
+                run = concdiag("dump", str(target.pid))
+        finally:
+            target.kill()
+            target.wait()
+        head = run.stdout.split("\n\n", 1)[0]
+        named = all(
+            f"{t} waits at deadlock.py:" in head for t in ("transfer-a-to-b", "transfer-b-to-a")
+        )
+        self.report(
+            run.returncode == DEADLOCK_EXIT and named,
+            f"dump of the hung deadlock sample: exit {run.returncode}, both threads' waits named: "
+            f"{named}"
+            + ("" if run.returncode in (0, DEADLOCK_EXIT) else f": {run.stderr.strip()[-200:]}"),
+        )
+
+    def event_loop_and_gil_blame(self, source: Path) -> None:
+        """The event loop held by a computing and a blocking callback, each at its line; and
+        who held the GIL in cpu_threads."""
+        truth = self.out / "asyncio_truth.json"
+        out = self.out / "asyncio.json"
+        target = source / "tests" / "e2e" / "targets" / "asyncio_blocking.py"
+        run = concdiag("profile", "-q", "--json", str(out), str(target), str(truth))
+        if run.returncode != 0 or not out.exists():
+            self.report(False, f"event loop: exit {run.returncode}: {run.stderr.strip()[-300:]}")
+        else:
+            own = json.loads(truth.read_text())
+            stalls = (json.loads(out.read_text()).get("event_loop") or {}).get("stalls", [])
+            found = {
+                (s["function"], s["kind"]): s["duration_s"] / own[s["function"]]["seconds"]
+                for s in stalls
+                if s["function"] in own and s["line"] == own[s["function"]]["line"]
+            }
+            ok = {("crunch", "cpu"), ("block", "blocking")} <= set(found)
+            ratios = ", ".join(f"{k[0]} {v:.2f}" for k, v in sorted(found.items()))
+            self.report(ok, f"event loop: both callbacks at their lines and kinds: {ok} ({ratios})")
+        blame = json.loads((self.out / "cpu_threads.json").read_text()).get("gil_blame") or {}
+        top = (blame.get("lines") or [{}])[0]
+        self.report(
+            top.get("function") == "crunch",
+            f"GIL blame in cpu_threads: top holder line {top.get('function')}:{top.get('line')}, "
+            f"{blame.get('attributed_s', 0):.2f} of {blame.get('waited_s', 0):.2f} s waited",
+        )
+
     def gecko_beside_cpython(self, source: Path) -> None:
         """Where the interpreter has its own sampler (3.15 on), its gecko file of a sample
         target, written here and now, is the reference our gecko export's layout is held to."""
@@ -220,8 +275,10 @@ class Checks:
         ours = self.out / "concdiag.gecko.json"
         target = str(self.samples / "io_threads.py")
         own = subprocess.run(
-            [sys.executable, "-m", "profiling.sampling", "run", "--mode", "wall", "-a"]
-            + ["--gecko", "-o", str(reference), target],
+            [
+                *(sys.executable, "-m", "profiling.sampling", "run", "--mode", "wall", "-a"),
+                *("--gecko", "-o", str(reference), target),
+            ],
             capture_output=True,
             text=True,
             timeout=TARGET_TIMEOUT_S,
@@ -263,6 +320,8 @@ def main() -> int:
     checks.attach()
     checks.check()
     checks.gecko_beside_cpython(source)
+    checks.dump()
+    checks.event_loop_and_gil_blame(source)
     return checks.failures
 
 

@@ -8,6 +8,10 @@ whole wall time is recorded too. Modes run interleaved, in a rotating order, ``-
 rounds, and each round's time is divided by the same round's bare time: the table prints
 medians, the median ratio to bare and the spread (min-max) of the per-round ratios. The empty
 script row shows what concdiag adds around a script: start-up, analysis and report writing.
+Part by part: ``no-locks`` is concdiag without its lock tracker in the target (the difference
+to ``concdiag`` is the tracker's), ``py-spy`` is the stack sampler alone at the same flags and
+rate (what is left of ``no-locks`` beyond it is the state sampler: its /proc reads, GIL reads
+and fork watch, and its competing for a core).
 
 Render part: a synthetic 10-minute, 50-thread recording (100 Hz ticks, changing stacks, deep
 tables) goes through the real analysis; the bench prints the time to render its HTML and the
@@ -54,8 +58,8 @@ TARGETS = {
     "empty script": ROOT / "bench" / "targets" / "empty.py",
 }
 MODES_FOR = {
-    "cpu_threads (CPU-bound)": ["bare", "concdiag", "py-spy", "deep"],
-    "io_threads (I/O-bound)": ["bare", "concdiag", "py-spy", "deep"],
+    "cpu_threads (CPU-bound)": ["bare", "concdiag", "no-locks", "py-spy", "deep"],
+    "io_threads (I/O-bound)": ["bare", "concdiag", "no-locks", "py-spy", "deep"],
     "call_heavy (calls)": ["bare", "concdiag", "py-spy", "yappi", "deep", "deep-wall"],
     "empty script": ["bare", "concdiag", "deep"],
 }
@@ -82,6 +86,8 @@ def command(mode: str, target: Path, work: Path) -> list[str]:
         return [PY, *timed]
     if mode == "concdiag":
         return [*concdiag, *timed]
+    if mode == "no-locks":  # everything but the lock tracker inside the target
+        return [*concdiag, "--no-locks", *timed]
     if mode == "deep":
         return [*concdiag, "--deep", *timed]
     if mode == "deep-wall":
@@ -127,7 +133,7 @@ def run_once(mode: str, target: Path, work: Path) -> tuple[float, float, float |
     if proc.returncode != 0 or not time_file.exists():
         raise SystemExit(f"{mode} {target.name} failed ({proc.returncode}): {proc.stderr[-400:]}")
     share = None
-    if mode in ("concdiag", "deep", "deep-wall"):
+    if mode in ("concdiag", "no-locks", "deep", "deep-wall"):
         share = json.loads((work / "p.json").read_text())["run"]["overhead"]["concdiag_core_share"]
     return float(time_file.read_text()), command_s, share
 
