@@ -24,6 +24,7 @@ from pathlib import Path
 
 from concdiag.analysis.whatif.compare import Runs, alternatives, confirm, failures, sites
 from concdiag.analysis.whatif.plan import Variant, plan
+from concdiag.analysis.whatif.scaling import scaling_curves
 from concdiag.collectors.swap_report import SWAP_ENV, read_swap_report, swap_env
 from concdiag.collectors.timed_runs import stdin_kind, stdin_offset, timed_run
 from concdiag.errors import EXIT_DEADLOCK, EXIT_INTERRUPTED, EXIT_OK, EXIT_TARGET_FAILED
@@ -62,6 +63,8 @@ class WhatIfRequest:
     #: the recommendation (as asked, and serial when it recommends serial), for `check`.
     sweep: bool | None = True
     time_limit_s: float | None = None  # per rerun
+    #: Worker counts for a scaling curve (``--workers 1,2,4``): each pool kind at each.
+    counts: tuple[int, ...] = ()
 
 
 def whatif_script(
@@ -106,7 +109,9 @@ def _whatif(
         sweep = bool(request.sweep)
         serial = sweep if request.sweep is not None else profile.verdict.recommendation == "serial"
         cores = profile.run.cpu_count
-        variants = plan(first.pools, cores, first.interpreters, sweep, serial=serial)
+        variants = plan(
+            first.pools, cores, first.interpreters, sweep, serial=serial, counts=request.counts
+        )
         if not variants:
             why = "the program created no pool that can be swapped"
             part = _unmeasured("nothing_to_swap", why, first, profile, request.repeat)
@@ -216,5 +221,6 @@ def _measure(
         message=message,
         cpu_count=profile.run.cpu_count,
         load_average=load,
+        scaling=scaling_curves(list(zip(variants, alts, strict=True)), profile.run.cpu_count),
     )
     return part, interrupted

@@ -13,8 +13,29 @@ from concdiag.cli._options import (
     target_invocation,
     target_python,
 )
+from concdiag.errors import UsageError
 from concdiag.session import ProfileRequest
 from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
+
+#: The most workers a scaling curve runs at: a stated bound, so a typo cannot start hundreds
+#: of processes.
+MAX_COUNTED_WORKERS = 64
+
+
+def worker_counts(text: str) -> tuple[int, ...]:
+    """``--workers``: () for all or asked, else the listed counts (1 to MAX_COUNTED_WORKERS)."""
+    if text in ("all", "asked"):
+        return ()
+    try:
+        counts = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        counts = ()
+    if not counts or counts[0] < 1 or counts[-1] > MAX_COUNTED_WORKERS:
+        raise UsageError(
+            f"--workers takes all, asked, or counts 1 to {MAX_COUNTED_WORKERS} such as 1,2,4; "
+            f"got {text!r}"
+        )
+    return counts
 
 
 @click.command("whatif", cls=TargetCommand, context_settings={"allow_interspersed_args": False})
@@ -28,11 +49,12 @@ from concdiag.whatif_session import DEFAULT_REPEAT, WhatIfRequest, whatif_script
 )
 @click.option(
     "--workers",
-    type=click.Choice(["all", "asked"]),
     default="all",
     show_default=True,
+    metavar="all|asked|N,N,...",
     help="all: also serial (each task run inline: the baseline) and one worker per core; "
-    "asked: only the number the program asked for.",
+    "asked: only the number the program asked for; a list such as 1,2,4: the serial baseline "
+    "and each pool kind at each count, fitted into a scaling curve.",
 )
 @click.option(
     "--time-limit",
@@ -73,8 +95,9 @@ def command(
             html_path=html_path,
         ),
         repeat=repeat,
-        sweep=workers == "all",
+        sweep=workers != "asked",
         time_limit_s=time_limit_s,
+        counts=worker_counts(workers),
     )
 
     def say(line: str) -> None:

@@ -86,6 +86,39 @@ class TaskFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class ScalingPoint:
+    """A speedup over the serial run at a number of workers, with its range."""
+
+    workers: int
+    speedup: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingCurve:
+    """One pool kind's measured speedups over the serial run, fitted and carried past the
+    machine's cores (labelled a prediction: nothing beyond the cores was measured)."""
+
+    family: str  # threads or processes
+    model: str  # threading or multiprocessing
+    measured: list[ScalingPoint]
+    #: Amdahl's law, S(N) = 1 / (s + (1 - s) / N), fitted to the measured points: the serial
+    #: share s, and the range the runs' spread allows.
+    serial_share: float
+    serial_share_low: float
+    serial_share_high: float
+    #: The Universal Scalability Law, S(N) = N / (1 + sigma (N - 1) + kappa N (N - 1)): its
+    #: contention and coherence terms. kappa is None when two worker counts cannot tell it.
+    usl_sigma: float
+    usl_kappa: float | None
+    #: Beyond the measured workers: the USL fit's speedup, and the band the runs' spread
+    #: allows its contention term (the coherence term held at its fit, or 0).
+    predicted: list[ScalingPoint]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class WhatIf:
     status: str  # one of WHATIF_STATUSES
     note: str  # why not measured, or what limits the measurement
@@ -101,3 +134,5 @@ class WhatIf:
     #: The 1-minute load average when the reruns started and when they ended: other programs
     #: competing for the cores change what an alternative can gain.
     load_average: list[float] = field(default_factory=list)
+    #: Each pool kind's speedup by workers, measured and fitted (`scaling`).
+    scaling: list[ScalingCurve] = field(default_factory=list)

@@ -37,7 +37,13 @@ from concdiag.render.gil_blame_view import where as blame_where
 from concdiag.render.html_charts import speedup_chart, timeline_charts
 from concdiag.render.locks_view import html_locks_view
 from concdiag.render.views import hot_by_state, state_index, trimmed_stacks
-from concdiag.render.whatif_view import OUTCOME_LABELS, alternative_rows, load_text, site_rows
+from concdiag.render.whatif_view import (
+    OUTCOME_LABELS,
+    alternative_rows,
+    load_text,
+    scaling_charts,
+    site_rows,
+)
 
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 STATE_COLOURS = {
@@ -432,6 +438,7 @@ def _whatif_view(profile: Profile) -> dict[str, Any]:
         "rows": alternative_rows(w),
         "sites": site_rows(w),
         "load": load_text(w),
+        "scaling": scaling_charts(w),
     }
 
 

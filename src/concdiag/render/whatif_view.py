@@ -6,11 +6,19 @@ HTML template escapes them, Markdown escapes them with `md_escape`.
 
 from __future__ import annotations
 
+import math
 import os.path
 from dataclasses import dataclass
 
 from concdiag.model import Profile
-from concdiag.model.whatif import Alternative, SwapSite, Timing, WhatIf
+from concdiag.model.whatif import (
+    Alternative,
+    ScalingCurve,
+    ScalingPoint,
+    SwapSite,
+    Timing,
+    WhatIf,
+)
 
 OUTCOME_LABELS = {
     "confirmed": "measurement confirms the verdict",
@@ -162,3 +170,49 @@ def summary_lines(profile: Profile) -> list[str]:
     if load_text(w):
         lines.append(f"    {load_text(w)}")
     return lines
+
+
+#: The scaling chart's drawing area, in SVG units.
+SCALING_W, SCALING_H = 360, 180
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingChart:
+    """One scaling curve placed on a log2 worker axis: measured dots with their ranges, the
+    predicted band and line beyond the cores."""
+
+    curve: ScalingCurve
+    dots: list[tuple[float, float, float, float, ScalingPoint]]  # x, y, y_low, y_high, point
+    band: str  # SVG polygon points of the predicted range
+    line: str  # SVG polyline points: last measured point, then the predicted speedups
+    measured_line: str
+    xs: list[tuple[float, int]]  # axis ticks
+    ys: list[tuple[float, str]]
+
+
+def scaling_charts(whatif: WhatIf) -> list[ScalingChart]:
+    return [_chart(c) for c in whatif.scaling]
+
+
+def _chart(curve: ScalingCurve) -> ScalingChart:
+    everything = [*curve.measured, *curve.predicted]
+    top_n = max(p.workers for p in everything)
+    top_s = max(max(p.high for p in everything), 1.0) * 1.1
+
+    def x(n: int) -> float:
+        return round(SCALING_W * math.log2(n) / max(math.log2(top_n), 1.0), 1)
+
+    def y(s: float) -> float:
+        return round(SCALING_H * (1 - s / top_s), 1)
+
+    dots = [(x(p.workers), y(p.speedup), y(p.low), y(p.high), p) for p in curve.measured]
+    last = curve.measured[-1]
+    ahead = [last, *curve.predicted]
+    band = " ".join(f"{x(p.workers)},{y(p.high)}" for p in ahead)
+    band += " " + " ".join(f"{x(p.workers)},{y(p.low)}" for p in reversed(ahead))
+    line = " ".join(f"{x(p.workers)},{y(p.speedup)}" for p in ahead)
+    ticks = sorted({p.workers for p in everything})
+    step = max(1, math.ceil(top_s / 4))
+    ys = [(y(v), f"{v}x") for v in range(0, int(top_s) + 1, step)]
+    measured_line = " ".join(f"{x(p.workers)},{y(p.speedup)}" for p in curve.measured)
+    return ScalingChart(curve, dots, band, line, measured_line, [(x(n), n) for n in ticks], ys)

@@ -76,6 +76,7 @@ _ADDED_IN_V2 = {
     (Profile, "whatif"),
     (Profile, "gil_blame"),
     (Profile, "event_loop"),
+    (WhatIf, "scaling"),
     (Verdict, "process_start"),
     (Overhead, "stack_sampler_cpu_s"),
     (ProcessProfile, "helper"),

@@ -44,6 +44,7 @@ def plan(
     interpreters: bool,
     sweep: bool,
     serial: bool | None = None,
+    counts: tuple[int, ...] = (),
 ) -> list[Variant]:
     """The program as written first, then each alternative that can be swapped in.
 
@@ -59,9 +60,47 @@ def plan(
     written = families[0] if len(families) == 1 else "mixed"
     asked = max(p.asked_workers for p in swappable)
     with_serial = sweep if serial is None else serial
+    if counts:
+        return _counted_variants(written, families, swappable, interpreters, asked, counts)
     variants = _written_variants(written, asked, cores, sweep, with_serial)
     for kind in _other_kinds(families, swappable, interpreters):
         variants += _kind_variants(kind, asked, cores, sweep)
+    return variants
+
+
+def _counted_variants(
+    written: str,
+    families: list[str],
+    swappable: list[PoolSeen],
+    interpreters: bool,
+    asked: int,
+    counts: tuple[int, ...],
+) -> list[Variant]:
+    """A scaling curve: as written, the serial baseline, then each kind at each count."""
+    shown = "thread and process pools" if written == "mixed" else written
+    variants = [
+        Variant(
+            "as_written",
+            None,
+            f"as written: {shown}, {_plural(asked)}",
+            _model(written, asked),
+            True,
+            asked,
+            written,
+        ),
+        Variant(
+            "serial", None, "serial: tasks run inline (the baseline)", "serial", False, 1, "serial"
+        ),
+    ]
+    kinds = [] if written == "mixed" else [written]
+    kinds += _other_kinds(families, swappable, interpreters)
+    for kind in kinds:
+        for n in sorted(set(counts)):
+            if n <= 1 or (kind == written and n == asked):
+                continue
+            variants.append(
+                Variant(kind, n, f"{kind}, {_plural(n)}", _model(kind, n), False, n, kind)
+            )
     return variants
 
 
