@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from concdiag.analysis.accounting.stack_roles import is_library
-from concdiag.model.dump import Dump, DumpEdge, DumpFrame, LockUse, ProcessDump, ThreadDump
+from concdiag.model import Frame
+from concdiag.model.dump import Dump, DumpEdge, LockUse, ProcessDump, ThreadDump
 from concdiag.recording.snapshot import Descriptor, FrameSnapshot, ProcessSnapshot, ThreadSnapshot
 
 
@@ -48,7 +49,7 @@ def _process(snap: ProcessSnapshot) -> ProcessDump:
 
 
 def _thread(pid: int, t: ThreadSnapshot, gil_found: bool) -> ThreadDump:
-    frames = [DumpFrame(f.function, f.file, f.line) for f in reversed(t.frames)]
+    frames = [Frame(f.function, f.file, f.line) for f in reversed(t.frames)]
     state, doing = thread_state(t, gil_found)
     waits_for = lock_waited_for(t) if state == "sync" else None
     return ThreadDump(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from concdiag.model import Frame
 from concdiag.model.codec import to_jsonable
 
 DUMP_SCHEMA = "concdiag-dump"
@@ -17,13 +18,6 @@ DUMP_VERSION = 1
 #: ``sync`` blocked on a lock or condition, ``sleep``, ``child`` waiting for a child process,
 #: ``waiting`` in another blocking call.
 DUMP_STATES = ("gil_held", "gil_wait", "native", "io", "sync", "sleep", "child", "waiting")
-
-
-@dataclass(frozen=True, slots=True)
-class DumpFrame:
-    function: str
-    file: str
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +37,7 @@ class ThreadDump:
     name: str
     state: str  # one of DUMP_STATES
     doing: str  # the state in words, with the descriptor, call or lock
-    frames: list[DumpFrame]  # outermost first
+    frames: list[Frame]  # outermost first
     waits_for: LockUse | None = None
     inside: list[LockUse] = field(default_factory=list)  # the `with` blocks it is inside
 

@@ -160,37 +160,25 @@ def _fill_stacks(
 ) -> None:
     """The thread's stack, frame, function and resource tables, and its weighted samples."""
     funcs: dict[tuple[str, str, int], int] = {}
-    func_cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "name",
-            "isJS",
-            "relevantForJS",
-            "resource",
-            "fileName",
-            "lineNumber",
-            "columnNumber",
-        )
-    }
+    func_cols: dict[str, list[Any]] = _columns(
+        "name", "isJS", "relevantForJS", "resource", "fileName", "lineNumber", "columnNumber"
+    )
     resources: dict[str, int] = {}
-    res_cols: dict[str, list[Any]] = {k: [] for k in ("lib", "name", "host", "type")}
+    res_cols = _columns("lib", "name", "host", "type")
     frames: dict[tuple[int, str], int] = {}  # (func, category) -> frame
-    frame_cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "address",
-            "category",
-            "subcategory",
-            "func",
-            "innerWindowID",
-            "implementation",
-            "optimizations",
-            "line",
-            "column",
-            "inlineDepth",
-            "nativeSymbol",
-        )
-    }
+    frame_cols: dict[str, list[Any]] = _columns(
+        "address",
+        "category",
+        "subcategory",
+        "func",
+        "innerWindowID",
+        "implementation",
+        "optimizations",
+        "line",
+        "column",
+        "inlineDepth",
+        "nativeSymbol",
+    )
     nodes: dict[tuple[int | None, int], int] = {}
     stack_cols: dict[str, list[Any]] = {
         k: [] for k in ("frame", "category", "subcategory", "prefix")
@@ -279,6 +267,11 @@ def _fill_stacks(
         "functionSize": [],
         "length": 0,
     }
+
+
+def _columns(*names: str) -> dict[str, list[Any]]:
+    """A processed-format table's columns, empty: a list per column name."""
+    return {name: [] for name in names}
 
 
 def _samples(leaves: list[tuple[int, int]], start_ms: float, end_ms: float) -> dict[str, Any]:

@@ -77,21 +77,7 @@ def _counted_variants(
     counts: tuple[int, ...],
 ) -> list[Variant]:
     """A scaling curve: as written, the serial baseline, then each kind at each count."""
-    shown = "thread and process pools" if written == "mixed" else written
-    variants = [
-        Variant(
-            "as_written",
-            None,
-            f"as written: {shown}, {_plural(asked)}",
-            _model(written, asked),
-            True,
-            asked,
-            written,
-        ),
-        Variant(
-            "serial", None, "serial: tasks run inline (the baseline)", "serial", False, 1, "serial"
-        ),
-    ]
+    variants = [_as_written(written, asked), SERIAL_BASELINE]
     kinds = [] if written == "mixed" else [written]
     kinds += _other_kinds(families, swappable, interpreters)
     for kind in kinds:
@@ -104,34 +90,33 @@ def _counted_variants(
     return variants
 
 
+#: Every task run inline where it is submitted: what a speedup is measured against.
+SERIAL_BASELINE = Variant(
+    "serial", None, "serial: tasks run inline (the baseline)", "serial", False, 1, "serial"
+)
+
+
+def _as_written(written: str, asked: int) -> Variant:
+    shown = "thread and process pools" if written == "mixed" else written
+    return Variant(
+        "as_written",
+        None,
+        f"as written: {shown}, {_plural(asked)}",
+        _model(written, asked),
+        True,
+        asked,
+        written,
+    )
+
+
 def _written_variants(
     written: str, asked: int, cores: int, sweep: bool, with_serial: bool
 ) -> list[Variant]:
     """The program as written; the serial baseline; its own kind with one worker per core."""
     shown = "thread and process pools" if written == "mixed" else written
-    variants = [
-        Variant(
-            "as_written",
-            None,
-            f"as written: {shown}, {_plural(asked)}",
-            _model(written, asked),
-            True,
-            asked,
-            written,
-        )
-    ]
+    variants = [_as_written(written, asked)]
     if with_serial and asked != 1:
-        variants.append(
-            Variant(
-                "serial",
-                None,
-                "serial: tasks run inline (the baseline)",
-                "serial",
-                False,
-                1,
-                "serial",
-            )
-        )
+        variants.append(SERIAL_BASELINE)
     if sweep and cores not in (1, asked):
         variants.append(
             Variant(
