@@ -51,3 +51,18 @@ def test_a_thread_that_never_runs_a_loop_is_not_one() -> None:
     watch = LoopWatch(frozenset({EPOLL}), keep_ticks=10)
     feed(watch, [("cpu", (("work", "/app/main.py", 3),))] * 50)
     assert event_loop(watch.finish(), [], 0.01) is None
+
+
+def test_a_stretch_the_loop_never_returns_from_to_wait_is_its_end_not_a_stall() -> None:
+    watch = LoopWatch(frozenset({EPOLL}), keep_ticks=10)
+    feed(watch, [("idle", LOOP)] * 5 + [("cpu", CRUNCH)] * 20)  # the run ends while busy
+    stopped = LoopWatch(frozenset({EPOLL}), keep_ticks=10)
+    feed(
+        stopped,
+        [("idle", LOOP)] * 5
+        + [("cpu", CRUNCH)] * 20
+        + [("cpu", (("main", "/app/main.py", 40),))] * 3,
+    )
+    for w in (watch, stopped):
+        loop = event_loop(w.finish(), [], 0.01)
+        assert loop is not None and loop.stalls == [] and loop.longest_busy_s == 0

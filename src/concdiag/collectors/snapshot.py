@@ -15,7 +15,13 @@ from typing import Any
 import psutil
 
 from concdiag.collectors.attach import require_pyspy
-from concdiag.collectors.fd_waits import HOST_WAIT_CALLS, parse_fd_link, poll_fds, syscall_args
+from concdiag.collectors.fd_waits import (
+    HOST_WAIT_CALLS,
+    epoll_targets,
+    parse_fd_link,
+    poll_fds,
+    syscall_args,
+)
 from concdiag.collectors.proc_files import parse_stat, parse_syscall
 from concdiag.collectors.pyspy import find_pyspy
 from concdiag.collectors.remote_interpreter import inspect_target, locate_gil
@@ -209,7 +215,13 @@ def _descriptors(pid: int, syscall: int | None, args: list[int]) -> Iterable[Des
     if syscall is None or not args:
         return []
     calls = HOST_WAIT_CALLS
-    if syscall in calls.on_fd or syscall in calls.epoll:
+    if syscall in calls.epoll:
+        # an event loop's wait: the descriptors registered in its epoll instance
+        try:
+            fds = epoll_targets(_read(f"/proc/{pid}/fdinfo/{args[0]}"))[:POLL_FDS_READ]
+        except OSError:
+            fds = [args[0]]
+    elif syscall in calls.on_fd:
         fds = [args[0]]
     elif syscall in calls.poll:
         try:

@@ -85,7 +85,7 @@ class LoopWatch:
                 return
             tally = self.loops[key] = LoopTally()
         elif frames and not loop_now:  # the loop has stopped (or not started again)
-            self._end(tally)
+            self._drop(tally)
             return
         tally.ticks += 1
         if obs.syscall is not None and obs.syscall in self.event_wait:
@@ -102,6 +102,11 @@ class LoopWatch:
         tally.current.states[state] += 1
         tally.current.lines[program_line(frames)] += 1
 
+    def _drop(self, tally: LoopTally) -> None:
+        """A stretch the loop never came back from to wait: its stop (closing, cancelling,
+        shutting executors down), or the run's end. Not a callback that held it up."""
+        tally.current = None
+
     def _end(self, tally: LoopTally) -> None:
         stretch = tally.current
         if stretch is None:
@@ -113,5 +118,5 @@ class LoopWatch:
 
     def finish(self) -> dict[tuple[int, int], LoopTally]:
         for tally in self.loops.values():
-            self._end(tally)
+            self._drop(tally)
         return self.loops
