@@ -325,3 +325,17 @@ def assert_fits_at_1280_and_800(w: Watched, html: Path, artifacts: Path) -> None
         assert layout == {"overlaps": [], "wide": [], "sideways": 0, "thin_bars": 0}, width
         w.page.screenshot(path=str(artifacts / f"layout-{html.stem}-{width}.png"), full_page=True)
     assert_clean(w, html)
+
+
+def test_the_event_loop_and_deep_sections_fit_too(
+    watched: Watched, artifacts: Path, tmp_path: Path
+) -> None:
+    """A recorded asyncio run with --deep: the event loop's stall table and the deep tables."""
+    from concdiag.recording.recording import Recording
+
+    recording = Recording.load(ROOT / "tests" / "data" / "asyncio_awaits_deep.recording.json")
+    built = replay_profile(recording, context("asyncio_awaits.py"))
+    assert built.event_loop is not None and built.event_loop.stalls
+    html = write_report(built, tmp_path / "asyncio_awaits.html")
+    assert_fits_at_1280_and_800(watched, html, artifacts)
+    assert watched.page.locator('[data-testid="event-loop-stalls"] tbody tr').count() == 1
