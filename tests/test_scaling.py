@@ -115,3 +115,15 @@ def test_worker_counts_are_checked_in_one_line() -> None:
     for bad in ("0,2", "two", "1,2,1000", ""):
         with pytest.raises(UsageError):
             worker_counts(bad)
+
+
+def test_a_curve_with_little_serial_time_says_it_would_keep_gaining() -> None:
+    measured = [
+        (variant("serial", 1), alt([8.0, 8.0])),
+        (variant("processes", 2, as_written=True), alt([4.1, 4.2])),
+    ]
+    (curve,) = scaling_curves(measured, cores=2)
+    assert "leaves room past this machine" in curve.note and "at 4 workers" in curve.note
+    slow = [(variant("serial", 1), alt([8.0])), (variant("processes", 2, True), alt([7.0]))]
+    (flat,) = scaling_curves(slow, cores=2)
+    assert "leaves room" not in flat.note

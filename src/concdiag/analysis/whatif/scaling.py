@@ -16,6 +16,12 @@ from concdiag.model.whatif import Alternative, ScalingCurve, ScalingPoint
 #: `PREDICT_MAX_WORKERS`. A stated choice: the next machine sizes a user would ask about.
 PREDICT_MULTIPLES = (2, 4, 8, 16)
 PREDICT_MAX_WORKERS = 64
+#: A curve "keeps gaining past the machine" when its serial share is at most this (even at the
+#: top of its range) and the next predicted size's low end beats the last measured speedup by
+#: `SCALES_GAIN`: stated choices, a tenth of serial time caps Amdahl's speedup at 10x, and a
+#: gain under a fifth is within what one run to the next varies here.
+SCALES_SHARE = 0.1
+SCALES_GAIN = 1.2
 
 
 def scaling_curves(
@@ -88,7 +94,7 @@ def _curve(
         usl_sigma=round(sigma, 4),
         usl_kappa=None if kappa is None else round(kappa, 5),
         predicted=predicted,
-        note=_note(len(beyond), kappa, top, cores),
+        note=_note(kappa, top, cores, measured[-1], predicted, high),
     )
 
 
@@ -138,9 +144,26 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def _note(counts: int, kappa: float | None, top: int, cores: int) -> str:
+def _note(
+    kappa: float | None,
+    top: int,
+    cores: int,
+    last: ScalingPoint,
+    predicted: Sequence[ScalingPoint],
+    share_high: float,
+) -> str:
     parts = [f"Measured up to {top} worker{'s' if top != 1 else ''} on {cores} cores"]
     if kappa is None:
         parts.append("two worker counts cannot tell the USL's coherence term from contention")
     parts.append(f"beyond {max(top, cores)} workers the curve is a prediction, not a measurement")
-    return "; ".join(parts) + "."
+    note = "; ".join(parts) + "."
+    if last.high < 1.0:
+        return note + " More workers made it slower here; the fit carries that on."
+    ahead = predicted[0] if predicted else None
+    if ahead is not None and share_high <= SCALES_SHARE and ahead.low >= SCALES_GAIN * last.speedup:
+        note += (
+            f" Its serial share, at most {share_high:.0%}, leaves room past this machine: "
+            f"{ahead.speedup:.1f}x ({ahead.low:.1f}-{ahead.high:.1f}x) predicted at "
+            f"{ahead.workers} workers, if the tasks outweigh what a scheduler costs each."
+        )
+    return note
