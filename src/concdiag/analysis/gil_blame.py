@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
+from concdiag.analysis.accounting.streaming import BlameKey
 from concdiag.model import ProcessProfile
 from concdiag.model.gil_blame import BlamedLine, BlamePair, GilBlame
 
@@ -18,7 +19,6 @@ LINES_KEPT = 15
 LINES_PER_PAIR = 5
 
 Line = tuple[str, str, int] | None
-BlameKey = tuple[int, int, int | None, Line]
 
 
 def gil_blame(

@@ -12,8 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from concdiag.analysis.accounting.stack_roles import is_library
-from concdiag.own_code import is_own
+from concdiag.analysis.accounting.stack_roles import program_line
 from concdiag.recording.records import ThreadObservation
 
 Line = tuple[str, str, int] | None
@@ -49,17 +48,6 @@ class LoopTally:
 def runs_a_loop(frames: tuple[Any, ...]) -> bool:
     """Whether a stack runs inside an asyncio event loop (a frame of the asyncio package)."""
     return any("/asyncio/" in f[1] for f in frames)
-
-
-def program_line(frames: tuple[Any, ...]) -> Line:
-    """The innermost frame of the program's own code, else of anything but concdiag."""
-    for frame in reversed(frames):
-        if not is_library(frame[1]):
-            return (frame[0], frame[1], frame[2])
-    for frame in reversed(frames):
-        if not is_own(frame[1]) and "/asyncio/" not in frame[1]:
-            return (frame[0], frame[1], frame[2])
-    return None
 
 
 class LoopWatch:
@@ -100,7 +88,7 @@ class LoopWatch:
             tally.current = Stretch(t_s)
         tally.current.ticks += 1
         tally.current.states[state] += 1
-        tally.current.lines[program_line(frames)] += 1
+        tally.current.lines[program_line(frames, also_skip="/asyncio/")] += 1
 
     def _drop(self, tally: LoopTally) -> None:
         """A stretch the loop never came back from to wait: its stop (closing, cancelling,

@@ -22,6 +22,7 @@ waiting for a pool's tasks (they were running meanwhile) or for I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,6 +100,21 @@ def is_stdlib(filename: str) -> bool:
 def is_library(filename: str) -> bool:
     """Not the program's own code: the standard library, frozen modules, or concdiag."""
     return is_stdlib(filename) or is_own(_path(filename))
+
+
+def program_line(
+    frames: Sequence[tuple[str, str, int]], also_skip: str = ""
+) -> tuple[str, str, int] | None:
+    """The innermost frame of the program's own code (outside the standard library and
+    concdiag); else the innermost frame outside concdiag (and outside files whose path holds
+    ``also_skip``); None when there is no Python stack."""
+    for frame in reversed(frames):
+        if not is_library(frame[1]):
+            return (frame[0], frame[1], frame[2])
+    for frame in reversed(frames):
+        if not is_own(frame[1]) and not (also_skip and also_skip in frame[1]):
+            return (frame[0], frame[1], frame[2])
+    return None
 
 
 def in_machinery(filename: str) -> bool:

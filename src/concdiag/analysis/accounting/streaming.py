@@ -23,11 +23,10 @@ from typing import Any
 from concdiag.analysis.accounting.assembly import TimelineSeries, assemble
 from concdiag.analysis.accounting.event_loop import SLOW_CALLBACK_S, LoopWatch
 from concdiag.analysis.accounting.result import Accounting
-from concdiag.analysis.accounting.stack_roles import is_library
+from concdiag.analysis.accounting.stack_roles import program_line
 from concdiag.analysis.accounting.tally import ProcessTally, StackCursor, ThreadCounters
 from concdiag.analysis.accounting.tick_states import classify_all
 from concdiag.model import STATE_KEYS
-from concdiag.own_code import is_own
 from concdiag.recording.recording import Recording, RunSoFar
 from concdiag.recording.records import Chunk, StackChange, Tick
 
@@ -201,7 +200,7 @@ class StreamingAccounting:
                 self.gil_blame[(tick.pid, tid, None, None)] += 1
             return
         cursor = cursors.get((tick.pid, holder))
-        line = holder_line(cursor.at(tick.t_s)) if cursor is not None else None
+        line = program_line(cursor.at(tick.t_s)) if cursor is not None else None
         for tid in waiting:
             if tid != holder:
                 self.gil_blame[(tick.pid, tid, holder, line)] += 1
@@ -314,19 +313,6 @@ class StreamingAccounting:
 
 
 BlameKey = tuple[int, int, int | None, tuple[str, str, int] | None]
-
-
-def holder_line(frames: tuple[Any, ...]) -> tuple[str, str, int] | None:
-    """Where a GIL holder was: its innermost frame outside the standard library and concdiag
-    (the program's own code, or the library it called), else its innermost frame; None when
-    it had no Python stack."""
-    for frame in reversed(frames):
-        if not is_library(frame[1]):
-            return (frame[0], frame[1], frame[2])
-    for frame in reversed(frames):
-        if not is_own(frame[1]):
-            return (frame[0], frame[1], frame[2])
-    return None
 
 
 def display_width(wall_s: float, collected_s: float) -> float:
