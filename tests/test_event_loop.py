@@ -66,3 +66,11 @@ def test_a_stretch_the_loop_never_returns_from_to_wait_is_its_end_not_a_stall() 
     for w in (watch, stopped):
         loop = event_loop(w.finish(), [], 0.01)
         assert loop is not None and loop.stalls == [] and loop.longest_busy_s == 0
+
+
+def test_a_loop_whose_blocking_calls_cannot_be_read_is_not_judged() -> None:
+    watch = LoopWatch(frozenset({EPOLL}), keep_ticks=10)
+    for i in range(50):
+        obs = ThreadObservation(1, "S", None, False, 0)  # blocked, call unknown
+        watch.see(KEY, i * 0.01, obs, "io", LOOP)
+    assert event_loop(watch.finish(), [], 0.01) is None

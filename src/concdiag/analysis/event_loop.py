@@ -28,7 +28,10 @@ def event_loop(
     if not loops:
         return None
     (pid, tid), tally = max(loops.items(), key=lambda item: (item[1].ticks, -item[0][1]))
-    if tally.ticks < MIN_LOOP_TICKS:
+    if tally.ticks < MIN_LOOP_TICKS or tally.unreadable > tally.ticks / 2:
+        # too short to be the program's loop; or its thread's blocking calls could not be
+        # read (an in-process collector denied /proc's syscall files), so idle and busy
+        # cannot be told apart
         return None
     names = {(p.pid, t.tid): t.name for p in processes for t in p.threads}
     stalls = sorted((stall(s, tick_s) for s in tally.stretches), key=lambda s: -s.duration_s)

@@ -38,6 +38,8 @@ class LoopTally:
 
     ticks: int = 0
     idle: int = 0
+    #: Blocked ticks whose system call could not be read: idle or busy cannot be told.
+    unreadable: int = 0
     busy_held: int = 0
     busy_other: int = 0
     stretches: list[Stretch] = field(default_factory=list)  # finished, at least `keep_ticks`
@@ -76,6 +78,8 @@ class LoopWatch:
             self._drop(tally)
             return
         tally.ticks += 1
+        if obs.syscall is None and obs.proc_state != "R":
+            tally.unreadable += 1
         if obs.syscall is not None and obs.syscall in self.event_wait:
             tally.idle += 1
             self._end(tally)
