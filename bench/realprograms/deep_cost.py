@@ -7,7 +7,8 @@ One process, so deep mode traces all the work: a program's run without any pool 
 has one, else its 1-worker run (flake8's ``-j 1`` and pylint's run in the main process;
 black's is mypyc-compiled, so yappi sees little of its code). Each mode's time is the whole
 command's wall time, so concdiag's start-up and report are inside it: the ``concdiag`` column
-shows what those add, ``--deep`` what tracing adds on top. Prints medians, each mode's
+shows what those add, ``--deep`` what tracing adds on top (with yappi's CPU clock, the default,
+and with its wall clock). Prints medians, each mode's
 median ratio to bare and the range of the per-round ratios, and the load before and after.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench.realprograms.programs import POOLED
 from bench.realprograms.run import DEFAULT_VENV, ensure_venv, fresh_copy, program_env, time_run
 
-MODES = ("bare", "concdiag", "deep")
+MODES = ("bare", "concdiag", "deep", "deep-wall")
 DEFAULT_PROGRAMS = ("black", "flake8", "pylint", "isort", "autopep8")
 
 
@@ -32,7 +33,7 @@ def command(mode: str, argv: list[str], out: Path) -> list[str]:
     if mode == "bare":
         return argv
     python, script, *args = argv
-    deep = ["--deep"] if mode == "deep" else []
+    deep = {"deep": ["--deep"], "deep-wall": ["--deep", "--deep-clock", "wall"]}.get(mode, [])
     return [
         sys.executable,
         *("-m", "concdiag", "profile", "-q", *deep, "--python", python),
@@ -51,8 +52,9 @@ def main() -> None:
     chosen = [p for p in POOLED if p.name in args.only.split(",")]
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; before: {load}\n")
-    print("| program | bare s | concdiag s (× bare) | --deep s (× bare, range) |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| program | bare s | concdiag s (× bare) | --deep s (× bare, range) ", end="")
+    print("| wall clock s (× bare) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         for program in chosen:
@@ -71,10 +73,12 @@ def main() -> None:
             bare = statistics.median(times["bare"])
             plain = statistics.median(times["concdiag"])
             deep = statistics.median(times["deep"])
+            wall = statistics.median(times["deep-wall"])
             ratios = [d / b for d, b in zip(times["deep"], times["bare"], strict=True)]
             print(
                 f"| {program.name} | {bare:.2f} | {plain:.2f} ({plain / bare:.2f}×) | "
-                f"{deep:.2f} ({deep / bare:.2f}×, {min(ratios):.2f}-{max(ratios):.2f}) |"
+                f"{deep:.2f} ({deep / bare:.2f}×, {min(ratios):.2f}-{max(ratios):.2f}) | "
+                f"{wall:.2f} ({wall / bare:.2f}×) |"
             )
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"\nafter: {load}")
