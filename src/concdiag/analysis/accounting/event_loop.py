@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from concdiag.analysis.accounting.stack_roles import program_line
+from concdiag.analysis.accounting.stack_roles import PerStack, program_line
 from concdiag.recording.records import ThreadObservation
 
 Line = tuple[str, str, int] | None
@@ -59,6 +59,8 @@ class LoopWatch:
         self.event_wait = event_wait
         self.keep_ticks = keep_ticks
         self.loops: dict[tuple[int, int], LoopTally] = {}
+        self._in_loop = PerStack(runs_a_loop)
+        self._line = PerStack(lambda frames: program_line(frames, also_skip="/asyncio/"))
 
     def see(
         self,
@@ -69,7 +71,7 @@ class LoopWatch:
         frames: tuple[Any, ...],
     ) -> None:
         tally = self.loops.get(key)
-        loop_now = bool(frames) and runs_a_loop(frames)
+        loop_now = bool(frames) and self._in_loop(key, frames)
         if tally is None:
             if not loop_now:
                 return
@@ -92,7 +94,7 @@ class LoopWatch:
             tally.current = Stretch(t_s)
         tally.current.ticks += 1
         tally.current.states[state] += 1
-        tally.current.lines[program_line(frames, also_skip="/asyncio/")] += 1
+        tally.current.lines[self._line(key, frames)] += 1
 
     def _drop(self, tally: LoopTally) -> None:
         """A stretch the loop never came back from to wait: its stop (closing, cancelling,

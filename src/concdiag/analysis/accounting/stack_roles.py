@@ -22,9 +22,10 @@ waiting for a pool's tasks (they were running meanwhile) or for I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 from concdiag.formatting import short_name
 from concdiag.own_code import is_own
@@ -105,16 +106,37 @@ def is_library(filename: str) -> bool:
 def program_line(
     frames: Sequence[tuple[str, str, int]], also_skip: str = ""
 ) -> tuple[str, str, int] | None:
-    """The innermost frame of the program's own code (outside the standard library and
-    concdiag); else the innermost frame outside concdiag (and outside files whose path holds
-    ``also_skip``); None when there is no Python stack."""
+    """The innermost frame of the program's own code (outside the standard library); else
+    the innermost frame outside files whose path holds ``also_skip``; None when there is no
+    Python stack. The frames are a cursor's: concdiag's own are already out."""
     for frame in reversed(frames):
         if not is_library(frame[1]):
             return (frame[0], frame[1], frame[2])
     for frame in reversed(frames):
-        if not is_own(frame[1]) and not (also_skip and also_skip in frame[1]):
+        if not (also_skip and also_skip in frame[1]):
             return (frame[0], frame[1], frame[2])
     return None
+
+
+T = TypeVar("T")
+
+
+class PerStack(Generic[T]):
+    """A judgement of a thread's stack, made again only when the stack changed: a cursor
+    hands out one tuple per distinct stack, and most ticks find the stack of the tick
+    before, so the per-tick cost is one identity check."""
+
+    def __init__(self, judge: Callable[[Frames], T]) -> None:
+        self.judge = judge
+        self.last: dict[tuple[int, int], tuple[Frames, T]] = {}
+
+    def __call__(self, key: tuple[int, int], frames: Frames) -> T:
+        seen = self.last.get(key)
+        if seen is not None and seen[0] is frames:
+            return seen[1]
+        value = self.judge(frames)
+        self.last[key] = (frames, value)
+        return value
 
 
 def in_machinery(filename: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 from concdiag.analysis.accounting.assembly import TimelineSeries, assemble
 from concdiag.analysis.accounting.event_loop import SLOW_CALLBACK_S, LoopWatch
 from concdiag.analysis.accounting.result import Accounting
-from concdiag.analysis.accounting.stack_roles import program_line
+from concdiag.analysis.accounting.stack_roles import PerStack, program_line
 from concdiag.analysis.accounting.tally import ProcessTally, StackCursor, ThreadCounters
 from concdiag.analysis.accounting.tick_states import classify_all
 from concdiag.model import STATE_KEYS
@@ -91,6 +91,7 @@ class StreamingAccounting:
         self.workers_started = False
         #: Ticks of GIL wait by (pid, waiter tid, holder tid, the holder's line or None).
         self.gil_blame: Counter[BlameKey] = Counter()
+        self._holder_line = PerStack(program_line)
         self.loops = LoopWatch(
             run.syscalls.event_wait, max(1, math.ceil(SLOW_CALLBACK_S / self.interval - 1e-9))
         )
@@ -200,7 +201,8 @@ class StreamingAccounting:
                 self.gil_blame[(tick.pid, tid, None, None)] += 1
             return
         cursor = cursors.get((tick.pid, holder))
-        line = program_line(cursor.at(tick.t_s)) if cursor is not None else None
+        frames = cursor.at(tick.t_s) if cursor is not None else ()
+        line = self._holder_line((tick.pid, holder), frames)
         for tid in waiting:
             if tid != holder:
                 self.gil_blame[(tick.pid, tid, holder, line)] += 1
