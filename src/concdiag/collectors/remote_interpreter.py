@@ -63,7 +63,7 @@ class AttachTarget:
         return self.debug_offsets is not None and self.debug_offsets.free_threaded
 
 
-def _read_mem(pid: int, address: int, size: int) -> bytes:
+def read_mem(pid: int, address: int, size: int) -> bytes:
     with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
         return os.pread(mem.fileno(), size, address)
 
@@ -107,10 +107,10 @@ def inspect_target(pid: int) -> AttachTarget:
         version = ".".join(map(str, named)) if named else "unknown"
         try:
             if version_address is not None:
-                raw = _read_mem(pid, version_address, 4)
+                raw = read_mem(pid, version_address, 4)
                 version = version_text(struct.unpack("<I", raw)[0])
             else:
-                _read_mem(pid, runtime, 8)
+                read_mem(pid, runtime, 8)
         except PermissionError:
             raise denied(pid) from None
         except OSError as exc:
@@ -155,7 +155,7 @@ def _runtime_of(
 
 def _has_cookie(pid: int, runtime: int) -> bool:
     try:
-        return _read_mem(pid, runtime, len(COOKIE)) == COOKIE
+        return read_mem(pid, runtime, len(COOKIE)) == COOKIE
     except OSError:
         return False
 
@@ -271,7 +271,7 @@ def _match_gil(
 def _native_id_offset(pid: int, tstate: int, tids: set[int]) -> int | None:
     """Where the thread state keeps its OS thread id (``native_thread_id``, 3.11+)."""
     try:
-        raw = _read_mem(pid, tstate, TSTATE_SCAN_BYTES)
+        raw = read_mem(pid, tstate, TSTATE_SCAN_BYTES)
     except OSError:
         return None
     for offset in range(0, len(raw) - 7, 8):

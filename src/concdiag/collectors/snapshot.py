@@ -24,7 +24,12 @@ from concdiag.collectors.fd_waits import (
 )
 from concdiag.collectors.proc_files import parse_stat, parse_syscall
 from concdiag.collectors.pyspy import find_pyspy
-from concdiag.collectors.remote_interpreter import inspect_target, locate_gil
+from concdiag.collectors.remote_interpreter import (
+    AttachTarget,
+    inspect_target,
+    locate_gil,
+    read_mem,
+)
 from concdiag.errors import CannotProfileError, ConcdiagError
 from concdiag.recording.snapshot import (
     Descriptor,
@@ -62,17 +67,17 @@ def snapshot(pid: int, subprocesses: bool = False) -> list[ProcessSnapshot]:
     Each thread's state and blocking call are read before py-spy pauses the process to read
     the stacks: a pause interrupts timed waits, which then show as a restarted call.
     """
-    inspect_target(pid)  # one clear error for a bad PID, a non-Python or unreadable process
+    root = inspect_target(pid)  # one clear error for a bad PID, a non-Python process...
     require_pyspy()
-    children = _python_descendants(pid) if subprocesses else []
-    before = {p: _before(p) for p in [pid, *children]}
+    targets = [root, *(_python_descendants(pid) if subprocesses else [])]
+    before = [_before(target) for target in targets]
     # one py-spy per process: its --json output leaves --subprocesses' children out
-    found = [_process(pid, _pyspy_dump(pid), before[pid])]
-    for child in children:
+    found = [_process(pid, _pyspy_dump(pid), before[0])]
+    for target, seen in zip(targets[1:], before[1:], strict=True):
         try:
-            found.append(_process(child, _pyspy_dump(child), before[child]))
+            found.append(_process(target.pid, _pyspy_dump(target.pid), seen))
         except CannotProfileError:
-            continue  # it exited meanwhile, or is not Python after all
+            continue  # it exited meanwhile
     return found
 
 
@@ -87,14 +92,13 @@ class _Before:
     threads: dict[int, tuple[str, int | None, bool, tuple[Descriptor, ...]]]
 
 
-def _before(pid: int) -> _Before:
+def _before(target: AttachTarget) -> _Before:
+    pid = target.pid
     notes: list[str] = []
     try:
-        target = inspect_target(pid)
         gil, why = locate_gil(target, attempts=1)
-        version, command = target.version, tuple(target.command)
-    except Exception as exc:  # a child may exit, or refuse to be read, meanwhile
-        gil, why, version, command = None, str(exc), "?", tuple(_command(pid))
+    except OSError as exc:  # a child may exit meanwhile
+        gil, why = None, str(exc)
     if gil is None:
         notes.append(f"the GIL was not found ({why}): a thread in futex waits on a lock or it")
     gil_address = gil.address if gil is not None else None
@@ -113,10 +117,10 @@ def _before(pid: int) -> _Before:
         syscall, on_gil = parse_syscall(text, gil_address)
         fds = tuple(_descriptors(pid, syscall, syscall_args(text)))
         threads[tid] = (state, syscall, on_gil, fds)
-    return _Before(version, command, gil is not None, notes, threads)
+    return _Before(target.version, tuple(target.command), gil is not None, notes, threads)
 
 
-def _python_descendants(pid: int) -> list[int]:
+def _python_descendants(pid: int) -> list[AttachTarget]:
     """Descendant processes that map a Python interpreter (as `inspect_target` requires)."""
     out = []
     try:
@@ -125,10 +129,9 @@ def _python_descendants(pid: int) -> list[int]:
         return []
     for child in children:
         try:
-            inspect_target(child.pid)
+            out.append(inspect_target(child.pid))
         except ConcdiagError:
             continue
-        out.append(child.pid)
     return out
 
 
@@ -225,7 +228,7 @@ def _descriptors(pid: int, syscall: int | None, args: list[int]) -> Iterable[Des
         fds = [args[0]]
     elif syscall in calls.poll:
         try:
-            raw = _read_mem(pid, args[0], 8 * min(args[1], POLL_FDS_READ))
+            raw = read_mem(pid, args[0], 8 * min(args[1], POLL_FDS_READ))
         except OSError:
             return []
         fds = poll_fds(raw)
@@ -283,20 +286,8 @@ def _read(path: str) -> str:
         return f.read()
 
 
-def _read_mem(pid: int, address: int, size: int) -> bytes:
-    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
-        return os.pread(mem.fileno(), size, address)
-
-
 def _ppid(pid: int) -> int | None:
     try:
         return int(_read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def _command(pid: int) -> list[str]:
-    try:
-        return [a for a in _read(f"/proc/{pid}/cmdline").split("\0") if a]
-    except OSError:
-        return []
