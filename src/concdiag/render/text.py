@@ -59,7 +59,7 @@ def _short_lines(profile: Profile, written: list[Path]) -> list[str]:
     incomplete = _incomplete(profile)
     if incomplete:
         lines.append("  " + "; ".join(incomplete))
-    notes = len(_notes(profile))
+    notes = sum(counted for _, counted in _details(profile))
     if notes:
         lines.append(
             f"  {notes} more note{'s' if notes > 1 else ''} in the report (--verbose prints "
@@ -108,22 +108,24 @@ def _incomplete(profile: Profile) -> list[str]:
     return out
 
 
-def _notes(profile: Profile) -> list[str]:
-    """Every line the short summary leaves to the report and ``--verbose``."""
-    notes = [line.strip() for line in text_lines(profile) if not line.startswith("    ")]
-    if profile.locks is not None and profile.locks.deadlock is not None:
-        notes = []  # the deadlock is the short summary's why
+def _details(profile: Profile) -> list[tuple[str, bool]]:
+    """The lines ``--verbose`` prints after the figures, each with whether the short summary
+    counts it as a note: not a deadlock's lines (the short summary's why), nor a lock
+    line's continuation, nor whatif's rows (its `measured:` line)."""
+    deadlocked = profile.locks is not None and profile.locks.deadlock is not None
+    out = [(line, not deadlocked and not line.startswith("    ")) for line in text_lines(profile)]
     waits, computes = highlights(profile, limit=1)
-    notes += [f"deep: {h.sentence()}" for h in waits + computes]
+    out += [(f"  deep: {h.sentence()}", True) for h in waits + computes]
     if profile.tree is not None:
-        notes.append(f"process tree: {profile.tree.note}")
-    if profile.run.overhead.note:
-        notes.append(f"note: {profile.run.overhead.note}")
-    notes += [f"note: {note}" for note in clock_notes(profile)]
+        out.append((f"  process tree: {profile.tree.note}", True))
     if profile.whatif is not None:
         # what whatif says beyond its alternatives' rows: failures, unswapped sites, load
-        notes += summary_lines(profile)[1 + len(alternative_rows(profile.whatif)) :]
-    return notes
+        shown = 1 + len(alternative_rows(profile.whatif))
+        out += [(line, i >= shown) for i, line in enumerate(summary_lines(profile))]
+    if profile.run.overhead.note:
+        out.append((f"  note: {profile.run.overhead.note}", True))
+    out += [(f"  note: {note}", True) for note in clock_notes(profile)]
+    return out
 
 
 def _verbose_lines(profile: Profile, written: list[Path]) -> list[str]:
@@ -131,14 +133,6 @@ def _verbose_lines(profile: Profile, written: list[Path]) -> list[str]:
     lines = [_headline(profile), f"  {v.summary}"]
     lines += [f"  {f.label}: {f.value}" for f in key_figures(profile)]
     lines += [f"  {line}" for line in _incomplete(profile)]
-    lines += text_lines(profile)
-    waits, computes = highlights(profile, limit=1)
-    lines += [f"  deep: {h.sentence()}" for h in waits + computes]
-    if profile.tree is not None:
-        lines.append(f"  process tree: {profile.tree.note}")
-    lines += summary_lines(profile)
-    if profile.run.overhead.note:
-        lines.append(f"  note: {profile.run.overhead.note}")
-    lines += [f"  note: {note}" for note in clock_notes(profile)]
+    lines += [line for line, _ in _details(profile)]
     lines += [f"  wrote {path}" for path in written]
     return lines
