@@ -35,3 +35,8 @@ def summarised_command(argv: list[str]) -> str:
             return " ".join(words) + " …"
         words.append(word)
     return " ".join(words)
+
+
+def process_label(command: list[str]) -> str:
+    """A process's command as the exports name it: masked, summarised; "" when unknown."""
+    return summarised_command(shown_command(command)) if command else ""

@@ -14,13 +14,12 @@ Open the file at https://profiler.firefox.com ("Load a profile from file").
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from concdiag.model import STATE_KEYS, Profile, recommendation_words
-from concdiag.render.commands import shown_command, summarised_command
+from concdiag.render.commands import process_label
 from concdiag.render.figures import STATE_LABELS
-from concdiag.render.views import Stack, lane_runs, trimmed_stacks
+from concdiag.render.views import Stack, StringTable, lane_runs, trimmed_stacks
 
 #: The processed format's versions that CPython 3.15.2's sampler writes; the profiler
 #: upgrades older files on load, so these are the oldest it must accept from us.
@@ -64,27 +63,15 @@ class GeckoRenderer:
         return json.dumps(gecko_document(profile), allow_nan=False) + "\n"
 
 
-@dataclass
-class _Strings:
-    table: list[str] = field(default_factory=list)
-    index: dict[str, int] = field(default_factory=dict)
-
-    def __call__(self, text: str) -> int:
-        if text not in self.index:
-            self.index[text] = len(self.table)
-            self.table.append(text)
-        return self.index[text]
-
-
 def gecko_document(profile: Profile) -> dict[str, Any]:
-    strings = _Strings()
+    strings = StringTable()
     by_thread: dict[tuple[int, int], list[Stack]] = {}
     for s in trimmed_stacks(profile):
         by_thread.setdefault((s.pid, s.tid), []).append(s)
     lanes = {(lane.pid, lane.tid): lane for lane in profile.timeline.lanes}
     threads = []
     for proc in profile.processes:
-        process_name = summarised_command(shown_command(proc.command)) if proc.command else ""
+        process_name = process_label(proc.command)
         for t in proc.threads:
             key = (proc.pid, t.tid)
             if key not in by_thread and key not in lanes:
@@ -156,7 +143,7 @@ def _thread_shell(pid: int, tid: int, name: str, is_main: bool, process: str) ->
 
 
 def _fill_stacks(
-    thread: dict[str, Any], profile: Profile, stacks: list[Stack], strings: _Strings, t: Any
+    thread: dict[str, Any], profile: Profile, stacks: list[Stack], strings: StringTable, t: Any
 ) -> None:
     """The thread's stack, frame, function and resource tables, and its weighted samples."""
     funcs: dict[tuple[str, str, int], int] = {}
@@ -287,7 +274,7 @@ def _samples(leaves: list[tuple[int, int]], start_ms: float, end_ms: float) -> d
     }
 
 
-def _markers(profile: Profile, key: tuple[int, int], strings: _Strings) -> dict[str, Any]:
+def _markers(profile: Profile, key: tuple[int, int], strings: StringTable) -> dict[str, Any]:
     """An interval marker per stretch of bins in which one state led the thread's time."""
     cols: dict[str, list[Any]] = {
         k: [] for k in ("data", "name", "startTime", "endTime", "phase", "category")

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import gzip
 import os.path
-from dataclasses import dataclass, field
 
 from concdiag.model import STATE_KEYS, Profile, recommendation_words
-from concdiag.render.commands import shown_command, summarised_command
-from concdiag.render.views import thread_names, trimmed_stacks
+from concdiag.render.commands import process_label
+from concdiag.render.views import StringTable, thread_names, trimmed_stacks
 
 _NS = 1_000_000_000
 
@@ -86,20 +85,6 @@ def _packed(number: int, values: list[int]) -> bytes:
     return _bytes_field(number, b"".join(_varint(v) for v in values)) if values else b""
 
 
-@dataclass
-class _Strings:
-    """pprof's string table: index 0 is the empty string, every other string once."""
-
-    table: list[str] = field(default_factory=lambda: [""])
-    index: dict[str, int] = field(default_factory=lambda: {"": 0})
-
-    def __call__(self, text: str) -> int:
-        if text not in self.index:
-            self.index[text] = len(self.table)
-            self.table.append(text)
-        return self.index[text]
-
-
 class PprofRenderer:
     extension = ".pb.gz"
 
@@ -113,10 +98,10 @@ def sample_type_names() -> list[str]:
 
 
 def pprof_message(profile: Profile) -> bytes:
-    strings = _Strings()
+    strings = StringTable(("",))
     interval_ns = round(_NS / profile.run.rate_hz) if profile.run.rate_hz else 0
     names = thread_names(profile)
-    commands = {p.pid: _process_label(p.command) for p in profile.processes}
+    commands = {p.pid: process_label(p.command) for p in profile.processes}
     out = bytearray()
     for name in sample_type_names():
         out += _bytes_field(_PROFILE_SAMPLE_TYPE, _value_type(strings, name, "nanoseconds"))
@@ -174,17 +159,13 @@ def shown_function(function: str, file: str) -> str:
     return function
 
 
-def _value_type(strings: _Strings, kind: str, unit: str) -> bytes:
+def _value_type(strings: StringTable, kind: str, unit: str) -> bytes:
     return _int_field(_VALUE_TYPE_TYPE, strings(kind)) + _int_field(_VALUE_TYPE_UNIT, strings(unit))
 
 
-def _label(strings: _Strings, key: str, value: str) -> bytes:
+def _label(strings: StringTable, key: str, value: str) -> bytes:
     return _int_field(_LABEL_KEY, strings(key)) + _int_field(_LABEL_STR, strings(value))
 
 
-def _num_label(strings: _Strings, key: str, value: int) -> bytes:
+def _num_label(strings: StringTable, key: str, value: int) -> bytes:
     return _int_field(_LABEL_KEY, strings(key)) + _int_field(_LABEL_NUM, value)
-
-
-def _process_label(command: list[str]) -> str:
-    return summarised_command(shown_command(command)) if command else ""

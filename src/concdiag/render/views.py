@@ -123,3 +123,18 @@ def lane_runs(lane: Lane, nbins: int) -> list[LaneRun]:
         start, cur_state, shares = current
         runs.append(LaneRun(start, nbins - start, cur_state, sum(shares) / len(shares)))
     return runs
+
+
+class StringTable:
+    """An export format's table of strings, each stored once and named by its index;
+    ``first`` is what the format puts before them (pprof: the empty string at 0)."""
+
+    def __init__(self, first: tuple[str, ...] = ()) -> None:
+        self.table: list[str] = list(first)
+        self.index: dict[str, int] = {text: i for i, text in enumerate(first)}
+
+    def __call__(self, text: str) -> int:
+        if text not in self.index:
+            self.index[text] = len(self.table)
+            self.table.append(text)
+        return self.index[text]
