@@ -126,3 +126,9 @@ def test_a_hostile_thread_name_cannot_steer_the_terminal() -> None:
     t = thread(5, "\x1b[2J\x1b]0;pwned\x07evil", ())
     text = dump_text(read_dump([process(t)]))
     assert "\x1b" not in text and "\x07" not in text and "?[2J" in text
+
+
+def test_a_dumped_command_line_is_masked() -> None:
+    snap = ProcessSnapshot(1, None, ("python", "app.py", "--password", "hunter2"), "3.11", True, ())
+    dump = read_dump([snap])
+    assert "hunter2" not in str(dump.to_dict()) and "hunter2" not in dump_text(dump)

@@ -383,3 +383,16 @@ def test_gos_own_pprof_reads_the_export(profile: Profile, tmp_path: Path) -> Non
     for t in (t for p in profile.processes for t in p.threads):
         if any(s.tid == t.tid for s in profile.stacks):
             assert t.name in tags
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_export_carries_a_secret_argument(fmt: str) -> None:
+    """A process's command line is masked when the profile is built; every export shows it
+    as built."""
+    work = (("<module>", "/app/main.py", 1), ("work", "/app/main.py", 10))
+    rec = synthetic({PID: ["H", "S"]}, ticks=100, stacks={PID: work})
+    rec.commands[PID] = ["python", "app.py", "--password", "hunter2", "--token=s3cr3t"]
+    out = get_renderer(fmt).render(profile_of(rec))
+    text = gzip.decompress(out).decode("utf-8", "replace") if isinstance(out, bytes) else out
+    assert "app.py" in text or fmt in ("speedscope", "md")  # the command is there...
+    assert "hunter2" not in text and "s3cr3t" not in text  # ...its secrets are not

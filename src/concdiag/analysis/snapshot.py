@@ -23,6 +23,7 @@ from concdiag.analysis.accounting.stack_roles import is_library
 from concdiag.model import Frame
 from concdiag.model.dump import Dump, DumpEdge, LockUse, ProcessDump, ThreadDump
 from concdiag.recording.snapshot import Descriptor, FrameSnapshot, ProcessSnapshot, ThreadSnapshot
+from concdiag.redact import mask_args
 
 
 def read_dump(snapshots: Sequence[ProcessSnapshot]) -> Dump:
@@ -40,7 +41,7 @@ def _process(snap: ProcessSnapshot) -> ProcessDump:
     return ProcessDump(
         pid=snap.pid,
         ppid=snap.ppid,
-        command=list(snap.command),
+        command=mask_args(list(snap.command)),
         python=snap.python,
         gil_holder=holder,
         threads=threads,

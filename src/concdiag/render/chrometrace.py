@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from concdiag.model import Profile, recommendation_words
+from concdiag.render.commands import process_label
 from concdiag.render.figures import STATE_LABELS
 from concdiag.render.views import lane_runs
 
@@ -33,7 +34,7 @@ def trace_document(profile: Profile) -> dict[str, Any]:
     tl = profile.timeline
     events: list[dict[str, Any]] = []
     for order, proc in enumerate(profile.processes):
-        label = " ".join(proc.command) if proc.command else profile.run.target
+        label = process_label(proc.command) or profile.run.target
         events.append(_meta("process_name", proc.pid, 0, {"name": f"{label} (pid {proc.pid})"}))
         events.append(_meta("process_sort_index", proc.pid, 0, {"sort_index": order}))
         for t_order, t in enumerate(proc.threads):
