@@ -5,10 +5,18 @@ nothing of concdiag).
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 
 def pct(share: float | None) -> str:
     """A share as a whole percentage: ``0.342`` is ``34%``; an absent share is ``n/a``."""
     return "n/a" if share is None else f"{100 * share:.0f}%"
+
+
+def place(file: str | None, line: int | None) -> str:
+    """A line as every output names it: the file's name and the line, ``ledger.py:12``
+    (the model names its own lines alike: ``CodeLine.place``)."""
+    return f"{PurePath(file or '?').name}:{line}"
 
 
 def short_name(qualified: str) -> str:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import ast
 import linecache
-import os.path
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 
 from concdiag.analysis.accounting.stack_roles import is_library
+from concdiag.formatting import place
 from concdiag.model import Frame
 from concdiag.model.dump import Dump, DumpEdge, LockUse, ProcessDump, ThreadDump
 from concdiag.recording.snapshot import Descriptor, FrameSnapshot, ProcessSnapshot, ThreadSnapshot
@@ -102,19 +102,15 @@ def describe(d: Descriptor) -> str:
 
 def _where(t: ThreadSnapshot, waits_for: LockUse | None) -> str:
     if waits_for is not None:
-        return f" at {_short(waits_for.file, waits_for.line)}: {waits_for.expression}"
+        return f" at {place(waits_for.file, waits_for.line)}: {waits_for.expression}"
     own = next((f for f in t.frames if not is_library(f.file)), None)
     leaf = t.frames[0] if t.frames else None
     if leaf is None:
         return ""
-    at = f" in {leaf.function} ({_short(leaf.file, leaf.line)})"
+    at = f" in {leaf.function} ({place(leaf.file, leaf.line)})"
     if own is not None and own is not leaf:
-        at += f", called at {_short(own.file, own.line)}"
+        at += f", called at {place(own.file, own.line)}"
     return at
-
-
-def _short(file: str, line: int) -> str:
-    return f"{os.path.basename(file)}:{line}"
 
 
 # -- locks, from the source at the stacks' lines ---------------------------------------------
@@ -223,10 +219,10 @@ def deadlock_cycle(processes: Sequence[ProcessDump]) -> list[DumpEdge] | None:
                 DumpEdge(
                     pid=proc.pid,
                     thread=t.name,
-                    waits_at=_short(w.file, w.line),
+                    waits_at=place(w.file, w.line),
                     lock=f"{w.expression} ({w.identity})",
                     held_by=h.name,
-                    held_since=_short(held.file, held.line),
+                    held_since=place(held.file, held.line),
                 )
                 for t, w, h, held in cycle
             ]

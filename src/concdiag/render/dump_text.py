@@ -4,9 +4,9 @@ so a thread name cannot move the cursor or recolour the terminal."""
 
 from __future__ import annotations
 
-import os.path
 import re
 
+from concdiag.formatting import place
 from concdiag.model.dump import Dump, ProcessDump, ThreadDump
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -49,7 +49,7 @@ def _process(proc: ProcessDump) -> list[str]:
 def _thread(t: ThreadDump) -> list[str]:
     lines = [f"  thread {_safe(t.name)} (tid {t.tid}): {t.state}: {_safe(t.doing)}"]
     for use in t.inside:
-        at = f"{os.path.basename(use.file)}:{use.line}"
+        at = place(use.file, use.line)
         lines.append(f"    inside `with {_safe(use.expression)}` ({at}): {_safe(use.identity)}")
     frames = t.frames[-FRAMES_SHOWN:]
     if len(t.frames) > FRAMES_SHOWN:

@@ -3,9 +3,9 @@ threads by holding threads, and the holders' lines ranked by the wait they cause
 
 from __future__ import annotations
 
-import os.path
 from dataclasses import dataclass
 
+from concdiag.formatting import place
 from concdiag.model import Profile
 from concdiag.model.gil_blame import BlamedLine
 
@@ -34,7 +34,7 @@ class BlameView:
 def where(line: BlamedLine) -> str:
     if line.function is None:
         return ""
-    return f"{os.path.basename(line.file or '?')}:{line.line}"
+    return place(line.file, line.line)
 
 
 def gil_blame_view(profile: Profile) -> BlameView | None:

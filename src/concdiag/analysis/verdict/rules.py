@@ -9,7 +9,6 @@ where each number came from, are in `thresholds`.
 from __future__ import annotations
 
 import dataclasses
-import os.path
 
 from concdiag.analysis.accounting.event_loop import SLOW_CALLBACK_S
 from concdiag.analysis.verdict.inputs import Inputs, Shares
@@ -43,7 +42,7 @@ from concdiag.analysis.verdict.thresholds import (
     SERIALISING_LOCK_SHARE,
     SYNC_BOUND_SHARE,
 )
-from concdiag.formatting import pct
+from concdiag.formatting import pct, place
 from concdiag.model import JsonScalar, Reason, SpeedupPoint
 from concdiag.model.gil_blame import BlamedLine
 from concdiag.model.locks import LockProfile
@@ -228,7 +227,7 @@ def event_loop_blocked(inputs: Inputs) -> Reason | None:
     total = sum(s.duration_s for s in inputs.loop_stalls)
     parts = []
     for (function, file, line, kind), durations in ranked[:LOOP_LINES_NAMED]:
-        what = f"`{function}` ({os.path.basename(file or '?')}:{line})" if function else "code"
+        what = f"`{function}` ({place(file, line)})" if function else "code"
         times = f"{len(durations)} time{'s' if len(durations) != 1 else ''}"
         parts.append(
             f"{what} held it {sum(durations):.2f} s ({times}, longest {max(durations):.2f} s): "
@@ -258,7 +257,7 @@ def gil_holder_sentence(holder: BlamedLine) -> str:
             f"{threads} waited {holder.wait_s:.2f} s of it while native code held the GIL: "
             "an extension that released the GIL around its work would let them run."
         )
-    where = f"{os.path.basename(holder.file or '?')}:{holder.line}"
+    where = place(holder.file, holder.line)
     return (
         f"{threads} waited {holder.wait_s:.2f} s of it while `{holder.function}` ({where}) "
         "held it: move that work to processes, or to native code that releases the GIL."
