@@ -13,12 +13,13 @@ are the same object. A cycle of such waits is a deadlock.
 from __future__ import annotations
 
 import ast
-import linecache
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
 from concdiag.analysis.accounting.stack_roles import is_library
+from concdiag.analysis.source import ParsedSource, parsed_source
 from concdiag.formatting import place
 from concdiag.model import Frame
 from concdiag.model.dump import Dump, DumpEdge, LockUse, ProcessDump, ThreadDump
@@ -151,49 +152,57 @@ def _identity(expression: str, frame: FrameSnapshot) -> str:
     return shown + (f".{path}" if path else "")
 
 
-def _taken_at(file: str, line: int) -> list[str]:
-    """Lock expressions acquired at this line: ``with`` items and ``.acquire()`` calls."""
-    tree = _parsed(file)
-    if tree is None:
-        return []
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.With | ast.AsyncWith) and node.lineno == line:
-            found += [ast.unparse(item.context_expr) for item in node.items]
+@dataclass(frozen=True, slots=True)
+class _LockSyntax:
+    """One file's places that take something: ``with`` statements (their line, their body's
+    lines, their items) and ``.acquire()`` calls (their line, the object)."""
+
+    withs: tuple[tuple[int, int, int, tuple[str, ...]], ...]  # line, body first, last, items
+    acquires: tuple[tuple[int, str], ...]
+
+
+@lru_cache(maxsize=64)
+def _lock_syntax(source: ParsedSource) -> _LockSyntax:
+    withs, acquires = [], []
+    for node in ast.walk(source.tree):
+        if isinstance(node, ast.With | ast.AsyncWith) and node.body:
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            items = tuple(ast.unparse(item.context_expr) for item in node.items)
+            withs.append((node.lineno, node.body[0].lineno, last, items))
         elif (
             isinstance(node, ast.Call)
-            and node.lineno == line
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "acquire"
         ):
-            found.append(ast.unparse(node.func.value))
-    return found
+            acquires.append((node.lineno, ast.unparse(node.func.value)))
+    return _LockSyntax(tuple(sorted(withs)), tuple(acquires))
+
+
+def _syntax(file: str) -> _LockSyntax | None:
+    source = parsed_source(file)
+    return _lock_syntax(source) if source is not None else None
+
+
+def _taken_at(file: str, line: int) -> list[str]:
+    """Lock expressions acquired at this line: ``with`` items and ``.acquire()`` calls."""
+    syntax = _syntax(file)
+    if syntax is None:
+        return []
+    found = [item for at, _, _, items in syntax.withs if at == line for item in items]
+    return found + [obj for at, obj in syntax.acquires if at == line]
 
 
 def _enclosing_withs(file: str, line: int) -> list[tuple[str, int]]:
     """(expression, header line) of each ``with`` whose body holds ``line``, outermost first."""
-    tree = _parsed(file)
-    if tree is None:
+    syntax = _syntax(file)
+    if syntax is None:
         return []
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.With | ast.AsyncWith) or not node.body:
-            continue
-        first, last = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
-        if first <= line <= last:
-            found += [(ast.unparse(item.context_expr), node.lineno) for item in node.items]
-    return sorted(found, key=lambda item: item[1])
-
-
-@lru_cache(maxsize=256)
-def _parsed(file: str) -> ast.Module | None:
-    lines = linecache.getlines(file)
-    if not lines:
-        return None
-    try:
-        return ast.parse("".join(lines), filename=file)
-    except (SyntaxError, ValueError):
-        return None
+    return [
+        (item, at)
+        for at, first, last, items in syntax.withs
+        if first <= line <= last
+        for item in items
+    ]
 
 
 # -- the cycle ---------------------------------------------------------------------------
