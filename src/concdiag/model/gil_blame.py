@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 class BlamedLine:
     """A line a GIL holder was at, and the wait it caused."""
 
-    function: str | None  # None: native code holding the GIL (no Python stack)
+    #: None: the holder had no Python stack the sampler had read (native code, or a thread
+    #: too new or too short-lived for the stack sampler)
+    function: str | None
     file: str | None
     line: int | None
     wait_s: float  # other threads' GIL wait while the holder was here

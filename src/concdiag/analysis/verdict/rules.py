@@ -254,8 +254,9 @@ def gil_holder_sentence(holder: BlamedLine) -> str:
     threads = f"{holder.waiters} thread{'s' if holder.waiters != 1 else ''}"
     if holder.function is None:
         return (
-            f"{threads} waited {holder.wait_s:.2f} s of it while native code held the GIL: "
-            "an extension that released the GIL around its work would let them run."
+            f"{threads} waited {holder.wait_s:.2f} s of it while the GIL's holders had no "
+            "Python stack the sampler had read (native code, or threads too new or too "
+            "short-lived for it): no line can be named."
         )
     where = place(holder.file, holder.line)
     return (
