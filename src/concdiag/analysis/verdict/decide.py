@@ -154,7 +154,7 @@ def workers_one_at_a_time(inputs: Inputs, current_kind: str, recommendation: str
 def recommendation_of(inputs: Inputs, current_kind: str, locks: LockReport | None = None) -> str:
     """The recommendation alone, by the same rules `decide` runs (for the confidence)."""
     bound, _ = bound_of(inputs, Shares.of(inputs))
-    work = useful_work(inputs, current_kind, shared_lock_hold_s(locks, current_kind))
+    work = useful_work(inputs, current_kind, hold_of(shared_lock(locks, current_kind)))
     return recommend(inputs, bound, work, predict(work), top_lock(locks))[0]
 
 
@@ -164,8 +164,8 @@ def shared_lock(locks: LockReport | None, current_kind: str) -> LockProfile | No
     return one_lock_held_longest(locks) if current_kind == "serial" else None
 
 
-def shared_lock_hold_s(locks: LockReport | None, current_kind: str) -> float:
-    lock = shared_lock(locks, current_kind)
+def hold_of(lock: LockProfile | None) -> float:
+    """A lock's measured hold seconds; 0 without a lock or a measurement."""
     return (lock.hold_s or 0.0) if lock is not None else 0.0
 
 
@@ -188,7 +188,7 @@ def decide(
     # without a GIL, Python and native code both run unlocked: there is no split to name
     cpu_kind = cpu_kind_of(bound, shares) if inputs.gil_enabled else None
     held_lock = shared_lock(locks, current_kind)
-    hold_s = (held_lock.hold_s or 0.0) if held_lock is not None else 0.0
+    hold_s = hold_of(held_lock)
     work = useful_work(inputs, current_kind, hold_s)
     points = predict(work)
     recommendation, serial_reason = recommend(inputs, bound, work, points, top_lock(locks))
